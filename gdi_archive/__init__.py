@@ -1,0 +1,6 @@
+"""gdi-archive: an access-controlled archive for Crypt4GH-encrypted human genomic data."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]
+__version__ = "0.1.0"

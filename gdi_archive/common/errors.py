@@ -1,0 +1,107 @@
+"""One error shape for the whole API: {"error": "<Code>", "detail": "<for a person>"}.
+
+Services raise the exceptions below; the DRF exception handler turns them (and DRF's own)
+into that body, so a view never builds an error response by hand.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+
+class ArchiveError(Exception):
+    """Base for refusals a service makes on purpose; carries the HTTP status and code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "BadRequest"
+
+    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+
+
+class InvalidInput(ArchiveError):
+    code = "InvalidInput"
+
+
+class NotFound(ArchiveError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "NotFound"
+
+
+class Forbidden(ArchiveError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "Forbidden"
+
+
+class Conflict(ArchiveError):
+    """The object's state does not allow this (a decision on a request that is not submitted)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "Conflict"
+
+
+class TooLarge(ArchiveError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "PayloadTooLarge"
+
+
+class InsufficientStorage(ArchiveError):
+    status_code = 507
+    code = "InsufficientStorage"
+
+
+_DRF_CODES = {
+    400: "InvalidInput",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    416: "RangeNotSatisfiable",
+    429: "TooManyRequests",
+}
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, (list, tuple)):
+        return " ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def error_response(code: str, detail: str, status_code: int, headers: dict | None = None) -> Response:
+    return Response({"error": code, "detail": detail}, status=status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ArchiveError):
+        return error_response(exc.code, exc.detail, exc.status_code)
+    if isinstance(exc, Http404):
+        return error_response("NotFound", "Not found.", 404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response("Forbidden", "You may not do this.", 403)
+    if isinstance(exc, DjangoValidationError):
+        return error_response("InvalidInput", _flatten(exc.messages), 400)
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="gdi-archive"')
+            return error_response("Unauthorized", _flatten(exc.detail), 401, headers)
+        code = _DRF_CODES.get(exc.status_code, "Error")
+        return error_response(code, _flatten(exc.detail), exc.status_code, headers)
+    return None

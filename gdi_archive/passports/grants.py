@@ -1,0 +1,32 @@
+"""What a request may read: the contract between the clearinghouse and everything that serves data.
+
+Every API view that serves or lists controlled data calls `granted_datasets(request)` and
+nothing else to decide; the passports app owns how the answer is reached (our passport tokens,
+visas from trusted brokers, or a signed-in user's live entitlements).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The outcome of checking a token: who it is about and which datasets it opens now."""
+
+    subject: str
+    issuer: str
+    datasets: frozenset[str] = field(default_factory=frozenset)  # dataset accessions
+    expires_at: datetime | None = None
+
+
+def granted_datasets(request) -> frozenset[str]:
+    """Accessions of the datasets this request may read right now (empty when none)."""
+    grants = getattr(request, "auth", None)
+    if isinstance(grants, Grants):
+        return grants.datasets
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        from gdi_archive.passports.services import live_dataset_accessions
+
+        return live_dataset_accessions(user)
+    return frozenset()

@@ -1,0 +1,273 @@
+"""Settings, all from the environment (a `.env` file is read if present).
+
+The embedded default (no variables set) is a laptop demo: SQLite, a local folder as object
+store, tasks run in-process, secrets generated once into DATA_DIR. `ENVIRONMENT=production`
+generates nothing and refuses to start without real secrets. Names: design.md section 3.
+"""
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from gdi_archive.common.env import (
+    env_bool,
+    env_int,
+    env_json,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+ENVIRONMENT = env_str("ENVIRONMENT", "development")
+if ENVIRONMENT not in ("development", "production"):
+    raise ImproperlyConfigured(f"ENVIRONMENT must be development or production, not {ENVIRONMENT!r}")
+PRODUCTION = ENVIRONMENT == "production"
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+PORT = env_int("PORT", 8000, minimum=1)
+HOST = env_str("HOST", "127.0.0.1")
+BASE_URL = (env_str("BASE_URL") or ("" if PRODUCTION else f"http://127.0.0.1:{PORT}")).rstrip("/")
+if PRODUCTION and not BASE_URL:
+    raise ImproperlyConfigured("BASE_URL is required in production")
+
+
+def _generated_secret(name: str) -> str:
+    """Development only: a random secret kept in DATA_DIR so that restarts keep sessions."""
+    path = DATA_DIR / name
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
+    SECRET_KEY = _generated_secret("secret_key")
+elif PRODUCTION and (len(SECRET_KEY) < 32 or "insecure" in SECRET_KEY or SECRET_KEY == "changeme"):
+    raise ImproperlyConfigured("SECRET_KEY looks like a default or is too short (32+ characters)")
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off in production")
+
+_base_host = urlsplit(BASE_URL).hostname or "127.0.0.1"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [_base_host] if PRODUCTION else [_base_host, "127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{urlsplit(BASE_URL).scheme}://{urlsplit(BASE_URL).netloc}"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "gdi_archive.common",
+    "gdi_archive.accounts",
+    "gdi_archive.audit",
+    "gdi_archive.catalogue",
+    "gdi_archive.ingest",
+    "gdi_archive.access",
+    "gdi_archive.passports",
+    "gdi_archive.downloads",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gdi_archive.urls"
+WSGI_APPLICATION = "gdi_archive.wsgi.application"
+ASGI_APPLICATION = "gdi_archive.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gdi_archive" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("et", "Eesti")]
+LOCALE_PATHS = [BASE_DIR / "gdi_archive" / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- Redis, Celery, cache -------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# With no broker the embedded default runs every task in-process, at once.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600, minimum=60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Longer than the longest job, so an unacknowledged task is not handed out twice.
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+}
+if env_str("CELERY_KEY_PREFIX"):
+    # Lets several test runs share one Redis without taking each other's tasks.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "gdi"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Object storage ---------------------------------------------------------------------------
+STORAGE_URL = env_str("STORAGE_URL", (DATA_DIR / "archive").as_uri())
+INBOX_URL = env_str("INBOX_URL", (DATA_DIR / "inbox").as_uri())
+OUTBOX_URL = env_str("OUTBOX_URL", (DATA_DIR / "outbox").as_uri())
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+S3_REGION = env_str("S3_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ACCESS_KEY_ID = env_secret("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
+INBOX_MAX_BYTES = env_int("INBOX_MAX_BYTES", 200 * 1024**3, minimum=1)
+
+# --- Keys --------------------------------------------------------------------------------------
+KEYS_DIR = DATA_DIR / "keys"
+C4GH_SECRET_KEY_FILES = env_list("C4GH_SECRET_KEY_FILE")
+C4GH_PASSPHRASE = env_secret("C4GH_PASSPHRASE")
+VISA_SIGNING_KEY_FILES = env_list("VISA_SIGNING_KEY_FILE")
+VISA_SIGNING_ALGORITHM = env_str("VISA_SIGNING_ALGORITHM", "RS256")
+if VISA_SIGNING_ALGORITHM not in ("RS256", "ES256"):
+    raise ImproperlyConfigured("VISA_SIGNING_ALGORITHM must be RS256 or ES256")
+if PRODUCTION:
+    if not C4GH_SECRET_KEY_FILES or not C4GH_PASSPHRASE:
+        raise ImproperlyConfigured("C4GH_SECRET_KEY_FILE and C4GH_PASSPHRASE are required in production")
+    if not VISA_SIGNING_KEY_FILES:
+        raise ImproperlyConfigured("VISA_SIGNING_KEY_FILE is required in production")
+
+# --- Passports, downloads ------------------------------------------------------------------------
+TRUSTED_ISSUERS = env_json("TRUSTED_ISSUERS", [])
+if not isinstance(TRUSTED_ISSUERS, list):
+    raise ImproperlyConfigured("TRUSTED_ISSUERS must be a JSON list of {iss, jku, userinfo?}")
+PASSPORT_TOKEN_MAX_AGE = env_int("PASSPORT_TOKEN_MAX_AGE", 3600, minimum=60)
+VISA_MAX_AGE = env_int("VISA_MAX_AGE", 3600, minimum=60)
+PLAINTEXT_DOWNLOADS = env_bool("PLAINTEXT_DOWNLOADS", default=False)
+EXPORT_LINK_TTL = env_int("EXPORT_LINK_TTL", 7 * 24 * 3600, minimum=60)
+SIGNED_URL_TTL = env_int("SIGNED_URL_TTL", 300, minimum=10)
+ACCESSION_PREFIX = env_str("ACCESSION_PREFIX", "GDI")
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+
+# --- Email ---------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "gdi-archive <noreply@localhost>")
+
+# --- Security ------------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- REST framework --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "gdi_archive.passports.authentication.PassportAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "gdi_archive.common.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "gdi-archive API",
+    "DESCRIPTION": "Controlled-access archive for Crypt4GH-encrypted genomic data.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Long jobs get queues of their own, so a big ingest never delays an email.
+CELERY_TASK_ROUTES = {
+    "gdi_archive.ingest.tasks.*": {"queue": "ingest"},
+    "gdi_archive.downloads.tasks.*": {"queue": "exports"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_QUEUES = "default,ingest,exports"

@@ -1,0 +1,26 @@
+"""Test settings: the real settings module, pointed at PostgreSQL, Redis and a scratch folder.
+
+Everything is set through the environment (not by overriding Django settings) so that a
+Celery worker process started by a test sees exactly the same configuration.
+"""
+
+import os
+import tempfile
+import uuid
+
+_run = uuid.uuid4().hex[:8]
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix=f"gdi-test-{_run}-"))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("CELERY_KEY_PREFIX", f"gdi-test-{_run}:")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"gdi-test-{_run}")
+os.environ.setdefault("C4GH_PASSPHRASE", "test-archive-passphrase")
+os.environ.setdefault("BASE_URL", "http://testserver")
+
+from gdi_archive.settings import *  # noqa: E402,F403
+
+# One test database per run, so parallel runs on one PostgreSQL do not collide.
+DATABASES["default"]["TEST"] = {"NAME": f"test_gdi_{_run}"}  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
