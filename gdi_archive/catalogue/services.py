@@ -1,0 +1,235 @@
+"""Stewardship: the only write path for DACs and datasets (API, admin and commands call these).
+
+Only stewards (the `stewards` group) and superusers may change the catalogue. Decisions:
+- Files go into a dataset only while it is a draft. Once released, a DAC has approved access to
+  exactly that content; adding files later would widen every existing grant without a decision.
+  Make a new dataset instead. Withdrawn is final: a withdrawn dataset is not released again.
+- Only ready data files with an accession go in; their indexes follow them (an index has no
+  accession of its own). A file may belong to several datasets.
+- A DAC member is made staff so that the admin opens for them; they lose staff when they leave
+  their last DAC, unless they are a steward.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gdi_archive.audit.services import record
+from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+from .duo import validate_duo
+from .models import DAC, Dataset, File
+
+MAX_ACCESS_DAYS_LIMIT = 10 * 365
+
+
+def require_steward(actor) -> None:
+    """Refuse anyone who is not a steward or a superuser (services are called by more than views)."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise Forbidden("Only data stewards may change the catalogue.")
+    if not (actor.is_superuser or actor.is_steward):
+        raise Forbidden("Only data stewards may change the catalogue.")
+
+
+def _text(value, field: str, *, required: bool = False, max_length: int | None = None) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f'"{field}" must be text.')
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f'"{field}" is required.')
+    if max_length and len(value) > max_length:
+        raise InvalidInput(f'"{field}" may be at most {max_length} characters.')
+    return value
+
+
+def _lock_dataset(accession: str) -> Dataset:
+    try:
+        return Dataset.objects.select_for_update().get(accession=accession)
+    except Dataset.DoesNotExist:
+        raise NotFound(f"No dataset {accession}.") from None
+
+
+def _dac_by_accession(accession) -> DAC:
+    if not isinstance(accession, str) or not accession.strip():
+        raise InvalidInput('"dac" must be the accession of a DAC.')
+    try:
+        return DAC.objects.get(accession=accession.strip())
+    except DAC.DoesNotExist:
+        raise InvalidInput(f"No DAC {accession.strip()}.") from None
+
+
+# --- DACs -------------------------------------------------------------------------------------
+
+
+def create_dac(*, actor, name: str, description: str = "", contact_email: str = "", request=None) -> DAC:
+    require_steward(actor)
+    name = _text(name, "name", required=True, max_length=200)
+    description = _text(description, "description")
+    contact_email = _text(contact_email, "contact_email", max_length=254)
+    if contact_email:
+        try:
+            validate_email(contact_email)
+        except ValidationError:
+            raise InvalidInput(f'"contact_email" is not an email address: {contact_email}') from None
+    with transaction.atomic():
+        if DAC.objects.filter(name__iexact=name).exists():
+            raise Conflict(f"A DAC named {name!r} already exists.")
+        try:
+            with transaction.atomic():
+                dac = DAC.objects.create(name=name, description=description, contact_email=contact_email)
+        except IntegrityError:
+            raise Conflict(f"A DAC named {name!r} already exists.") from None
+        dac.refresh_from_db()
+        record(action="catalogue.dac.created", actor=actor, target=dac, request=request, details={"name": name})
+    return dac
+
+
+def _member(username):
+    username = _text(username, "username", required=True)
+    try:
+        user = get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise InvalidInput(f"No user named {username!r}.") from None
+    if not user.is_active:
+        raise InvalidInput(f"The account {username!r} is disabled.")
+    return user
+
+
+def add_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
+    """Make the user a member of the DAC and staff, so that the admin opens for them."""
+    require_steward(actor)
+    with transaction.atomic():
+        dac = DAC.objects.select_for_update().get(pk=dac.pk)
+        user = _member(username)
+        if dac.members.filter(pk=user.pk).exists():
+            raise Conflict(f"{user.username} is already a member of {dac.accession}.")
+        dac.members.add(user)
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        record(action="catalogue.dac.member_added", actor=actor, target=dac, request=request,
+               details={"username": user.username})
+    return dac
+
+
+def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
+    require_steward(actor)
+    with transaction.atomic():
+        dac = DAC.objects.select_for_update().get(pk=dac.pk)
+        user = _member(username)
+        if not dac.members.filter(pk=user.pk).exists():
+            raise Conflict(f"{user.username} is not a member of {dac.accession}.")
+        dac.members.remove(user)
+        if user.is_staff and not user.is_superuser and not user.is_steward and not user.dacs.exists():
+            user.is_staff = False
+            user.save(update_fields=["is_staff"])
+        record(action="catalogue.dac.member_removed", actor=actor, target=dac, request=request,
+               details={"username": user.username})
+    return dac
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=None, terms_url: str = "",
+                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
+    """A draft dataset governed by the DAC with accession `dac`."""
+    require_steward(actor)
+    title = _text(title, "title", required=True, max_length=300)
+    description = _text(description, "description")
+    duo = validate_duo(duo)
+    terms_url = _text(terms_url, "terms_url", max_length=255)
+    if terms_url:
+        try:
+            URLValidator(schemes=["http", "https"])(terms_url)
+        except ValidationError:
+            raise InvalidInput(f'"terms_url" is not an http(s) URL: {terms_url}') from None
+    terms_text = _text(terms_text, "terms_text")
+    if max_access_days is None:
+        max_access_days = Dataset._meta.get_field("max_access_days").default
+    if isinstance(max_access_days, bool) or not isinstance(max_access_days, int) \
+            or not 1 <= max_access_days <= MAX_ACCESS_DAYS_LIMIT:
+        raise InvalidInput(f'"max_access_days" must be a whole number from 1 to {MAX_ACCESS_DAYS_LIMIT}.')
+    with transaction.atomic():
+        governing = _dac_by_accession(dac)
+        dataset = Dataset.objects.create(
+            title=title, description=description, dac=governing, duo=duo, terms_url=terms_url,
+            terms_text=terms_text, max_access_days=max_access_days,
+        )
+        dataset.refresh_from_db()
+        record(action="catalogue.dataset.created", actor=actor, target=dataset, request=request,
+               details={"title": title, "dac": governing.accession, "duo": duo})
+    return dataset
+
+
+def add_files_to_dataset(*, actor, dataset: Dataset, files, request=None) -> Dataset:
+    """Put ready data files (by accession) into a draft dataset; all or nothing."""
+    require_steward(actor)
+    if not isinstance(files, (list, tuple)) or not files or not all(isinstance(acc, str) for acc in files):
+        raise InvalidInput('"files" must be a non-empty list of file accessions.')
+    wanted = list(dict.fromkeys(acc.strip() for acc in files if acc.strip()))
+    if not wanted:
+        raise InvalidInput('"files" must be a non-empty list of file accessions.')
+    with transaction.atomic():
+        dataset = _lock_dataset(dataset.accession)
+        if dataset.status != Dataset.Status.DRAFT:
+            raise Conflict(
+                f"{dataset.accession} is {dataset.status}; files can only be added to a draft dataset. "
+                "Create a new dataset for more files."
+            )
+        found = {
+            f.accession: f
+            for f in File.objects.filter(accession__in=wanted, status=File.Status.READY, index_of__isnull=True)
+        }
+        missing = [acc for acc in wanted if acc not in found]
+        if missing:
+            raise InvalidInput(
+                f"Unknown or not ready file accession(s): {', '.join(missing)}. "
+                "Only data files that finished ingestion can be added (indexes follow their data file)."
+            )
+        new = [found[acc] for acc in wanted if not dataset.files.filter(pk=found[acc].pk).exists()]
+        dataset.files.add(*new)
+        dataset.save(update_fields=["updated_at"])
+        record(action="catalogue.dataset.files_added", actor=actor, target=dataset, request=request,
+               details={"files": [f.accession for f in new]})
+    return dataset
+
+
+def release_dataset(*, actor, dataset: Dataset, request=None) -> Dataset:
+    """Draft -> released; from now on applicants can find it and request access."""
+    require_steward(actor)
+    with transaction.atomic():
+        dataset = _lock_dataset(dataset.accession)
+        if dataset.status != Dataset.Status.DRAFT:
+            raise Conflict(f"{dataset.accession} is already {dataset.status}; only a draft can be released.")
+        if not dataset.files.exists():
+            raise Conflict(f"{dataset.accession} has no files yet; add files before releasing it.")
+        not_ready = list(dataset.files.exclude(status=File.Status.READY).values_list("accession", flat=True))
+        if not_ready:
+            raise Conflict(f"These files are no longer ready: {', '.join(not_ready)}.")
+        dataset.status = Dataset.Status.RELEASED
+        dataset.released_at = timezone.now()
+        dataset.save(update_fields=["status", "released_at", "updated_at"])
+        record(action="catalogue.dataset.released", actor=actor, target=dataset, request=request,
+               details={"files": dataset.files.count()})
+    return dataset
+
+
+def withdraw_dataset(*, actor, dataset: Dataset, reason: str = "", request=None) -> Dataset:
+    """Draft or released -> withdrawn: nobody can list or download it any more. Final."""
+    require_steward(actor)
+    reason = _text(reason, "reason")
+    with transaction.atomic():
+        dataset = _lock_dataset(dataset.accession)
+        if dataset.status == Dataset.Status.WITHDRAWN:
+            raise Conflict(f"{dataset.accession} is already withdrawn.")
+        previous = dataset.status
+        dataset.status = Dataset.Status.WITHDRAWN
+        dataset.save(update_fields=["status", "updated_at"])
+        record(action="catalogue.dataset.withdrawn", actor=actor, target=dataset, request=request,
+               details={"previous_status": previous, "reason": reason})
+    return dataset

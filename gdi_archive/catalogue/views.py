@@ -1,0 +1,108 @@
+"""Catalogue API: thin views over the selectors (reading) and the services (stewardship)."""
+
+from rest_framework import status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gdi_archive.common.errors import NotFound
+
+from . import selectors, services
+from .models import DAC, Dataset
+from .serializers import (
+    DACInput,
+    DACOut,
+    DatasetInput,
+    DatasetOut,
+    DatasetSummaryOut,
+    FileOut,
+    FilesInput,
+    MemberInput,
+)
+
+
+class IsSteward(BasePermission):
+    """Data stewards and superusers (anonymous callers get 401 from DRF, others 403)."""
+
+    message = "Only data stewards may do this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_steward)
+
+
+class StewardOnWrite(APIView):
+    """Reading needs a signed-in user or a token; writing needs a steward."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsAuthenticated()]
+        return [IsAuthenticated(), IsSteward()]
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _dataset(accession: str) -> Dataset:
+    """For stewards, who may see every dataset."""
+    try:
+        return Dataset.objects.select_related("dac").get(accession=accession)
+    except Dataset.DoesNotExist:
+        raise NotFound(f"No dataset {accession}.") from None
+
+
+class DACListView(APIView):
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    def get(self, request):
+        return Response(DACOut(DAC.objects.prefetch_related("members"), many=True).data)
+
+    def post(self, request):
+        data = _valid(DACInput, request)
+        dac = services.create_dac(actor=request.user, request=request, **data)
+        return Response(DACOut(dac).data, status=status.HTTP_201_CREATED)
+
+
+class DACMembersView(APIView):
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    def post(self, request, accession):
+        data = _valid(MemberInput, request)
+        dac = DAC.objects.filter(accession=accession).first()
+        if dac is None:
+            raise NotFound(f"No DAC {accession}.")
+        dac = services.add_dac_member(actor=request.user, dac=dac, username=data["username"], request=request)
+        return Response(DACOut(dac).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetListView(StewardOnWrite):
+    def get(self, request):
+        return Response(DatasetSummaryOut(selectors.datasets_for(request), many=True).data)
+
+    def post(self, request):
+        data = _valid(DatasetInput, request)
+        dataset = services.create_dataset(actor=request.user, request=request, **data)
+        return Response(DatasetOut(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetFilesView(StewardOnWrite):
+    def get(self, request, accession):
+        return Response(FileOut(selectors.files_for_dataset(request, accession), many=True).data)
+
+    def post(self, request, accession):
+        data = _valid(FilesInput, request)
+        dataset = services.add_files_to_dataset(
+            actor=request.user, dataset=_dataset(accession), files=data["files"], request=request,
+        )
+        return Response(DatasetOut(dataset).data)
+
+
+class DatasetReleaseView(APIView):
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    def post(self, request, accession):
+        dataset = services.release_dataset(actor=request.user, dataset=_dataset(accession), request=request)
+        return Response(DatasetOut(dataset).data)
