@@ -16,6 +16,7 @@ from crypt4gh import sodium
 from crypt4gh.keys import c4gh
 from crypt4gh.keys.kdf import KDFS, derive_key
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from .errors import InvalidKey
@@ -57,10 +58,10 @@ def generate_keypair(secret_path, public_path, passphrase: str, comment: str = "
     return pk
 
 
-def _decode_string(stream: io.BytesIO) -> bytes:
-    """A Crypt4GH key-file string: 2-byte big-endian length + bytes."""
-    raw_len = stream.read(2)
-    if len(raw_len) != 2:
+def _decode_string(stream: io.BytesIO, width: int = 2) -> bytes:
+    """A key-file string: big-endian length (2 bytes in Crypt4GH keys, 4 in SSH) + bytes."""
+    raw_len = stream.read(width)
+    if len(raw_len) != width:
         raise InvalidKey("The secret key file is damaged (it ends too early).")
     length = int.from_bytes(raw_len, "big")
     data = stream.read(length)
@@ -134,12 +135,11 @@ def _check_public(pk: bytes) -> bytes:
         raise InvalidKey(f"A Crypt4GH public key is 32 bytes; this one is {len(pk)} bytes.")
     if not any(pk):
         raise InvalidKey("The public key is all zeros; it is not a usable key.")
-    # libsodium refuses a key exchange whose result is all zeros: that is how low-order
-    # points (keys any attacker could "decrypt" for) show up.
-    probe = os.urandom(KEY_SIZE)
+    # A key exchange with a low-order point gives all zeros (anyone could "decrypt" for it);
+    # OpenSSL refuses such an exchange. (crypt4gh's sodium.kx_* raise SystemError here.)
     try:
-        sodium.kx_server(sodium.derive_pk(probe), probe, pk)
-    except (ValueError, AssertionError):
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(bytes(pk)))
+    except ValueError:
         raise InvalidKey("The public key is a weak (low-order) point; it is not a usable key.") from None
     return bytes(pk)
 
@@ -154,15 +154,15 @@ def _ssh_ed25519(line: str) -> bytes:
         raise InvalidKey("The ssh-ed25519 key is not valid base64.") from None
     stream = io.BytesIO(blob)
     try:
-        key_type = _decode_string(stream)
-        ed_pk = _decode_string(stream)
+        key_type = _decode_string(stream, 4)
+        ed_pk = _decode_string(stream, 4)
     except InvalidKey:
         raise InvalidKey("The ssh-ed25519 key is damaged.") from None
     if key_type != b"ssh-ed25519" or len(ed_pk) != KEY_SIZE:
         raise InvalidKey("The ssh-ed25519 key is damaged.")
     try:
         return sodium.sign_ed25519_pk_to_curve25519(ed_pk)
-    except (ValueError, RuntimeError):
+    except (ValueError, RuntimeError, SystemError):
         raise InvalidKey("The ssh-ed25519 key is not a valid Ed25519 point.") from None
 
 
