@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "gdi_archive.common",
     "gdi_archive.accounts",
     "gdi_archive.audit",
@@ -81,10 +82,16 @@ INSTALLED_APPS = [
     "gdi_archive.access",
     "gdi_archive.passports",
     "gdi_archive.downloads",
+    "gdi_archive.operations",
 ]
 
 MIDDLEWARE = [
+    "gdi_archive.operations.middleware.RequestIdMiddleware",
+    "gdi_archive.operations.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gdi_archive.operations.middleware.SecurityHeadersMiddleware",
+    "gdi_archive.operations.middleware.RateLimitMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -264,6 +271,32 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Operations: JSON logs with a request id, /metrics, rate limits (gdi_archive/operations) ---
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
+LOGGING["filters"] = {"request_id": {"()": "gdi_archive.operations.logging.RequestIdFilter"}}
+LOGGING["formatters"] = {
+    "json": {"()": "gdi_archive.operations.logging.JsonFormatter"},
+    "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+}
+LOGGING["handlers"]["console"].update(filters=["request_id"], formatter=LOG_FORMAT)
+# /metrics answers a bearer METRICS_TOKEN; without one, only clients on this machine.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# A Celery worker serves /health/* and /metrics on this port when it is set (Kubernetes probes).
+WORKER_HTTP_PORT = env_int("WORKER_HTTP_PORT", 0, minimum=0)
+# How many proxies in front of us append to X-Forwarded-For (the client is that many from the end).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Sign-in and token minting: at most N attempts per client address (and per username) per window.
+RATE_LIMIT_SIGNIN = env_int("RATE_LIMIT_SIGNIN", 10, minimum=1)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 300, minimum=1)
+# API docs assets come from our own static files (drf-spectacular-sidecar), never from a CDN.
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
 # Long jobs get queues of their own, so a big ingest never delays an email.
 CELERY_TASK_ROUTES = {
     "gdi_archive.ingest.tasks.*": {"queue": "ingest"},
@@ -271,3 +304,19 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_QUEUES = "default,ingest,exports"
+
+# Scheduled jobs (celery beat). Each app adds its own entries here.
+CELERY_BEAT_SCHEDULE = {
+    "access-expire-entitlements": {"task": "gdi_archive.access.tasks.expire_entitlements", "schedule": 15 * 60},
+    "access-expiry-reminders": {"task": "gdi_archive.access.tasks.send_expiry_reminders", "schedule": 6 * 3600},
+}
+# Applicants' attachments (PDF only): size limit; stored under DATA_DIR/private, never served statically.
+ACCESS_ATTACHMENT_MAX_BYTES = env_int("ACCESS_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+
+# An ingest run whose heartbeat is older than this is presumed dead and started again.
+INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["recover-interrupted-ingests"] = {
+    "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
+    "schedule": 120.0,
+}

@@ -1,0 +1,21 @@
+"""The inbox entry as GET /api/inbox shows it (design.md section 6)."""
+
+from rest_framework import serializers
+
+from gdi_archive.catalogue.models import File
+
+
+class InboxEntryOut(serializers.ModelSerializer):
+    name = serializers.CharField(source="inbox_name")
+    index_of = serializers.SerializerMethodField(help_text="Name of the data file this index belongs to.")
+    sha256 = serializers.SerializerMethodField(help_text="Of the plaintext, once verified.")
+
+    class Meta:
+        model = File
+        fields = ["name", "status", "bytes_done", "bytes_total", "error", "accession", "sha256", "index_of"]
+
+    def get_index_of(self, file: File) -> str | None:
+        return file.index_of.name if file.index_of_id else None
+
+    def get_sha256(self, file: File) -> str | None:
+        return file.sha256 or None
