@@ -62,6 +62,16 @@ def _dac_by_accession(accession) -> DAC:
         raise InvalidInput(f"No DAC {accession.strip()}.") from None
 
 
+def _checked_email(value) -> str:
+    value = _text(value, "contact_email", max_length=254)
+    if value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise InvalidInput(f'"contact_email" is not an email address: {value}') from None
+    return value
+
+
 # --- DACs -------------------------------------------------------------------------------------
 
 
@@ -69,12 +79,7 @@ def create_dac(*, actor, name: str, description: str = "", contact_email: str = 
     require_steward(actor)
     name = _text(name, "name", required=True, max_length=200)
     description = _text(description, "description")
-    contact_email = _text(contact_email, "contact_email", max_length=254)
-    if contact_email:
-        try:
-            validate_email(contact_email)
-        except ValidationError:
-            raise InvalidInput(f'"contact_email" is not an email address: {contact_email}') from None
+    contact_email = _checked_email(contact_email)
     with transaction.atomic():
         if DAC.objects.filter(name__iexact=name).exists():
             raise Conflict(f"A DAC named {name!r} already exists.")
@@ -85,6 +90,22 @@ def create_dac(*, actor, name: str, description: str = "", contact_email: str = 
             raise Conflict(f"A DAC named {name!r} already exists.") from None
         dac.refresh_from_db()
         record(action="catalogue.dac.created", actor=actor, target=dac, request=request, details={"name": name})
+    return dac
+
+
+def update_dac(*, actor, dac: DAC, description: str = "", contact_email: str = "", request=None) -> DAC:
+    require_steward(actor)
+    description = _text(description, "description")
+    contact_email = _checked_email(contact_email)
+    with transaction.atomic():
+        dac = DAC.objects.select_for_update().get(pk=dac.pk)
+        changed = [name for name, value in (("description", description), ("contact_email", contact_email))
+                   if getattr(dac, name) != value]
+        if changed:
+            dac.description, dac.contact_email = description, contact_email
+            dac.save()
+            record(action="catalogue.dac.updated", actor=actor, target=dac, request=request,
+                   details={"changed": changed})
     return dac
 
 
@@ -135,10 +156,9 @@ def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
 # --- datasets -----------------------------------------------------------------------------------
 
 
-def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=None, terms_url: str = "",
-                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
-    """A draft dataset governed by the DAC with accession `dac`."""
-    require_steward(actor)
+def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms_text="",
+                         max_access_days=None) -> dict:
+    """The descriptive fields checked and tidied, or InvalidInput (the admin form uses it too)."""
     title = _text(title, "title", required=True, max_length=300)
     description = _text(description, "description")
     duo = validate_duo(duo)
@@ -154,26 +174,75 @@ def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=No
     if isinstance(max_access_days, bool) or not isinstance(max_access_days, int) \
             or not 1 <= max_access_days <= MAX_ACCESS_DAYS_LIMIT:
         raise InvalidInput(f'"max_access_days" must be a whole number from 1 to {MAX_ACCESS_DAYS_LIMIT}.')
+    return dict(title=title, description=description, duo=duo, terms_url=terms_url, terms_text=terms_text,
+                max_access_days=max_access_days)
+
+
+def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=None, terms_url: str = "",
+                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
+    """A draft dataset governed by the DAC with accession `dac`."""
+    require_steward(actor)
+    fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
+                                  terms_text=terms_text, max_access_days=max_access_days)
     with transaction.atomic():
         governing = _dac_by_accession(dac)
-        dataset = Dataset.objects.create(
-            title=title, description=description, dac=governing, duo=duo, terms_url=terms_url,
-            terms_text=terms_text, max_access_days=max_access_days,
-        )
+        dataset = Dataset.objects.create(dac=governing, **fields)
         dataset.refresh_from_db()
         record(action="catalogue.dataset.created", actor=actor, target=dataset, request=request,
-               details={"title": title, "dac": governing.accession, "duo": duo})
+               details={"title": fields["title"], "dac": governing.accession, "duo": fields["duo"]})
     return dataset
+
+
+def update_dataset(*, actor, dataset: Dataset, title: str, description: str = "", duo=None, terms_url: str = "",
+                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
+    """Change the description of a draft or released dataset (not its DAC or files).
+
+    New terms on a released dataset get a new `terms_version`, so holders accept them again.
+    """
+    require_steward(actor)
+    fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
+                                  terms_text=terms_text, max_access_days=max_access_days)
+    with transaction.atomic():
+        dataset = _lock_dataset(dataset.accession)
+        if dataset.status == Dataset.Status.WITHDRAWN:
+            raise Conflict(f"{dataset.accession} is withdrawn and can no longer be changed.")
+        changed = [name for name, value in fields.items() if getattr(dataset, name) != value]
+        if not changed:
+            return dataset
+        for name in changed:
+            setattr(dataset, name, fields[name])
+        if dataset.status == Dataset.Status.RELEASED and {"terms_url", "terms_text"} & set(changed):
+            dataset.terms_version += 1
+        dataset.save()
+        record(action="catalogue.dataset.updated", actor=actor, target=dataset, request=request,
+               details={"changed": changed, "terms_version": dataset.terms_version})
+    return dataset
+
+
+def find_ready_files(files) -> list[File]:
+    """Ready data files for these accessions, in order; InvalidInput naming any that are not."""
+    if not isinstance(files, (list, tuple)) or not all(isinstance(acc, str) for acc in files):
+        raise InvalidInput('"files" must be a non-empty list of file accessions.')
+    wanted = list(dict.fromkeys(acc.strip() for acc in files if acc.strip()))
+    if not wanted:
+        raise InvalidInput('"files" must be a non-empty list of file accessions.')
+    found = {
+        f.accession: f
+        for f in File.objects.filter(accession__in=wanted, status=File.Status.READY, index_of__isnull=True)
+    }
+    missing = [acc for acc in wanted if acc not in found]
+    if missing:
+        raise InvalidInput(
+            f"Unknown or not ready file accession(s): {', '.join(missing)}. "
+            "Only data files that finished ingestion can be added (indexes follow their data file)."
+        )
+    return [found[acc] for acc in wanted]
 
 
 def add_files_to_dataset(*, actor, dataset: Dataset, files, request=None) -> Dataset:
     """Put ready data files (by accession) into a draft dataset; all or nothing."""
     require_steward(actor)
-    if not isinstance(files, (list, tuple)) or not files or not all(isinstance(acc, str) for acc in files):
-        raise InvalidInput('"files" must be a non-empty list of file accessions.')
-    wanted = list(dict.fromkeys(acc.strip() for acc in files if acc.strip()))
-    if not wanted:
-        raise InvalidInput('"files" must be a non-empty list of file accessions.')
+    find_ready_files(files)  # refuse bad input before taking any lock
     with transaction.atomic():
         dataset = _lock_dataset(dataset.accession)
         if dataset.status != Dataset.Status.DRAFT:
@@ -181,17 +250,8 @@ def add_files_to_dataset(*, actor, dataset: Dataset, files, request=None) -> Dat
                 f"{dataset.accession} is {dataset.status}; files can only be added to a draft dataset. "
                 "Create a new dataset for more files."
             )
-        found = {
-            f.accession: f
-            for f in File.objects.filter(accession__in=wanted, status=File.Status.READY, index_of__isnull=True)
-        }
-        missing = [acc for acc in wanted if acc not in found]
-        if missing:
-            raise InvalidInput(
-                f"Unknown or not ready file accession(s): {', '.join(missing)}. "
-                "Only data files that finished ingestion can be added (indexes follow their data file)."
-            )
-        new = [found[acc] for acc in wanted if not dataset.files.filter(pk=found[acc].pk).exists()]
+        present = set(dataset.files.values_list("pk", flat=True))
+        new = [f for f in find_ready_files(files) if f.pk not in present]
         dataset.files.add(*new)
         dataset.save(update_fields=["updated_at"])
         record(action="catalogue.dataset.files_added", actor=actor, target=dataset, request=request,
