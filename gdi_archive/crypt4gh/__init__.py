@@ -14,6 +14,7 @@ from .header import OpenedHeader, build_header, open_header, read_header, reencr
 from .keys import format_public_key, generate_keypair, key_id, load_secret_key, parse_public_key, public_from_secret
 from .segments import (
     CIPHER_SEGMENT_SIZE,
+    EMPTY_EDIT_LIST,
     SEGMENT_SIZE,
     MultiRangePlan,
     RangePlan,
@@ -27,7 +28,7 @@ from .segments import (
 )
 
 __all__ = [
-    "CIPHER_SEGMENT_SIZE", "SEGMENT_SIZE", "Crypt4GHError", "InvalidKey", "MultiRangePlan", "NotCrypt4GH",
+    "CIPHER_SEGMENT_SIZE", "EMPTY_EDIT_LIST", "SEGMENT_SIZE", "Crypt4GHError", "InvalidKey", "MultiRangePlan", "NotCrypt4GH",
     "NotForOurKey", "OpenedHeader", "RangeNotSatisfiable", "RangePlan", "SegmentAuthenticationError",
     "TruncatedFile", "UnsupportedHeader", "apply_edit_list", "body_size", "build_header", "decrypt_segments",
     "encrypt_stream", "format_public_key", "generate_keypair", "key_id", "load_secret_key", "open_header",

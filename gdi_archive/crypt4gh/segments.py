@@ -17,6 +17,9 @@ from .header import build_header
 SEGMENT_SIZE = 65536
 CIPHER_DIFF = 28  # nonce (12) + MAC (16)
 CIPHER_SEGMENT_SIZE = SEGMENT_SIZE + CIPHER_DIFF  # 65564
+# Edit list for an empty range: no segments are sent, so "discard 0, keep the rest" yields
+# nothing. Not (0, 0): crypt4gh 1.8.6 `decrypt` asserts on a zero-length keep.
+EMPTY_EDIT_LIST = (0,)
 
 
 def body_size(plaintext_size: int) -> int:
@@ -69,13 +72,14 @@ def plan_range(plaintext_size: int, start: int, end: int | None) -> RangePlan:
     """Plan the whole segments covering [start, end) and the edit list `(head discard, keep)`.
 
     `end` None or past the size is clamped to the size; a start at or past the end of a
-    non-empty file raises RangeNotSatisfiable.
+    non-empty file raises RangeNotSatisfiable. An empty range has no segments and the edit
+    list EMPTY_EDIT_LIST.
     """
     start, end = _clamp(plaintext_size, start, end)
     first = start // SEGMENT_SIZE
     if start == end:
         offset = min(first * CIPHER_SEGMENT_SIZE, body_size(plaintext_size))
-        return RangePlan(start, end, first, first - 1, offset, offset, (0, 0))
+        return RangePlan(start, end, first, first - 1, offset, offset, EMPTY_EDIT_LIST)
     last = (end - 1) // SEGMENT_SIZE
     return RangePlan(
         start=start,
@@ -115,7 +119,7 @@ def plan_regions(plaintext_size: int, ranges: list[tuple[int, int]]) -> MultiRan
 
     Ranges are clamped, sorted and merged where they overlap or touch (an edit list cannot
     emit bytes twice or go back); ranges whose segments touch share one body span. Empty
-    ranges are dropped; if nothing is left the plan is empty with edit list (0, 0).
+    ranges are dropped; if nothing is left the plan has no spans (and EMPTY_EDIT_LIST).
     """
     if not ranges:
         raise ValueError("At least one range is needed.")
@@ -132,7 +136,7 @@ def plan_regions(plaintext_size: int, ranges: list[tuple[int, int]]) -> MultiRan
         else:
             merged.append([start, end])
     if not merged:
-        return MultiRangePlan(ranges=(), segments=(), spans=(), edit_list=(0, 0))
+        return MultiRangePlan(ranges=(), segments=(), spans=(), edit_list=EMPTY_EDIT_LIST)
     # Group ranges into runs of consecutive segments.
     runs: list[list] = []  # [first, last, [ranges]]
     for start, end in merged:
