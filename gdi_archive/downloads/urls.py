@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import blocks, views
+from .htsget import views as htsget
+
+urlpatterns = [
+    path("api/files/<str:accession>", views.FileStream.as_view(), name="download-file"),
+    path("api/files/<str:accession>/header", views.FileHeader.as_view(), name="download-header"),
+    path("api/files/<str:accession>/content", views.FileContent.as_view(), name="download-content"),
+    path("api/blocks/<str:accession>", blocks.block, name="download-block"),
+    path("htsget/reads/service-info", htsget.ReadsServiceInfo.as_view(), name="htsget-reads-service-info"),
+    path("htsget/variants/service-info", htsget.VariantsServiceInfo.as_view(), name="htsget-variants-service-info"),
+    path("htsget/reads/<str:accession>", htsget.ReadsView.as_view(), name="htsget-reads"),
+    path("htsget/variants/<str:accession>", htsget.VariantsView.as_view(), name="htsget-variants"),
+]

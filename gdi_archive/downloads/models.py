@@ -1,0 +1,71 @@
+"""What downloads must remember: headers already served, and export jobs."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ServedHeader(models.Model):
+    """The Crypt4GH header made for one (file, client key, range).
+
+    Kept so that every request for the same thing gets the same bytes: a download that is
+    interrupted and resumed with `Range` must continue the same stream, and a fresh header has
+    a fresh random nonce. It is encrypted to the client's public key, so it holds no secret.
+    """
+
+    file = models.ForeignKey("catalogue.File", on_delete=models.CASCADE, related_name="served_headers")
+    key_fingerprint = models.CharField(max_length=64, help_text="Hex SHA-256 of the client's raw public key.")
+    span = models.CharField(max_length=64, help_text='"whole", or "start-end" in plaintext bytes.')
+    header = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["file", "key_fingerprint", "span"], name="unique_served_header")]
+
+    def __str__(self):
+        return f"{self.file} for {self.key_fingerprint[:12]} ({self.span})"
+
+
+class Export(models.Model):
+    """A request to copy files, re-encrypted for one key, into the outbox."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports")
+    subject = models.CharField(max_length=255, help_text="Who asked (the token's subject).")
+    public_key = models.CharField(max_length=64, help_text="Base64 of the raw 32-byte recipient key.")
+    key_fingerprint = models.CharField(max_length=64)
+    dataset = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    bytes_done = models.BigIntegerField(default=0)
+    bytes_total = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"export {self.id} ({self.status})"
+
+
+class ExportFile(models.Model):
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="items")
+    file = models.ForeignKey("catalogue.File", on_delete=models.PROTECT, related_name="+")
+    location = models.CharField(max_length=512, blank=True, help_text="Key in the outbox once written.")
+    size = models.BigIntegerField(default=0)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["export", "file"], name="unique_export_file")]

@@ -1,0 +1,141 @@
+"""Downloads: the per-client header, what part of the stored body goes with it, and the audit.
+
+The body is never decrypted here: a download is a new header (the file's data key sealed for
+the client, plus an edit list for a range) followed by stored segments, unchanged.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from gdi_archive.audit import services as audit
+from gdi_archive.catalogue.models import File
+from gdi_archive.common.errors import ArchiveError, InvalidInput
+from gdi_archive.crypt4gh import segments
+from gdi_archive.crypt4gh.errors import Crypt4GHError, NotForOurKey, RangeNotSatisfiable, UnsupportedHeader
+from gdi_archive.crypt4gh.header import reencrypt_header
+
+from .keys import ClientKey
+from .models import ServedHeader
+
+log = logging.getLogger(__name__)
+WHOLE = "whole"
+
+
+class RangeNotSatisfiableError(ArchiveError):
+    status_code = 416
+    code = "RangeNotSatisfiable"
+
+
+class ServiceUnavailable(ArchiveError):
+    status_code = 503
+    code = "ServiceUnavailable"
+
+
+def archive_keys() -> list[bytes]:
+    from gdi_archive.ingest.keys import archive_secret_keys
+
+    return archive_secret_keys()
+
+
+def body_size(file: File) -> int:
+    """Size of the stored body (segments only), from the plaintext size."""
+    return segments.body_size(file.plaintext_size or 0)
+
+
+def _make_header(file: File, key: ClientKey, edit_list) -> bytes:
+    try:
+        return reencrypt_header(bytes(file.header), archive_keys(), key.raw, edit_list=edit_list)
+    except NotForOurKey:
+        log.error("no archive key opens the header of %s", file.accession)
+        raise ServiceUnavailable("The archive cannot open this file's key right now; please try again later.") from None
+    except UnsupportedHeader as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def served_header(*, file: File, key: ClientKey, span: str, edit_list=None) -> bytes:
+    """The header for (file, key, span): made once, then the same bytes every time."""
+    lookup = dict(file=file, key_fingerprint=key.fingerprint, span=span)
+    stored = ServedHeader.objects.filter(**lookup).values_list("header", flat=True).first()
+    if stored is not None:
+        return bytes(stored)
+    header = _make_header(file, key, edit_list)
+    try:
+        with transaction.atomic():
+            ServedHeader.objects.create(header=header, **lookup)
+    except IntegrityError:  # another request made it first: use theirs
+        return bytes(ServedHeader.objects.filter(**lookup).values_list("header", flat=True).get())
+    return header
+
+
+def fresh_header(*, file: File, key: ClientKey, edit_list=None) -> bytes:
+    """A header for a one-off stream (an htsget ticket carries it inline, an export stores it)."""
+    return _make_header(file, key, edit_list)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A Crypt4GH stream: `header`, then stored body bytes [body_start, body_end)."""
+
+    file: File
+    header: bytes
+    span: str
+    body_start: int
+    body_end: int
+    start: int | None = None  # plaintext range, None for the whole file
+    end: int | None = None
+
+    @property
+    def body_length(self) -> int:
+        return self.body_end - self.body_start
+
+    @property
+    def length(self) -> int:
+        return len(self.header) + self.body_length
+
+
+def parse_offsets(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """`?start=&end=` as whole numbers; both absent means the whole file."""
+    values = []
+    for name, raw in (("start", start), ("end", end)):
+        if raw in (None, ""):
+            values.append(None)
+            continue
+        if not str(raw).isdigit():
+            raise InvalidInput(f"`{name}` must be a whole number of bytes, 0 or more.")
+        values.append(int(raw))
+    if values[0] is not None and values[1] is not None and values[1] < values[0]:
+        raise InvalidInput("`end` must not be smaller than `start`.")
+    return values[0], values[1]
+
+
+def plan_range_or_error(file: File, start: int, end: int | None) -> segments.RangePlan:
+    try:
+        return segments.plan_range(file.plaintext_size or 0, start, end)
+    except RangeNotSatisfiable:
+        raise RangeNotSatisfiableError(
+            f"The range starts at byte {start}, but the file has {file.plaintext_size or 0} bytes."
+        ) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def plan_download(*, file: File, key: ClientKey, start: int | None = None, end: int | None = None) -> Download:
+    size = body_size(file)
+    if start is None and end is None:
+        return Download(file=file, header=served_header(file=file, key=key, span=WHOLE), span=WHOLE, body_start=0, body_end=size)
+    plan = plan_range_or_error(file, start or 0, end)
+    span = f"{plan.start}-{plan.end}"
+    header = served_header(file=file, key=key, span=span, edit_list=plan.edit_list)
+    return Download(file=file, header=header, span=span, body_start=plan.body_start, body_end=plan.body_end,
+                    start=plan.start, end=plan.end)
+
+
+def record_download(*, request, actor, file: File, action: str = "download.file", details: dict) -> None:
+    """Audit a download (or ticket) with the bytes it is planned to send."""
+    audit.record(action=action, actor=actor, target=file, request=request, details=details)
+
+
+def crypt4gh_error(exc: Crypt4GHError) -> ArchiveError:
+    return InvalidInput(str(exc))
