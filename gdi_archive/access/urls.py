@@ -1,3 +1,27 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import api, views
+
+urlpatterns = [
+    # API (design.md section 4)
+    path("api/access-requests", api.AccessRequestList.as_view(), name="api-access-requests"),
+    path("api/access-requests/<int:pk>", api.AccessRequestDetail.as_view(), name="api-access-request"),
+    *[
+        path(f"api/access-requests/<int:pk>/{action}", api.AccessRequestAction.as_view(action=action),
+             name=f"api-access-request-{action}")
+        for action in ("submit", "withdraw", "approve", "reject", "return")
+    ],
+    path("api/entitlements", api.EntitlementList.as_view(), name="api-entitlements"),
+    path("api/entitlements/<int:pk>/revoke", api.EntitlementRevoke.as_view(), name="api-entitlement-revoke"),
+    # Applicant pages
+    path("requests", views.my_requests, name="my-requests"),
+    path("requests/new", views.new_request, name="request-new"),
+    path("requests/<int:pk>", views.request_detail, name="request-detail"),
+    path("requests/<int:pk>/edit", views.edit_request, name="request-edit"),
+    path("requests/<int:pk>/submit", views.submit, name="request-submit"),
+    path("requests/<int:pk>/withdraw", views.withdraw, name="request-withdraw"),
+    path("requests/<int:pk>/comment", views.comment, name="request-comment"),
+    path("requests/<int:pk>/attachments", views.upload_attachment, name="request-attach"),
+    path("requests/<int:pk>/attachments/<int:attachment_pk>", views.download_attachment, name="request-attachment"),
+    path("access", views.my_access, name="my-access"),
+]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import pages, views
 
 urlpatterns = [
     path("api/dacs", views.DACListView.as_view(), name="api-dacs"),
@@ -8,4 +8,8 @@ urlpatterns = [
     path("api/datasets", views.DatasetListView.as_view(), name="api-datasets"),
     path("api/datasets/<str:accession>/files", views.DatasetFilesView.as_view(), name="api-dataset-files"),
     path("api/datasets/<str:accession>/release", views.DatasetReleaseView.as_view(), name="api-dataset-release"),
+    # Catalogue web pages (access work)
+    path("", pages.catalogue, name="home"),
+    path("datasets", pages.catalogue, name="catalogue"),
+    path("datasets/<str:accession>", pages.dataset_page, name="dataset-page"),
 ]

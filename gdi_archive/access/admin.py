@@ -1,0 +1,175 @@
+"""DAC decisions in the admin. Members see only their own DAC's requests and entitlements
+(querysets filtered), and act through the same services as the pages and the API."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from gdi_archive.common.errors import ArchiveError
+
+from . import services
+from .models import AccessRequest, Decision, Entitlement, RequestEvent
+
+
+def _member_or_operator(user) -> bool:
+    return user.is_active and user.is_staff and (user.is_superuser or user.dacs.exists())
+
+
+class DACScopedAdmin(admin.ModelAdmin):
+    """Read-only views, scoped to the member's DACs; changes go through the decision forms."""
+
+    dac_path = "dac"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.dac_path}__members": request.user}).distinct()
+
+    def has_module_permission(self, request):
+        return _member_or_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return _member_or_operator(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = RequestEvent
+    fields = ["at", "kind", "actor", "comment"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = gettext_lazy("Timeline")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class DecisionInline(EventInline):
+    model = Decision
+    fields = ["at", "round", "member", "verdict", "comment", "end"]
+    readonly_fields = fields
+    verbose_name_plural = gettext_lazy("Decisions")
+
+
+class DecisionForm(forms.Form):
+    verdict = forms.ChoiceField(label=gettext_lazy("Decision"), choices=Decision.Verdict.choices, widget=forms.RadioSelect)
+    end = forms.DateField(label=gettext_lazy("Access ends (approval; empty = the dataset's longest period)"), required=False,
+                          widget=forms.DateInput(attrs={"type": "date"}))
+    comment = forms.CharField(label=gettext_lazy("Reason or comment (required to reject or return)"), required=False,
+                              widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(DACScopedAdmin):
+    list_display = ["id", "title", "applicant", "dac", "status", "submitted_at", "decided_at"]
+    list_filter = ["status", "dac"]
+    search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
+    fields = ["applicant", "dac", "datasets", "title", "purpose", "institution", "duo", "status", "round",
+              "created_at", "submitted_at", "decided_at", "attachment_links"]
+    readonly_fields = fields
+    inlines = [DecisionInline, EventInline]
+    change_form_template = "admin/access/accessrequest/change_form.html"
+
+    def get_queryset(self, request):
+        # A draft is the applicant's own until it is submitted.
+        return super().get_queryset(request).exclude(status=AccessRequest.Status.DRAFT)
+
+    @admin.display(description=gettext_lazy("Attachments"))
+    def attachment_links(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        items = format_html_join("", '<li><a href="{}">{}</a> ({} bytes)</li>',
+                                 ((reverse("request-attachment", args=[obj.pk, a.pk]), a.name, a.size) for a in obj.attachments.all()))
+        return format_html("<ul>{}</ul>", items) if items else "-"
+
+    def get_urls(self):
+        return [path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view), name="access_accessrequest_decide"),
+                *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_queryset(request).filter(pk=object_id).first()
+        if obj is not None:
+            extra_context["can_decide"] = (obj.status == AccessRequest.Status.SUBMITTED
+                                           and obj.dac.members.filter(pk=request.user.pk).exists()
+                                           and obj.applicant_id != request.user.pk)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, pk):
+        req = self.get_queryset(request).filter(pk=pk).select_related("dac", "applicant").first()
+        if req is None:
+            raise Http404
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            verdict, comment, end = form.cleaned_data["verdict"], form.cleaned_data["comment"], form.cleaned_data["end"]
+            try:
+                if verdict == Decision.Verdict.APPROVE:
+                    services.approve_request(access_request=req, member=request.user, end=end, comment=comment, request=request)
+                elif verdict == Decision.Verdict.REJECT:
+                    services.reject_request(access_request=req, member=request.user, reason=comment, request=request)
+                else:
+                    services.return_request(access_request=req, member=request.user, comment=comment, request=request)
+            except ArchiveError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                req.refresh_from_db()
+                messages.success(request, _("Your decision was recorded; the request is now %(status)s.") % {"status": req.get_status_display()})
+                return redirect("admin:access_accessrequest_change", req.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": req, "form": form,
+                   "title": _("Decide on request #%(id)s") % {"id": req.pk}, "datasets": req.datasets.all()}
+        return TemplateResponse(request, "admin/access/accessrequest/decide.html", context)
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(DACScopedAdmin):
+    dac_path = "dataset__dac"
+    list_display = ["id", "user", "dataset", "status", "start", "end", "granted_by"]
+    list_filter = ["status", "dataset__dac"]
+    search_fields = ["user__username", "dataset__accession"]
+    fields = ["user", "dataset", "status", "start", "end", "granted_by", "granted_at", "access_request",
+              "revoked_at", "revoked_by", "revoke_reason", "reminder_sent_at"]
+    readonly_fields = fields
+    change_form_template = "admin/access/entitlement/change_form.html"
+
+    def get_urls(self):
+        return [path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="access_entitlement_revoke"),
+                *super().get_urls()]
+
+    def revoke_view(self, request, pk):
+        ent = self.get_queryset(request).filter(pk=pk).select_related("dataset", "user").first()
+        if ent is None:
+            raise Http404
+        form = RevokeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.revoke_entitlement(entitlement=ent, member=request.user, reason=form.cleaned_data["reason"], request=request)
+            except ArchiveError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(request, _("The entitlement was revoked."))
+                return redirect("admin:access_entitlement_change", ent.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": ent, "form": form,
+                   "title": _("Revoke entitlement #%(id)s") % {"id": ent.pk}}
+        return TemplateResponse(request, "admin/access/entitlement/revoke.html", context)

@@ -1,0 +1,68 @@
+"""Emails about requests and entitlements: queued on commit, written in the reader's language.
+
+Services call `on_commit_*`; the Celery tasks in `tasks.py` call `send_*` with ids, so a rolled
+back change never sends mail and the web request never waits for SMTP.
+"""
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+
+
+def _enqueue(task, *args):
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def on_commit_submitted(req):
+    from . import tasks
+
+    _enqueue(tasks.notify_dac_of_submission, req.pk)
+
+
+def on_commit_decided(req):
+    from . import tasks
+
+    _enqueue(tasks.notify_applicant_of_decision, req.pk, req.status)
+
+
+def on_commit_revoked(entitlement):
+    from . import tasks
+
+    _enqueue(tasks.notify_holder_of_revocation, entitlement.pk)
+
+
+def _send(*, template: str, context: dict, recipients: list[str], language: str) -> int:
+    recipients = [address for address in recipients if address]
+    if not recipients:
+        return 0
+    with translation.override(language or settings.LANGUAGE_CODE):
+        context = {**context, "base_url": settings.BASE_URL}
+        subject = " ".join(render_to_string(f"access/email/{template}_subject.txt", context).split())
+        body = render_to_string(f"access/email/{template}.txt", context)
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def send_submission(req) -> int:
+    """To the DAC: its contact address and every member."""
+    recipients = [req.dac.contact_email, *req.dac.members.filter(is_active=True).values_list("email", flat=True)]
+    return _send(template="submitted", context={"req": req, "datasets": list(req.datasets.all())},
+                 recipients=list(dict.fromkeys(recipients)), language=settings.LANGUAGE_CODE)
+
+
+def send_decision(req, status: str) -> int:
+    last = req.events.filter(kind=status).order_by("-at", "-id").first()
+    return _send(template="decided", context={"req": req, "status": status, "event": last,
+                                             "entitlements": list(req.entitlements.select_related("dataset"))},
+                 recipients=[req.applicant.email], language=req.language)
+
+
+def send_revocation(entitlement) -> int:
+    language = getattr(entitlement.access_request, "language", None) or settings.LANGUAGE_CODE
+    return _send(template="revoked", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language)
+
+
+def send_expiry_reminder(entitlement) -> int:
+    language = getattr(entitlement.access_request, "language", None) or settings.LANGUAGE_CODE
+    return _send(template="expiring", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language)
