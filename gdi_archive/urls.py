@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("gdi_archive.access.urls")),
     path("", include("gdi_archive.passports.urls")),
     path("", include("gdi_archive.downloads.urls")),
+    path("", include("gdi_archive.operations.urls")),
 ]
 
 handler400 = "gdi_archive.common.views.bad_request"

@@ -1,0 +1,174 @@
+"""Request ids, metrics, security headers and sign-in rate limits, as middleware so that every
+view gets them without remembering to."""
+
+import base64
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import JsonResponse
+from django.urls import NoReverseMatch, reverse
+
+from . import metrics
+from .logging import new_request_id, request_id_var
+
+# URL pattern prefixes (as Django writes them) whose successful answers are downloads.
+_DOWNLOAD_PREFIXES = (("htsget/", "htsget"), ("ga4gh/drs/", "drs"))
+
+
+class RequestIdMiddleware:
+    """Takes the caller's (or the proxy's) X-Request-ID, or makes one; logs and the answer carry it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = new_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _route(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None and match.route else "unmatched"
+
+
+def _download_kind(route: str) -> str | None:
+    if route.startswith("api/files/"):
+        for suffix in ("header", "content"):
+            if route.endswith("/" + suffix):
+                return suffix
+        return "file"
+    for prefix, kind in _DOWNLOAD_PREFIXES:
+        if route.startswith(prefix) and "service-info" not in route:
+            return kind
+    return None
+
+
+def _counting(chunks, kind: str):
+    """Counts bytes as a streamed body goes out, so an interrupted download counts what was sent."""
+    for chunk in chunks:
+        metrics.DOWNLOAD_BYTES.labels(kind=kind).inc(len(chunk))
+        yield chunk
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        route = _route(request)
+        metrics.HTTP_DURATION.labels(route=route).observe(time.perf_counter() - started)
+        metrics.HTTP_REQUESTS.labels(method=request.method, route=route, status=str(response.status_code)).inc()
+        kind = _download_kind(route)
+        if kind and request.method == "GET" and response.status_code in (200, 206):
+            metrics.DOWNLOADS.labels(kind=kind).inc()
+            if response.streaming:
+                response.streaming_content = _counting(response.streaming_content, kind)
+            else:
+                metrics.DOWNLOAD_BYTES.labels(kind=kind).inc(len(response.content))
+        return response
+
+
+# Self only: no CDN, no inline script. The API docs page (Swagger UI, served from our own static
+# files) sets inline styles, so it alone may.
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+CSP_DOCS = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+class SecurityHeadersMiddleware:
+    """CSP and friends; HSTS, nosniff and secure cookies come from Django's own settings."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = CSP_DOCS if request.path.startswith("/api/docs") else CSP
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        response.setdefault("Cross-Origin-Resource-Policy", "same-site")
+        return response
+
+
+def client_address(request) -> str:
+    """The client's address: with N trusted proxies, the Nth entry from the end of X-Forwarded-For."""
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _basic_username(request) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+class RateLimitMiddleware:
+    """Failed sign-ins and token requests are counted per client address and per username in the
+    cache (Redis in production, so all web processes share it); past RATE_LIMIT_SIGNIN failures
+    in RATE_LIMIT_WINDOW seconds the answer is 429 with Retry-After. Successful attempts are not
+    counted, so scripts that mint tokens with the right password are never slowed down."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def _scope(self, request) -> str | None:
+        if request.method != "POST":
+            return None
+        if request.path.rstrip("/") == "/api/tokens":
+            return "tokens"
+        sign_in = {"/admin/login/"}
+        try:
+            sign_in.add(reverse(settings.LOGIN_URL))
+        except NoReverseMatch:
+            sign_in.add("/accounts/login/")
+        return "signin" if request.path in sign_in else None
+
+    def __call__(self, request):
+        scope = self._scope(request)
+        if scope is None:
+            return self.get_response(request)
+        username = _basic_username(request) if scope == "tokens" else request.POST.get("username", "")
+        keys = [f"ratelimit:{scope}:addr:{client_address(request)}"]
+        if username:
+            keys.append(f"ratelimit:{scope}:user:{username.lower()[:150]}")
+        now = time.time()
+        for key in keys:
+            if (cache.get(f"{key}:count") or 0) >= settings.RATE_LIMIT_SIGNIN:
+                since = cache.get(f"{key}:since") or now
+                wait = max(1, int(settings.RATE_LIMIT_WINDOW - (now - since)) + 1)
+                metrics.RATE_LIMITED.labels(scope=scope).inc()
+                response = JsonResponse(
+                    {"error": "TooManyRequests", "detail": f"Too many failed attempts. Try again in {wait} seconds."},
+                    status=429,
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        response = self.get_response(request)
+        failed = response.status_code in (400, 401, 403) or (scope == "signin" and response.status_code == 200)
+        if failed:
+            for key in keys:
+                cache.add(f"{key}:since", now, settings.RATE_LIMIT_WINDOW)
+                if cache.add(f"{key}:count", 1, settings.RATE_LIMIT_WINDOW):
+                    continue
+                try:
+                    cache.incr(f"{key}:count")
+                except ValueError:  # expired between add and incr
+                    cache.add(f"{key}:count", 1, settings.RATE_LIMIT_WINDOW)
+        return response
