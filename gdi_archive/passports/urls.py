@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import views
+
+urlpatterns = [
+    path(".well-known/jwks.json", views.jwks, name="jwks"),
+    path("api/permissions/<str:username>", views.PermissionsView.as_view(), name="permissions"),
+    path("api/tokens", views.TokensView.as_view(), name="tokens"),
+    path("account/tokens", views.access_tokens, name="access-tokens"),
+]

@@ -263,7 +263,7 @@ def test_compose_archive_services_are_consistent(compose):
             assert secret in compose["secrets"], f"{name}: secret {secret} is not defined"
     for name, secret in compose["secrets"].items():
         assert secret["file"].startswith("./secrets/"), name
-    assert "secrets/" in (DEPLOY / ".gitignore").read_text().split()
+    assert "/secrets/" in (DEPLOY / ".gitignore").read_text().split()
 
 
 def test_compose_interpolations_are_documented_in_env_example():

@@ -1,0 +1,184 @@
+"""From a bearer token to (user, Grants): the archive as a Passport Clearinghouse.
+
+Accepted: our own passport tokens (refused once revoked), passports from brokers in
+TRUSTED_ISSUERS, and brokers' access tokens, whose visas come from the broker's userinfo
+(cached by token hash until the earliest expiry). Grants are the datasets held here that valid
+ControlledAccessGrants visas name (the dataset URL or its bare accession); for visas this
+archive issued, only while the entitlement is still live, so a revocation counts at once.
+
+A subject from a broker that no local user is linked to gets a passive local account (no
+password, linked by (iss, sub) in ExternalIdentity), so that every view can rely on a real
+user row; signing in through OIDC later lands on the same account.
+"""
+
+import hashlib
+import logging
+import re
+import time
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from pydantic import ValidationError
+
+from gdi_archive.access.models import Entitlement
+from gdi_archive.accounts.models import ExternalIdentity, User
+from gdi_archive.catalogue.models import Dataset
+
+from .claims import PASSPORT_TYP, UserInfo
+from .grants import Grants
+from .models import PassportToken, token_hash
+from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
+from .verify import MAX_TOKEN_LENGTH, Parsed, Refused, Visa, check_access_token, check_identity, check_passport, check_visas, parse
+
+log = logging.getLogger("gdi_archive.passports.clearinghouse")
+
+USERINFO_CACHE_MAX = 300  # an opaque token's userinfo is asked again at least this often
+_ACCESSION = re.compile(r"^[A-Z]{1,10}D\d{11}$")
+
+
+def dataset_accession(value: str) -> str | None:
+    """`{BASE_URL}/datasets/{acc}` or a bare accession; anything else is not ours."""
+    prefix = f"{settings.BASE_URL.rstrip('/')}/datasets/"
+    if value.startswith(prefix):
+        value = value[len(prefix):]
+    return value if _ACCESSION.match(value) else None
+
+
+def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str], int | None]:
+    """Accessions opened by the visas, and the earliest expiry among the visas relied on."""
+    own_iss = settings.BASE_URL.rstrip("/")
+    wanted: dict[str, list[Visa]] = {}
+    for visa in visas:
+        if visa.type != "ControlledAccessGrants" or not visa.by:
+            continue  # A.5: ControlledAccessGrants must say who granted it
+        accession = dataset_accession(visa.value)
+        if accession is None:
+            log.info("visa ignored: %r is not a dataset of this archive (iss=%s jti=%s)", visa.value[:80], visa.iss, visa.jti)
+            continue
+        wanted.setdefault(accession, []).append(visa)
+    if not wanted:
+        return frozenset(), None
+    held = set(Dataset.objects.filter(accession__in=list(wanted)).values_list("accession", flat=True))
+    own_subjects = {visa.sub for group in wanted.values() for visa in group if visa.iss == own_iss}
+    live = set()
+    if own_subjects:
+        live = set(Entitlement.objects.live().filter(user__username__in=own_subjects, dataset__accession__in=list(held))
+                   .values_list("user__username", "dataset__accession"))
+    granted, earliest = set(), None
+    for accession, group in wanted.items():
+        if accession not in held:
+            log.info("visa ignored: dataset %s is not held here", accession)
+            continue
+        for visa in group:
+            if visa.iss == own_iss and (visa.sub, accession) not in live:
+                log.info("visa ignored: entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti)
+                continue
+            granted.add(accession)
+            earliest = visa.exp if earliest is None else min(earliest, visa.exp)
+    return frozenset(granted), earliest
+
+
+def _expiry(*stamps) -> datetime | None:
+    values = [s for s in stamps if s is not None]
+    return datetime.fromtimestamp(min(values), tz=UTC) if values else None
+
+
+def external_user(*, iss: str, sub: str) -> User:
+    """The local user linked to (iss, sub), creating a passive one the first time."""
+    link = ExternalIdentity.objects.select_related("user").filter(issuer=iss, subject=sub).first()
+    if link is not None:
+        return link.user
+    username = "ext-" + hashlib.sha256(f"{iss}\n{sub}".encode()).hexdigest()[:20]
+    try:
+        with transaction.atomic():
+            user, _ = User.objects.get_or_create(username=username, defaults={"is_active": True})
+            if user.has_usable_password():
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            ExternalIdentity.objects.create(user=user, issuer=iss, subject=sub)
+    except IntegrityError:  # a concurrent request linked it first
+        return ExternalIdentity.objects.select_related("user").get(issuer=iss, subject=sub).user
+    return user
+
+
+def _own_passport_user(checked) -> User:
+    saved = PassportToken.objects.select_related("user").filter(jti=checked.jti or "").first()
+    if saved is None or saved.user.get_username() != checked.sub:
+        raise Refused("passport token is not known to this archive")
+    if saved.revoked_at is not None:
+        raise Refused("passport token was revoked")
+    if not saved.user.is_active:
+        raise Refused("account is disabled")
+    return saved.user
+
+
+def _user_for(iss: str, sub: str, *, own: bool) -> User:
+    if own:
+        user = User.objects.filter(username=sub, is_active=True).first()
+        if user is None:
+            raise Refused("unknown or disabled account")
+        return user
+    user = external_user(iss=iss, sub=sub)
+    if not user.is_active:
+        raise Refused("account is disabled")
+    return user
+
+
+def _userinfo(parsed: Parsed | None, token: str, *, now: float) -> tuple[str, UserInfo, int | None, str, object]:
+    """(broker iss, userinfo, token exp, cache key, raw document) for a broker access token, cached by token hash."""
+    if parsed is not None:
+        broker = issuer_for(parsed.payload.get("iss"))
+        if broker is None or broker.own or not broker.userinfo:
+            raise Refused("access token from an issuer that is not a trusted broker")
+        claims = check_access_token(parsed, broker, now=now)
+        token_exp = claims.exp
+    else:
+        brokers = [i for i in trusted_issuers().values() if i.userinfo and not i.own]
+        if len(brokers) != 1:
+            # An opaque token does not say whose it is; never hand it to a broker that did not issue it.
+            raise Refused("opaque token, and not exactly one trusted broker to ask")
+        broker, token_exp, claims = brokers[0], None, None
+    cache_key = "passports:userinfo:" + token_hash(token)
+    cached = cache.get(cache_key)
+    if cached is None:
+        try:
+            status, document = fetch_json(broker.userinfo, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        except Untrusted as exc:
+            raise Refused(f"userinfo: {exc}") from None
+        except Exception as exc:  # network errors
+            raise Refused(f"userinfo unreachable ({exc.__class__.__name__})") from None
+        if status != 200:
+            raise Refused(f"userinfo answered {status}")
+        cached = document
+    try:
+        info = UserInfo.model_validate(cached)
+    except ValidationError:
+        raise Refused("userinfo answer is not a valid document") from None
+    if claims is not None and info.sub != claims.sub:
+        raise Refused("userinfo subject differs from the access token's")
+    return broker.iss, info, token_exp, cache_key, cached
+
+
+def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, Grants]:
+    """Raises Refused with the reason for anything that must be answered with 401."""
+    now = time.time() if now is None else now
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise Refused("token is too large")
+    parsed = parse(token) if "." in token else None
+    if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
+        checked = check_passport(token, now=now)
+        user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
+        datasets, earliest = grants_from_visas(checked.visas, now=now)
+        grants = Grants(subject=checked.sub, issuer=checked.iss, datasets=datasets, expires_at=_expiry(checked.exp, earliest))
+        return user, grants
+    iss, info, token_exp, cache_key, document = _userinfo(parsed, token, now=now)
+    visas, _ = check_visas(info.ga4gh_passport_v1, now=now)
+    check_identity(sub=info.sub, iss=iss, visas=visas)
+    datasets, earliest = grants_from_visas(visas, now=now)
+    visa_exps = [v.exp for v in visas]
+    until = min([s for s in [token_exp, *visa_exps] if s is not None] or [now + USERINFO_CACHE_MAX])
+    cache.set(cache_key, document, timeout=max(1, min(int(until - now), USERINFO_CACHE_MAX if token_exp is None else 3600)))
+    user = _user_for(iss, info.sub, own=False)
+    return user, Grants(subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest))

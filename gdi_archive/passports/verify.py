@@ -1,0 +1,239 @@
+"""Checking passports and visas by the checklist in standards.md A.14.
+
+Two outcomes for a visa. A visa that fails a check (algorithm, signature, key, jku, expiry,
+identity, shape) makes the whole token unusable: `Refused`, and the client gets 401 (A.13 rule
+3, "reject any request that includes a Passport failing the checks"). A visa that is sound but
+that we have no reason to rely on (issuer not trusted, unsupported type, conditions we do not
+evaluate) is ignored and logged. Nothing here looks at the database.
+"""
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from joserfc import jws
+from pydantic import ValidationError
+
+from .claims import (
+    PASSPORT_TYP,
+    STANDARD_TYPES,
+    VISA_TYPS,
+    AccessTokenClaims,
+    JoseHeader,
+    PassportClaims,
+    VisaClaims,
+)
+from .trust import TrustedIssuer, Untrusted, check_jku, issuer_for, verification_key
+
+log = logging.getLogger("gdi_archive.passports.clearinghouse")
+
+# A passport with a few dozen RS256 visas fits; anything bigger is refused before parsing.
+MAX_TOKEN_LENGTH = 32 * 1024
+LEEWAY = 30  # seconds of clock skew allowed on exp / iat / asserted
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class Refused(Exception):
+    """The token must not be used; the message is the reason (safe to log, never the token)."""
+
+
+@dataclass(frozen=True)
+class Visa:
+    iss: str
+    sub: str
+    jti: str | None
+    exp: int
+    type: str
+    value: str
+    source: str
+    by: str | None
+    asserted: int
+
+
+@dataclass
+class CheckedPassport:
+    iss: str
+    sub: str
+    exp: int
+    jti: str | None
+    own: bool
+    visas: list[Visa] = field(default_factory=list)
+    ignored: int = 0
+
+
+@dataclass(frozen=True)
+class Parsed:
+    header: JoseHeader
+    payload: dict
+    obj: object  # joserfc CompactSignature
+
+
+def parse(token: str) -> Parsed:
+    """Split a compact JWS and read its header and payload, unverified."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise Refused("token is too large")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Refused("not a compact JWS (unsigned, encrypted or garbage)")
+    if not all(_B64URL.match(part) for part in parts):
+        raise Refused("malformed base64url in token")
+    try:
+        obj = jws.extract_compact(token.encode("ascii"))
+        header = JoseHeader.model_validate(obj.headers())
+        payload = json.loads(obj.payload)
+    except (ValidationError, ValueError, TypeError, Exception) as exc:  # joserfc raises its own errors
+        raise Refused(f"unreadable token header or payload ({_reason(exc)})") from None
+    if not isinstance(payload, dict):
+        raise Refused("token payload is not a JSON object")
+    return Parsed(header=header, payload=payload, obj=obj)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"[:200]
+    return exc.__class__.__name__
+
+
+def verify_signature(parsed: Parsed, issuer: TrustedIssuer) -> None:
+    """jku first (before any fetch), then the key by kid, then the signature with the key's own alg."""
+    try:
+        check_jku(issuer, parsed.header.jku)
+        key, alg = verification_key(issuer, parsed.header.kid)
+    except Untrusted as exc:
+        raise Refused(str(exc)) from None
+    if parsed.header.alg != alg:
+        raise Refused(f"algorithm {parsed.header.alg} does not match the key ({alg})")
+    try:
+        ok = jws.validate_compact(parsed.obj, key, algorithms=[alg])
+    except Exception:
+        ok = False
+    if not ok:
+        raise Refused("bad signature")
+
+
+def check_times(*, iat: int, exp: int, now: float, what: str) -> None:
+    if exp <= now - LEEWAY:
+        raise Refused(f"{what} has expired")
+    if iat > now + LEEWAY:
+        raise Refused(f"{what} is issued in the future")
+
+
+def check_visa(token: str, *, now: float) -> Visa | None:
+    """A verified visa, or None when it is sound but not ours to rely on (logged)."""
+    parsed = parse(token)
+    header = parsed.header
+    if header.typ is not None and header.typ not in VISA_TYPS:
+        raise Refused(f"visa typ {header.typ[:40]!r} is not a visa type")
+    scope_words = str(parsed.payload.get("scope") or "").split()
+    if header.jku is None:
+        # Visa Access Tokens (deprecated) need access-token polling, which we do not do.
+        if "openid" in scope_words:
+            log.info("visa ignored: visa access tokens are not supported (iss=%s)", str(parsed.payload.get("iss"))[:80])
+            return None
+        raise Refused("visa has neither jku nor an openid scope")
+    if "openid" in scope_words:
+        raise Refused("visa document token with openid in its scope")
+    issuer = issuer_for(parsed.payload.get("iss"))
+    if issuer is None:
+        log.info("visa ignored: issuer %r is not trusted", str(parsed.payload.get("iss"))[:80])
+        return None
+    verify_signature(parsed, issuer)
+    try:
+        claims = VisaClaims.model_validate(parsed.payload)
+    except ValidationError as exc:
+        raise Refused(f"visa claims: {_reason(exc)}") from None
+    check_times(iat=claims.iat, exp=claims.exp, now=now, what="visa")
+    visa = claims.ga4gh_visa_v1
+    if visa.asserted > now + LEEWAY:
+        raise Refused("visa asserted in the future")
+    if visa.conditions:
+        log.info("visa ignored: conditions are not evaluated (iss=%s jti=%s)", claims.iss, claims.jti)
+        return None
+    if visa.type not in STANDARD_TYPES:
+        log.info("visa ignored: unsupported type %r (iss=%s jti=%s)", visa.type[:80], claims.iss, claims.jti)
+        return None
+    return Visa(iss=issuer.iss, sub=claims.sub, jti=claims.jti, exp=claims.exp, type=visa.type, value=visa.value,
+                source=visa.source, by=visa.by, asserted=visa.asserted)
+
+
+def linked_identities(visas: list[Visa]) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Edges {(sub, iss)} from LinkedIdentities visas (values percent-decoded, A.15)."""
+    edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for visa in visas:
+        if visa.type != "LinkedIdentities":
+            continue
+        me = (visa.sub, visa.iss)
+        for item in visa.value.split(";"):
+            sub, sep, iss = item.partition(",")
+            if not sep or not sub or not iss:
+                continue
+            other = (unquote(sub), unquote(iss).rstrip("/"))
+            edges.setdefault(me, set()).add(other)
+            edges.setdefault(other, set()).add(me)
+    return edges
+
+
+def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> None:
+    """Every visa relied on must be the passport's subject or linked to it (A.13 rule 10)."""
+    edges = linked_identities(visas)
+    reached = {(sub, iss.rstrip("/"))}
+    frontier = list(reached)
+    while frontier:
+        for other in edges.get(frontier.pop(), ()):
+            if other not in reached:
+                reached.add(other)
+                frontier.append(other)
+    for visa in visas:
+        if (visa.sub, visa.iss) not in reached:
+            raise Refused(f"visa subject {visa.sub[:60]!r} at {visa.iss!r} is not linked to the passport's subject")
+
+
+def check_passport(token: str, *, now: float | None = None) -> CheckedPassport:
+    """The outer passport JWT and then every visa in it."""
+    now = time.time() if now is None else now
+    parsed = parse(token)
+    if parsed.header.typ != PASSPORT_TYP:
+        raise Refused("not a passport (typ)")
+    issuer = issuer_for(parsed.payload.get("iss"))
+    if issuer is None:
+        raise Refused(f"passport issuer {str(parsed.payload.get('iss'))[:80]!r} is not trusted")
+    verify_signature(parsed, issuer)
+    try:
+        claims = PassportClaims.model_validate(parsed.payload)
+    except ValidationError as exc:
+        raise Refused(f"passport claims: {_reason(exc)}") from None
+    check_times(iat=claims.iat, exp=claims.exp, now=now, what="passport")
+    result = CheckedPassport(iss=issuer.iss, sub=claims.sub, exp=claims.exp, jti=claims.jti, own=issuer.own)
+    result.visas, result.ignored = check_visas(claims.ga4gh_passport_v1, now=now)
+    check_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
+    return result
+
+
+def check_visas(tokens: list[str], *, now: float) -> tuple[list[Visa], int]:
+    visas, ignored = [], 0
+    for visa_token in tokens:
+        visa = check_visa(visa_token, now=now)
+        if visa is None:
+            ignored += 1
+        else:
+            visas.append(visa)
+    return visas, ignored
+
+
+def check_access_token(parsed: Parsed, issuer: TrustedIssuer, *, now: float) -> AccessTokenClaims:
+    """A broker's JWT access token: checked like any JWT before we send it to its userinfo."""
+    if parsed.header.typ not in (None, "JWT", "at+jwt"):
+        raise Refused("not an access token (typ)")
+    verify_signature(parsed, issuer)
+    try:
+        claims = AccessTokenClaims.model_validate(parsed.payload)
+    except ValidationError as exc:
+        raise Refused(f"access token claims: {_reason(exc)}") from None
+    check_times(iat=claims.iat, exp=claims.exp, now=now, what="access token")
+    if "ga4gh_passport_v1" in parsed.payload or "ga4gh_visa_v1" in parsed.payload:
+        raise Refused("access tokens must not carry visas")
+    return claims

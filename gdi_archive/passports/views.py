@@ -1,0 +1,137 @@
+"""JWKS, REMS-style permissions, passport tokens (API and the "Access tokens" page)."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication, BasicAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gdi_archive.accounts.models import User
+from gdi_archive.common.errors import InvalidInput, NotFound
+
+from . import keys, services
+from .models import BrokerApiKey, PassportToken
+
+NO_STORE = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
+API_KEY_HEADERS = ("HTTP_X_API_KEY", "HTTP_X_REMS_API_KEY")
+
+
+@require_GET
+def jwks(request):
+    response = JsonResponse(keys.jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+class BrokerApiKeyAuthentication(BaseAuthentication):
+    """`X-API-Key` (or REMS's `x-rems-api-key`): a broker reading any user's visas."""
+
+    def authenticate(self, request):
+        key = next((request.META[h] for h in API_KEY_HEADERS if request.META.get(h)), None)
+        if key is None:
+            return None
+        broker = services.broker_for_api_key(key)
+        if broker is None:
+            raise AuthenticationFailed("The API key is not valid.")
+        return None, broker
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="gdi-archive"'
+
+
+class PermissionsView(APIView):
+    """GET /api/permissions/{user}: that user's visas, for themself or a broker (REMS-compatible)."""
+
+    authentication_classes = [BrokerApiKeyAuthentication, SessionAuthentication, BasicAuthentication]
+    permission_classes = []
+
+    def get(self, request, username: str):
+        broker = request.auth if isinstance(request.auth, BrokerApiKey) else None
+        me = request.user if request.user is not None and request.user.is_authenticated else None
+        if broker is None and me is None:
+            raise NotAuthenticated()
+        if broker is None and me.get_username() != username:
+            raise NotFound("No such user.")
+        subject = User.objects.filter(username=username, is_active=True).first()
+        if subject is None:
+            raise NotFound("No such user.")
+        visas = services.issue_permissions(user=subject, actor=me or f"broker:{broker.name}", request=request)
+        return Response({"ga4gh_passport_v1": visas}, headers=NO_STORE)
+
+
+class TokenRequest(serializers.Serializer):
+    lifetime = serializers.IntegerField(required=False, min_value=60)
+    label = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    def validate_lifetime(self, value):
+        if value > settings.PASSPORT_TOKEN_MAX_AGE:
+            raise serializers.ValidationError(f"At most {settings.PASSPORT_TOKEN_MAX_AGE} seconds.")
+        return value
+
+
+class TokensView(APIView):
+    """POST /api/tokens: a passport token for the signed-in user (session, or HTTP Basic for
+    scripts). A bearer token cannot mint another one, so a leaked token cannot extend itself."""
+
+    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        body = TokenRequest(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        token, saved = services.mint_passport_token(
+            user=request.user, lifetime=body.validated_data.get("lifetime"),
+            label=body.validated_data.get("label", ""), request=request,
+        )
+        return Response({"token": token, "token_type": "Bearer", "expires_at": saved.expires_at.isoformat()},
+                        status=201, headers=NO_STORE)
+
+
+LIFETIME_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (12 * 3600, "12 hours"), (86400, "1 day")]
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def access_tokens(request):
+    """Mint (shown once), list and revoke my passport tokens."""
+    new_token, error = None, None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "mint":
+                try:
+                    lifetime = int(request.POST.get("lifetime") or settings.PASSPORT_TOKEN_MAX_AGE)
+                except ValueError:
+                    lifetime = -1
+                new_token, _ = services.mint_passport_token(
+                    user=request.user, lifetime=min(lifetime, settings.PASSPORT_TOKEN_MAX_AGE) if lifetime > 0 else lifetime,
+                    label=request.POST.get("label", "").strip(), request=request,
+                )
+            elif action == "revoke":
+                services.revoke_passport_token(user=request.user, token_id=int(request.POST.get("token", "0") or 0), request=request)
+            else:
+                error = "Unknown action."
+        except ValueError:
+            error = "No such token."
+        except (InvalidInput, NotFound) as exc:
+            error = exc.detail
+    lifetimes = [(s, label) for s, label in LIFETIME_CHOICES if s <= settings.PASSPORT_TOKEN_MAX_AGE] or [
+        (settings.PASSPORT_TOKEN_MAX_AGE, f"{settings.PASSPORT_TOKEN_MAX_AGE // 60} minutes")]
+    context = {
+        "new_token": new_token,
+        "error": error,
+        "tokens": PassportToken.objects.filter(user=request.user)[:50],
+        "lifetimes": lifetimes,
+        "base_url": settings.BASE_URL,
+    }
+    response = render(request, "passports/access_tokens.html", context, status=400 if error else 200)
+    response["Pragma"] = "no-cache"
+    return response
