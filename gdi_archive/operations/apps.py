@@ -8,4 +8,4 @@ class OperationsConfig(AppConfig):
 
     def ready(self):
         # Celery signals: request ids into tasks, the worker's health/metrics HTTP server.
-        from . import celery_signals  # noqa: F401
+        from . import celery_signals, schema  # noqa: F401
