@@ -1,0 +1,120 @@
+"""Decisions in the Django admin: scoped querysets, and the same services (so the same rules)."""
+
+import pytest
+from django.test import Client
+
+from gdi_archive.access import services
+from gdi_archive.access.models import AccessRequest, Entitlement
+from tests.conftest import make_user
+
+from .factories import released_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def submitted(applicant, dataset, title="Burden test"):
+    req = services.create_request(applicant=applicant, datasets=[dataset.accession], title=title, purpose="Find variants.",
+                                  institution="UT", accept_terms=True)
+    return services.submit_request(access_request=req, applicant=applicant)
+
+
+@pytest.fixture
+def two_requests(applicant, other_applicant, dac, other_dac):
+    mine = submitted(applicant, released_dataset(dac), title="Ours")
+    theirs = submitted(other_applicant, released_dataset(other_dac, title="Tumours"), title="Theirs")
+    return mine, theirs
+
+
+def test_member_sees_only_own_dac_requests(dac_member, two_requests):
+    mine, theirs = two_requests
+    client = signed_in(dac_member)
+    listing = client.get("/admin/access/accessrequest/").content.decode()
+    assert "Ours" in listing and "Theirs" not in listing
+    assert client.get(f"/admin/access/accessrequest/{mine.pk}/change/").status_code == 200
+    # Another DAC's request: the admin answers as for a missing object (redirect to the index with a message).
+    assert client.get(f"/admin/access/accessrequest/{theirs.pk}/change/").status_code == 302
+    assert client.get(f"/admin/access/accessrequest/{theirs.pk}/decide/").status_code == 404
+    assert client.post(f"/admin/access/accessrequest/{theirs.pk}/decide/", {"verdict": "approve"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "submitted"
+
+
+def test_request_page_shows_the_whole_application(dac_member, two_requests):
+    mine, _ = two_requests
+    services.add_comment(access_request=mine, author=mine.applicant, comment="Supervisor agrees.")
+    page = signed_in(dac_member).get(f"/admin/access/accessrequest/{mine.pk}/change/").content.decode()
+    for text in ("Ours", "Find variants.", "UT", "Supervisor agrees.", "Decide"):
+        assert text in page
+
+
+def test_approve_in_admin_with_end_date(dac_member, two_requests):
+    mine, _ = two_requests
+    client = signed_in(dac_member)
+    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": "2099-01-01", "comment": ""})
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == "approved"
+    ent = Entitlement.objects.get(access_request=mine)
+    # 2099 is past the dataset's 365 days: capped
+    assert (ent.end - ent.start).days <= 365
+
+
+@pytest.mark.parametrize("verdict, status", [("reject", "rejected"), ("return", "returned")])
+def test_reject_and_return_need_a_comment(dac_member, two_requests, verdict, status):
+    mine, _ = two_requests
+    client = signed_in(dac_member)
+    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": verdict, "comment": ""})
+    assert response.status_code == 200 and "is required" in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.status == "submitted"
+    client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": verdict, "comment": "Because."})
+    mine.refresh_from_db()
+    assert mine.status == status
+
+
+def test_admin_cannot_decide_twice(dac_member, two_requests):
+    mine, _ = two_requests
+    client = signed_in(dac_member)
+    client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "reject", "comment": "No."})
+    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve"})
+    assert response.status_code == 200 and "Only a submitted request" in response.content.decode()
+    assert not Entitlement.objects.exists()
+
+
+def test_entitlements_scoped_and_revoked_in_admin(dac_member, other_dac_member, two_requests):
+    mine, theirs = two_requests
+    services.approve_request(access_request=mine, member=dac_member)
+    ent = Entitlement.objects.get()
+    other = signed_in(other_dac_member)
+    assert other.get(f"/admin/access/entitlement/{ent.pk}/revoke/").status_code == 404
+    assert other.post(f"/admin/access/entitlement/{ent.pk}/revoke/", {"reason": "x"}).status_code == 404
+    assert "alice" not in other.get("/admin/access/entitlement/").content.decode()
+    client = signed_in(dac_member)
+    assert "alice" in client.get("/admin/access/entitlement/").content.decode()
+    response = client.post(f"/admin/access/entitlement/{ent.pk}/revoke/", {"reason": "Ended early."})
+    assert response.status_code == 302
+    ent.refresh_from_db()
+    assert ent.status == "revoked" and ent.revoke_reason == "Ended early." and ent.revoked_by == dac_member
+
+
+def test_applicants_and_plain_staff_see_nothing(applicant, two_requests):
+    assert signed_in(applicant).get("/admin/access/accessrequest/").status_code == 302  # not staff: sent to sign in
+    staff = make_user("frank", is_staff=True)
+    client = signed_in(staff)
+    assert client.get("/admin/access/accessrequest/").status_code == 403
+    assert client.get(f"/admin/access/accessrequest/{two_requests[0].pk}/decide/").status_code == 404
+
+
+def test_drafts_stay_private_in_admin(applicant, dac_member, dac):
+    req = services.create_request(applicant=applicant, datasets=[released_dataset(dac).accession], title="Secret draft",
+                                  purpose="p", accept_terms=True)
+    client = signed_in(dac_member)
+    assert "Secret draft" not in client.get("/admin/access/accessrequest/").content.decode()
+    assert client.get(f"/admin/access/accessrequest/{req.pk}/decide/").status_code == 404
+    assert AccessRequest.objects.get().status == "draft"
