@@ -151,8 +151,11 @@ class S3Store(Store):
                 while len(buffer) >= self.part_size:
                     if upload_id is None:
                         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key)["UploadId"]
-                    self._upload_part(full_key, upload_id, parts, bytes(buffer[: self.part_size]))
+                    with memoryview(buffer) as view:
+                        part = bytes(view[: self.part_size])  # one copy, not two
                     del buffer[: self.part_size]
+                    self._upload_part(full_key, upload_id, parts, part)
+                    del part
             if upload_id is None:
                 self.client.put_object(Bucket=self.bucket, Key=full_key, Body=bytes(buffer))
                 return written

@@ -1,0 +1,52 @@
+"""What only the local-folder backend does: fsync'd rename, full disks, folder checks."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from gdi_archive.storage import LocalStore, StorageUnavailable
+
+
+def test_missing_folder_is_unavailable_until_created(tmp_path):
+    store = LocalStore(tmp_path / "not-yet")
+    with pytest.raises(StorageUnavailable):
+        store.ping()
+    assert list(store.list()) == []
+    store.ensure_ready()
+    store.ping()
+
+
+def test_temp_files_are_neither_listed_nor_addressable(tmp_path):
+    store = LocalStore(tmp_path)
+    (tmp_path / ".gdi-tmp-abc").write_bytes(b"partial")
+    store.write("real", [b"x"])
+    assert list(store.list()) == ["real"]
+    with pytest.raises(Exception):
+        store.open(".gdi-tmp-abc")
+
+
+def test_a_full_disk_is_storage_full_and_leaves_nothing(tmp_path):
+    """A real write error from the kernel: the file-size limit (EFBIG), in a child process."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+        from gdi_archive.storage import LocalStore, StorageFull
+        store = LocalStore({str(tmp_path)!r})
+        try:
+            store.write("big", (b"x" * 65536 for _ in range(100)))
+        except StorageFull as exc:
+            print("full:", exc)
+            sys.exit(0)
+        sys.exit(1)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No space left" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_free_space_is_reported(tmp_path):
+    assert LocalStore(tmp_path).free_space() > 0

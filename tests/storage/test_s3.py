@@ -1,0 +1,82 @@
+"""What only the S3 backend does: multipart uploads, prefixes, buckets, unreachable endpoints."""
+
+import os
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from gdi_archive.storage import ObjectNotFound, StorageError, StorageFull, StorageUnavailable
+from gdi_archive.storage.s3 import _translate
+
+from ..conftest import free_port
+from .conftest import SMALL_PART, make_s3
+
+pytestmark = pytest.mark.s3
+
+
+def test_big_objects_go_up_in_parts(s3_server):
+    store = make_s3(s3_server, part_size=SMALL_PART)
+    store.ensure_ready()
+    data = os.urandom(2 * SMALL_PART + 12345)
+    assert store.write("big", (data[i : i + 1_000_000] for i in range(0, len(data), 1_000_000))) == len(data)
+    etag = store.client.head_object(Bucket=store.bucket, Key="big")["ETag"]
+    assert etag.strip('"').endswith("-3")  # three parts: S3's multipart ETag form
+    assert b"".join(store.iter_range("big", chunk_size=1 << 20)) == data
+    assert b"".join(store.iter_range("big", SMALL_PART - 10, SMALL_PART + 10)) == data[SMALL_PART - 10 : SMALL_PART + 10]
+
+
+def test_small_objects_are_a_single_put(s3_server):
+    store = make_s3(s3_server, part_size=SMALL_PART)
+    store.ensure_ready()
+    store.write("small", [b"a" * 1000, b"b" * 1000])
+    assert "-" not in store.client.head_object(Bucket=store.bucket, Key="small")["ETag"]
+
+
+def test_prefix_is_invisible_to_callers(s3_server):
+    bucket = make_s3(s3_server).bucket
+    whole = make_s3(s3_server, bucket=bucket)
+    whole.ensure_ready()
+    inside = make_s3(s3_server, bucket=bucket, prefix="/archive/v1/")
+    inside.write("ds/a", [b"x"])
+    assert list(inside.list()) == ["ds/a"]
+    assert list(whole.list()) == ["archive/v1/ds/a"]
+    assert inside.url.endswith("/archive/v1")
+
+
+def test_missing_bucket_is_unavailable_until_created(s3_server):
+    store = make_s3(s3_server)
+    with pytest.raises(StorageUnavailable, match="does not exist"):
+        store.ping()
+    with pytest.raises(StorageUnavailable):
+        store.write("k", [b"x"])
+    store.ensure_ready()
+    store.ensure_ready()  # idempotent
+    store.ping()
+
+
+def test_unreachable_endpoint_is_unavailable_quickly():
+    store = make_s3(f"http://127.0.0.1:{free_port()}", max_attempts=2, connect_timeout=1, read_timeout=1)
+    began = time.monotonic()
+    for call in (store.ping, lambda: store.size("k"), lambda: store.write("k", [b"x"]), lambda: store.open("k"),
+                 lambda: list(store.iter_range("k")), lambda: list(store.list()), lambda: store.exists("k")):
+        with pytest.raises(StorageUnavailable):
+            call()
+    assert time.monotonic() - began < 30
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+
+
+@pytest.mark.parametrize("code, status, expected", [
+    ("NoSuchKey", 404, ObjectNotFound), ("404", 404, ObjectNotFound),
+    ("SlowDown", 503, StorageUnavailable), ("InternalError", 500, StorageUnavailable),
+    ("Whatever", 502, StorageUnavailable), ("EntityTooLarge", 400, StorageFull), ("QuotaExceeded", 403, StorageFull),
+    ("AccessDenied", 403, StorageError),
+])
+def test_s3_error_codes_map_to_our_errors(code, status, expected):
+    """Codes moto cannot produce on demand (throttling, quotas): the mapping callers rely on."""
+    error = _translate(_client_error(code, status), "'k'")
+    assert type(error) is expected
+    assert "testing" not in str(error)
