@@ -11,6 +11,7 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 
@@ -240,6 +241,7 @@ class DatasetAdmin(StewardOnlyAdmin):
     list_select_related = ["dac"]
     inlines = [FileInline]
     actions = ["release", "withdraw"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).annotate(
