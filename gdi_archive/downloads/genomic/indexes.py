@@ -91,20 +91,43 @@ class BinnedIndex:
             offset += 1 << (level * 3)
         return bins
 
+    def _max_offset(self, ref: RefBins, end: int) -> int:
+        """A virtual offset at or after every record that starts before `end` (htslib's max_off):
+        the first chunk of the nearest non-empty bin to the right of `end`."""
+        first_leaf = ((1 << (3 * self.depth)) - 1) // 7
+        n_bins = ((1 << (3 * self.depth + 3)) - 1) // 7
+        b = first_leaf + ((end - 1) >> self.min_shift) + 1
+        if b >= n_bins:
+            b = 0
+        while True:
+            while b % 8 == 1:
+                b = (b - 1) >> 3
+            if b == 0:
+                return 2**64 - 1
+            chunks = ref.bins.get(b)
+            if chunks:
+                return chunks[0][0]
+            b += 1
+
     def chunks(self, tid: int, beg: int, end: int) -> list[tuple[int, int]]:
-        """Virtual-offset chunks holding records of reference `tid` that may overlap [beg, end)."""
+        """Virtual-offset chunks holding records of reference `tid` that may overlap [beg, end),
+        clipped to the linear index on the left and to the next bin on the right, as htslib does."""
         if tid < 0 or tid >= len(self.refs):
+            return []
+        end = min(end, self.max_position)
+        if beg >= end:
             return []
         ref = self.refs[tid]
         min_offset = 0
         if ref.linear:
             window = beg >> self.min_shift
-            min_offset = ref.linear[min(window, len(ref.linear) - 1)] if window < len(ref.linear) else 0
+            min_offset = ref.linear[min(window, len(ref.linear) - 1)]
+        max_offset = self._max_offset(ref, end)
         found = []
         for b in self.reg2bins(beg, end):
             for vbeg, vend in ref.bins.get(b, ()):
-                if vend > min_offset:
-                    found.append((vbeg, vend))
+                if vend > min_offset and vbeg < max_offset:
+                    found.append((max(vbeg, min_offset), min(vend, max_offset)))
         return found
 
     def all_chunks(self):
@@ -130,7 +153,7 @@ def _bins(reader: _Reader, *, csi: bool, pseudo: int) -> RefBins:
         if csi:
             reader.take("<Q")  # loffset
         n_chunk = reader.take("<i")
-        chunks = reader.chunks(n_chunk)
+        chunks = sorted(reader.chunks(n_chunk))
         if bin_id != pseudo:
             ref.bins[bin_id] = chunks
     if not csi:
