@@ -15,6 +15,18 @@ CRYPT4GH = str(Path(sys.executable).with_name("crypt4gh"))
 CRYPT4GH_KEYGEN = str(Path(sys.executable).with_name("crypt4gh-keygen"))
 
 
+@pytest.fixture(autouse=True)
+def isolated_stores(tmp_path, monkeypatch):
+    """A fresh archive and inbox folder per test, here and in worker processes started after this."""
+    from django.test import override_settings
+
+    values = {"STORAGE_URL": (tmp_path / "archive").as_uri(), "INBOX_URL": (tmp_path / "inbox").as_uri()}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    with override_settings(**values):
+        yield values
+
+
 @pytest.fixture
 def submitter(db):
     from django.contrib.auth.models import Group
