@@ -188,3 +188,27 @@ def test_files_list_hides_files_that_are_no_longer_ready(applicant, released, re
     response = token_client(applicant, [released]).get(f"/api/datasets/{released.accession}/files")
     assert [f["accession"] for f in response.json()] == [ready_files["first"].accession]
     assert make_file  # imported for other modules' fixtures
+
+
+def test_a_steward_scripts_with_a_passport_token(steward, applicant):
+    """The README's curl walkthrough: HTTP Basic -> POST /api/tokens -> Bearer on the stewardship API."""
+    import base64
+
+    from tests.conftest import PASSWORD
+
+    def token_for(user):
+        basic = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
+        minted = APIClient().post("/api/tokens", {}, format="json", HTTP_AUTHORIZATION=f"Basic {basic}")
+        assert minted.status_code == 201, minted.content
+        return minted.json()["token"]
+
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(steward)}")
+    assert bearer.post("/api/dacs", {"name": "Token DAC"}, format="json").status_code == 201
+    applicant_bearer = APIClient()
+    applicant_bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(applicant)}")
+    assert applicant_bearer.post("/api/dacs", {"name": "Other"}, format="json").status_code == 403
+    assert applicant_bearer.get("/api/datasets").json() == []
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert bad.post("/api/dacs", {"name": "x"}, format="json").status_code == 401
