@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import blocks, views
+from . import blocks, drs, views
 from .htsget import views as htsget
 
 urlpatterns = [
@@ -12,4 +12,7 @@ urlpatterns = [
     path("htsget/variants/service-info", htsget.VariantsServiceInfo.as_view(), name="htsget-variants-service-info"),
     path("htsget/reads/<str:accession>", htsget.ReadsView.as_view(), name="htsget-reads"),
     path("htsget/variants/<str:accession>", htsget.VariantsView.as_view(), name="htsget-variants"),
+    path("ga4gh/drs/v1/service-info", drs.DrsServiceInfo.as_view(), name="drs-service-info"),
+    path("ga4gh/drs/v1/objects/<str:object_id>", drs.DrsObject.as_view(), name="drs-object"),
+    path("ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>", drs.DrsAccess.as_view(), name="drs-access"),
 ]
