@@ -17,6 +17,7 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    IncompleteReadError,
     ReadTimeoutError,
     ResponseStreamingError,
 )
@@ -36,7 +37,10 @@ _TRANSIENT = {
     "NoSuchBucket", "NoSuchUpload",
 }
 _FULL = {"EntityTooLarge", "QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "InsufficientStorage", "507"}
+MAX_RESUMES = 3
 _NETWORK = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError, ResponseStreamingError, Urllib3HTTPError, ConnectionError)
+
+_RESUMABLE = (*_NETWORK, IncompleteReadError)
 
 
 def _translate(exc: Exception, what: str) -> StorageError:
@@ -52,7 +56,7 @@ def _translate(exc: Exception, what: str) -> StorageError:
         if code in _TRANSIENT or status >= 500:
             return StorageUnavailable(f"The object store is unavailable ({code or status}) for {what}.")
         return StorageError(f"The object store refused {what}: {code or status}.")
-    if isinstance(exc, _NETWORK):
+    if isinstance(exc, _RESUMABLE):
         return StorageUnavailable(f"The object store cannot be reached for {what} ({exc.__class__.__name__}).")
     if isinstance(exc, BotoCoreError):
         return StorageError(f"Object store client error for {what}: {exc.__class__.__name__}.")
@@ -195,38 +199,51 @@ class S3Store(Store):
         return _S3Reader(response["Body"], self._what(key))
 
     def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
-        """Ranged GETs; a connection lost mid-stream is resumed from where it stopped."""
+        """Ranged GETs; a connection lost mid-stream is resumed where it stopped (same ETag)."""
         self._check_range(start, end)
         if end is not None and end == start:
             self.size(key)  # still say ObjectNotFound for a missing object
             return iter(())
-        body = self._get_range(key, start, end)
-        return self._iter(key, body, start, end, chunk_size)
+        body, etag = self._get_range(key, start, end)
+        return self._iter(key, body, etag, start, end, chunk_size)
 
-    def _get_range(self, key: str, start: int, end: int | None):
-        byte_range = f"bytes={start}-" + ("" if end is None else str(end - 1))
+    def _get_range(self, key: str, start: int, end: int | None, etag: str | None = None):
+        """(body, etag) for bytes [start, end), or (None, None) when start is past the end."""
+        params = {"Bucket": self.bucket, "Key": self._key(key), "Range": f"bytes={start}-" + ("" if end is None else str(end - 1))}
+        if etag:
+            params["IfMatch"] = etag  # a resumed read must continue the same object
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=byte_range)["Body"]
+            response = self.client.get_object(**params)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
-                return None  # start at or past the end: nothing to read
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "InvalidRange":
+                return None, None  # start at or past the end: nothing to read
+            if code in ("PreconditionFailed", "412"):
+                raise StorageError(f"The object {key!r} changed while it was being read.") from exc
             raise _translate(exc, self._what(key)) from exc
         except Exception as exc:
             raise _translate(exc, self._what(key)) from exc
+        if not response.get("ContentRange"):
+            response["Body"].close()  # a server that ignored Range would send the wrong bytes
+            raise StorageError(f"The object store ignored the byte range for {key!r}.")
+        return response["Body"], response.get("ETag")
 
-    def _iter(self, key, body, start, end, chunk_size) -> Iterator[bytes]:
+    def _iter(self, key, body, etag, start, end, chunk_size) -> Iterator[bytes]:
         position, resumes = start, 0
         try:
             while body is not None:
                 try:
                     data = body.read(chunk_size)
-                except _NETWORK as exc:
+                except _RESUMABLE as exc:
                     body.close()
+                    body = None
                     resumes += 1
-                    if resumes > 3:
+                    if resumes > MAX_RESUMES:
                         raise _translate(exc, self._what(key)) from exc
-                    log.info("resuming read of %s at byte %d", key, position)
-                    body = self._get_range(key, position, end)
+                    if end is not None and position >= end:
+                        return
+                    log.info("resuming read of %s at byte %d after %s", key, position, exc.__class__.__name__)
+                    body, _ = self._get_range(key, position, end, etag)
                     continue
                 if not data:
                     return

@@ -80,3 +80,46 @@ def test_s3_error_codes_map_to_our_errors(code, status, expected):
     error = _translate(_client_error(code, status), "'k'")
     assert type(error) is expected
     assert "testing" not in str(error)
+
+
+def test_a_read_broken_mid_stream_resumes_where_it_stopped(s3_server):
+    from .flaky_proxy import FlakyProxy
+
+    direct = make_s3(s3_server)
+    direct.ensure_ready()
+    data = os.urandom(3_000_000)
+    direct.write("resume/me", [data])
+    proxy = FlakyProxy(s3_server, cut={1, 2}, cut_after=700_000)
+    try:
+        via_proxy = make_s3(proxy.url, bucket=direct.bucket)
+        got = b"".join(via_proxy.iter_range("resume/me", 1000, 2_900_000, chunk_size=256 * 1024))
+        assert got == data[1000:2_900_000]
+        assert proxy.connections == 3  # two broken connections, each resumed once
+    finally:
+        proxy.close()
+
+
+def test_a_read_that_keeps_breaking_gives_up_as_unavailable(s3_server):
+    from .flaky_proxy import FlakyProxy
+
+    direct = make_s3(s3_server)
+    direct.ensure_ready()
+    direct.write("broken", [os.urandom(2_000_000)])
+    proxy = FlakyProxy(s3_server, cut=set(range(1, 100)), cut_after=300_000)
+    try:
+        via_proxy = make_s3(proxy.url, bucket=direct.bucket, max_attempts=1)
+        with pytest.raises(StorageUnavailable):
+            b"".join(via_proxy.iter_range("broken", chunk_size=64 * 1024))
+    finally:
+        proxy.close()
+
+
+def test_a_resumed_read_refuses_an_object_that_changed(s3_server):
+    """Resuming must not splice two versions of an object together."""
+    direct = make_s3(s3_server)
+    direct.ensure_ready()
+    direct.write("changing", [b"a" * 1_000_000])
+    _, etag = direct._get_range("changing", 0, None)
+    direct.write("changing", [b"b" * 1_000_000])
+    with pytest.raises(StorageError, match="changed"):
+        direct._get_range("changing", 500_000, None, etag)
