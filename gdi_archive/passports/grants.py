@@ -28,5 +28,16 @@ def granted_datasets(request) -> frozenset[str]:
     if user is not None and user.is_authenticated:
         from gdi_archive.passports.services import live_dataset_accessions
 
-        return live_dataset_accessions(user)
+        return live_dataset_accessions(user) | _session_visa_grants(request)
     return frozenset()
+
+
+def _session_visa_grants(request) -> frozenset[str]:
+    """Datasets granted by visas from the identity provider at sign-in, until they expire."""
+    import time
+
+    session = getattr(request, "session", None)
+    grants = session.get("passport_grants") if session is not None else None
+    if not isinstance(grants, dict) or not isinstance(grants.get("expires"), int) or grants["expires"] <= time.time():
+        return frozenset()
+    return frozenset(d for d in grants.get("datasets", []) if isinstance(d, str))

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from gdi_archive.accounts import oidc
+
 from . import views
 
 urlpatterns = [
@@ -7,4 +9,6 @@ urlpatterns = [
     path("api/permissions/<str:username>", views.PermissionsView.as_view(), name="permissions"),
     path("api/tokens", views.TokensView.as_view(), name="tokens"),
     path("account/tokens", views.access_tokens, name="access-tokens"),
+    path("oidc/login", oidc.oidc_login, name="oidc-login"),
+    path("oidc/callback", oidc.oidc_callback, name="oidc-callback"),
 ]
