@@ -149,6 +149,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The site-wide layout's CSS and the vendored htmx (no build step).
+STATICFILES_DIRS = [BASE_DIR / "gdi_archive" / "static"]
 
 # --- Redis, Celery, cache -------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -319,8 +321,12 @@ ACCESS_ATTACHMENT_MAX_BYTES = env_int("ACCESS_ATTACHMENT_MAX_BYTES", 10 * 1024 *
 
 # An ingest run whose heartbeat is older than this is presumed dead and started again.
 INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300, minimum=10)
+# First wait before retrying an ingest after a transient storage error (doubles each time).
+INGEST_RETRY_DELAY = env_int("INGEST_RETRY_DELAY", 5, minimum=0)
 CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["recover-interrupted-ingests"] = {
     "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
     "schedule": 120.0,
 }
+# Exports: delete outbox copies whose links have expired.
+CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {"task": "gdi_archive.downloads.tasks.clean_outbox", "schedule": 3600.0}

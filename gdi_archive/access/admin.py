@@ -80,6 +80,7 @@ class DecisionForm(forms.Form):
 @admin.register(AccessRequest)
 class AccessRequestAdmin(DACScopedAdmin):
     list_display = ["id", "title", "applicant", "dac", "status", "submitted_at", "decided_at"]
+    list_display_links = ["id", "title"]
     list_filter = ["status", "dac"]
     search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
     fields = ["applicant", "dac", "datasets", "title", "purpose", "institution", "duo", "status", "round",
