@@ -15,4 +15,7 @@ urlpatterns = [
     path("ga4gh/drs/v1/service-info", drs.DrsServiceInfo.as_view(), name="drs-service-info"),
     path("ga4gh/drs/v1/objects/<str:object_id>", drs.DrsObject.as_view(), name="drs-object"),
     path("ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>", drs.DrsAccess.as_view(), name="drs-access"),
+    path("api/exports", views.ExportList.as_view(), name="exports"),
+    path("api/exports/<str:export_id>", views.ExportDetail.as_view(), name="export"),
+    path("api/exports/<str:export_id>/files/<str:accession>", views.export_file, name="export-file"),
 ]

@@ -1,6 +1,7 @@
 """`/api/files/{acc}`, `/header`, `/content`: Crypt4GH streams for the client's key (SDA shape)."""
 
 from django.http import HttpResponse
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
@@ -77,3 +78,60 @@ class FileContent(BinaryAPIView):
         )
         etag = make_etag("content", file.accession, file.stored_sha256, body_start, body_end)
         return stream_response(request, pieces=pieces, etag=etag, filename=f"{file.name}.c4gh.body")
+
+
+class ExportList(APIView):
+    """POST `{"files": [...]}` or `{"dataset": acc}` (+ client key) -> 202 `{"id", "status"}`."""
+
+    def post(self, request):
+        from . import exports
+
+        data = request.data if isinstance(request.data, dict) else {}
+        key = client_key(request, body_value=data.get("public_key") or None)
+        export = exports.request_export(request=request, files=data.get("files"), dataset=data.get("dataset"), key=key)
+        return Response({"id": str(export.id), "status": export.status}, status=202)
+
+
+class ExportDetail(APIView):
+    def get(self, request, export_id):
+        from . import exports
+
+        export = exports.get_export(request=request, export_id=export_id)
+        body = {
+            "id": str(export.id),
+            "status": export.status,
+            "bytes_done": export.bytes_done,
+            "bytes_total": export.bytes_total,
+            "progress": round(export.bytes_done / export.bytes_total, 4) if export.bytes_total else 1.0,
+            "files": list(export.items.values_list("file__accession", flat=True)),
+            "created_at": export.created_at,
+            "finished_at": export.finished_at,
+            "expires_at": export.expires_at,
+            "error": export.error,
+            "links": exports.export_links(export),
+        }
+        return Response(body)
+
+
+def export_file(request, export_id, accession):
+    """An export's copy in the outbox, through its signed link (no token: the link is the credential)."""
+    from django.http import JsonResponse
+
+    from gdi_archive.common.errors import ArchiveError, NotFound
+
+    from . import signing
+    from .models import Export
+
+    try:
+        fields = signing.verify(request.GET, ("export", "file"))
+        if fields["export"] != str(export_id) or fields["file"] != accession:
+            raise NotFound("This link is not valid.")
+        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
+        item = export.items.filter(file__accession=accession, done=True).first() if export else None
+        if item is None:
+            raise NotFound("This link is not valid or has expired.")
+    except ArchiveError as exc:
+        return JsonResponse({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+    pieces = [Piece(location=item.location, start=0, end=item.size, store="outbox")]
+    return stream_response(request, pieces=pieces, etag=make_etag("export", export.id, accession, item.size),
+                           filename=item.location.rsplit("/", 1)[-1])

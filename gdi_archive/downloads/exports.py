@@ -1,0 +1,160 @@
+"""Exports: a worker writes re-encrypted copies of files to the outbox; links expire.
+
+The copy is the file's header re-encrypted for the requester's key followed by the stored
+body, unchanged (never decrypted). Access is decided when the export is requested.
+"""
+
+import base64
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gdi_archive import storage
+from gdi_archive.audit import services as audit
+from gdi_archive.common.errors import InvalidInput, NotFound
+
+from . import selectors, services, signing
+from .keys import ClientKey
+from .models import Export, ExportFile
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 64 * 1024 * 1024
+MAX_FILES = 10000
+
+
+def _subject(request) -> str:
+    user = getattr(request, "user", None)
+    auth = getattr(request, "auth", None)
+    return getattr(auth, "subject", None) or (user.get_username() if user is not None and user.is_authenticated else "")
+
+
+def request_export(*, request, files: list | None, dataset: str | None, key: ClientKey) -> Export:
+    """Check the files are readable now, record the export, and queue it for a worker."""
+    if bool(files) == bool(dataset):
+        raise InvalidInput('Give either "files" (a list of file accessions) or "dataset" (a dataset accession).')
+    if files is not None:
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files) or len(files) > MAX_FILES:
+            raise InvalidInput(f'"files" must be a list of at most {MAX_FILES} file accessions.')
+        chosen = [selectors.get_file_for_download(request=request, accession=acc) for acc in dict.fromkeys(files)]
+    else:
+        if not isinstance(dataset, str):
+            raise InvalidInput('"dataset" must be a dataset accession.')
+        chosen = selectors.readable_dataset_files(request=request, accession=dataset)
+        if not chosen:
+            raise InvalidInput("That dataset has no files ready to export.")
+    user = getattr(request, "user", None)
+    with transaction.atomic():
+        export = Export.objects.create(
+            requester=user if user is not None and user.is_authenticated else None, subject=_subject(request),
+            public_key=key.b64, key_fingerprint=key.fingerprint, dataset=dataset or "",
+            bytes_total=sum(services.body_size(f) for f in chosen),
+        )
+        ExportFile.objects.bulk_create([ExportFile(export=export, file=f) for f in chosen])
+        audit.record(action="download.export.requested", actor=selectors.actor_of(request), target=export, request=request,
+                     details={"files": [f.accession for f in chosen], "dataset": dataset or "", "bytes": export.bytes_total,
+                              "key_fingerprint": key.fingerprint})
+        from .tasks import run_export
+
+        export_id = str(export.id)
+        transaction.on_commit(lambda: run_export.delay(export_id))
+    return export
+
+
+def get_export(*, request, export_id) -> Export:
+    """The requester's own export; anyone else's is not found."""
+    subject = _subject(request)
+    export = Export.objects.filter(pk=export_id).first() if _is_uuid(export_id) else None
+    if export is None or not subject or export.subject != subject:
+        raise NotFound("There is no such export.")
+    return export
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _write_item(export: Export, item: ExportFile, key: ClientKey, done_before: int) -> int:
+    file = item.file
+    header = services.fresh_header(file=file, key=key)
+    location = f"exports/{export.id}/{file.accession}.c4gh"
+    state = {"done": done_before, "reported": done_before}
+
+    def chunks():
+        yield header
+        for chunk in storage.archive_store().iter_range(file.location, 0, services.body_size(file)):
+            state["done"] += len(chunk)
+            if state["done"] - state["reported"] >= PROGRESS_EVERY:
+                Export.objects.filter(pk=export.pk).update(bytes_done=state["done"])
+                state["reported"] = state["done"]
+            yield chunk
+
+    size = storage.outbox_store().write(location, chunks())
+    with transaction.atomic():
+        ExportFile.objects.filter(pk=item.pk).update(location=location, size=size, done=True)
+        Export.objects.filter(pk=export.pk).update(bytes_done=state["done"])
+        audit.record(action="download.export", actor=export.requester or export.subject, target=file,
+                     details={"export": str(export.id), "bytes": size, "key_fingerprint": export.key_fingerprint})
+    return state["done"]
+
+
+def run_export(*, export_id) -> None:
+    """Claim a queued export and write its files; safe to call twice (the second does nothing)."""
+    claimed = Export.objects.filter(pk=export_id, status__in=[Export.Status.QUEUED]).update(
+        status=Export.Status.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return
+    export = Export.objects.get(pk=export_id)
+    key = ClientKey(base64.b64decode(export.public_key))
+    done = 0
+    try:
+        for item in export.items.select_related("file"):
+            if item.done:
+                done += services.body_size(item.file)
+                continue
+            done = _write_item(export, item, key, done)
+    except Exception as exc:  # the job fails as a whole; the user sees why
+        log.exception("export %s failed", export_id)
+        message = str(exc) if isinstance(exc, storage.StorageError) else "The export could not be written; please try again."
+        Export.objects.filter(pk=export_id).update(status=Export.Status.FAILED, error=message, finished_at=timezone.now())
+        return
+    now = timezone.now()
+    Export.objects.filter(pk=export_id).update(status=Export.Status.DONE, finished_at=now, bytes_done=done,
+                                              expires_at=now + timedelta(seconds=settings.EXPORT_LINK_TTL))
+
+
+def export_links(export: Export) -> list[dict]:
+    if export.status != Export.Status.DONE or not export.expires_at:
+        return []
+    ttl = int((export.expires_at - timezone.now()).total_seconds())
+    if ttl <= 0:
+        return []
+    links = []
+    for item in export.items.select_related("file").filter(done=True):
+        try:
+            url = storage.outbox_store().presigned_url(item.location, expires_in=ttl)
+        except storage.StorageError:
+            url = None
+        url = url or signing.signed_url(f"/api/exports/{export.id}/files/{item.file.accession}",
+                                        {"export": export.id, "file": item.file.accession}, ttl=ttl)
+        links.append({"file": item.file.accession, "name": f"{item.file.name}.c4gh", "size": item.size, "url": url})
+    return links
+
+
+def clean_outbox() -> int:
+    """Delete the outbox copies of exports whose links have expired; returns how many exports."""
+    cleaned = 0
+    for export in Export.objects.filter(status=Export.Status.DONE, expires_at__lt=timezone.now()):
+        for item in export.items.exclude(location=""):
+            storage.outbox_store().delete(item.location)
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.EXPIRED)
+        cleaned += 1
+    return cleaned
