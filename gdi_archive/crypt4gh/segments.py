@@ -188,14 +188,15 @@ def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[memoryview | bytes]
         yield bytes(pending)
 
 
-def _decrypt_one(cipher, session_keys, index: int) -> bytes:
-    plain = bytearray(len(cipher) - CIPHER_DIFF)
+def _decrypt_one(cipher, session_keys, index: int, scratch: bytearray) -> bytes:
+    """Decrypt into a reused buffer, then one copy out (cheaper than a fresh zeroed buffer)."""
     for key in session_keys:
         try:
-            size = sodium.chacha20poly1305_decrypt(plain, cipher, key)
+            size = sodium.chacha20poly1305_decrypt(scratch, cipher, key)
         except (ValueError, AssertionError):
             continue
-        return bytes(plain[:size])
+        with memoryview(scratch) as view:
+            return bytes(view[:size])
     raise SegmentAuthenticationError(index)
 
 
@@ -207,10 +208,11 @@ def decrypt_segments(chunks: Iterable[bytes], session_keys, *, start_segment: in
     """
     session_keys = [bytes(k) for k in session_keys]
     index = start_segment
+    scratch = bytearray(SEGMENT_SIZE)
     for cipher in _rechunk(chunks, CIPHER_SEGMENT_SIZE):
         if len(cipher) <= CIPHER_DIFF:
             raise TruncatedFile(f"The Crypt4GH body is truncated: segment {index} has only {len(cipher)} bytes.")
-        yield _decrypt_one(cipher, session_keys, index)
+        yield _decrypt_one(cipher, session_keys, index, scratch)
         index += 1
 
 
@@ -241,10 +243,11 @@ def apply_edit_list(plaintext_chunks: Iterable[bytes], edit_list) -> Iterator[by
 
 def encrypt_segments(chunks: Iterable[bytes], session_key: bytes) -> Iterator[bytes]:
     """Encrypt plaintext chunks into Crypt4GH segments (random nonce per segment)."""
+    scratch = bytearray(CIPHER_SEGMENT_SIZE)
     for plain in _rechunk(chunks, SEGMENT_SIZE):
-        cipher = bytearray(len(plain) + CIPHER_DIFF)
-        size = sodium.chacha20poly1305_encrypt(cipher, plain, session_key)
-        yield bytes(cipher[:size])
+        size = sodium.chacha20poly1305_encrypt(scratch, plain, session_key)
+        with memoryview(scratch) as view:
+            yield bytes(view[:size])
 
 
 def encrypt_stream(chunks: Iterable[bytes], recipient_public_keys: list[bytes], *, writer_secret_key: bytes | None = None) -> Iterator[bytes]:
