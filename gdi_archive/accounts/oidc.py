@@ -86,7 +86,7 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
         return None
     # Our own visas are left out: a signed-in user's entitlements are read live from the database.
     own = settings.BASE_URL.rstrip("/")
-    datasets, earliest = grants_from_visas([v for v in checked if v.iss != own], now=now)
+    datasets, earliest, _ = grants_from_visas([v for v in checked if v.iss != own], now=now)
     researcher = any(v.type == "ResearcherStatus" and v.by in ("so", "system") for v in checked)
     return {"datasets": sorted(datasets), "expires": earliest or 0, "issuer": issuer, "researcher_status": researcher}
 

@@ -30,7 +30,7 @@ from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
-from .verify import MAX_TOKEN_LENGTH, Parsed, Refused, Visa, check_access_token, check_identity, check_passport, check_visas, parse
+from .verify import MAX_TOKEN_LENGTH, Parsed, ignore, Refused, Visa, check_access_token, check_identity, check_passport, check_visas, parse
 
 log = logging.getLogger("gdi_archive.passports.clearinghouse")
 
@@ -46,8 +46,9 @@ def dataset_accession(value: str) -> str | None:
     return value if _ACCESSION.match(value) else None
 
 
-def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str], int | None]:
-    """Accessions opened by the visas, and the earliest expiry among the visas relied on."""
+def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str], int | None, tuple[str, ...]]:
+    """Accessions opened by the visas, the earliest expiry among the visas relied on, and
+    which visas ("iss#jti") those are."""
     own_iss = settings.BASE_URL.rstrip("/")
     wanted: dict[str, list[Visa]] = {}
     for visa in visas:
@@ -55,29 +56,30 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
             continue  # A.5: ControlledAccessGrants must say who granted it
         accession = dataset_accession(visa.value)
         if accession is None:
-            log.info("visa ignored: %r is not a dataset of this archive (iss=%s jti=%s)", visa.value[:80], visa.iss, visa.jti)
+            ignore("dataset", "%r is not a dataset of this archive (iss=%s jti=%s)", visa.value[:80], visa.iss, visa.jti)
             continue
         wanted.setdefault(accession, []).append(visa)
     if not wanted:
-        return frozenset(), None
+        return frozenset(), None, ()
     held = set(Dataset.objects.filter(accession__in=list(wanted)).values_list("accession", flat=True))
     own_subjects = {visa.sub for group in wanted.values() for visa in group if visa.iss == own_iss}
     live = set()
     if own_subjects:
         live = set(Entitlement.objects.live().filter(user__username__in=own_subjects, dataset__accession__in=list(held))
                    .values_list("user__username", "dataset__accession"))
-    granted, earliest = set(), None
+    granted, earliest, evidence = set(), None, []
     for accession, group in wanted.items():
         if accession not in held:
-            log.info("visa ignored: dataset %s is not held here", accession)
+            ignore("dataset", "dataset %s is not held here", accession)
             continue
         for visa in group:
             if visa.iss == own_iss and (visa.sub, accession) not in live:
-                log.info("visa ignored: entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti)
+                ignore("entitlement", "entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti)
                 continue
             granted.add(accession)
             earliest = visa.exp if earliest is None else min(earliest, visa.exp)
-    return frozenset(granted), earliest
+            evidence.append(f"{visa.iss}#{visa.jti or ''}")
+    return frozenset(granted), earliest, tuple(evidence)
 
 
 def _expiry(*stamps) -> datetime | None:
@@ -170,15 +172,17 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
         checked = check_passport(token, now=now)
         user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
-        datasets, earliest = grants_from_visas(checked.visas, now=now)
-        grants = Grants(subject=checked.sub, issuer=checked.iss, datasets=datasets, expires_at=_expiry(checked.exp, earliest))
+        datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
+        grants = Grants(subject=checked.sub, issuer=checked.iss, datasets=datasets,
+                        expires_at=_expiry(checked.exp, earliest), evidence=evidence)
         return user, grants
     iss, info, token_exp, cache_key, document = _userinfo(parsed, token, now=now)
     visas, _ = check_visas(info.ga4gh_passport_v1, now=now)
     check_identity(sub=info.sub, iss=iss, visas=visas)
-    datasets, earliest = grants_from_visas(visas, now=now)
+    datasets, earliest, evidence = grants_from_visas(visas, now=now)
     visa_exps = [v.exp for v in visas]
     until = min([s for s in [token_exp, *visa_exps] if s is not None] or [now + USERINFO_CACHE_MAX])
     cache.set(cache_key, document, timeout=max(1, min(int(until - now), USERINFO_CACHE_MAX if token_exp is None else 3600)))
     user = _user_for(iss, info.sub, own=False)
-    return user, Grants(subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest))
+    return user, Grants(subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest),
+                        evidence=evidence)

@@ -17,6 +17,8 @@ class Grants:
     issuer: str
     datasets: frozenset[str] = field(default_factory=frozenset)  # dataset accessions
     expires_at: datetime | None = None
+    # The visas the grants rest on, as "iss#jti" (for the audit trail of a download).
+    evidence: tuple[str, ...] = ()
 
 
 def granted_datasets(request) -> frozenset[str]:

@@ -22,6 +22,7 @@ from gdi_archive.audit.services import record
 from gdi_archive.common.errors import InvalidInput, NotFound
 
 from . import keys
+from .verify import metrics
 from .claims import PASSPORT_TYP
 from .models import BrokerApiKey, PassportToken, token_hash
 
@@ -123,6 +124,8 @@ def mint_passport_token(*, user, lifetime: int | None = None, label: str = "", r
     token = _sign(claims, typ=PASSPORT_TYP)
     saved = PassportToken.objects.create(user=user, jti=jti, token_sha256=token_hash(token), label=label,
                                          created_at=now, expires_at=expires_at, datasets=datasets)
+    if metrics is not None:
+        transaction.on_commit(metrics.PASSPORT_TOKENS.inc)
     record(action="passport.token.minted", actor=user, target=saved, request=request,
            details={"jti": jti, "expires_at": expires_at.isoformat(), "datasets": datasets})
     return token, saved

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from django.conf import settings
 from joserfc import jws
 from pydantic import ValidationError
 
@@ -27,6 +28,11 @@ from .claims import (
     VisaClaims,
 )
 from .trust import TrustedIssuer, Untrusted, check_jku, issuer_for, verification_key
+
+try:  # counters for /metrics; the checks work the same without them
+    from gdi_archive.operations import metrics
+except ImportError:  # pragma: no cover
+    metrics = None
 
 log = logging.getLogger("gdi_archive.passports.clearinghouse")
 
@@ -91,6 +97,29 @@ def parse(token: str) -> Parsed:
     return Parsed(header=header, payload=payload, obj=obj)
 
 
+def failure_label(message: str) -> str:
+    """A short, fixed label for a refusal (metrics must not get one series per message)."""
+    for word, label in (("signature", "signature"), ("expired", "expired"), ("future", "time"), ("kid", "key"),
+                        ("jku", "key"), ("JWKS", "key"), ("not trusted", "issuer"), ("not linked", "identity"),
+                        ("claims", "claims"), ("algorithm", "algorithm")):
+        if word in message:
+            return label
+    return "malformed"
+
+
+def _count(result: str, reason: str | None = None) -> None:
+    if metrics is not None:
+        metrics.VISA_VALIDATIONS.labels(result=result).inc()
+        if reason:
+            metrics.VISA_FAILURES.labels(reason=reason).inc()
+
+
+def ignore(reason: str, message: str, *args) -> None:
+    """A sound visa we do not rely on: log why, count it, and go on without it."""
+    log.info("visa ignored: " + message, *args)
+    _count("ignored", reason)
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
@@ -132,14 +161,14 @@ def check_visa(token: str, *, now: float) -> Visa | None:
     if header.jku is None:
         # Visa Access Tokens (deprecated) need access-token polling, which we do not do.
         if "openid" in scope_words:
-            log.info("visa ignored: visa access tokens are not supported (iss=%s)", str(parsed.payload.get("iss"))[:80])
+            ignore("access_token", "visa access tokens are not supported (iss=%s)", str(parsed.payload.get("iss"))[:80])
             return None
         raise Refused("visa has neither jku nor an openid scope")
     if "openid" in scope_words:
         raise Refused("visa document token with openid in its scope")
     issuer = issuer_for(parsed.payload.get("iss"))
     if issuer is None:
-        log.info("visa ignored: issuer %r is not trusted", str(parsed.payload.get("iss"))[:80])
+        ignore("issuer", "issuer %r is not trusted", str(parsed.payload.get("iss"))[:80])
         return None
     verify_signature(parsed, issuer)
     try:
@@ -151,10 +180,10 @@ def check_visa(token: str, *, now: float) -> Visa | None:
     if visa.asserted > now + LEEWAY:
         raise Refused("visa asserted in the future")
     if visa.conditions:
-        log.info("visa ignored: conditions are not evaluated (iss=%s jti=%s)", claims.iss, claims.jti)
+        ignore("conditions", "conditions are not evaluated (iss=%s jti=%s)", claims.iss, claims.jti)
         return None
     if visa.type not in STANDARD_TYPES:
-        log.info("visa ignored: unsupported type %r (iss=%s jti=%s)", visa.type[:80], claims.iss, claims.jti)
+        ignore("type", "unsupported type %r (iss=%s jti=%s)", visa.type[:80], claims.iss, claims.jti)
         return None
     return Visa(iss=issuer.iss, sub=claims.sub, jti=claims.jti, exp=claims.exp, type=visa.type, value=visa.value,
                 source=visa.source, by=visa.by, asserted=visa.asserted)
@@ -207,6 +236,10 @@ def check_passport(token: str, *, now: float | None = None) -> CheckedPassport:
     except ValidationError as exc:
         raise Refused(f"passport claims: {_reason(exc)}") from None
     check_times(iat=claims.iat, exp=claims.exp, now=now, what="passport")
+    if claims.aud is not None:
+        audiences = {claims.aud} if isinstance(claims.aud, str) else set(claims.aud)
+        if not audiences & {settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}:
+            raise Refused("passport is meant for another audience")
     result = CheckedPassport(iss=issuer.iss, sub=claims.sub, exp=claims.exp, jti=claims.jti, own=issuer.own)
     result.visas, result.ignored = check_visas(claims.ga4gh_passport_v1, now=now)
     check_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
@@ -216,10 +249,15 @@ def check_passport(token: str, *, now: float | None = None) -> CheckedPassport:
 def check_visas(tokens: list[str], *, now: float) -> tuple[list[Visa], int]:
     visas, ignored = [], 0
     for visa_token in tokens:
-        visa = check_visa(visa_token, now=now)
+        try:
+            visa = check_visa(visa_token, now=now)
+        except Refused as exc:
+            _count("invalid", failure_label(str(exc)))
+            raise
         if visa is None:
             ignored += 1
         else:
+            _count("valid")
             visas.append(visa)
     return visas, ignored
 

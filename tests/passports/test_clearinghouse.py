@@ -330,3 +330,43 @@ def test_attack_token_signed_by_us_but_never_issued(api, applicant, dataset):
     claims = {"iss": "http://testserver", "sub": "alice", "iat": int(time.time()), "exp": int(time.time()) + 600,
               "jti": "never-issued", "ga4gh_passport_v1": [visa]}
     assert get_datasets(api, own_signed(claims)).status_code == 401
+
+
+def test_passport_for_another_audience_is_refused(api, trusted_broker, dataset, caplog):
+    now = int(time.time())
+    visa = trusted_broker.visa(value=dataset.url)
+    claims = {"iss": trusted_broker.iss, "sub": "alice@broker", "iat": now, "exp": now + 600, "ga4gh_passport_v1": [visa]}
+    assert_refused(api, trusted_broker.sign({**claims, "aud": "https://other-service.example"}, typ="vnd.ga4gh.passport+jwt"),
+                   caplog, "audience")
+    ours = trusted_broker.sign({**claims, "aud": ["https://other-service.example", "http://testserver"]},
+                               typ="vnd.ga4gh.passport+jwt")
+    assert granted(api, ours) == [dataset.accession]
+
+
+def test_es256_broker_and_algorithm_pinned_to_the_key(api, broker, dataset, caplog):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(pyjwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    broker.public_jwks = lambda: {"keys": [{**jwk, "kid": "ec-1", "use": "sig"}]}
+    with override_settings(TRUSTED_ISSUERS=[broker.trust_entry()]):
+        visa = broker.visa(value=dataset.url, kid="ec-1", key=ec_key, alg="ES256")
+        token = broker.passport([visa], kid="ec-1", key=ec_key, alg="ES256")
+        assert granted(api, token) == [dataset.accession]
+        # The same kid claimed with RS256 (signed by the broker's RSA key) must not pass.
+        confused = broker.passport([visa], kid="ec-1")
+        assert_refused(api, confused, caplog, "does not match the key")
+
+
+def test_refusals_and_grants_are_counted_for_metrics(api, trusted_broker, dataset):
+    from gdi_archive.operations import metrics
+
+    def value(counter, **labels):
+        return counter.labels(**labels)._value.get()
+
+    valid, signature = value(metrics.VISA_VALIDATIONS, result="valid"), value(metrics.VISA_FAILURES, reason="signature")
+    assert granted(api, trusted_broker.passport([trusted_broker.visa(value=dataset.url)])) == [dataset.accession]
+    header, payload, sig = trusted_broker.visa(value=dataset.url).split(".")
+    get_datasets(api, trusted_broker.passport([f"{header}.{payload}.{sig[:-4]}AAAA"]))
+    assert value(metrics.VISA_VALIDATIONS, result="valid") == valid + 1
+    assert value(metrics.VISA_FAILURES, reason="signature") == signature + 1
