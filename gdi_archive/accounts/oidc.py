@@ -62,7 +62,11 @@ def oidc_login(request):
         request.session["oidc_next"] = next_url
     else:
         request.session.pop("oidc_next", None)
-    return client.authorize_redirect(request, settings.BASE_URL.rstrip("/") + reverse("oidc-callback"))
+    try:
+        return client.authorize_redirect(request, settings.BASE_URL.rstrip("/") + reverse("oidc-callback"))
+    except Exception as exc:  # the provider's metadata could not be read
+        log.warning("OIDC sign-in could not start: %s", exc.__class__.__name__)
+        return _failed(request, "The identity provider could not be reached. Please try again later.", 502)
 
 
 def _failed(request, detail: str, status: int = 400):

@@ -144,3 +144,9 @@ def test_provider_tokens_mint_passports_with_no_extra_rights(client, oidc, broke
     import jwt as pyjwt
 
     assert pyjwt.decode(response.json()["token"], options={"verify_signature": False})["ga4gh_passport_v1"] == []
+
+
+def test_unreachable_provider_gives_a_clear_page(client, db):
+    with override_settings(OIDC_ISSUER=f"http://127.0.0.1:{free_port()}", OIDC_CLIENT_ID="x", OIDC_CLIENT_SECRET="y"):
+        response = client.get("/oidc/login")
+    assert response.status_code == 502 and b"could not be reached" in response.content
