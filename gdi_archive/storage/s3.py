@@ -121,16 +121,26 @@ class S3Store(Store):
         self.region = region or "us-east-1"
         self.part_size = part_size
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        config = Config(
+        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
+        self.client = session.client("s3", endpoint_url=endpoint_url, config=self._config(max_attempts, connect_timeout, read_timeout))
+        # Readiness probes must answer in seconds, not wait out retries and long read timeouts.
+        self._probe = session.client("s3", endpoint_url=endpoint_url, config=self._config(1, 2, 5))
+
+    def _config(self, max_attempts: int, connect_timeout: float, read_timeout: float) -> Config:
+        extra = {}
+        if self.endpoint_url:
+            # S3-compatible servers (Ceph RGW, older MinIO) reject the CRC checksums botocore
+            # sends by default since 1.36; segments carry their own MACs and ingest hashes the body.
+            extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+        return Config(
             region_name=self.region,
             signature_version="s3v4",
             retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            s3={"addressing_style": "path"} if endpoint_url else {},
+            s3={"addressing_style": "path"} if self.endpoint_url else {},
+            **extra,
         )
-        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
-        self.client = session.client("s3", endpoint_url=endpoint_url, config=config)
 
     def _key(self, key: str) -> str:
         return self.prefix + safe_key(key)
@@ -296,7 +306,7 @@ class S3Store(Store):
 
     def ping(self) -> None:
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._probe.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchBucket", "NotFound"):

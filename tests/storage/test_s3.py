@@ -123,3 +123,12 @@ def test_a_resumed_read_refuses_an_object_that_changed(s3_server):
     direct.write("changing", [b"b" * 1_000_000])
     with pytest.raises(StorageError, match="changed"):
         direct._get_range("changing", 500_000, None, etag)
+
+
+def test_ping_of_an_unreachable_endpoint_answers_fast():
+    """Readiness probes hit ping() on every call: no retries, short timeouts."""
+    store = make_s3(f"http://127.0.0.1:{free_port()}")  # default retries for real work
+    began = time.monotonic()
+    with pytest.raises(StorageUnavailable):
+        store.ping()
+    assert time.monotonic() - began < 5
