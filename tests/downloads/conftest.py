@@ -102,7 +102,9 @@ def token_client(user, datasets) -> APIClient:
 def entitle(user, dataset, *, days: int = 30):
     from gdi_archive.access.models import Entitlement
 
-    return Entitlement.objects.create(user=user, dataset=dataset, end=timezone.now() + timedelta(days=days))
+    # Started a minute ago: passport tokens are minted with whole-second times.
+    now = timezone.now()
+    return Entitlement.objects.create(user=user, dataset=dataset, start=now - timedelta(minutes=1), end=now + timedelta(days=days))
 
 
 @pytest.fixture
