@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from gdi_archive.storage import StorageUnavailable
 
@@ -29,7 +30,7 @@ def ingest_file(self, file_id: int) -> str:
         if self.request.retries >= MAX_RETRIES:
             runs.give_up(file_id=file_id, reason=f"Storage stayed unavailable after {MAX_RETRIES + 1} tries: {exc}")
             return "error"
-        raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries))
+        raise self.retry(exc=exc, countdown=min(300, settings.INGEST_RETRY_DELAY * 2 ** self.request.retries))
     return file.status if file is not None else "skipped"
 
 
