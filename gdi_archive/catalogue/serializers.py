@@ -60,7 +60,7 @@ class FileOut(serializers.ModelSerializer):
 
 
 class DatasetSummaryOut(serializers.ModelSerializer):
-    """GET /api/datasets: what the token grants (expects `with_totals` annotations)."""
+    """A dataset the token grants: its size is the plaintext bytes of its data files."""
 
     file_count = serializers.IntegerField()
     size = serializers.SerializerMethodField()

@@ -1,5 +1,6 @@
 """Catalogue API: thin views over the selectors (reading) and the services (stewardship)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -57,9 +58,11 @@ def _dataset(accession: str) -> Dataset:
 class DACListView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
+    @extend_schema(responses=DACOut(many=True), summary="All DACs (stewards)")
     def get(self, request):
         return Response(DACOut(DAC.objects.prefetch_related("members"), many=True).data)
 
+    @extend_schema(request=DACInput, responses={201: DACOut}, summary="Create a DAC (stewards)")
     def post(self, request):
         data = _valid(DACInput, request)
         dac = services.create_dac(actor=request.user, request=request, **data)
@@ -69,6 +72,7 @@ class DACListView(APIView):
 class DACMembersView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
+    @extend_schema(request=MemberInput, responses={201: DACOut}, summary="Add a DAC member; they become staff (stewards)")
     def post(self, request, accession):
         data = _valid(MemberInput, request)
         dac = DAC.objects.filter(accession=accession).first()
@@ -79,9 +83,11 @@ class DACMembersView(APIView):
 
 
 class DatasetListView(StewardOnWrite):
+    @extend_schema(responses=DatasetSummaryOut(many=True), summary="Datasets the token grants")
     def get(self, request):
         return Response(DatasetSummaryOut(selectors.datasets_for(request), many=True).data)
 
+    @extend_schema(request=DatasetInput, responses={201: DatasetOut}, summary="Create a draft dataset (stewards)")
     def post(self, request):
         data = _valid(DatasetInput, request)
         dataset = services.create_dataset(actor=request.user, request=request, **data)
@@ -89,9 +95,11 @@ class DatasetListView(StewardOnWrite):
 
 
 class DatasetFilesView(StewardOnWrite):
+    @extend_schema(responses=FileOut(many=True), summary="Files of a granted dataset")
     def get(self, request, accession):
         return Response(FileOut(selectors.files_for_dataset(request, accession), many=True).data)
 
+    @extend_schema(request=FilesInput, responses=DatasetOut, summary="Add ready files to a draft dataset (stewards)")
     def post(self, request, accession):
         data = _valid(FilesInput, request)
         dataset = services.add_files_to_dataset(
@@ -103,6 +111,7 @@ class DatasetFilesView(StewardOnWrite):
 class DatasetReleaseView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
+    @extend_schema(request=None, responses=DatasetOut, summary="Release a draft dataset (stewards)")
     def post(self, request, accession):
         dataset = services.release_dataset(actor=request.user, dataset=_dataset(accession), request=request)
         return Response(DatasetOut(dataset).data)
