@@ -1,7 +1,5 @@
 """Download fixtures: files stored encrypted as ingestion leaves them, client keys, clients."""
 
-import hashlib
-import io
 import os
 import subprocess
 from datetime import timedelta
@@ -51,37 +49,25 @@ class ClientKeyPair:
         return result.stdout
 
 
-def store_ready_file(*, submitter, path: Path, name: str | None = None, fmt=File.Format.OTHER, index_of=None) -> File:
-    """Encrypt `path` to the archive key with the crypt4gh library, then keep the header in the
-    database and the body (segments only) in the archive store, as ingestion does."""
-    from gdi_archive import storage
-    from gdi_archive.crypt4gh.header import read_header
-    from gdi_archive.ingest.keys import current_key_id, current_public_key
+def store_ready_file(*, submitter, path: Path, name: str | None = None, fmt=None, index_of=None) -> File:
+    """Encrypt `path` to the archive key with the crypt4gh library and run the real ingest on it.
 
-    plain = Path(path).read_bytes()
-    out = io.BytesIO()
-    c4gh_lib.encrypt([(0, os.urandom(32), current_public_key())], io.BytesIO(plain), out)
-    out.seek(0)
-    header = read_header(out)
-    body = out.read()
+    An index named `<data file>.bai` (etc.) is linked to its data file by ingest itself.
+    """
+    from gdi_archive.ingest.keys import current_public_key
+    from gdi_archive.ingest.services import ingest_local_file
+
     name = name or Path(path).name
-    file = File.objects.create(
-        submitter=submitter, inbox_name=f"{name}.c4gh", name=name, format=fmt, status=File.Status.UPLOADED,
-        index_of=index_of,
-    )
-    location = f"files/{file.pk:08d}"
-    storage.archive_store().write(location, [body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20)] or [b""])
-    file.plaintext_size = len(plain)
-    file.stored_size = len(body)
-    file.sha256 = hashlib.sha256(plain).hexdigest()
-    file.md5 = hashlib.md5(plain).hexdigest()
-    file.stored_sha256 = hashlib.sha256(body).hexdigest()
-    file.header = header
-    file.archive_key_id = current_key_id()
-    file.location = location
-    file.status = File.Status.READY
-    file.assign_accession()
-    file.save()
+    encrypted = Path(path).with_name(Path(path).name + ".c4gh")
+    with open(path, "rb") as source, open(encrypted, "wb") as target:
+        c4gh_lib.encrypt([(0, os.urandom(32), current_public_key())], source, target)
+    file = ingest_local_file(path=encrypted, submitter=submitter, name=f"{name}.c4gh")
+    encrypted.unlink()
+    assert file.status == File.Status.READY, file.error
+    if fmt is not None:
+        assert file.format == fmt, (file.format, fmt)
+    if index_of is not None:
+        assert file.index_of_id == index_of.pk
     return file
 
 
