@@ -15,9 +15,11 @@ TMP_PREFIX = ".gdi-tmp-"
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def _translate(exc: OSError, key: str) -> StorageError:
+def _translate(exc: OSError, key: str, *, writing: bool = False) -> StorageError:
     if exc.errno in _FULL:
         return StorageFull(f"No space left to store {key!r}.")
+    if writing and isinstance(exc, (FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return StorageError(f"{key!r} clashes with an existing object or folder.")
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         return ObjectNotFound(f"No object {key!r}.")
     return StorageError(f"Storage error on {key!r}: {exc.strerror or exc.__class__.__name__}.")
@@ -35,24 +37,39 @@ class LocalStore(Store):
         return self.root / key
 
     def write(self, key: str, chunks: Iterable[bytes]) -> int:
-        """Write to a temp file in the target folder, fsync, then rename over `key`."""
+        """Write to a temp file in the target folder, fsync, then rename over `key`.
+
+        Errors raised by `chunks` itself pass through unchanged; only disk errors become
+        StorageError (StorageFull for a full disk or quota).
+        """
         path = self._path(key)
         written = 0
         tmp_name = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-            with os.fdopen(fd, "wb") as handle:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+                handle = os.fdopen(fd, "wb")
+            except OSError as exc:
+                raise _translate(exc, key, writing=True) from exc
+            with handle:
                 for chunk in chunks:
-                    handle.write(chunk)
+                    try:
+                        handle.write(chunk)
+                    except OSError as exc:
+                        raise _translate(exc, key, writing=True) from exc
                     written += len(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, path)
+                try:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except OSError as exc:
+                    raise _translate(exc, key, writing=True) from exc
+            try:
+                os.replace(tmp_name, path)
+            except OSError as exc:
+                raise _translate(exc, key, writing=True) from exc
             tmp_name = None
             self._fsync_dir(path.parent)
-        except OSError as exc:
-            raise _translate(exc, key) from exc
         finally:
             if tmp_name is not None:
                 try:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (except the last)
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PARTS = 10000
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _TRANSIENT = {
     "500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "Throttling",
@@ -150,47 +152,60 @@ class S3Store(Store):
 
     # --- writing ---------------------------------------------------------------------------
 
+    def part_size_for(self, number: int) -> int:
+        """Size of part `number` (1-based): doubles every 2000 parts so that an upload of
+        unknown length fits S3's 10000-part limit (16 MiB parts: about 1 TiB in all)."""
+        return min(self.part_size << ((number - 1) // 2000), MAX_PART_SIZE)
+
     def write(self, key: str, chunks: Iterable[bytes]) -> int:
-        """Single PUT below one part; otherwise a multipart upload, aborted on any failure."""
+        """Single PUT below one part; otherwise a multipart upload, aborted on any failure.
+
+        Errors raised by `chunks` itself pass through unchanged (they are the caller's, not
+        the store's); only object-store failures become StorageError.
+        """
         full_key = self._key(key)
         buffer = bytearray()
-        iterator = iter(chunks)
         upload_id = None
-        parts = []
+        parts: list[dict] = []
         written = 0
         try:
-            for chunk in iterator:
+            for chunk in chunks:
                 buffer += chunk
                 written += len(chunk)
-                while len(buffer) >= self.part_size:
+                while len(buffer) >= (size := self.part_size_for(len(parts) + 1)):
                     if upload_id is None:
-                        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key)["UploadId"]
+                        upload_id = self._call(key, self.client.create_multipart_upload, Bucket=self.bucket, Key=full_key)["UploadId"]
                     with memoryview(buffer) as view:
-                        part = bytes(view[: self.part_size])  # one copy, not two
-                    del buffer[: self.part_size]
-                    self._upload_part(full_key, upload_id, parts, part)
+                        part = bytes(view[:size])  # one copy, not two
+                    del buffer[:size]
+                    self._upload_part(key, full_key, upload_id, parts, part)
                     del part
             if upload_id is None:
-                self.client.put_object(Bucket=self.bucket, Key=full_key, Body=bytes(buffer))
+                self._call(key, self.client.put_object, Bucket=self.bucket, Key=full_key, Body=bytes(buffer))
                 return written
             if buffer:
-                self._upload_part(full_key, upload_id, parts, bytes(buffer))
+                self._upload_part(key, full_key, upload_id, parts, bytes(buffer))
                 buffer.clear()
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
+            self._call(key, self.client.complete_multipart_upload, Bucket=self.bucket, Key=full_key,
+                       UploadId=upload_id, MultipartUpload={"Parts": parts})
             upload_id = None
             return written
-        except BaseException as exc:
-            if upload_id is not None:
+        finally:
+            if upload_id is not None:  # anything went wrong, including in `chunks`
                 self._abort(full_key, upload_id)
-            if isinstance(exc, Exception) and isinstance(exc, (ClientError, BotoCoreError, *_NETWORK)):
-                raise _translate(exc, self._what(key)) from exc
-            raise
 
-    def _upload_part(self, full_key: str, upload_id: str, parts: list, data: bytes) -> None:
+    def _call(self, key: str, method, **params):
+        try:
+            return method(**params)
+        except Exception as exc:
+            raise _translate(exc, self._what(key)) from exc
+
+    def _upload_part(self, key: str, full_key: str, upload_id: str, parts: list, data: bytes) -> None:
         number = len(parts) + 1
-        response = self.client.upload_part(Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=data)
+        if number > MAX_PARTS:
+            raise StorageFull(f"{key!r} is larger than one S3 object can be.")
+        response = self._call(key, self.client.upload_part, Bucket=self.bucket, Key=full_key, UploadId=upload_id,
+                              PartNumber=number, Body=data)
         parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
     def _abort(self, full_key: str, upload_id: str) -> None:

@@ -125,3 +125,15 @@ def test_presigned_urls(store):
     ranged = store.presigned_url("p/file", expires_in=60, start=1000, end=70000)
     response = requests.get(ranged, headers={"Range": "bytes=1000-69999"}, timeout=10)
     assert response.status_code == 206 and response.content == DATA[1000:70000]
+
+
+def test_errors_from_the_source_are_not_blamed_on_the_store(store):
+    """A dropped client connection while uploading is the caller's error, not 'storage down'."""
+
+    def client_went_away():
+        yield b"x" * 1000
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.write("upload", client_went_away())
+    assert not store.exists("upload")

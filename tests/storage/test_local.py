@@ -50,3 +50,14 @@ def test_a_full_disk_is_storage_full_and_leaves_nothing(tmp_path):
 
 def test_free_space_is_reported(tmp_path):
     assert LocalStore(tmp_path).free_space() > 0
+
+
+def test_a_key_under_an_existing_object_is_a_clear_error(tmp_path):
+    from gdi_archive.storage import ObjectNotFound, StorageError
+
+    store = LocalStore(tmp_path)
+    store.write("a", [b"x"])
+    with pytest.raises(StorageError, match="clashes") as caught:
+        store.write("a/b", [b"y"])
+    assert not isinstance(caught.value, ObjectNotFound)
+    assert b"".join(store.iter_range("a")) == b"x"

@@ -132,3 +132,13 @@ def test_ping_of_an_unreachable_endpoint_answers_fast():
     with pytest.raises(StorageUnavailable):
         store.ping()
     assert time.monotonic() - began < 5
+
+
+def test_part_sizes_grow_so_very_large_uploads_fit_10000_parts(s3_server):
+    from gdi_archive.storage.s3 import MAX_PARTS
+
+    store = make_s3(s3_server)
+    sizes = [store.part_size_for(n) for n in range(1, MAX_PARTS + 1)]
+    assert sizes[0] == store.part_size == 16 * 1024 * 1024
+    assert sum(sizes) > 500 * 1024**3  # well past the 200 GiB inbox limit
+    assert all(5 * 1024**2 <= size <= 5 * 1024**3 for size in sizes)
