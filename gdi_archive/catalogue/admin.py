@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.http import HttpResponseRedirect
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 
@@ -54,6 +55,17 @@ class StewardOnlyAdmin(admin.ModelAdmin):
 
     def _refuse(self, request, error: ArchiveError) -> None:
         self.message_user(request, error.detail, messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A service that refused at the last moment (a race the form could not see): stay on the form."""
+        if obj.pk is None:
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:
+            return super().log_addition(request, obj, message)
+        return None
 
 
 # --- DACs ----------------------------------------------------------------------------------------
