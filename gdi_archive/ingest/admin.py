@@ -25,10 +25,16 @@ class FileEventInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = "History"
 
+    def has_view_permission(self, request, obj=None):
+        return _is_steward(request.user)
+
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
