@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
@@ -46,12 +48,25 @@ class BrokerApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="gdi-archive"'
 
 
+class BrokerApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = BrokerApiKeyAuthentication
+    name = "brokerApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                "description": "A broker's API key, made in the admin (REMS's x-rems-api-key is accepted too)."}
+
+
+PASSPORT_OUT = inline_serializer("Permissions", {"ga4gh_passport_v1": serializers.ListField(child=serializers.CharField())})
+
+
 class PermissionsView(APIView):
     """GET /api/permissions/{user}: that user's visas, for themself or a broker (REMS-compatible)."""
 
     authentication_classes = [BrokerApiKeyAuthentication, SessionAuthentication, BasicAuthentication]
     permission_classes = []
 
+    @extend_schema(responses={200: PASSPORT_OUT}, summary="A user's visas (REMS-compatible).")
     def get(self, request, username: str):
         broker = request.auth if isinstance(request.auth, BrokerApiKey) else None
         me = request.user if request.user is not None and request.user.is_authenticated else None
@@ -83,6 +98,9 @@ class TokensView(APIView):
     authentication_classes = [SessionAuthentication, BasicAuthentication]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=TokenRequest, summary="Mint a passport token for the signed-in user.", responses={201: inline_serializer(
+        "PassportToken", {"token": serializers.CharField(), "token_type": serializers.CharField(),
+                          "expires_at": serializers.DateTimeField()})})
     def post(self, request):
         body = TokenRequest(data=request.data or {})
         body.is_valid(raise_exception=True)
