@@ -90,6 +90,8 @@ def load_secret_key(path, passphrase: str | None) -> bytes:
         text = Path(path).read_text(encoding="ascii")
     except UnicodeDecodeError:
         raise InvalidKey("The secret key file is not a Crypt4GH key file.") from None
+    except OSError as exc:
+        raise InvalidKey(f"The secret key file {path} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
     data = _pem_body(text, PRIVATE_BEGIN, PRIVATE_END)
     stream = io.BytesIO(data)
     if stream.read(len(c4gh.MAGIC_WORD)) != c4gh.MAGIC_WORD:

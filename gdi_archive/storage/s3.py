@@ -79,6 +79,11 @@ class _S3Reader:
         except Exception as exc:
             raise _translate(exc, self._what) from exc
 
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
 

@@ -129,3 +129,8 @@ def test_format_and_key_id(user_key):
     assert key_id(user_key.pk) == hashlib.sha256(user_key.pk).hexdigest()
     with pytest.raises(InvalidKey):
         format_public_key(b"short")
+
+
+def test_missing_secret_key_file_is_an_invalid_key(tmp_path):
+    with pytest.raises(InvalidKey, match="cannot be read"):
+        load_secret_key(tmp_path / "nope.sec", "pw")

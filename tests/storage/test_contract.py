@@ -27,6 +27,9 @@ def test_write_then_read_back(store):
             assert len(chunk) <= 100_000
             parts.append(chunk)
     assert b"".join(parts) == DATA
+    with store.open("ds/file.c4gh") as handle:  # readinto, as io.BufferedReader and crypt4gh use
+        buffer = bytearray(1000)
+        assert handle.readinto(buffer) == 1000 and bytes(buffer) == DATA[:1000]
 
 
 def test_overwrite_replaces_and_empty_objects_work(store):
