@@ -162,3 +162,27 @@ def test_production_never_generates_keys(tmp_path, settings):
     with override_settings(PRODUCTION=True), pytest.raises(ImproperlyConfigured):
         keys.ensure_signing_keys()
     assert not (tmp_path / "none").exists()
+
+
+def test_rotation_with_configured_key_files(api, applicant, dataset, tmp_path, settings):
+    """Production style: the command writes a new key; listed first, it signs; the old one still verifies."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from gdi_archive.passports import keys
+
+    old = keys.write_new_key(tmp_path, "RS256")
+    settings.VISA_SIGNING_KEY_FILES = [str(old)]
+    grant(applicant, dataset)
+    old_token = services.mint_passport_token(user=applicant)[0]
+    out = StringIO()
+    call_command("rotate_signing_key", "--out", str(tmp_path / "new"), stdout=out)
+    new = next((tmp_path / "new").glob("*.pem"))
+    assert str(new) in out.getvalue() and oct(new.stat().st_mode & 0o777) == "0o600"
+    settings.VISA_SIGNING_KEY_FILES = [str(new), str(old)]
+    new_token = services.mint_passport_token(user=applicant)[0]
+    assert len(api.get("/.well-known/jwks.json").json()["keys"]) == 2
+    for token in (old_token, new_token):
+        verify_with_jwks(api, token, typ="vnd.ga4gh.passport+jwt")
+    assert pyjwt.get_unverified_header(new_token)["kid"] == keys.signing_keys()[0].kid
