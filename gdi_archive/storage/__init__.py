@@ -4,6 +4,7 @@ Django settings are read only in the factories below, at call time, so tests can
 stores elsewhere with `override_settings`.
 """
 
+import os
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -50,9 +51,13 @@ def _make(url: str, s3: dict | None) -> Store:
 
 
 def open_store(url: str) -> Store:
-    """The store for a URL, cached per URL and S3 endpoint/credentials (clients are reusable)."""
+    """The store for a URL, cached per URL and S3 endpoint/credentials (clients are reusable).
+
+    Also per process: boto3 connection pools must not be shared across a fork (Celery
+    prefork, gunicorn preload).
+    """
     s3 = _s3_settings() if url.startswith("s3:") else None
-    cache_key = (url, tuple(sorted(s3.items())) if s3 else None)
+    cache_key = (os.getpid(), url, tuple(sorted(s3.items())) if s3 else None)
     with _lock:
         store = _cache.get(cache_key)
         if store is None:

@@ -140,7 +140,7 @@ def spliced_plaintext(data: bytes, session_keys, body: bytes, plan) -> bytes:
     return b"".join(apply_edit_list(decrypt_segments((body[s:e] for s, e in spans), session_keys), plan.edit_list))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_ranges_decrypt_with_the_cli(archive_key, user_key, data):
     size = data.draw(st.integers(min_value=1, max_value=300 * 1024), label="size")
@@ -156,7 +156,7 @@ def test_random_ranges_decrypt_with_the_cli(archive_key, user_key, data):
     assert cli_decrypt(new_header + body[plan.body_start : plan.body_end], user_key) == plain[start:end]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_region_sets_decrypt_to_the_merged_ranges(archive_key, data):
     size = data.draw(st.integers(min_value=1, max_value=300 * 1024), label="size")
