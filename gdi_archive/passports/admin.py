@@ -46,4 +46,4 @@ class PassportTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
-            services.revoke_passport_token(user=token.user, token_id=token.pk, request=request)
+            services.revoke_passport_token(user=token.user, token_id=token.pk, actor=request.user, request=request)

@@ -132,15 +132,16 @@ def mint_passport_token(*, user, lifetime: int | None = None, label: str = "", r
 
 
 @transaction.atomic
-def revoke_passport_token(*, user, token_id: int, request=None) -> PassportToken:
-    """The owner revokes one of their tokens; it is refused from the next request on."""
+def revoke_passport_token(*, user, token_id: int, actor=None, request=None) -> PassportToken:
+    """Revoke one of `user`'s tokens (by its owner, or an operator as `actor`); it is refused
+    from the next request on."""
     saved = PassportToken.objects.select_for_update().filter(user=user, pk=token_id).first()
     if saved is None:
         raise NotFound("No such token.")
     if saved.revoked_at is None:
         saved.revoked_at = timezone.now()
         saved.save(update_fields=["revoked_at"])
-        record(action="passport.token.revoked", actor=user, target=saved, request=request, details={"jti": saved.jti})
+        record(action="passport.token.revoked", actor=actor or user, target=saved, request=request, details={"jti": saved.jti})
     return saved
 
 

@@ -106,3 +106,16 @@ def test_no_header_means_anonymous(api, db):
     response = api.get("/api/datasets")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_operator_revokes_a_token_in_the_admin(api, admin_user, applicant, dataset):
+    from gdi_archive.audit.models import AuditEvent
+
+    grant(applicant, dataset)
+    token = mint(client_for(applicant))
+    saved = PassportToken.objects.get(user=applicant)
+    response = client_for(admin_user).post("/admin/passports/passporttoken/",
+                                           {"action": "revoke", "_selected_action": [saved.pk]}, follow=True)
+    assert response.status_code == 200
+    assert bearer(api, token).get("/api/datasets").status_code == 401
+    assert AuditEvent.objects.get(action="passport.token.revoked").actor == admin_user
