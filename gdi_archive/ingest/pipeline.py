@@ -8,6 +8,8 @@ in the archive (the store's write is atomic).
 """
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -56,6 +58,75 @@ def _compare(kind: str, expected: str, got: str) -> None:
         raise ChecksumMismatch(f"checksum mismatch: expected {kind} {expected.lower()}, got {got}")
 
 
+class _Stage:
+    """A thread consuming a bounded queue, so hashing and writing overlap with decryption.
+
+    hashlib and file/socket writes release the GIL, so on two cores the stages really run
+    side by side; the bounded queue keeps memory flat whatever the file size.
+    """
+
+    def __init__(self, name: str, target, depth: int = 4):
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, target) -> None:
+        try:
+            self.result = target(self._items())
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+    def _items(self):
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Abort):
+                raise item.error
+            yield item
+
+    def put(self, item) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            if not self.thread.is_alive():
+                return
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self):
+        self.put(_DONE)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def abort(self, error: BaseException) -> None:
+        if self.thread.is_alive():
+            try:
+                self.put(_Abort(error))
+            except BaseException:
+                pass
+            self.thread.join(timeout=60)
+
+
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Abort:
+    error: BaseException
+
+
+class _Aborted(Exception):
+    """Verification failed elsewhere: the writer must not commit."""
+
+
 def verify_and_store(
     *,
     source: BinaryIO,
@@ -69,8 +140,11 @@ def verify_and_store(
 ) -> Verified:
     """Open the header, decrypt and hash every segment, and write the body to `archive_key`.
 
-    `on_progress(bytes_read)` is called after every chunk (the caller decides how often to
-    record it); `on_verified()` once everything checked out, just before the store commits.
+    Decryption runs here; hashing of the plaintext and writing (with the body's hash) run in
+    two helper threads. A chunk goes to the writer only after its segments passed their MAC
+    check, and the writer commits only after the checksums compared equal. Callbacks run in
+    the calling thread (they touch the database): `on_progress(bytes_read)` after every chunk,
+    `on_verified()` once everything checked out, just before the store commits.
     Raises a Crypt4GHError (its message is for the submitter) or a storage error.
     """
     header = read_header(source)
@@ -79,20 +153,32 @@ def verify_and_store(
         raise UnsupportedHeader("The file's header has an edit list; upload the whole file encrypted without one.")
     session_keys = list(opened.session_keys)
     plain_sha, plain_md5, body_sha = hashlib.sha256(), hashlib.md5(), hashlib.sha256()
-    totals = {"plain": 0, "read": len(header)}
 
-    def verified_body():
+    def hash_plaintext(blocks) -> int:
+        size = 0
+        for plain in blocks:  # one big block per chunk: the GIL is taken back rarely
+            plain_sha.update(plain)
+            plain_md5.update(plain)
+            size += len(plain)
+        return size
+
+    def write_body(chunks) -> int:
+        def hashed():
+            for chunk in chunks:
+                body_sha.update(chunk)
+                yield chunk
+
+        return archive.write(archive_key, hashed())
+
+    hasher = _Stage("ingest-hash", hash_plaintext)
+    writer = _Stage("ingest-write", write_body)
+    read = len(header)
+    try:
         segment = 0
-        while True:
-            chunk = _read_exact(source, CHUNK_SIZE)
-            if not chunk:
-                break
+        while chunk := _read_exact(source, CHUNK_SIZE):
             segments_here = -(-len(chunk) // CIPHER_SEGMENT_SIZE)
             try:
-                for plain in decrypt_segments((chunk,), session_keys, start_segment=segment):
-                    plain_sha.update(plain)
-                    plain_md5.update(plain)
-                    totals["plain"] += len(plain)
+                plain = b"".join(decrypt_segments((chunk,), session_keys, start_segment=segment))
             except SegmentAuthenticationError as exc:
                 last = segment + segments_here - 1
                 last_is_short = len(chunk) - (segments_here - 1) * CIPHER_SEGMENT_SIZE < CIPHER_SEGMENT_SIZE
@@ -102,21 +188,25 @@ def verify_and_store(
                     ) from exc
                 raise
             segment += segments_here
-            body_sha.update(chunk)
-            totals["read"] += len(chunk)
+            hasher.put(plain)
+            writer.put(chunk)
+            read += len(chunk)
             if on_progress:
-                on_progress(totals["read"])
-            yield chunk
+                on_progress(read)
+        plaintext_size = hasher.finish()
         _compare("sha256", expected_sha256, plain_sha.hexdigest())
         _compare("md5", expected_md5, plain_md5.hexdigest())
         if on_verified:
             on_verified()
-
-    stored = archive.write(archive_key, verified_body())
+        stored = writer.finish()
+    except BaseException as exc:
+        hasher.abort(_Aborted())
+        writer.abort(_Aborted())
+        raise exc
     return Verified(
         header=header,
         key_index=opened.key_index,
-        plaintext_size=totals["plain"],
+        plaintext_size=plaintext_size,
         stored_size=stored,
         sha256=plain_sha.hexdigest(),
         md5=plain_md5.hexdigest(),

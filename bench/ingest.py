@@ -1,0 +1,181 @@
+"""Ingest throughput and memory, next to `crypt4gh decrypt | sha256sum` on the same file.
+
+    .venv/bin/python bench/ingest.py [--size-mib 1024] [--small-mib 256] [--workdir /tmp]
+
+Makes a random file, encrypts it to the archive key with the crypt4gh tool, and times
+  - ours: the ingest service the Celery task runs (`runs.run_ingest`: header, every segment's
+    MAC, sha256 + md5 of the plaintext, sha256 of the body, body written to a local archive
+    folder with fsync, database bookkeeping), in a fresh process like a worker's;
+  - the tool: `crypt4gh decrypt --sk <archive key> < file | sha256sum`.
+It prints MiB/s for both, the ratio (goal >= 0.9) and the ingest process's peak RSS for a small
+and the full size, to show that memory does not grow with the file size. Embedded settings
+(SQLite, local folders, tasks in-process) in a scratch folder; nothing else is touched.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CRYPT4GH = str(Path(sys.executable).with_name("crypt4gh"))
+PASSPHRASE = "bench-passphrase"
+
+
+def _env(data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "STORAGE_URL", "INBOX_URL",
+                                                           "OUTBOX_URL", "C4GH_SECRET_KEY_FILE")}
+    env.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(data_dir), C4GH_PASSPHRASE=PASSPHRASE,
+               ENVIRONMENT="development", LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    return env
+
+
+def _child(mode: str, data_dir: Path, *args: str) -> dict:
+    out = subprocess.run([PYTHON, __file__, "--child", mode, *args], env=_env(data_dir), cwd=REPO,
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(mode: str, args: list[str]) -> None:
+    import django
+
+    django.setup()
+    from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys
+
+    if mode == "prepare":
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        ensure_archive_keys()
+        from gdi_archive.crypt4gh.keys import format_public_key
+
+        pub = Path(args[0])
+        pub.write_text(format_public_key(current_public_key()))
+        print(json.dumps({"secret_key": str(_key_files()[0])}))
+        return
+    if mode == "ingest":
+        from django.contrib.auth import get_user_model
+
+        from gdi_archive.ingest.runs import run_ingest
+        from gdi_archive.ingest.services import receive_upload
+
+        path = Path(args[0])
+        user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
+        with open(path, "rb") as handle:  # into the inbox first (not timed: that is the upload)
+            file, _ = receive_upload(submitter=user, name=f"{time.time_ns()}-{path.name}",
+                                     chunks=iter(lambda: handle.read(8 << 20), b""), size=path.stat().st_size,
+                                     enqueue=False)
+        archive_store_path = Path(os.environ["DATA_DIR"]) / "archive"
+        started = time.perf_counter()
+        result = run_ingest(file_id=file.pk, worker="bench")
+        seconds = time.perf_counter() - started
+        assert result is not None and result.status == "ready", result and result.error
+        shutil.rmtree(archive_store_path, ignore_errors=True)  # keep the scratch disk small
+        print(json.dumps({"seconds": seconds, "sha256": result.sha256, "peak_rss_mib": _peak_rss_mib()}))
+        return
+    raise SystemExit(f"unknown mode {mode}")
+
+
+def make_encrypted(workdir: Path, size: int, pub: Path) -> tuple[Path, str]:
+    import hashlib
+
+    plain, encrypted = workdir / f"plain-{size}", workdir / f"plain-{size}.c4gh"
+    digest = hashlib.sha256()
+    with open(plain, "wb") as handle:
+        left = size
+        while left:
+            block = os.urandom(min(left, 8 << 20))
+            digest.update(block)
+            handle.write(block)
+            left -= len(block)
+    with open(plain, "rb") as src, open(encrypted, "wb") as dst:
+        subprocess.run([CRYPT4GH, "encrypt", "--recipient_pk", str(pub)], stdin=src, stdout=dst, check=True)
+    plain.unlink()
+    return encrypted, digest.hexdigest()
+
+
+def time_tool(encrypted: Path, secret_key: str) -> tuple[float, str]:
+    env = {**os.environ, "C4GH_PASSPHRASE": PASSPHRASE}
+    started = time.perf_counter()
+    with open(encrypted, "rb") as src:
+        decrypt = subprocess.Popen([CRYPT4GH, "decrypt", "--sk", secret_key], stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        out = subprocess.run(["sha256sum"], stdin=decrypt.stdout, capture_output=True, text=True, check=True)
+        decrypt.stdout.close()
+        if decrypt.wait():
+            sys.exit("crypt4gh decrypt failed")
+    return time.perf_counter() - started, out.stdout.split()[0]
+
+
+def _warm(path: Path) -> None:
+    with open(path, "rb") as handle:
+        while handle.read(8 << 20):
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--small-mib", type=int, default=256, help="second size, for peak memory (0: skip)")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs of each; the best is reported")
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child[0], args.child[1:])
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="gdi-bench-ingest-", dir=args.workdir))
+    try:
+        data_dir = workdir / "data"
+        pub = workdir / "archive.pub"
+        secret_key = _child("prepare", data_dir, str(pub))["secret_key"]
+        print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, scratch: {workdir}")
+        sizes = [s for s in (args.small_mib, args.size_mib) if s]
+        rows = {}
+        for mib in sorted(set(sizes)):
+            encrypted, expected = make_encrypted(workdir, mib << 20, pub)
+            ours, tool, rss = [], [], []
+            for _ in range(args.repeat):
+                _warm(encrypted)
+                seconds, digest = time_tool(encrypted, secret_key)
+                assert digest == expected, "crypt4gh decrypt gave another sha256"
+                tool.append(seconds)
+                _warm(encrypted)
+                result = _child("ingest", data_dir, str(encrypted))
+                assert result["sha256"] == expected, "ingest recorded another sha256"
+                ours.append(result["seconds"])
+                rss.append(result["peak_rss_mib"])
+            encrypted.unlink()
+            rows[mib] = (mib / min(ours), mib / min(tool), max(rss))
+        print(f"{'size':>9} {'ingest MiB/s':>13} {'tool MiB/s':>11} {'ratio':>6} {'ingest peak RSS':>16}")
+        for mib, (ours, tool, rss) in rows.items():
+            print(f"{mib:>5} MiB {ours:>13.1f} {tool:>11.1f} {ours / tool:>6.2f} {rss:>12.1f} MiB")
+        main_ratio = rows[args.size_mib][0] / rows[args.size_mib][1]
+        print(f"ratio at {args.size_mib} MiB: {main_ratio:.2f} (goal >= 0.9): {'met' if main_ratio >= 0.9 else 'NOT met'}")
+        if len(rows) > 1:
+            small, big = rows[min(rows)][2], rows[max(rows)][2]
+            print(f"peak RSS {small:.1f} MiB at {min(rows)} MiB vs {big:.1f} MiB at {max(rows)} MiB "
+                  f"({'flat' if big < small * 1.2 + 8 else 'GROWS'})")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
