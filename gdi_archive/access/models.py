@@ -27,9 +27,9 @@ class EntitlementQuerySet(models.QuerySet):
 
 class Entitlement(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        REVOKED = "revoked"
-        EXPIRED = "expired"
+        ACTIVE = "active", _("active")
+        REVOKED = "revoked", _("revoked")
+        EXPIRED = "expired", _("expired")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entitlements")
     dataset = models.ForeignKey("catalogue.Dataset", on_delete=models.PROTECT, related_name="entitlements")
