@@ -16,7 +16,7 @@ from django.db import transaction
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.common.errors import Conflict, InsufficientStorage, InvalidInput, TooLarge
-from gdi_archive.storage import StorageError, StorageFull, StorageUnavailable, inbox_store
+from gdi_archive.storage import LocalStore, StorageError, StorageFull, StorageUnavailable, inbox_store
 
 from . import names
 from .models import IngestJob
@@ -116,6 +116,9 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
         raise Conflict(f"{name} is already archived as {existing.accession or existing.name}; choose another name.")
     store = inbox_store()
     free = store.free_space()
+    if free is None and isinstance(store, LocalStore):  # the folder is made on first use
+        store.ensure_ready()
+        free = store.free_space()
     if free is not None and free < size:
         raise InsufficientStorage("The inbox does not have room for this upload now; try again later or contact the archive.")
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
