@@ -224,24 +224,28 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
     return result
 
 
-class _ReadProgress(io.RawIOBase):
-    def __init__(self, handle, progress: Progress):
+class _UploadBody:
+    """The file as a request body of known length (so it goes with Content-Length, not chunked,
+    which proxies and gunicorn may refuse for a PUT), counting progress as it is read."""
+
+    def __init__(self, handle, size: int, progress: Progress):
         self.handle = handle
+        self.size = size
         self.progress = progress
 
-    def readable(self) -> bool:
-        return True
+    def __len__(self) -> int:
+        return self.size
 
-    def readinto(self, buffer) -> int:
-        n = self.handle.readinto(buffer)
-        self.progress.add(n or 0)
-        return n
+    def read(self, n: int = -1) -> bytes:
+        data = self.handle.read(CHUNK if n is None or n < 0 else max(n, 64 * 1024))
+        self.progress.add(len(data))
+        return data
 
 
 def upload(archive: Archive, path: Path, name: str, *, retries: int, sha256: str | None = None) -> dict:
     """PUT the file as a stream. The server keeps no partial uploads, so a failure retries it whole."""
     size = path.stat().st_size
-    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+    headers = {"Content-Type": "application/octet-stream"}
     if sha256:
         headers["X-Checksum-SHA256"] = sha256
     attempt = 0
@@ -250,7 +254,7 @@ def upload(archive: Archive, path: Path, name: str, *, retries: int, sha256: str
         progress = Progress(size, name)
         try:
             with open(path, "rb") as handle:
-                body = io.BufferedReader(_ReadProgress(handle, progress), buffer_size=CHUNK)
+                body = _UploadBody(handle, size, progress)
                 response = archive.session.put(archive.path("api", "inbox", name), data=body, headers=headers, timeout=(10, 3600))
         except (requests.ConnectionError, requests.Timeout) as exc:
             progress.close()
