@@ -1,8 +1,10 @@
-"""htsget regions -> plaintext byte ranges of the file: its header, the blocks, its EOF marker.
+"""htsget regions -> pieces of the file: its header, the records of the regions, its EOF marker.
 
-Every range starts and ends on a BGZF block (or CRAM container) boundary, so the pieces
-concatenate into a valid file. Ends are found from the offsets the index itself knows to be
-block starts (as htsget-rs does), so nothing has to be decompressed to find them.
+BGZF formats (BAM, BCF, bgzipped VCF) are cut at the index's virtual offsets, because a
+record may start or end inside a BGZF block (BCF records often span blocks): a piece is a
+virtual-offset interval, later turned into whole stored blocks plus, at its edges, small new
+BGZF blocks holding just the part of an edge block that belongs to it (see `assemble`). CRAM
+is cut at container boundaries, which the CRAI index lists.
 """
 
 import bisect
@@ -23,53 +25,56 @@ class Region:
     end: int | None = None
 
 
-@dataclass
-class BlockPlan:
-    ranges: list[tuple[int, int]]  # plaintext [start, end) pieces, in file order
-    header_end: int
+@dataclass(frozen=True)
+class Stored:
+    """Plaintext bytes [start, end) of the file, as they are."""
+
+    start: int
+    end: int
 
 
-def _next_start(starts: list[int], after: int, limit: int) -> int:
-    """The first known block start strictly after `after` (or `limit`)."""
-    i = bisect.bisect_right(starts, after)
-    return min(starts[i], limit) if i < len(starts) else limit
+@dataclass(frozen=True)
+class Virtual:
+    """The decompressed stream between two BGZF virtual offsets."""
+
+    start: int
+    end: int
 
 
-def _binned(index: BinnedIndex, size: int, regions, tid_of: Callable[[str], int], header_only: bool) -> BlockPlan:
+def _merge_virtual(pieces: list[tuple[int, int]]) -> list[Virtual]:
+    merged: list[list[int]] = []
+    for start, end in sorted(p for p in pieces if p[1] > p[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [Virtual(s, e) for s, e in merged]
+
+
+def _binned(index: BinnedIndex, size: int, regions, tid_of: Callable[[str], int], header_only: bool) -> list:
     data_end = size - EOF_BGZF
-    starts = [s for s in index.block_starts() if s <= data_end]
     chunks = list(index.all_chunks())
-    if chunks:
-        first = min(v for v, _ in chunks)
-        header_end = first >> 16 if first & 0xFFFF == 0 else _next_start(starts, first >> 16, data_end)
-    else:
-        header_end = data_end
-
-    def chunk_range(vbeg: int, vend: int) -> tuple[int, int]:
-        lo = vbeg >> 16
-        hi = vend >> 16 if vend & 0xFFFF == 0 else _next_start(starts, vend >> 16, data_end)
-        return lo, max(lo, min(hi, data_end))
-
-    ranges = [(0, header_end)]
+    first = min((v for v, _ in chunks), default=data_end << 16)
+    pieces = [(0, first)]
     if not header_only:
         for region in regions:
             if region.reference == "*":
-                if chunks:
-                    last = max(v for _, v in chunks)
-                    ranges.append((last >> 16, data_end))
-                else:
-                    ranges.append((header_end, data_end))
+                last = max((v for _, v in chunks), default=first)
+                pieces.append((last, data_end << 16))
                 continue
             tid = tid_of(region.reference)
             beg = region.start or 0
             end = region.end if region.end is not None else index.max_position
-            for vbeg, vend in index.chunks(tid, beg, end):
-                ranges.append(chunk_range(vbeg, vend))
-    ranges.append((data_end, size))
-    return BlockPlan(ranges=[r for r in ranges if r[1] > r[0]], header_end=header_end)
+            pieces.extend(index.chunks(tid, beg, end))
+    return [*_merge_virtual(pieces), Stored(data_end, size)]
 
 
-def _cram(index: CramIndex, size: int, regions, tid_of: Callable[[str], int], header_only: bool) -> BlockPlan:
+def _next_start(starts: list[int], after: int, limit: int) -> int:
+    i = bisect.bisect_right(starts, after)
+    return min(starts[i], limit) if i < len(starts) else limit
+
+
+def _cram(index: CramIndex, size: int, regions, tid_of: Callable[[str], int], header_only: bool) -> list:
     data_end = size - EOF_CRAM
     containers = [c for c in index.containers() if c < data_end]
     header_end = containers[0] if containers else data_end
@@ -86,17 +91,22 @@ def _cram(index: CramIndex, size: int, regions, tid_of: Callable[[str], int], he
                 for e in index.entries:
                     if e.tid == -2 or (e.tid == tid and e.start < end and e.start + max(e.span, 1) > beg):
                         wanted.add(e.container)
-            for container in sorted(wanted):
-                ranges.append((container, _next_start(containers, container, data_end)))
+            ranges += [(c, _next_start(containers, c, data_end)) for c in wanted]
     ranges.append((data_end, size))
-    return BlockPlan(ranges=[r for r in ranges if r[1] > r[0]], header_end=header_end)
+    merged: list[list[int]] = []
+    for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [Stored(s, e) for s, e in merged]
 
 
-def plan_blocks(*, index, size: int, regions: list[Region] | None, names: Callable[[], list[str]],
-                header_only: bool = False) -> BlockPlan:
-    """The plaintext byte ranges to send for `regions` (None: the whole file)."""
+def plan_pieces(*, index, size: int, regions: list[Region] | None, names: Callable[[], list[str]],
+                header_only: bool = False) -> list:
+    """The pieces to send, in file order (None regions and not header-only: the whole file)."""
     if regions is None and not header_only:
-        return BlockPlan(ranges=[(0, size)], header_end=0)
+        return [Stored(0, size)]
     cache = {}
 
     def tid_of(reference: str) -> int:

@@ -20,7 +20,8 @@ from .. import selectors, services
 from ..blocks import BODY, PLAIN, block_url
 from ..genomic import headers as format_headers
 from ..genomic.indexes import IndexError_, parse_index
-from ..genomic.planner import UnknownReference, plan_blocks
+from ..genomic.assemble import New, resolve
+from ..genomic.planner import Stored, UnknownReference, plan_pieces
 from ..keys import ClientKey
 from .params import HtsgetError, HtsgetQuery
 
@@ -75,17 +76,17 @@ def _first_data_offset(index) -> int:
     return min(chunks) if chunks else 0
 
 
-def planned_ranges(file: File, query: HtsgetQuery) -> list[tuple[int, int]]:
-    """Plaintext byte ranges of `file` that answer `query`, in file order."""
+def planned_parts(file: File, query: HtsgetQuery) -> list:
+    """Stored plaintext ranges and new edge blocks of `file` that answer `query`, in file order."""
     size = file.plaintext_size or 0
     if query.regions is None and not query.header_only:
-        return [(0, size)]
+        return [Stored(0, size)]
     index = load_index(file)
     if index is None:
         if query.header_only:
             raise HtsgetError("InvalidInput", "This file has no index, so its header cannot be sent alone; ask for the whole file.")
         # Without an index the whole file is a valid (superset) answer to any region.
-        return [(0, size)]
+        return [Stored(0, size)]
 
     def names():
         if file.format not in NAME_READERS:
@@ -94,13 +95,13 @@ def planned_ranges(file: File, query: HtsgetQuery) -> list[tuple[int, int]]:
         return list(_reference_names(file.pk, file.stored_sha256, file.format, _first_data_offset(index) + 65536 + 1024))
 
     try:
-        plan = plan_blocks(index=index, size=size, regions=query.regions, names=names, header_only=query.header_only)
+        pieces = plan_pieces(index=index, size=size, regions=query.regions, names=names, header_only=query.header_only)
+        return resolve(pieces, lambda start, end: read_plaintext(file, start, end), size)
     except UnknownReference as exc:
         raise HtsgetError("NotFound", f"Reference {exc.args[0]!r} is not in this file.", 404) from None
-    except IndexError_ as exc:
+    except (IndexError_, ValueError) as exc:
         log.warning("cannot plan regions for %s: %s", file.accession, exc)
         raise HtsgetError("InternalServerError", "The file's index cannot be read.", 500) from None
-    return plan.ranges
 
 
 def _body_url(file: File, start: int, end: int) -> dict:
@@ -113,29 +114,80 @@ def _body_url(file: File, start: int, end: int) -> dict:
     return {"url": url, "headers": {"Range": f"bytes={start}-{end - 1}"}, "class": "body"}
 
 
-def encrypted_ticket(file: File, ranges: list[tuple[int, int]], key: ClientKey) -> tuple[list[dict], int]:
-    size = file.plaintext_size or 0
-    whole = ranges == [(0, size)]
-    plan = segments.plan_regions(size, ranges)
-    header = services.fresh_header(file=file, key=key, edit_list=None if whole else plan.edit_list)
-    urls = [{"url": "data:application/octet-stream;base64," + base64.b64encode(header).decode(), "class": "header"}]
-    urls += [_body_url(file, start, end) for start, end in plan.spans]
-    return urls, len(header) + plan.body_length
+def _data_url(data: bytes, media: str = "application/octet-stream") -> str:
+    return f"data:{media};base64," + base64.b64encode(data).decode()
 
 
-def plaintext_ticket(file: File, ranges: list[tuple[int, int]]) -> tuple[list[dict], int]:
-    merged: list[list[int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1] and merged[-1][0] != 0:
-            merged[-1][1] = max(merged[-1][1], end)
+def _edit_list(operations: list[tuple[str, int]]) -> list[int]:
+    """Alternating discard/keep lengths (starting with a discard) from a list of operations."""
+    lengths, kind, current = [], "discard", 0
+    for op, n in operations:
+        if n <= 0:
+            continue
+        if op == kind:
+            current += n
         else:
-            merged.append([start, end])
+            lengths.append(current)
+            kind, current = op, n
+    lengths.append(current)
+    if kind == "discard":
+        lengths.pop()  # a list ending on a keep drops the rest anyway
+    return lengths
+
+
+def _full_segments_only(file: File, parts: list) -> list:
+    """The file's short last segment may only come last: elsewhere its bytes are re-sent as new."""
+    size = file.plaintext_size or 0
+    last_start = (size - 1) // segments.SEGMENT_SIZE * segments.SEGMENT_SIZE if size % segments.SEGMENT_SIZE else size
+    out = []
+    for number, part in enumerate(parts):
+        final = number == len(parts) - 1
+        if isinstance(part, Stored) and not final and part.end > last_start:
+            if part.start < last_start:
+                out.append(Stored(part.start, last_start))
+            out.append(New(read_plaintext(file, max(part.start, last_start), part.end)))
+        else:
+            out.append(part)
+    return out
+
+
+def encrypted_ticket(file: File, parts: list, key: ClientKey) -> tuple[list[dict], int]:
+    """A data: URL with the header (and edit list), then stored segments and any new segments."""
+    size = file.plaintext_size or 0
+    if parts == [Stored(0, size)]:
+        header = services.fresh_header(file=file, key=key)
+        body = services.body_size(file)
+        return [{"url": _data_url(header), "class": "header"}, _body_url(file, 0, body)], len(header) + body
+    session_key = None
+    operations, body_urls, total = [], [], 0
+    for part in _full_segments_only(file, parts):
+        if isinstance(part, Stored):
+            plan = segments.plan_range(size, part.start, part.end)
+            covered = (plan.first_segment * segments.SEGMENT_SIZE, min((plan.last_segment + 1) * segments.SEGMENT_SIZE, size))
+            operations += [("discard", part.start - covered[0]), ("keep", part.end - part.start), ("discard", covered[1] - part.end)]
+            body_urls.append(_body_url(file, plan.body_start, plan.body_end))
+            total += plan.body_end - plan.body_start
+        else:
+            if session_key is None:
+                session_key = open_header(bytes(file.header), services.archive_keys()).session_keys[0]
+            # Every segment but the last must be full: pad, and let the edit list drop the padding.
+            padding = -len(part.data) % segments.SEGMENT_SIZE
+            cipher = b"".join(bytes(s) for s in segments.encrypt_segments([part.data + bytes(padding)], session_key))
+            operations += [("keep", len(part.data)), ("discard", padding)]
+            body_urls.append({"url": _data_url(cipher), "class": "body"})
+            total += len(cipher)
+    header = services.fresh_header(file=file, key=key, edit_list=_edit_list(operations))
+    return [{"url": _data_url(header), "class": "header"}, *body_urls], total + len(header)
+
+
+def plaintext_ticket(file: File, parts: list) -> tuple[list[dict], int]:
     urls, total = [], 0
-    for number, (start, end) in enumerate(merged):
-        urls.append({"url": block_url(file, PLAIN, start, end), "headers": {"Range": f"bytes={start}-{end - 1}"},
-                     "class": "header" if number == 0 and start == 0 and len(merged) > 1 else "body"})
-        total += end - start
-    if len(merged) == 1:
-        for url in urls:
-            url.pop("class")
+    for part in parts:
+        if isinstance(part, Stored):
+            urls.append({"url": block_url(file, PLAIN, part.start, part.end),
+                         "headers": {"Range": f"bytes={part.start}-{part.end - 1}"}})
+            total += part.end - part.start
+        else:
+            urls.append({"url": _data_url(part.data, f"application/{MEDIA[file.format]}")})
+            total += len(part.data)
     return urls, total

@@ -79,11 +79,11 @@ class HtsgetView(APIView):
                 "This archive serves encrypted data only: add encryptionScheme=C4GH and your Crypt4GH public key "
                 "(X-C4GH-Public-Key or Htsget-Context-Public-Key header).",
             )
-        ranges = tickets.planned_ranges(file, query)
+        parts = tickets.planned_parts(file, query)
         if query.encrypted:
-            urls, planned = tickets.encrypted_ticket(file, ranges, key)
+            urls, planned = tickets.encrypted_ticket(file, parts, key)
         else:
-            urls, planned = tickets.plaintext_ticket(file, ranges)
+            urls, planned = tickets.plaintext_ticket(file, parts)
         regions = [{"referenceName": r.reference, "start": r.start, "end": r.end} for r in query.regions or []]
         services.record_download(
             request=request, actor=selectors.actor_of(request), file=file, action="download.ticket",
