@@ -81,7 +81,7 @@ class DecisionForm(forms.Form):
 class AccessRequestAdmin(DACScopedAdmin):
     list_display = ["id", "title", "applicant", "dac", "status", "submitted_at", "decided_at"]
     list_display_links = ["id", "title"]
-    list_filter = ["status", "dac"]
+    list_filter = ["status", ("dac", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
     fields = ["applicant", "dac", "datasets", "title", "purpose", "institution", "duo", "status", "round",
               "created_at", "submitted_at", "decided_at", "attachment_links"]
@@ -147,7 +147,7 @@ class RevokeForm(forms.Form):
 class EntitlementAdmin(DACScopedAdmin):
     dac_path = "dataset__dac"
     list_display = ["id", "user", "dataset", "status", "start", "end", "granted_by"]
-    list_filter = ["status", "dataset__dac"]
+    list_filter = ["status", ("dataset", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "dataset__accession"]
     fields = ["user", "dataset", "status", "start", "end", "granted_by", "granted_at", "access_request",
               "revoked_at", "revoked_by", "revoke_reason", "reminder_sent_at"]

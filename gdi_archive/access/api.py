@@ -5,6 +5,7 @@ services (403 for a persona who sees it but may not decide, 409 for a state that
 """
 
 from django.utils import translation
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +14,18 @@ from gdi_archive.common.errors import InvalidInput
 
 from . import selectors, services
 from .models import AccessRequest, Entitlement
-from .serializers import AccessRequestSerializer, EntitlementSerializer
+from .serializers import (
+    AccessRequestSerializer,
+    ApproveBody,
+    CommentBody,
+    EntitlementSerializer,
+    NewAccessRequestBody,
+    RejectBody,
+    ReturnBody,
+    RevokeBody,
+)
+
+ACTION_BODIES = {"submit": CommentBody, "withdraw": CommentBody, "approve": ApproveBody, "reject": RejectBody, "return": ReturnBody}
 
 
 def _body(request) -> dict:
@@ -31,10 +43,12 @@ def _answer(req, code=status.HTTP_200_OK):
 
 
 class AccessRequestList(APIView):
+    @extend_schema(operation_id="access_requests_list", responses=AccessRequestSerializer(many=True))
     def get(self, request):
         reqs = AccessRequest.objects.visible_to(request.user).select_related("dac", "applicant").prefetch_related("datasets")
         return Response([AccessRequestSerializer(r).data for r in reqs])
 
+    @extend_schema(operation_id="access_requests_create", request=NewAccessRequestBody, responses={201: AccessRequestSerializer})
     def post(self, request):
         body = _body(request)
         req = services.create_request(
@@ -46,6 +60,7 @@ class AccessRequestList(APIView):
 
 
 class AccessRequestDetail(APIView):
+    @extend_schema(operation_id="access_requests_retrieve", responses=AccessRequestSerializer)
     def get(self, request, pk):
         return _answer(selectors.get_request_for(user=request.user, pk=pk))
 
@@ -71,13 +86,26 @@ class AccessRequestAction(APIView):
         return _answer(req)
 
 
+def action_view(action: str):
+    """One view class per action, so the OpenAPI description shows each body."""
+
+    @extend_schema(operation_id=f"access_requests_{action}", request=ACTION_BODIES[action], responses=AccessRequestSerializer,
+                   description="409 when the request's state does not allow this; 403 for a persona who may see it but not do this.")
+    def post(self, request, pk):
+        return AccessRequestAction.post(self, request, pk)
+
+    return type(f"AccessRequest{action.title()}", (AccessRequestAction,), {"action": action, "post": post}).as_view()
+
+
 class EntitlementList(APIView):
+    @extend_schema(responses=EntitlementSerializer(many=True))
     def get(self, request):
         ents = Entitlement.objects.visible_to(request.user).select_related("dataset", "user", "granted_by", "revoked_by")
         return Response(EntitlementSerializer(ents, many=True).data)
 
 
 class EntitlementRevoke(APIView):
+    @extend_schema(request=RevokeBody, responses=EntitlementSerializer)
     def post(self, request, pk):
         ent = selectors.get_entitlement_for(user=request.user, pk=pk)
         body = _body(request)

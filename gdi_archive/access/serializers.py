@@ -31,17 +31,48 @@ class AccessRequestSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "applicant", "dac", "datasets", "title", "purpose", "institution", "duo",
                   "created_at", "submitted_at", "decided_at", "approvals", "attachments", "events", "entitlements"]
 
-    def get_datasets(self, obj):
+    def get_datasets(self, obj) -> list[str]:
         return sorted(d.accession for d in obj.datasets.all())
 
-    def get_approvals(self, obj):
+    def get_approvals(self, obj) -> dict[str, int]:
         given = obj.decisions.filter(round=obj.round, verdict="approve").count() if obj.round else 0
         return {"given": given, "required": max(1, obj.dac.required_approvals)}
 
-    def get_attachments(self, obj):
+    def get_attachments(self, obj) -> list[dict]:
         return [{"id": a.id, "name": a.name, "size": a.size, "sha256": a.sha256} for a in obj.attachments.all()]
 
-    def get_events(self, obj):
+    def get_events(self, obj) -> list[dict]:
         return [{"at": serializers.DateTimeField().to_representation(e.at), "kind": e.kind,
                  "actor": e.actor.username if e.actor else None, "comment": e.comment}
                 for e in obj.events.select_related("actor")]
+
+
+# Request bodies, for the OpenAPI description (the services check the values themselves).
+class NewAccessRequestBody(serializers.Serializer):
+    datasets = serializers.ListField(child=serializers.CharField(), help_text="Dataset accessions, all of one DAC.")
+    title = serializers.CharField()
+    purpose = serializers.CharField()
+    institution = serializers.CharField(required=False)
+    duo = serializers.ListField(child=serializers.CharField(), required=False, help_text='e.g. ["DUO:0000042"]')
+    accept_terms = serializers.BooleanField(help_text="Must be true: accepts each dataset's current terms version.")
+
+
+class CommentBody(serializers.Serializer):
+    comment = serializers.CharField(required=False)
+
+
+class ApproveBody(serializers.Serializer):
+    end = serializers.DateField(required=False, help_text="Defaults to (and is capped at) the dataset's maximum period.")
+    comment = serializers.CharField(required=False)
+
+
+class RejectBody(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class ReturnBody(serializers.Serializer):
+    comment = serializers.CharField()
+
+
+class RevokeBody(serializers.Serializer):
+    reason = serializers.CharField(required=False)

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +65,8 @@ def _clean_duo(duo) -> list[str]:
 
 
 def _check_no_other_open_request(*, applicant, datasets, exclude_pk=None) -> None:
+    # Lock the applicant's row: two tabs submitting at once are serialised, so only one is open.
+    get_user_model().objects.select_for_update().filter(pk=applicant.pk).first()
     others = AccessRequest.objects.open().filter(applicant=applicant, datasets__in=datasets)
     if exclude_pk:
         others = others.exclude(pk=exclude_pk)

@@ -7,7 +7,7 @@ urlpatterns = [
     path("api/access-requests", api.AccessRequestList.as_view(), name="api-access-requests"),
     path("api/access-requests/<int:pk>", api.AccessRequestDetail.as_view(), name="api-access-request"),
     *[
-        path(f"api/access-requests/<int:pk>/{action}", api.AccessRequestAction.as_view(action=action),
+        path(f"api/access-requests/<int:pk>/{action}", api.action_view(action),
              name=f"api-access-request-{action}")
         for action in ("submit", "withdraw", "approve", "reject", "return")
     ],
