@@ -76,3 +76,28 @@ def test_stale_run_cannot_overwrite_a_newer_one(submitter, archive_pub, tmp_path
     after = File.objects.get(pk=file.pk)
     assert (after.status, after.error, after.location) == ("ready", "", fresh.location)
     assert after.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+
+
+@pytest.mark.django_db
+def test_periodic_recovery_restarts_runs_with_a_stale_heartbeat(submitter, archive_pub, tmp_path,
+                                                               django_capture_on_commit_callbacks):
+    """The beat task finds a run whose worker vanished (no heartbeat for too long) and finishes the file."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gdi_archive.ingest.runs import claim_ingest
+    from gdi_archive.ingest.tasks import recover_interrupted_ingests
+
+    plain = random_file(tmp_path / "r.bam", 150_000)
+    with django_capture_on_commit_callbacks(execute=False):
+        put(client_for(submitter), "r.bam.c4gh", encrypt(plain, archive_pub).read_bytes())
+    file = File.objects.get()
+    claim_ingest(file_id=file.pk, worker="gone@elsewhere")  # a run that will never report again
+    assert recover_interrupted_ingests.delay().get() == []  # fresh heartbeat: left alone
+    IngestJob.objects.filter(file=file).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recover_interrupted_ingests.delay().get() == [file.pk]  # tasks run in-process in this test
+    file.refresh_from_db()
+    assert file.status == "ready"
+    assert file.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
