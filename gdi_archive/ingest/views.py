@@ -1,7 +1,8 @@
 """Inbox API and the archive's public key: thin views over `services` and `keys`."""
 
-from django.http import HttpResponse
-from django.views.decorators.http import require_safe
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -16,9 +17,11 @@ from .serializers import InboxEntryOut
 UPLOAD_CHUNK = 4 * 1024 * 1024
 
 
-@require_safe
 def archive_key(request):
     """The Crypt4GH public key submitters encrypt to (no token needed)."""
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse({"error": "MethodNotAllowed", "detail": "Only GET is allowed here."}, status=405,
+                            headers={"Allow": "GET, HEAD"})
     response = HttpResponse(format_public_key(current_public_key()), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="archive.pub"'
     return response
@@ -50,6 +53,7 @@ def _content_length(request) -> int | None:
 class InboxListView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=InboxEntryOut(many=True))
     def get(self, request):
         """My uploads and how their ingestion is going."""
         return Response(InboxEntryOut(services.inbox_entries(request.user), many=True).data)
@@ -60,10 +64,23 @@ class InboxUploadView(APIView):
 
     Optional checksums of the *plaintext*: headers `X-Checksum-SHA256` / `X-Checksum-MD5`
     (or query parameters `sha256` / `md5`); the file fails ingestion if they do not match.
+    201 for a new name, 200 when it replaces an upload that failed or is not ready yet; 409 for
+    a name that is already archived; 411 without Content-Length; 413 over INBOX_MAX_BYTES;
+    507 when the inbox has no room (nothing is kept).
     """
 
     permission_classes = [IsAuthenticated, CanSubmit]
 
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={201: InboxEntryOut, 200: InboxEntryOut},
+        parameters=[
+            OpenApiParameter("X-Checksum-SHA256", str, OpenApiParameter.HEADER, description="SHA-256 of the plaintext"),
+            OpenApiParameter("X-Checksum-MD5", str, OpenApiParameter.HEADER, description="MD5 of the plaintext"),
+            OpenApiParameter("sha256", str, OpenApiParameter.QUERY, description="SHA-256 of the plaintext"),
+            OpenApiParameter("md5", str, OpenApiParameter.QUERY, description="MD5 of the plaintext"),
+        ],
+    )
     def put(self, request, name: str):
         file, created = services.receive_upload(
             submitter=request.user,

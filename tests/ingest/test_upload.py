@@ -198,3 +198,29 @@ def test_disk_full_during_upload_is_507_with_no_partial_file(submitter, tiny_inb
     assert "space" in response.json()["detail"]
     assert not File.objects.exists()
     assert [p for p in tiny_inbox.rglob("*") if p.is_file() and p.name != "lost+found"] == []
+
+
+def test_archive_key_refuses_writes_with_json(api):
+    response = api.post("/api/archive-key", data=b"x", content_type="text/plain")
+    assert response.status_code == 405
+    assert response.json()["error"] == "MethodNotAllowed"
+
+
+def test_missing_content_length_is_411(submitter):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(submitter)
+    response = client.generic("PUT", "/api/inbox/x.bam.c4gh", b"", content_type="application/octet-stream")
+    assert response.status_code in (400, 411)
+    assert not File.objects.exists()
+
+
+def test_archive_key_matches_the_key_that_opens_uploads(api, submitter, archive_pub, tmp_path):
+    """What GET /api/archive-key publishes is what ingest uses (checked by a full in-process ingest)."""
+    from gdi_archive.ingest.services import ingest_local_file
+
+    from .conftest import encrypt as enc
+
+    file = ingest_local_file(path=enc(random_file(tmp_path / "k.bam", 1000), archive_pub), submitter=submitter)
+    assert file.status == "ready"
