@@ -21,6 +21,8 @@ def isolated_stores(tmp_path, monkeypatch):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
+    for name in ("archive", "inbox", "outbox"):
+        (tmp_path / name).mkdir(exist_ok=True)
     with override_settings(**values):
         yield values
 
