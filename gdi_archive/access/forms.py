@@ -8,9 +8,9 @@ DUO_CHOICES = [
     ("DUO:0000007", _("Disease specific research (DS)")),
     ("DUO:0000011", _("Population origins or ancestry research (POA)")),
     ("DUO:0000043", _("Clinical care use (CC)")),
-    ("DUO:0000018", _("Not-for-profit use (NPU)")),
-    ("DUO:0000019", _("Publication required (PUB)")),
-    ("DUO:0000028", _("Institution specific restriction (IS)")),
+    ("DUO:0000045", _("Not-for-profit organisation use (NPU)")),
+    ("DUO:0000046", _("Non-commercial use (NCU)")),
+    ("DUO:0000018", _("Not-for-profit, non-commercial use (NPUNCU)")),
 ]
 DUO_LABELS = dict(DUO_CHOICES)
 

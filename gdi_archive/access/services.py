@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gdi_archive.audit.services import record
+from gdi_archive.catalogue import duo as duo_terms
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput
 
@@ -22,6 +23,7 @@ from . import notifications
 from .models import AccessRequest, Decision, Entitlement, RequestEvent, TermsAcceptance
 
 DUO_PATTERN = re.compile(r"^DUO:\d{7}$")
+MONDO_PATTERN = re.compile(r"^MONDO:\d{7}$")  # a disease, next to disease specific research
 S = AccessRequest.Status
 
 
@@ -56,9 +58,11 @@ def _clean_duo(duo) -> list[str]:
         raise InvalidInput(_("duo must be a list of DUO terms such as DUO:0000042."))
     codes = []
     for code in duo:
-        code = code.strip()
-        if not DUO_PATTERN.match(code):
+        code = code.strip().upper()
+        if not DUO_PATTERN.match(code) and not MONDO_PATTERN.match(code):
             raise InvalidInput(_("%(code)s is not a DUO term (DUO: and seven digits).") % {"code": code})
+        if DUO_PATTERN.match(code) and code not in duo_terms.TERMS:
+            raise InvalidInput(_("%(code)s is not a DUO term this archive knows.") % {"code": code})
         if code not in codes:
             codes.append(code)
     return codes

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import render
 
+from .duo import describe
 from .models import DAC, Dataset, File
 
 PAGE_SIZE = 50
@@ -32,8 +33,9 @@ def catalogue(request):
     if dac:
         datasets = datasets.filter(dac__accession=dac)
     dacs = DAC.objects.filter(datasets__status=Dataset.Status.RELEASED).distinct().order_by("name")
-    duo_codes = sorted({code for codes in Dataset.objects.filter(status=Dataset.Status.RELEASED).values_list("duo", flat=True)
-                        for code in (codes or []) if isinstance(code, str)})
+    duo_codes = [(code, describe(code)) for code in sorted(
+        {code for codes in Dataset.objects.filter(status=Dataset.Status.RELEASED).values_list("duo", flat=True)
+         for code in (codes or []) if isinstance(code, str)})]
     context = {"datasets": datasets[:PAGE_SIZE], "q": q, "duo": duo, "dac": dac, "dacs": dacs, "duo_codes": duo_codes}
     template = "catalogue/_results.html" if request.headers.get("HX-Request") else "catalogue/catalogue.html"
     return render(request, template, context)

@@ -47,6 +47,7 @@ def test_create_records_terms_version_and_is_a_draft(applicant, dataset, dataset
     ({"purpose": "   "}, "purpose"),
     ({"duo": ["GRU"]}, "DUO"),
     ({"duo": "DUO:0000042"}, "DUO"),
+    ({"duo": ["DUO:9999999"]}, "DUO:9999999"),
     ({"datasets": []}, "dataset"),
     ({"datasets": ["GDID99999999999"]}, "GDID99999999999"),
 ])
