@@ -4,6 +4,8 @@ Released datasets' descriptions are public (like any data catalogue); drafts and
 datasets give 404. The list answers htmx requests with just the results.
 """
 
+import re
+
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import render
@@ -12,6 +14,7 @@ from .duo import describe
 from .models import DAC, Dataset, File
 
 PAGE_SIZE = 50
+DUO_CODE = re.compile(r"^(DUO|MONDO):\d{7}$")
 
 
 def _released():
@@ -28,8 +31,9 @@ def catalogue(request):
     datasets = _released().order_by("accession")
     if q:
         datasets = datasets.filter(Q(title__icontains=q) | Q(accession__iexact=q) | Q(description__icontains=q))
-    if duo:
-        datasets = datasets.filter(duo__contains=[duo])
+    if DUO_CODE.match(duo):
+        # A text match on the quoted code: JSON containment is not available on SQLite (the embedded default).
+        datasets = datasets.filter(duo__icontains=f'"{duo}"')
     if dac:
         datasets = datasets.filter(dac__accession=dac)
     dacs = DAC.objects.filter(datasets__status=Dataset.Status.RELEASED).distinct().order_by("name")

@@ -39,6 +39,8 @@ def test_catalogue_search_and_filters(client, dac, other_dac):
     assert a.title in page and b.title in page and hidden.title not in page
     assert b.title not in client.get("/datasets", {"q": "exome"}).content.decode()
     assert a.title not in client.get("/datasets", {"duo": "DUO:0000007"}).content.decode()
+    assert a.title not in client.get("/datasets", {"duo": "DUO:0000004"}).content.decode()  # a code, not a prefix
+    assert a.title in client.get("/datasets", {"duo": "DUO:0000042"}).content.decode()
     by_dac = client.get("/datasets", {"dac": other_dac.accession}).content.decode()
     assert b.title in by_dac and a.title not in by_dac
     partial = client.get("/datasets", {"q": "tumour"}, HTTP_HX_REQUEST="true").content.decode()
