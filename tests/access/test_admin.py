@@ -37,8 +37,11 @@ def test_member_sees_only_own_dac_requests(dac_member, two_requests):
     listing = client.get("/admin/access/accessrequest/").content.decode()
     assert "Ours" in listing and "Theirs" not in listing
     assert client.get(f"/admin/access/accessrequest/{mine.pk}/change/").status_code == 200
-    # Another DAC's request: the admin answers as for a missing object (redirect to the index with a message).
-    assert client.get(f"/admin/access/accessrequest/{theirs.pk}/change/").status_code == 302
+    # Another DAC's request: the admin answers exactly as for a missing object.
+    other = client.get(f"/admin/access/accessrequest/{theirs.pk}/change/", follow=True)
+    missing = client.get("/admin/access/accessrequest/999999/change/", follow=True)
+    assert other.redirect_chain == missing.redirect_chain == [("/admin/", 302)]
+    assert "Theirs" not in other.content.decode()
     assert client.get(f"/admin/access/accessrequest/{theirs.pk}/decide/").status_code == 404
     assert client.post(f"/admin/access/accessrequest/{theirs.pk}/decide/", {"verdict": "approve"}).status_code == 404
     theirs.refresh_from_db()
@@ -118,3 +121,14 @@ def test_drafts_stay_private_in_admin(applicant, dac_member, dac):
     assert "Secret draft" not in client.get("/admin/access/accessrequest/").content.decode()
     assert client.get(f"/admin/access/accessrequest/{req.pk}/decide/").status_code == 404
     assert AccessRequest.objects.get().status == "draft"
+
+
+def test_anonymous_is_sent_to_the_admin_sign_in(client, two_requests):
+    mine, _ = two_requests
+    for url in (f"/admin/access/accessrequest/{mine.pk}/change/", f"/admin/access/accessrequest/{mine.pk}/decide/",
+                "/admin/access/entitlement/1/revoke/", "/admin/audit/auditevent/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
+    assert client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve"}).status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == "submitted"
