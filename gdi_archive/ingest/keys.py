@@ -143,3 +143,12 @@ def current_key_id() -> str:
 def archive_key_ids() -> list[str]:
     """Key ids in the same order as `archive_secret_keys()`."""
     return [key_id(public_from_secret(sk)) for sk in archive_secret_keys()]
+
+
+def archive_keyring() -> list[tuple[bytes, str]]:
+    """(secret key, key id) pairs from one look at the key files, current first.
+
+    Use this when an index into the key list must still mean the same key later on (a
+    rotation in another process may add a key at the front meanwhile).
+    """
+    return [(sk, key_id(public_from_secret(sk))) for sk in archive_secret_keys()]

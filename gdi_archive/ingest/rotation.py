@@ -14,8 +14,9 @@ from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File
 from gdi_archive.crypt4gh.errors import Crypt4GHError
 from gdi_archive.crypt4gh.header import reencrypt_header
+from gdi_archive.crypt4gh.keys import public_from_secret
 
-from .keys import archive_secret_keys, current_key_id, current_public_key
+from .keys import archive_keyring, current_key_id
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,13 @@ def headers_to_rekey():
 
 def rekey_header(*, file_id: int, actor) -> bool:
     """Re-encrypt one file's header to the current key; False if there was nothing to do."""
-    target = current_key_id()
+    keyring = archive_keyring()  # one look at the keys: the id and the key we seal for must match
+    current_sk, target = keyring[0]
     with transaction.atomic():
         file = File.objects.select_for_update().filter(pk=file_id).first()
         if file is None or file.header is None or file.archive_key_id == target:
             return False
-        new_header = reencrypt_header(bytes(file.header), archive_secret_keys(), current_public_key())
+        new_header = reencrypt_header(bytes(file.header), [sk for sk, _ in keyring], public_from_secret(current_sk))
         previous = file.archive_key_id
         File.objects.filter(pk=file.pk).update(header=new_header, archive_key_id=target)
         record(action="ingest.header.rekeyed", actor=actor, target=file,

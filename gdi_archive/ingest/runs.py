@@ -21,7 +21,7 @@ from gdi_archive.crypt4gh.errors import Crypt4GHError
 from gdi_archive.storage import ObjectNotFound, StorageError, StorageFull, StorageUnavailable, archive_store, inbox_store
 
 from . import names
-from .keys import archive_key_ids, archive_secret_keys
+from .keys import archive_keyring
 from .models import IngestJob
 from .pipeline import verify_and_store
 
@@ -113,10 +113,14 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     file, attempt, key = claim
     archive = archive_store()
     tracker = _Progress(file_id, attempt, progress)
+    if not file.inbox_location:
+        return fail_ingest(file_id=file_id, attempt=attempt,
+                           reason="The uploaded file is no longer in the inbox; please upload it again.")
+    keyring = archive_keyring()
     try:
         with inbox_store().open(file.inbox_location) as source:
             verified = verify_and_store(
-                source=source, archive=archive, archive_key=key, secret_keys=archive_secret_keys(),
+                source=source, archive=archive, archive_key=key, secret_keys=[sk for sk, _ in keyring],
                 expected_sha256=file.supplied_sha256, expected_md5=file.supplied_md5,
                 on_progress=tracker, on_verified=tracker.verified,
             )
@@ -146,18 +150,19 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
             else "Ingest failed because of an internal error; the operators have been told. Please try again later."
         return fail_ingest(file_id=file_id, attempt=attempt, reason=reason)
     try:
-        return finish_ingest(file_id=file_id, attempt=attempt, verified=verified, location=key)
+        return finish_ingest(file_id=file_id, attempt=attempt, verified=verified, location=key,
+                             archive_key_id=keyring[verified.key_index][1])
     except Superseded:
         _delete_quietly(archive, key)
         return None
 
 
-def finish_ingest(*, file_id: int, attempt: int, verified, location: str) -> File:
+def finish_ingest(*, file_id: int, attempt: int, verified, location: str, archive_key_id: str) -> File:
     with transaction.atomic():
         job = _fenced(file_id, attempt)
         file = File.objects.select_for_update().get(pk=file_id)
         file.header = verified.header
-        file.archive_key_id = archive_key_ids()[verified.key_index]
+        file.archive_key_id = archive_key_id
         file.plaintext_size = verified.plaintext_size
         file.stored_size = verified.stored_size
         file.sha256, file.md5, file.stored_sha256 = verified.sha256, verified.md5, verified.stored_sha256

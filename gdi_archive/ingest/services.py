@@ -15,7 +15,7 @@ from django.db import transaction
 
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File, FileEvent
-from gdi_archive.common.errors import Conflict, InsufficientStorage, InvalidInput, TooLarge
+from gdi_archive.common.errors import ArchiveError, Conflict, InsufficientStorage, InvalidInput, TooLarge
 from gdi_archive.storage import LocalStore, StorageError, StorageFull, StorageUnavailable, inbox_store
 
 from . import names
@@ -205,7 +205,13 @@ def ingest_local_file(*, path, submitter, name: str | None = None, sha256: str |
     file, _ = receive_upload(submitter=submitter, name=name or path.name, chunks=_file_chunks(path, progress),
                              size=size, sha256=sha256, md5=md5, enqueue=not run_now)
     if run_now:
-        run_ingest(file_id=file.pk, worker="local", progress=(lambda done: progress("ingest", done)) if progress else None)
+        try:
+            run_ingest(file_id=file.pk, worker="local",
+                       progress=(lambda done: progress("ingest", done)) if progress else None)
+        except StorageUnavailable as exc:  # the file is back to `uploaded`; the workers will retry it
+            transaction.on_commit(lambda: _enqueue(file.pk))
+            raise ArchiveError(f"Storage is unavailable ({exc}); the file stays in the inbox and will be ingested "
+                               "again automatically.", code="ServiceUnavailable", status_code=503) from exc
     file.refresh_from_db()
     return file
 

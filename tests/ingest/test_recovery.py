@@ -70,7 +70,7 @@ def test_stale_run_cannot_overwrite_a_newer_one(submitter, archive_pub, tmp_path
     fresh = run_ingest(file_id=file.pk, worker="w2@host")
     assert fresh.status == "ready"
     with pytest.raises(Superseded):
-        finish_ingest(file_id=file.pk, attempt=stale_attempt, location="files/bogus",
+        finish_ingest(file_id=file.pk, attempt=stale_attempt, location="files/bogus", archive_key_id="0" * 64,
                       verified=Verified(b"x", 0, 1, 1, "0" * 64, "0" * 32, "0" * 64))
     assert fail_ingest(file_id=file.pk, attempt=stale_attempt, reason="stale") is None
     after = File.objects.get(pk=file.pk)
