@@ -13,6 +13,7 @@ URLs carry their signature there) and never the Authorization header.
 
 import datetime
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -47,8 +48,33 @@ worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
 control_socket_disable = True
 
 
+class _JsonErrorFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document)
+
+
+def _json_logs() -> bool:
+    default = "json" if os.environ.get("ENVIRONMENT") == "production" else "text"
+    return (os.environ.get("LOG_FORMAT") or default) == "json"
+
+
 class JsonAccessLogger(Logger):
-    """Access log lines as JSON; the query string and credentials are left out on purpose."""
+    """Access log lines as JSON; the query string and credentials are left out on purpose.
+    With LOG_FORMAT=json (the production default) gunicorn's own messages are JSON too."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if _json_logs():
+            for handler in self.error_log.handlers:
+                handler.setFormatter(_JsonErrorFormatter())
 
     def access(self, resp, req, environ, request_time):
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):

@@ -285,6 +285,8 @@ LOGGING["formatters"] = {
     "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
 }
 LOGGING["handlers"]["console"].update(filters=["request_id"], formatter=LOG_FORMAT)
+# Celery workers log through the same handler (JSON lines with the request id), not their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # /metrics answers a bearer METRICS_TOKEN; without one, only clients on this machine.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 # A Celery worker serves /health/* and /metrics on this port when it is set (Kubernetes probes).

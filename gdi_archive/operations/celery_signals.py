@@ -3,6 +3,7 @@ worker can answer /health/* and /metrics over HTTP (WORKER_HTTP_PORT) for Kubern
 
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from celery import signals
@@ -18,13 +19,26 @@ def _add_request_id(headers=None, **kwargs):
         headers.setdefault("request_id", request_id_var.get())
 
 
+_started: dict[str, float] = {}
+INGEST_TASK = "gdi_archive.ingest.tasks.ingest_file"
+
+
 @signals.task_prerun.connect
-def _set_request_id(task=None, **kwargs):
-    request_id_var.set(getattr(task.request, "request_id", None) or f"task-{task.request.id}")
+def _set_request_id(task_id=None, task=None, **kwargs):
+    request_id_var.set(getattr(task.request, "request_id", None) or f"task-{task_id}")
+    _started[task_id] = time.monotonic()
 
 
 @signals.task_postrun.connect
-def _clear_request_id(**kwargs):
+def _task_done(task_id=None, task=None, retval=None, **kwargs):
+    """Ingest metrics come from here, so the ingest code needs no metrics calls of its own."""
+    started = _started.pop(task_id, None)
+    if task is not None and task.name == INGEST_TASK:
+        from . import metrics
+
+        metrics.INGEST_FILES.labels(result=retval if retval in ("ready", "error") else "other").inc()
+        if started is not None:
+            metrics.INGEST_DURATION.observe(time.monotonic() - started)
     request_id_var.set("-")
 
 

@@ -10,9 +10,10 @@ Names (all prefixed `gdi_`):
                                                 htsget, drs (counted by MetricsMiddleware); export
                                                 (downloads: increment when an export finishes)
   download_bytes_total{kind}                    bytes sent (streamed bodies are counted as they go)
-  ingest_files_total{result}                    ingest: result = ready | error
-  ingest_bytes_total                            ingest: plaintext bytes verified
-  ingest_duration_seconds                       ingest: seconds from upload to ready (histogram)
+  ingest_files_total{result}                    ingest runs that ended: ready | error | other
+  ingest_duration_seconds                       seconds an ingest task ran (histogram)
+                                                (both counted from Celery signals in celery_signals.py)
+  ingest_bytes_total                            ingest: plaintext bytes verified (ingest may increment)
   visa_validations_total{result}                passports: result = valid | invalid, one per visa
   visa_validation_failures_total{reason}        passports: why a visa was ignored (signature,
                                                 expired, issuer, claims, dataset, entitlement...)
@@ -39,7 +40,7 @@ DOWNLOAD_BYTES = Counter("gdi_download_bytes_total", "Bytes sent to downloaders 
 INGEST_FILES = Counter("gdi_ingest_files_total", "Files whose ingest ended, by result.", ["result"])
 INGEST_BYTES = Counter("gdi_ingest_bytes_total", "Plaintext bytes verified by ingest.")
 INGEST_DURATION = Histogram(
-    "gdi_ingest_duration_seconds", "Seconds from upload to ready.",
+    "gdi_ingest_duration_seconds", "Seconds an ingest task ran.",
     buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 28800),
 )
 VISA_VALIDATIONS = Counter("gdi_visa_validations_total", "Visas checked, by result.", ["result"])

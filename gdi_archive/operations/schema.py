@@ -42,6 +42,11 @@ PLAIN_ENDPOINTS = {
         "200": _text("The bytes.", "application/octet-stream", {"type": "string", "format": "binary"}),
         "206": _text("Part of the bytes (Range).", "application/octet-stream", {"type": "string", "format": "binary"}),
         "404": _text("Unknown, expired or forged link.", schema=_ERROR)}),
+    "/api/exports/{export_id}/files/{accession}": ("export-file", "A finished export's Crypt4GH copy, through the signed link "
+                                                   "GET /api/exports/{id} gives (valid for EXPORT_LINK_TTL; no token).", {
+        "200": _text("The Crypt4GH file.", "application/octet-stream", {"type": "string", "format": "binary"}),
+        "206": _text("Part of it (Range).", "application/octet-stream", {"type": "string", "format": "binary"}),
+        "404": _text("Unknown, expired or forged link.", schema=_ERROR)}),
 }
 
 

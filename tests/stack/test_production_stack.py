@@ -237,10 +237,18 @@ def test_production_stack_from_upload_to_verified_download(stack, tmp_path):
     access = [json.loads(line) for line in stack.log("web").splitlines() if line.startswith("{") and '"gunicorn.access"' in line]
     assert any(line["path"].endswith(f"/api/files/{entry['accession']}/content") and line["status"] == 206 for line in access)
     assert all(line["request_id"] for line in access)
+    # The ingest task logged with the request id of the upload that queued it.
+    upload_ids = {line["request_id"] for line in access if line["method"] == "PUT" and "/api/inbox/" in line["path"]}
+    worker_lines = [json.loads(line) for line in stack.log("worker").splitlines() if line.startswith("{")]
+    assert worker_lines, "the worker logs JSON lines"
+    assert any(line.get("request_id") in upload_ids and "ingest_file" in line["message"] for line in worker_lines), upload_ids
+    assert all(json.loads(line) for line in stack.log("web").splitlines() if line.strip()), "every web log line is JSON"
     assert alice.token not in stack.log("web") and operator.token not in stack.log("web")
     assert requests.get(stack.url + "/metrics", timeout=10).status_code == 403
     metrics = requests.get(stack.url + "/metrics", headers={"Authorization": f"Bearer {stack.metrics_token}"}, timeout=10).text
     assert 'gdi_downloads_total{kind="content"}' in metrics and "gdi_celery_queue_length" in metrics
+    # Counted in the worker process, read through the shared multiprocess folder.
+    assert 'gdi_ingest_files_total{result="ready"} 1.0' in metrics, metrics[-3000:]
     assert requests.get(f"http://127.0.0.1:{stack.worker_port}/health/live", timeout=10).status_code == 200
     assert requests.get(f"http://127.0.0.1:{stack.worker_port}/health/ready", timeout=10).status_code == 200
     assert stack.processes["beat"].poll() is None and "beat: Starting" in stack.log("beat")
