@@ -20,6 +20,16 @@ def _member_or_operator(user) -> bool:
     return user.is_active and user.is_staff and (user.is_superuser or user.dacs.exists())
 
 
+def _run_each(request, objects, action, success):
+    for obj in objects:
+        try:
+            action(obj)
+        except ArchiveError as exc:
+            messages.error(request, f"#{obj.pk}: {exc.detail}")
+        else:
+            messages.success(request, success % {"id": obj.pk})
+
+
 class DACScopedAdmin(admin.ModelAdmin):
     """Read-only views, scoped to the member's DACs; changes go through the decision forms."""
 
@@ -88,6 +98,21 @@ class AccessRequestAdmin(DACScopedAdmin):
     readonly_fields = fields
     inlines = [DecisionInline, EventInline]
     change_form_template = "admin/access/accessrequest/change_form.html"
+    actions = ["approve_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_approve_permission(self, request):
+        return request.user.is_active and request.user.dacs.exists()
+
+    @admin.action(description=gettext_lazy("Approve selected requests (longest access period)"), permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        """Each through the service, so quorum, state and membership rules hold for every one."""
+        _run_each(request, queryset, lambda req: services.approve_request(access_request=req, member=request.user, request=request),
+                  _("Approval recorded for request #%(id)s."))
 
     def get_queryset(self, request):
         # A draft is the applicant's own until it is submitted.
@@ -153,6 +178,29 @@ class EntitlementAdmin(DACScopedAdmin):
               "revoked_at", "revoked_by", "revoke_reason", "reminder_sent_at"]
     readonly_fields = fields
     change_form_template = "admin/access/entitlement/change_form.html"
+    actions = ["revoke_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_revoke_permission(self, request):
+        return request.user.is_active and request.user.dacs.exists()
+
+    @admin.action(description=gettext_lazy("Revoke selected entitlements"), permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        """Asks for the reason on an intermediate page, then revokes each through the service."""
+        form = RevokeForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            _run_each(request, queryset, lambda ent: services.revoke_entitlement(entitlement=ent, member=request.user,
+                                                                                reason=reason, request=request),
+                      _("Entitlement #%(id)s was revoked."))
+            return None
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "entitlements": queryset,
+                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "title": _("Revoke entitlements")}
+        return TemplateResponse(request, "admin/access/entitlement/revoke_selected.html", context)
 
     def get_urls(self):
         return [path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="access_entitlement_revoke"),

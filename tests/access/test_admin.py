@@ -132,3 +132,21 @@ def test_anonymous_is_sent_to_the_admin_sign_in(client, two_requests):
     assert client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve"}).status_code == 302
     mine.refresh_from_db()
     assert mine.status == "submitted"
+
+
+def test_list_actions_go_through_the_services(applicant, other_applicant, dac, dac_member, two_requests):
+    mine, theirs = two_requests
+    draft_like = submitted(other_applicant, released_dataset(dac, title="Second"), title="Second")
+    client = signed_in(dac_member)
+    # theirs belongs to another DAC: even if its id is posted, the action's queryset does not hold it
+    client.post("/admin/access/accessrequest/", {"action": "approve_selected", "_selected_action": [mine.pk, theirs.pk, draft_like.pk]})
+    assert {r.pk: r.status for r in AccessRequest.objects.all()} == {mine.pk: "approved", theirs.pk: "submitted", draft_like.pk: "approved"}
+    ids = list(Entitlement.objects.values_list("pk", flat=True))
+    page = client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids})
+    assert page.status_code == 200 and "Reason" in page.content.decode()
+    assert Entitlement.objects.filter(status="active").count() == 2
+    client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids, "apply": "1", "reason": "Audit finding."})
+    assert set(Entitlement.objects.values_list("status", "revoke_reason")) == {("revoked", "Audit finding.")}
+    # a second time: refused per entitlement by the service, nothing changes
+    response = client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids, "apply": "1"}, follow=True)
+    assert "already" in response.content.decode()
