@@ -231,3 +231,29 @@ def test_plaintext_ticket_when_enabled(archive, sources, applicant, tmp_path, se
     out.write_bytes(fetch(response.json()))
     subprocess.run(["samtools", "quickcheck", str(out)], check=True)
     assert genomic_data.reads_in(out, "chr1", 300_000, 310_000) == genomic_data.reads_in(sources["bam"], "chr1", 300_000, 310_000)
+
+
+def test_cors_preflight_and_origin_echo(archive, applicant, client_keys):
+    acc = archive["bam"].accession
+    preflight = Client().options(f"/htsget/reads/{acc}", HTTP_ORIGIN="https://igv.example.org",
+                                 HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization")
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "https://igv.example.org"
+    assert preflight["Access-Control-Allow-Headers"] == "authorization"
+    client = token_client(applicant, [archive["dataset"]])
+    ticket = client.get(f"/htsget/reads/{acc}", {"encryptionScheme": "C4GH", "class": "header"}, HTTP_ORIGIN="https://igv.example.org",
+                        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    assert ticket["Access-Control-Allow-Origin"] == "https://igv.example.org"
+
+
+def test_signed_block_urls_expire(archive, applicant, client_keys, settings):
+    import time
+
+    settings.SIGNED_URL_TTL = 1
+    client = token_client(applicant, [archive["dataset"]])
+    ticket = ticket_for(client, "reads", archive["bam"].accession, client_keys, referenceName="chr1", start=0, end=1000)
+    block = ticket["htsget"]["urls"][1]
+    path = block["url"].removeprefix("http://testserver")
+    time.sleep(2.1)
+    expired = Client().get(path, HTTP_RANGE=block["headers"]["Range"])
+    assert expired.status_code == 404 and "expired" in expired.json()["detail"]

@@ -42,6 +42,19 @@ class HtsgetView(APIView):
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
 
+    def get_permissions(self):
+        if self.request.method == "OPTIONS":
+            return [AllowAny()]  # CORS preflight carries no credentials
+        return super().get_permissions()
+
+    def options(self, request, *args, **kwargs):
+        """CORS preflight (htsget B.1): echo the origin and the requested headers."""
+        response = JsonResponse({}, status=200)
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "Authorization")
+        response["Access-Control-Max-Age"] = str(30 * 24 * 3600)
+        return response
+
     def handle_exception(self, exc):
         if isinstance(exc, HtsgetError):
             return htsget_error(exc.error, exc.message, exc.status)
