@@ -27,6 +27,15 @@ def isolated_stores(tmp_path, monkeypatch):
         yield values
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Sign-in rate limits and token caches live in the shared cache: start every test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def basic(user) -> str:
     return "Basic " + base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
 
