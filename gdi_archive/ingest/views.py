@@ -64,7 +64,7 @@ class InboxUploadView(APIView):
 
     Optional checksums of the *plaintext*: headers `X-Checksum-SHA256` / `X-Checksum-MD5`
     (or query parameters `sha256` / `md5`); the file fails ingestion if they do not match.
-    201 for a new name, 200 when it replaces an upload that failed or is not ready yet; 409 for
+    201 for a new name, 202 when it replaces an upload that failed or is not ready yet; 409 for
     a name that is already archived; 411 without Content-Length; 413 over INBOX_MAX_BYTES;
     507 when the inbox has no room (nothing is kept).
     """
@@ -73,7 +73,7 @@ class InboxUploadView(APIView):
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={201: InboxEntryOut, 200: InboxEntryOut},
+        responses={201: InboxEntryOut, 202: InboxEntryOut},
         parameters=[
             OpenApiParameter("X-Checksum-SHA256", str, OpenApiParameter.HEADER, description="SHA-256 of the plaintext"),
             OpenApiParameter("X-Checksum-MD5", str, OpenApiParameter.HEADER, description="MD5 of the plaintext"),
@@ -92,4 +92,4 @@ class InboxUploadView(APIView):
             request=request,
         )
         file.refresh_from_db()
-        return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)

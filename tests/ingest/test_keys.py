@@ -5,11 +5,10 @@ import io
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from gdi_archive.catalogue.models import File
 from gdi_archive.crypt4gh.keys import key_id, parse_public_key
@@ -105,8 +104,6 @@ def test_files_encrypted_to_an_older_key_still_ingest(api, submitter, tmp_path, 
 
 
 def test_production_never_generates(settings):
-    from django.core.management.base import CommandError
-
     settings.C4GH_SECRET_KEY_FILES = [str(archive_secret_key_file())]
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="C4GH_SECRET_KEY_FILE"):
@@ -114,8 +111,6 @@ def test_production_never_generates(settings):
 
 
 def test_ingest_file_command_reports_a_bad_file(submitter, tmp_path):
-    from django.core.management.base import CommandError
-
     bad = tmp_path / "bad.bam.c4gh"
     bad.write_bytes(b"not encrypted at all")
     with pytest.raises(CommandError, match="not a Crypt4GH file"):
@@ -124,8 +119,6 @@ def test_ingest_file_command_reports_a_bad_file(submitter, tmp_path):
 
 
 def test_ingest_file_command_checks_the_submitted_checksum(submitter, tmp_path, archive_pub):
-    from django.core.management.base import CommandError
-
     plain = random_file(tmp_path / "c.bam", 2000)
     good = hashlib.sha256(plain.read_bytes()).hexdigest()
     encrypted = encrypt(plain, archive_pub)
@@ -163,3 +156,27 @@ def test_admin_restarts_a_failed_ingest(steward, submitter, tmp_path, archive_pu
     assert response.status_code == 302
     file.refresh_from_db()
     assert file.status == "ready" and file.accession
+
+
+def test_rotation_to_a_configured_key_file(api, submitter, tmp_path, archive_pub):
+    """Production's way: the operator puts a new key file first in C4GH_SECRET_KEY_FILE, then rotates."""
+    from django.test import override_settings
+
+    from gdi_archive.crypt4gh.keys import generate_keypair
+
+    plain = random_file(tmp_path / "p.bam", 9000)
+    file = _ingest(encrypt(plain, archive_pub), submitter)
+    old_secret = archive_secret_key_file()
+    new_secret, new_public = tmp_path / "new.sec", tmp_path / "new.pub"
+    generate_keypair(new_secret, new_public, archive_passphrase())
+    with override_settings(C4GH_SECRET_KEY_FILES=[str(new_secret), str(old_secret)]):
+        assert parse_public_key(api.get("/api/archive-key").content.decode()) == parse_public_key(new_public.read_text())
+        out = io.StringIO()
+        call_command("rotate_archive_key", stdout=out)
+        assert "1 header(s) re-encrypted" in out.getvalue()
+        file.refresh_from_db()
+        assert file.archive_key_id == key_id(parse_public_key(new_public.read_text()))
+        body = archive_store().open(file.location).read()
+        assert decrypt(bytes(file.header) + body, new_secret, archive_passphrase()) == plain.read_bytes()
+        with pytest.raises(CommandError, match="C4GH_SECRET_KEY_FILE"):
+            call_command("rotate_archive_key", "--generate", stdout=io.StringIO())

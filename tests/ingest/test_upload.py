@@ -139,7 +139,7 @@ def test_reupload_of_a_failed_file_replaces_it(submitter, encrypted, django_capt
     assert first.status == "error" and "not a Crypt4GH file" in first.error
     with django_capture_on_commit_callbacks(execute=False):
         response = put(client, "sample.bam.c4gh", encrypted)
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert response.json()["status"] == "uploaded" and response.json()["error"] == ""
     file = File.objects.get()
     assert file.pk == first.pk and file.bytes_total == len(encrypted)
