@@ -30,6 +30,10 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client writes each process's numbers there; an empty volume may not have it yet.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 HTTP_REQUESTS = Counter("gdi_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"])
 HTTP_DURATION = Histogram(
     "gdi_http_request_duration_seconds", "Seconds until the response headers were ready.", ["route"],
