@@ -232,7 +232,10 @@ def approve_request(*, access_request: AccessRequest, member, end=None, comment:
         return req
     now = timezone.now()
     asked_ends = [d.end for d in approvals if d.end]
-    for dataset in req.datasets.all():
+    datasets = list(req.datasets.all())
+    if any(d.status != Dataset.Status.RELEASED for d in datasets):
+        raise Conflict(_("A dataset of this request is no longer available."))
+    for dataset in datasets:
         latest = now + timedelta(days=dataset.max_access_days)
         entitlement_end = min([latest, *asked_ends])
         entitlement = Entitlement.objects.create(user=req.applicant, dataset=dataset, start=now, end=entitlement_end,

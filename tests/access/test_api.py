@@ -289,3 +289,13 @@ def test_body_must_be_an_object(applicant, dac_member, dataset):
     req = submitted(applicant, dataset)
     response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/reject", ["x"], format="json")
     assert response.status_code == 400
+
+
+def test_approving_a_withdrawn_dataset_is_409(applicant, dac_member, dataset):
+    req = submitted(applicant, dataset)
+    dataset.status = "withdrawn"
+    dataset.save()
+    response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/approve")
+    assert response.status_code == 409
+    assert not Entitlement.objects.exists()
+    assert AccessRequest.objects.get(pk=req["id"]).decisions.count() == 0  # rolled back with the refusal
