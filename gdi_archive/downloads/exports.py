@@ -131,14 +131,16 @@ def run_export(*, export_id) -> None:
                                               expires_at=now + timedelta(seconds=settings.EXPORT_LINK_TTL))
 
 
-def export_links(export: Export) -> list[dict]:
+def export_links(export: Export, *, request) -> list[dict]:
+    """Links for the files this request may still read (a revoked entitlement hides them)."""
     if export.status != Export.Status.DONE or not export.expires_at:
         return []
+    readable = set(selectors.readable_files(request).values_list("pk", flat=True))
     ttl = int((export.expires_at - timezone.now()).total_seconds())
     if ttl <= 0:
         return []
     links = []
-    for item in export.items.select_related("file").filter(done=True):
+    for item in export.items.select_related("file").filter(done=True, file__pk__in=readable):
         try:
             url = storage.outbox_store().presigned_url(item.location, expires_in=ttl)
         except storage.StorageError:

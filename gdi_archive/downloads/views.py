@@ -108,7 +108,7 @@ class ExportDetail(APIView):
             "finished_at": export.finished_at,
             "expires_at": export.expires_at,
             "error": export.error,
-            "links": exports.export_links(export),
+            "links": exports.export_links(export, request=request),
         }
         return Response(body)
 

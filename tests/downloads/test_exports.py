@@ -79,6 +79,9 @@ def test_expired_exports_are_cleaned_from_the_outbox(stored, applicant, client_k
     body = client.get(f"/api/exports/{response.json()['id']}").json()
     assert body["status"] == "done"
     link = body["links"][0]["url"].removeprefix("http://testserver")
+    # A request that no longer grants the dataset gets no links.
+    ungranted = token_client(applicant, [])
+    assert ungranted.get(f"/api/exports/{body['id']}").json()["links"] == []
     export = Export.objects.get()
     location = export.items.get().location
     assert storage.outbox_store().exists(location)
