@@ -257,3 +257,19 @@ def test_signed_block_urls_expire(archive, applicant, client_keys, settings):
     time.sleep(2.1)
     expired = Client().get(path, HTTP_RANGE=block["headers"]["Range"])
     assert expired.status_code == 404 and "expired" in expired.json()["detail"]
+
+
+def test_region_of_a_file_smaller_than_one_segment(steward, dac, applicant, client_keys, tmp_path):
+    """The whole file is one short Crypt4GH segment: pieces before the last are re-sent as full
+    new segments, since only the last segment of a stream may be short."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    vcf = genomic_data.make_vcf(folder, records_per_ref=1500)
+    assert vcf.stat().st_size < 65536
+    data = store_ready_file(submitter=steward, path=vcf)
+    store_ready_file(submitter=steward, path=vcf.with_name(vcf.name + ".tbi"), index_of=data)
+    client = token_client(applicant, [release(dac=dac, steward=steward, files=[data])])
+    ticket = ticket_for(client, "variants", data.accession, client_keys, referenceName="chr1", start=400_000, end=900_000)
+    out = decrypt_to(client_keys, ticket, tmp_path / "small-region.vcf.gz")
+    expected = genomic_data.variants_in(vcf, "chr1", 400_000, 900_000)
+    assert expected and genomic_data.variants_in(out, "chr1", 400_000, 900_000) == expected
