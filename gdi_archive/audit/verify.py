@@ -6,6 +6,10 @@ from .models import AuditEvent
 from .services import GENESIS, event_hash
 
 
+FIELDS = ("id", "at", "actor_name", "action", "target_type", "target_id", "client_address", "details",
+          "previous_hash", "hash")
+
+
 @dataclass(frozen=True)
 class Break:
     event_id: int
@@ -16,17 +20,16 @@ def first_break(batch_size: int = 2000) -> tuple[int, Break | None]:
     """(events checked, the first broken link or None). Reads in batches; memory stays flat."""
     previous_hash, checked, last_id = GENESIS, 0, 0
     while True:
-        rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*FIELDS)[:batch_size])
         if not rows:
             return checked, None
-        for row in rows:
-            if row.previous_hash != previous_hash:
-                return checked, Break(row.id, f"event {row.id} does not follow the event before it "
+        for row_id, at, actor_name, action, target_type, target_id, client_address, details, row_previous, row_hash in rows:
+            if row_previous != previous_hash:
+                return checked, Break(row_id, f"event {row_id} does not follow the event before it "
                                               f"(after event {last_id or 'start'}): a row was deleted or inserted")
-            expected = event_hash(previous_hash=row.previous_hash, at=row.at, actor_name=row.actor_name, action=row.action,
-                                  target_type=row.target_type, target_id=row.target_id,
-                                  client_address=row.client_address, details=row.details)
-            if expected != row.hash:
-                return checked, Break(row.id, f"event {row.id} was changed after it was written (its hash does not match)")
-            previous_hash, last_id = row.hash, row.id
+            expected = event_hash(previous_hash=row_previous, at=at, actor_name=actor_name, action=action,
+                                  target_type=target_type, target_id=target_id, client_address=client_address, details=details)
+            if expected != row_hash:
+                return checked, Break(row_id, f"event {row_id} was changed after it was written (its hash does not match)")
+            previous_hash, last_id = row_hash, row_id
             checked += 1
