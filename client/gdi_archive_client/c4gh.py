@@ -85,24 +85,6 @@ def generate(sk_path: str, pk_path: str, passphrase: str, comment: str = "gdi-ar
     c4gh.generate(os.path.expanduser(sk_path), os.path.expanduser(pk_path), passphrase=passphrase.encode(), comment=comment.encode())
 
 
-class ConcatReader(io.RawIOBase):
-    """Reads several byte sources one after the other (a header in memory, then a body file)."""
-
-    def __init__(self, *sources):
-        self.sources = [io.BytesIO(s) if isinstance(s, bytes | bytearray) else s for s in sources]
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while self.sources:
-            n = self.sources[0].readinto(buffer)
-            if n:
-                return n
-            self.sources.pop(0)
-        return 0
-
-
 class HashingWriter(io.RawIOBase):
     """Hashes (and counts) what passes; writes it on to `target` when there is one."""
 

@@ -64,6 +64,7 @@ class PartFile:
         self.data = out.with_name(out.name + ".part")
         self.state_path = out.with_name(out.name + ".part.json")
         self.lock = threading.Lock()
+        self.grown = threading.Condition()  # signalled when more of the body is on disk
         self.state: dict = {}
 
     def load(self) -> dict | None:
@@ -89,6 +90,73 @@ class PartFile:
     def remove(self) -> None:
         for path in (self.data, self.state_path):
             path.unlink(missing_ok=True)
+
+    def contiguous(self) -> int:
+        """How many body bytes from the start are on disk (what decryption may read)."""
+        end = 0
+        for part in self.state["parts"]:
+            end = part["start"] + part["done"]
+            if part["done"] < part["end"] - part["start"]:
+                break
+        return end
+
+
+class GrowingBody(io.RawIOBase):
+    """The header, then OUT.part as it fills from the start: decryption follows the download."""
+
+    def __init__(self, header: bytes, partfile: PartFile, total: int, stop: threading.Event):
+        self.header = header
+        self.partfile = partfile
+        self.total = total
+        self.stop = stop
+        self.position = 0
+        self.fd = os.open(partfile.data, os.O_RDONLY)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.position < len(self.header):
+            n = min(len(buffer), len(self.header) - self.position)
+            buffer[:n] = self.header[self.position:self.position + n]
+            self.position += n
+            return n
+        offset = self.position - len(self.header)
+        if offset >= self.total:
+            return 0
+        with self.partfile.grown:
+            while (available := self.partfile.contiguous()) <= offset:
+                if self.stop.is_set():
+                    raise ClientError("The download stopped before the file was complete.")
+                self.partfile.grown.wait(0.5)
+        data = os.pread(self.fd, min(len(buffer), available - offset), offset)
+        buffer[:len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+class Decryptor(threading.Thread):
+    """Decrypts the growing body into OUT.tmp while the parts arrive."""
+
+    def __init__(self, secret: bytes, body: GrowingBody, target: Path):
+        super().__init__(name="decrypt", daemon=True)
+        self.secret, self.body, self.target = secret, body, target
+        self.result = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with open(self.target, "wb") as out:
+                self.result = c4gh.decrypt_stream(self.secret, io.BufferedReader(self.body, buffer_size=CHUNK), out)
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+        finally:
+            self.body.close()
 
 
 def _plan(total: int, parallel: int) -> list[dict]:
@@ -131,11 +199,13 @@ def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile:
                         chunk = chunk[:room]
                         limit.take(len(chunk))
                         handle.write(chunk)
-                        part["done"] += len(chunk)
+                        handle.flush()
+                        with partfile.grown:
+                            part["done"] += len(chunk)
+                            partfile.grown.notify_all()
                         progress.add(len(chunk))
                         unsaved += len(chunk)
                         if unsaved >= SAVE_EVERY:
-                            handle.flush()
                             partfile.save()
                             unsaved = 0
                     handle.flush()
@@ -148,9 +218,17 @@ def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile:
             time.sleep(min(2 ** attempts, 30))
 
 
+def _finish(decryptor: "Decryptor | None") -> None:
+    if decryptor is not None:
+        with decryptor.body.partfile.grown:
+            decryptor.body.partfile.grown.notify_all()
+        decryptor.join()
+
+
 def download(archive: Archive, accession: str, out: Path, *, parallel: int, public: bytes | None, secret: bytes | None,
              decrypt: bool, verify: bool = True, part_path: str = "content", limit_rate: int | None = None) -> dict:
-    """Header once, body in parallel ranges into OUT.part, then the output (decrypted if asked)."""
+    """Header once, body in parallel ranges into OUT.part; with `decrypt`, the plaintext is written
+    as the body arrives (following the contiguous part from the start), else the Crypt4GH file."""
     headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
     header = archive.request("GET", f"/api/files/{accession}/header", headers=headers).content
     url = archive.url + f"/api/files/{accession}/{part_path}"
@@ -177,6 +255,10 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
     progress = Progress(total, accession, done=resumed)
     stop = threading.Event()
     limit = RateLimit(limit_rate)
+    tmp = out.with_name(out.name + ".tmp")
+    decryptor = Decryptor(secret, GrowingBody(header, partfile, total, stop), tmp) if decrypt else None
+    if decryptor:
+        decryptor.start()
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             futures = [pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
@@ -185,22 +267,27 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
                 future.result()
     except ChangedOnServer:
         stop.set()
+        _finish(decryptor)
         partfile.remove()
+        tmp.unlink(missing_ok=True)
         raise ClientError("The file changed on the server while downloading; the partial download was discarded. Run the command again.") from None
     except BaseException:
         stop.set()
+        _finish(decryptor)
         partfile.save()
+        tmp.unlink(missing_ok=True)  # never leave partial plaintext behind
         raise
     finally:
         progress.close()
 
     result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
-    tmp = out.with_name(out.name + ".tmp")
     with open(partfile.data, "rb") as body:
-        stream = io.BufferedReader(c4gh.ConcatReader(header, body), buffer_size=CHUNK)
-        if decrypt:
-            with open(tmp, "wb") as target:
-                plain = c4gh.decrypt_stream(secret, stream, target)
+        if decryptor:
+            _finish(decryptor)
+            if decryptor.error is not None:
+                tmp.unlink(missing_ok=True)
+                raise decryptor.error
+            plain = decryptor.result
         else:
             with open(tmp, "wb") as target:
                 target.write(header)

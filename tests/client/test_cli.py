@@ -124,10 +124,13 @@ def test_download_resumes_after_the_client_is_killed(people, tmp_path):
                 done = sum(part["done"] for part in json.loads(state.read_text())["parts"])
             except (ValueError, KeyError):
                 done = 0
-            if done >= 1024 * 1024:
+            plaintext = alice.home / "big.bin.tmp"
+            if done >= 1024 * 1024 and plaintext.exists() and plaintext.stat().st_size >= 65536:
                 break
         time.sleep(0.05)
     assert first.poll() is None, "the download ended before it could be interrupted"
+    # Decryption follows the download: plaintext was written before the body was complete.
+    assert 0 < (alice.home / "big.bin.tmp").stat().st_size < len(source.read_bytes())
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     assert not out.exists() and state.exists()

@@ -1,0 +1,295 @@
+"""`gdi-archive`: the archive from a terminal or a script."""
+
+import argparse
+import base64
+import getpass
+import hashlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from . import __version__, c4gh, transfer
+from .api import Archive, ClientError, explain, save_login
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(row.get(c, ""))) for row in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def cmd_login(args) -> int:
+    url = (args.url or os.environ.get("GDI_ARCHIVE_URL") or "").rstrip("/")
+    if not url:
+        url = input("Archive URL (e.g. https://archive.example.org): ").strip().rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise ClientError("The URL must start with https://")
+    if args.username:
+        password = os.environ.get("GDI_ARCHIVE_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
+        try:
+            response = requests.post(f"{url}/api/tokens", json={}, auth=(args.username, password), timeout=30)
+        except requests.ConnectionError:
+            raise ClientError(f"Cannot reach {url}") from None
+        if response.status_code != 201:
+            raise ClientError(explain(response))
+        token = response.json()["token"]
+    else:
+        token = args.token or getpass.getpass("Paste the token from the archive's Access tokens page: ")
+    token = token.strip()
+    if not token:
+        raise ClientError("No token given")
+    # Check it before keeping it.
+    Archive(url=url, token=token).json("GET", "/api/datasets")
+    path = save_login(url, token)
+    print(f"Logged in to {url}; token stored in {path}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    rows = Archive().json("GET", "/api/datasets")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, ["accession", "title", "file_count", "size"])
+    return 0
+
+
+def cmd_files(args) -> int:
+    archive = Archive()
+    rows = archive.json("GET", archive.path("api", "datasets", args.dataset, "files").removeprefix(archive.url))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, ["accession", "name", "size", "format", "has_index", "sha256"])
+    return 0
+
+
+def _keys(args) -> tuple[bytes | None, bytes | None]:
+    """(secret, public) from --sk/--pk; public alone from --pk; neither means the registered key."""
+    if args.sk:
+        return c4gh.key_for_sk(args.sk, args.pk)
+    if args.pk:
+        return None, c4gh.load_public_key(args.pk)
+    return None, None
+
+
+def cmd_download(args) -> int:
+    if args.decrypt and not args.sk:
+        raise ClientError("--decrypt needs your secret key: --sk PATH")
+    secret, public = _keys(args)
+    archive = Archive()
+    out = Path(args.output or (args.accession + ("" if args.decrypt else ".c4gh")))
+    result = transfer.download(archive, args.accession, out, parallel=args.parallel, public=public, secret=secret,
+                               decrypt=args.decrypt, verify=not args.no_verify, limit_rate=transfer.parse_rate(args.limit_rate))
+    if args.json:
+        print(json.dumps({**result, "output": str(out)}))
+    else:
+        note = " (resumed)" if result["resumed_from"] else ""
+        check = ", sha256 verified" if result.get("verified") else (", sha256 " + result["sha256"] if result.get("sha256") else "")
+        print(f"{args.accession} -> {out}{note}{check}")
+    return 0
+
+
+def _parse_region(region: str) -> dict:
+    match = re.fullmatch(r"([^:]+)(?::(\d[\d,]*)?(?:-(\d[\d,]*))?)?", region)
+    if not match:
+        raise ClientError("--region is CHROM, CHROM:START or CHROM:START-END (1-based, inclusive, like samtools)")
+    params = {"referenceName": match.group(1)}
+    if match.group(2):
+        params["start"] = int(match.group(2).replace(",", "")) - 1  # htsget is 0-based, half-open
+    if match.group(3):
+        params["end"] = int(match.group(3).replace(",", ""))
+    return params
+
+
+def cmd_htsget(args) -> int:
+    secret, public = _keys(args)
+    archive = Archive()
+    kind = args.type
+    if kind is None:
+        entry = archive.find_file(args.accession) or {}
+        kind = "variants" if str(entry.get("format", "")).upper() in ("VCF", "BCF") else "reads"
+    params = {"encryptionScheme": "C4GH"}
+    if args.region:
+        params.update(_parse_region(args.region))
+    headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
+    ticket = archive.json("GET", archive.path("htsget", kind, args.accession).removeprefix(archive.url), params=params, headers=headers)
+    origin = urlsplit(archive.url)
+    out = Path(args.output)
+    encrypted = out.with_name(out.name + ".c4gh.tmp")
+    with open(encrypted, "wb") as target:
+        for item in ticket["htsget"]["urls"]:
+            url = item["url"]
+            if url.startswith("data:"):
+                target.write(base64.b64decode(url.split(",", 1)[1]))
+                continue
+            same_site = urlsplit(url)[:2] == origin[:2]
+            session = archive.session if same_site else requests.Session()  # never send our token elsewhere
+            try:
+                response = session.get(url, headers=item.get("headers", {}), stream=True, timeout=(10, 300))
+            except requests.RequestException as exc:
+                raise ClientError(f"Cannot fetch a block of the ticket from {urlsplit(url).netloc}: {exc.__class__.__name__}") from None
+            if response.status_code not in (200, 206):
+                raise ClientError(explain(response))
+            for chunk in response.iter_content(transfer.CHUNK):
+                target.write(chunk)
+    if secret is not None:
+        with open(encrypted, "rb") as source, open(out, "wb") as target:
+            c4gh.decrypt_stream(secret, source, target)
+        encrypted.unlink()
+    else:
+        os.replace(encrypted, out)
+    print(f"{args.accession} {args.region or ''} -> {out}" + ("" if secret is not None else " (Crypt4GH; decrypt with your key)"))
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    passphrase = os.environ.get("C4GH_PASSPHRASE")
+    if passphrase is None:
+        passphrase = getpass.getpass("Passphrase for the new key: ")
+        if passphrase != getpass.getpass("Again: "):
+            raise ClientError("The passphrases differ")
+    if not passphrase:
+        raise ClientError("Give the key a passphrase (C4GH_PASSPHRASE or at the prompt)")
+    c4gh.generate(args.sk, args.pk, passphrase, args.comment)
+    print(f"Secret key: {args.sk} (keep it to yourself)\nPublic key: {args.pk} (register it on the archive's Keys page)")
+    return 0
+
+
+def cmd_encrypt(args) -> int:
+    if args.archive:
+        recipient = c4gh.public_key_from_text(Archive(need_token=False).request("GET", "/api/archive-key").text)
+    elif args.recipient_pk:
+        recipient = c4gh.load_public_key(args.recipient_pk)
+    else:
+        raise ClientError("Encrypt to whom? --archive (the archive's key) or --recipient-pk PATH")
+    out = Path(args.output or args.file + ".c4gh")
+    tmp = out.with_name(out.name + ".tmp")
+    digest = hashlib.sha256()
+    with open(args.file, "rb") as source, open(tmp, "wb") as target:
+        class Hashing:
+            def read(self, n=-1):
+                data = source.read(n)
+                digest.update(data)
+                return data
+
+            def readinto(self, buffer):
+                n = source.readinto(buffer)
+                digest.update(memoryview(buffer)[:n])
+                return n
+        c4gh.encrypt_stream(recipient, Hashing(), target)
+    os.replace(tmp, out)
+    print(f"{args.file} -> {out} (plaintext sha256 {digest.hexdigest()})")
+    return 0
+
+
+def cmd_upload(args) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise ClientError(f"No file at {path}")
+    if not c4gh.is_crypt4gh(str(path)):
+        raise ClientError(f"{path} is not a Crypt4GH file; encrypt it first: gdi-archive encrypt {path} --archive")
+    archive = Archive()
+    entry = transfer.upload(archive, path, args.name or path.name, retries=args.retries, sha256=args.sha256)
+    if args.json:
+        print(json.dumps(entry))
+    else:
+        print(f"uploaded {entry.get('name')} ({entry.get('status')}); follow it with `gdi-archive inbox`")
+    return 0
+
+
+def cmd_inbox(args) -> int:
+    rows = Archive().json("GET", "/api/inbox")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, ["name", "status", "bytes_done", "bytes_total", "accession", "error"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gdi-archive", description="Work with a gdi-archive from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("login", help="store a token for the archive")
+    p.add_argument("--url", help="the archive, e.g. https://archive.example.org")
+    p.add_argument("--token", help="the token (prompted for if not given; avoid putting it in shell history)")
+    p.add_argument("--username", help="mint a token with a local account's password instead (scripts)")
+    p.set_defaults(func=cmd_login)
+
+    for name, func, text in (("datasets", cmd_datasets, "datasets you may read"), ("inbox", cmd_inbox, "your uploads and their ingestion")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("files", help="files of a dataset")
+    p.add_argument("dataset")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_files)
+
+    def key_options(p):
+        p.add_argument("--sk", help="your Crypt4GH secret key (passphrase from C4GH_PASSPHRASE or a prompt)")
+        p.add_argument("--pk", help="your Crypt4GH public key (default: derived from --sk, else the key registered on the web)")
+
+    p = sub.add_parser("download", help="download a file (parallel, resumable)")
+    p.add_argument("accession")
+    p.add_argument("-o", "--output")
+    p.add_argument("--decrypt", action="store_true", help="write the plaintext (needs --sk)")
+    p.add_argument("--parallel", type=int, default=4, help="parallel range requests (default 4)")
+    p.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
+    p.add_argument("--limit-rate", help="at most this many bytes per second, e.g. 500K or 2M")
+    p.add_argument("--json", action="store_true")
+    key_options(p)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("htsget", help="a genomic region to a local file")
+    p.add_argument("accession")
+    p.add_argument("--region", help="CHROM:START-END (1-based, inclusive)")
+    p.add_argument("--type", choices=["reads", "variants"], help="default: from the file's format")
+    p.add_argument("-o", "--output", required=True)
+    key_options(p)
+    p.set_defaults(func=cmd_htsget)
+
+    p = sub.add_parser("keygen", help="make a Crypt4GH key pair")
+    p.add_argument("--sk", required=True)
+    p.add_argument("--pk", required=True)
+    p.add_argument("--comment", default="gdi-archive")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("encrypt", help="encrypt a file with Crypt4GH")
+    p.add_argument("file")
+    p.add_argument("-o", "--output")
+    p.add_argument("--archive", action="store_true", help="to the archive's public key (for uploads)")
+    p.add_argument("--recipient-pk", help="to this public key")
+    p.set_defaults(func=cmd_encrypt)
+
+    p = sub.add_parser("upload", help="upload a Crypt4GH file to your inbox")
+    p.add_argument("file")
+    p.add_argument("--name", help="name in the inbox (default: the file's name)")
+    p.add_argument("--sha256", help="the plaintext's sha256, checked by ingestion")
+    p.add_argument("--retries", type=int, default=3, help="whole-file retries (the server does not resume uploads)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_upload)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ClientError as exc:
+        print(f"gdi-archive: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ngdi-archive: interrupted; run the same command again to resume a download", file=sys.stderr)
+        return 130

@@ -1,0 +1,356 @@
+"""Downloads (parallel byte ranges, resumable) and uploads (streamed, retried whole)."""
+
+import io
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import requests
+
+from . import c4gh
+from .api import Archive, ClientError, explain
+from .progress import Progress
+
+CIPHER_SEGMENT = 65564  # 64 KiB of plaintext + nonce + MAC: parts start on segment boundaries
+CHUNK = 1024 * 1024
+SAVE_EVERY = 1024 * 1024
+
+
+class RateLimit:
+    """A shared byte budget per second across the parallel parts (like curl's --limit-rate)."""
+
+    def __init__(self, bytes_per_second: int | None):
+        self.rate = bytes_per_second
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.sent = 0
+
+    def take(self, n: int) -> None:
+        if not self.rate:
+            return
+        with self.lock:
+            self.sent += n
+            ahead = self.sent / self.rate - (time.monotonic() - self.started)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def parse_rate(text: str | None) -> int | None:
+    """'500K', '2M', '1G' or bytes."""
+    if not text:
+        return None
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    text = text.strip().upper()
+    factor = units.get(text[-1], 1)
+    try:
+        value = float(text[:-1] if text[-1] in units else text)
+    except ValueError:
+        raise ClientError(f"--limit-rate {text}: give bytes per second like 500K or 2M") from None
+    return max(1, int(value * factor))
+
+
+def _content_range_total(value: str) -> int:
+    # "bytes 0-0/12345" or "bytes */12345"
+    return int(value.rsplit("/", 1)[1])
+
+
+class PartFile:
+    """OUT.part holds the encrypted body as it arrives; OUT.part.json remembers what is done."""
+
+    def __init__(self, out: Path):
+        self.data = out.with_name(out.name + ".part")
+        self.state_path = out.with_name(out.name + ".part.json")
+        self.lock = threading.Lock()
+        self.grown = threading.Condition()  # signalled when more of the body is on disk
+        self.state: dict = {}
+
+    def load(self) -> dict | None:
+        if self.state_path.is_file() and self.data.is_file():
+            try:
+                return json.loads(self.state_path.read_text())
+            except ValueError:
+                return None
+        return None
+
+    def start(self, state: dict) -> None:
+        self.state = state
+        with open(self.data, "wb") as handle:
+            handle.truncate(state["total"])
+        self.save()
+
+    def save(self) -> None:
+        with self.lock:
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.state))
+            os.replace(tmp, self.state_path)
+
+    def remove(self) -> None:
+        for path in (self.data, self.state_path):
+            path.unlink(missing_ok=True)
+
+    def contiguous(self) -> int:
+        """How many body bytes from the start are on disk (what decryption may read)."""
+        end = 0
+        for part in self.state["parts"]:
+            end = part["start"] + part["done"]
+            if part["done"] < part["end"] - part["start"]:
+                break
+        return end
+
+
+class GrowingBody(io.RawIOBase):
+    """The header, then OUT.part as it fills from the start: decryption follows the download."""
+
+    def __init__(self, header: bytes, partfile: PartFile, total: int, stop: threading.Event):
+        self.header = header
+        self.partfile = partfile
+        self.total = total
+        self.stop = stop
+        self.position = 0
+        self.fd = os.open(partfile.data, os.O_RDONLY)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.position < len(self.header):
+            n = min(len(buffer), len(self.header) - self.position)
+            buffer[:n] = self.header[self.position:self.position + n]
+            self.position += n
+            return n
+        offset = self.position - len(self.header)
+        if offset >= self.total:
+            return 0
+        with self.partfile.grown:
+            while (available := self.partfile.contiguous()) <= offset:
+                if self.stop.is_set():
+                    raise ClientError("The download stopped before the file was complete.")
+                self.partfile.grown.wait(0.5)
+        data = os.pread(self.fd, min(len(buffer), available - offset), offset)
+        buffer[:len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+class Decryptor(threading.Thread):
+    """Decrypts the growing body into OUT.tmp while the parts arrive."""
+
+    def __init__(self, secret: bytes, body: GrowingBody, target: Path):
+        super().__init__(name="decrypt", daemon=True)
+        self.secret, self.body, self.target = secret, body, target
+        self.result = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with open(self.target, "wb") as out:
+                self.result = c4gh.decrypt_stream(self.secret, io.BufferedReader(self.body, buffer_size=CHUNK), out)
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+        finally:
+            self.body.close()
+
+
+def _plan(total: int, parallel: int) -> list[dict]:
+    """Up to `parallel` parts, each a whole number of cipher segments (the last takes the rest)."""
+    segments = max(1, -(-total // CIPHER_SEGMENT))
+    per = max(1, -(-segments // max(parallel, 1)))
+    parts, start = [], 0
+    while start < total:
+        end = min(total, start + per * CIPHER_SEGMENT)
+        parts.append({"start": start, "end": end, "done": 0})
+        start = end
+    return parts
+
+
+class ChangedOnServer(Exception):
+    pass
+
+
+def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile: PartFile, etag: str, progress: Progress,
+                stop: threading.Event, limit: RateLimit) -> None:
+    attempts = 0
+    while part["start"] + part["done"] < part["end"]:
+        if stop.is_set():
+            return
+        begin = part["start"] + part["done"]
+        request_headers = {**headers, "Range": f"bytes={begin}-{part['end'] - 1}", "If-Range": etag}
+        try:
+            with archive.session.get(url, headers=request_headers, stream=True, timeout=(10, 120)) as response:
+                if response.status_code == 200:
+                    raise ChangedOnServer()  # If-Range did not match: the stored body changed
+                if response.status_code != 206:
+                    raise ClientError(explain(response))
+                unsaved = 0
+                with open(partfile.data, "r+b") as handle:
+                    handle.seek(begin)
+                    for chunk in response.iter_content(min(CHUNK, limit.rate or CHUNK)):
+                        if stop.is_set():
+                            break
+                        room = part["end"] - (part["start"] + part["done"])
+                        chunk = chunk[:room]
+                        limit.take(len(chunk))
+                        handle.write(chunk)
+                        handle.flush()
+                        with partfile.grown:
+                            part["done"] += len(chunk)
+                            partfile.grown.notify_all()
+                        progress.add(len(chunk))
+                        unsaved += len(chunk)
+                        if unsaved >= SAVE_EVERY:
+                            partfile.save()
+                            unsaved = 0
+                    handle.flush()
+                partfile.save()
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
+            partfile.save()
+            attempts += 1
+            if attempts > 5:
+                raise ClientError("The connection keeps failing; run the same command again to resume.") from None
+            time.sleep(min(2 ** attempts, 30))
+
+
+def _finish(decryptor: "Decryptor | None") -> None:
+    if decryptor is not None:
+        with decryptor.body.partfile.grown:
+            decryptor.body.partfile.grown.notify_all()
+        decryptor.join()
+
+
+def download(archive: Archive, accession: str, out: Path, *, parallel: int, public: bytes | None, secret: bytes | None,
+             decrypt: bool, verify: bool = True, part_path: str = "content", limit_rate: int | None = None) -> dict:
+    """Header once, body in parallel ranges into OUT.part; with `decrypt`, the plaintext is written
+    as the body arrives (following the contiguous part from the start), else the Crypt4GH file."""
+    headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
+    header = archive.request("GET", f"/api/files/{accession}/header", headers=headers).content
+    url = archive.url + f"/api/files/{accession}/{part_path}"
+    probe = archive.request("GET", url, headers={**headers, "Range": "bytes=0-0"}, ok=(200, 206, 416), stream=True)
+    probe.close()
+    if probe.status_code == 416:  # an empty body
+        total, etag = 0, probe.headers.get("ETag", "")
+    elif probe.status_code == 200:
+        total, etag = int(probe.headers.get("Content-Length", "0")), probe.headers.get("ETag", "")
+    else:
+        total, etag = _content_range_total(probe.headers["Content-Range"]), probe.headers.get("ETag", "")
+    if not etag:
+        raise ClientError("The server gave no ETag for this file, so a download could not be resumed safely.")
+
+    partfile = PartFile(out)
+    previous = partfile.load()
+    if previous and previous.get("etag") == etag and previous.get("total") == total and previous.get("accession") == accession:
+        partfile.state = previous
+        resumed = sum(part["done"] for part in previous["parts"])
+    else:
+        partfile.start({"accession": accession, "etag": etag, "total": total, "parts": _plan(total, parallel)})
+        resumed = 0
+
+    progress = Progress(total, accession, done=resumed)
+    stop = threading.Event()
+    limit = RateLimit(limit_rate)
+    tmp = out.with_name(out.name + ".tmp")
+    decryptor = Decryptor(secret, GrowingBody(header, partfile, total, stop), tmp) if decrypt else None
+    if decryptor:
+        decryptor.start()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
+                       for part in partfile.state["parts"] if part["done"] < part["end"] - part["start"]]
+            for future in as_completed(futures):
+                future.result()
+    except ChangedOnServer:
+        stop.set()
+        _finish(decryptor)
+        partfile.remove()
+        tmp.unlink(missing_ok=True)
+        raise ClientError("The file changed on the server while downloading; the partial download was discarded. Run the command again.") from None
+    except BaseException:
+        stop.set()
+        _finish(decryptor)
+        partfile.save()
+        tmp.unlink(missing_ok=True)  # never leave partial plaintext behind
+        raise
+    finally:
+        progress.close()
+
+    result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
+    with open(partfile.data, "rb") as body:
+        if decryptor:
+            _finish(decryptor)
+            if decryptor.error is not None:
+                tmp.unlink(missing_ok=True)
+                raise decryptor.error
+            plain = decryptor.result
+        else:
+            with open(tmp, "wb") as target:
+                target.write(header)
+                while chunk := body.read(CHUNK):
+                    target.write(chunk)
+            plain = None
+            if secret is not None and verify:
+                with open(tmp, "rb") as again:
+                    plain = c4gh.decrypt_stream(secret, io.BufferedReader(again, buffer_size=CHUNK))
+    if plain is not None:
+        result.update(sha256=plain.sha256.hexdigest(), size=plain.size)
+        if verify:
+            entry = archive.find_file(accession)
+            expected = (entry or {}).get("sha256")
+            if expected and expected.lower() != result["sha256"]:
+                tmp.unlink(missing_ok=True)
+                raise ClientError(f"Checksum mismatch for {accession}: expected {expected}, got {result['sha256']}. Nothing was kept.")
+            result["verified"] = bool(expected)
+    os.replace(tmp, out)
+    partfile.remove()
+    return result
+
+
+class _UploadBody:
+    """The file as a request body of known length (so it goes with Content-Length, not chunked,
+    which proxies and gunicorn may refuse for a PUT), counting progress as it is read."""
+
+    def __init__(self, handle, size: int, progress: Progress):
+        self.handle = handle
+        self.size = size
+        self.progress = progress
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.handle.read(CHUNK if n is None or n < 0 else max(n, 64 * 1024))
+        self.progress.add(len(data))
+        return data
+
+
+def upload(archive: Archive, path: Path, name: str, *, retries: int, sha256: str | None = None) -> dict:
+    """PUT the file as a stream. The server keeps no partial uploads, so a failure retries it whole."""
+    size = path.stat().st_size
+    headers = {"Content-Type": "application/octet-stream"}
+    if sha256:
+        headers["X-Checksum-SHA256"] = sha256
+    attempt = 0
+    while True:
+        attempt += 1
+        progress = Progress(size, name)
+        try:
+            with open(path, "rb") as handle:
+                body = _UploadBody(handle, size, progress)
+                response = archive.session.put(archive.path("api", "inbox", name), data=body, headers=headers, timeout=(10, 3600))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            progress.close()
+            if attempt > retries:
+                raise ClientError(f"Upload failed after {attempt} attempts ({exc.__class__.__name__}).") from None
+            print(f"upload interrupted; the server does not resume uploads, so starting {name} again ({attempt}/{retries})")
+            time.sleep(min(2 ** attempt, 30))
+            continue
+        progress.close()
+        if response.status_code not in (200, 201):
+            raise ClientError(explain(response))
+        return response.json()
