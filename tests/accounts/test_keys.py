@@ -93,3 +93,16 @@ def test_another_users_key_cannot_be_revoked(applicant, other_applicant, keypair
 def test_anonymous_cannot_add_keys(client):
     response = client.post("/keys", {"key": "x"})
     assert response.status_code == 302 and response["Location"].startswith("/login")
+
+
+def test_login_page_offers_institution_sign_in_when_configured(client, settings):
+    assert "/oidc/login" not in client.get("/login").content.decode()
+    settings.OIDC_ISSUER = "https://login.example.org/oidc"
+    page = client.get("/login?next=/requests").content.decode()
+    assert "/oidc/login?next=/requests" in page
+
+
+def test_not_found_page_is_the_sites(applicant):
+    response = signed_in(applicant).get("/requests/424242")
+    assert response.status_code == 404
+    assert "There is nothing here, or you may not see it." in response.content.decode()
