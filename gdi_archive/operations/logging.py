@@ -45,6 +45,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key in _STANDARD or key.startswith("_") or any(word in key.lower() for word in _SECRET_WORDS):
                 continue
+            if key == "request" and hasattr(value, "path"):
+                # Django passes the request along; its repr has the query string, where signed
+                # URLs keep their signature. Method and path only.
+                value = f"{getattr(value, 'method', '')} {value.path}"
             try:
                 json.dumps(value)
             except (TypeError, ValueError):

@@ -60,13 +60,15 @@ def test_every_answer_has_a_request_id_and_a_good_one_is_kept():
 
 @pytest.mark.django_db
 def test_log_lines_are_json_and_carry_the_request_id(json_log):
-    response = Client().get("/api/no-such-endpoint", HTTP_X_REQUEST_ID="trace-42", HTTP_AUTHORIZATION="Bearer secret-token-value")
+    response = Client().get("/api/no-such-endpoint?signature=secret-signature-value", HTTP_X_REQUEST_ID="trace-42",
+                            HTTP_AUTHORIZATION="Bearer secret-token-value")
     assert response.status_code == 404
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     mine = [line for line in lines if line.get("request_id") == "trace-42"]
     assert mine, lines
     assert {"time", "level", "logger", "message"} <= set(mine[0])
     assert "secret-token-value" not in json_log.getvalue()
+    assert "secret-signature-value" not in json_log.getvalue(), "query strings (signed URLs) stay out of the log"
 
 
 def test_log_format_follows_the_environment_setting():
