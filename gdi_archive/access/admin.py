@@ -59,7 +59,7 @@ class DACScopedAdmin(admin.ModelAdmin):
 
 class EventInline(admin.TabularInline):
     model = RequestEvent
-    fields = ["at", "kind", "actor", "comment"]
+    fields = ["at", "kind", "by", "comment"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -71,10 +71,15 @@ class EventInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         return True
 
+    @admin.display(description=gettext_lazy("By"))
+    def by(self, obj):
+        person = getattr(obj, "actor", None) or getattr(obj, "member", None)
+        return person.username if person else "-"
+
 
 class DecisionInline(EventInline):
     model = Decision
-    fields = ["at", "round", "member", "verdict", "comment", "end"]
+    fields = ["at", "round", "by", "verdict", "comment", "end"]
     readonly_fields = fields
     verbose_name_plural = gettext_lazy("Decisions")
 
@@ -93,8 +98,8 @@ class AccessRequestAdmin(DACScopedAdmin):
     list_display_links = ["id", "title"]
     list_filter = ["status", ("dac", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
-    fields = ["applicant", "dac", "datasets", "title", "purpose", "institution", "duo", "status", "round",
-              "created_at", "submitted_at", "decided_at", "attachment_links"]
+    fields = ["applicant_details", "committee", "dataset_list", "title", "purpose", "institution", "intended_use", "status",
+              "approvals", "round", "created_at", "submitted_at", "decided_at", "attachment_links"]
     readonly_fields = fields
     inlines = [DecisionInline, EventInline]
     change_form_template = "admin/access/accessrequest/change_form.html"
@@ -117,6 +122,35 @@ class AccessRequestAdmin(DACScopedAdmin):
     def get_queryset(self, request):
         # A draft is the applicant's own until it is submitted.
         return super().get_queryset(request).exclude(status=AccessRequest.Status.DRAFT)
+
+    @admin.display(description=gettext_lazy("Applicant"))
+    def applicant_details(self, obj):
+        user = obj.applicant
+        name = user.get_full_name()
+        return f"{name} ({user.username}, {user.email})" if name else f"{user.username} ({user.email})"
+
+    @admin.display(description=gettext_lazy("Committee (DAC)"))
+    def committee(self, obj):
+        return f"{obj.dac.accession} {obj.dac.name}"
+
+    @admin.display(description=gettext_lazy("Datasets"))
+    def dataset_list(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{} {} (terms v{}, at most {} days)</li>",
+            ((d.accession, d.title, d.terms_version, d.max_access_days) for d in obj.datasets.all())))
+
+    @admin.display(description=gettext_lazy("Intended use"))
+    def intended_use(self, obj):
+        from gdi_archive.catalogue.duo import describe
+
+        return ", ".join(describe(code) for code in obj.duo) or "-"
+
+    @admin.display(description=gettext_lazy("Approvals"))
+    def approvals(self, obj):
+        given = obj.decisions.filter(round=obj.round, verdict=Decision.Verdict.APPROVE).count() if obj.round else 0
+        return f"{given} / {max(1, obj.dac.required_approvals)}"
 
     @admin.display(description=gettext_lazy("Attachments"))
     def attachment_links(self, obj):
@@ -174,8 +208,8 @@ class EntitlementAdmin(DACScopedAdmin):
     list_display = ["id", "user", "dataset", "status", "start", "end", "granted_by"]
     list_filter = ["status", ("dataset", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "dataset__accession"]
-    fields = ["user", "dataset", "status", "start", "end", "granted_by", "granted_at", "access_request",
-              "revoked_at", "revoked_by", "revoke_reason", "reminder_sent_at"]
+    fields = ["holder", "dataset_name", "status", "start", "end", "granted_by_name", "granted_at", "request_link",
+              "revoked_at", "revoked_by_name", "revoke_reason", "reminder_sent_at"]
     readonly_fields = fields
     change_form_template = "admin/access/entitlement/change_form.html"
     actions = ["revoke_selected"]
@@ -201,6 +235,31 @@ class EntitlementAdmin(DACScopedAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "entitlements": queryset,
                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "title": _("Revoke entitlements")}
         return TemplateResponse(request, "admin/access/entitlement/revoke_selected.html", context)
+
+    @admin.display(description=gettext_lazy("Holder"))
+    def holder(self, obj):
+        return f"{obj.user.username} ({obj.user.email})"
+
+    @admin.display(description=gettext_lazy("Dataset"))
+    def dataset_name(self, obj):
+        return f"{obj.dataset.accession} {obj.dataset.title}"
+
+    @admin.display(description=gettext_lazy("Granted by"))
+    def granted_by_name(self, obj):
+        return obj.granted_by.username if obj.granted_by else "-"
+
+    @admin.display(description=gettext_lazy("Revoked by"))
+    def revoked_by_name(self, obj):
+        return obj.revoked_by.username if obj.revoked_by else "-"
+
+    @admin.display(description=gettext_lazy("Request"))
+    def request_link(self, obj):
+        from django.utils.html import format_html
+
+        if not obj.access_request_id:
+            return "-"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:access_accessrequest_change", args=[obj.access_request_id]),
+                           obj.access_request_id)
 
     def get_urls(self):
         return [path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="access_entitlement_revoke"),

@@ -52,8 +52,9 @@ def test_request_page_shows_the_whole_application(dac_member, two_requests):
     mine, _ = two_requests
     services.add_comment(access_request=mine, author=mine.applicant, comment="Supervisor agrees.")
     page = signed_in(dac_member).get(f"/admin/access/accessrequest/{mine.pk}/change/").content.decode()
-    for text in ("Ours", "Find variants.", "UT", "Supervisor agrees.", "Decide"):
+    for text in ("Ours", "Find variants.", "UT", "Supervisor agrees.", "Decide", "alice@example.org", "0 / 1"):
         assert text in page
+    assert "/admin/accounts/user/" not in page  # no links to pages a member may not open
 
 
 def test_approve_in_admin_with_end_date(dac_member, two_requests):
