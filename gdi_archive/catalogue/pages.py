@@ -50,7 +50,7 @@ def dataset_page(request, accession):
     if dataset is None:
         raise Http404
     files = dataset.files.filter(status=File.Status.READY, index_of__isnull=True).order_by("name")
-    context = {"dataset": dataset, "files": files[:200]}
+    context = {"dataset": dataset, "files": files[:200], "duo_labels": [describe(code) for code in dataset.duo or []]}
     if request.user.is_authenticated:
         from gdi_archive.access.models import AccessRequest, Entitlement
 
