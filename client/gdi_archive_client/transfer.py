@@ -1,5 +1,6 @@
 """Downloads (parallel byte ranges, resumable) and uploads (streamed, retried whole)."""
 
+import hashlib
 import io
 import json
 import os
@@ -58,7 +59,8 @@ def _content_range_total(value: str) -> int:
 
 
 class PartFile:
-    """OUT.part holds the encrypted body as it arrives; OUT.part.json remembers what is done."""
+    """OUT.part is the Crypt4GH file being assembled: the header, then the body as it arrives
+    (so the finished file is renamed, never copied); OUT.part.json remembers what is done."""
 
     def __init__(self, out: Path):
         self.data = out.with_name(out.name + ".part")
@@ -75,10 +77,15 @@ class PartFile:
                 return None
         return None
 
-    def start(self, state: dict) -> None:
+    @property
+    def body_offset(self) -> int:
+        return self.state["header_length"]
+
+    def start(self, state: dict, header: bytes) -> None:
         self.state = state
         with open(self.data, "wb") as handle:
-            handle.truncate(state["total"])
+            handle.write(header)
+            handle.truncate(len(header) + state["total"])
         self.save()
 
     def save(self) -> None:
@@ -129,7 +136,7 @@ class GrowingBody(io.RawIOBase):
                 if self.stop.is_set():
                     raise ClientError("The download stopped before the file was complete.")
                 self.partfile.grown.wait(0.5)
-        data = os.pread(self.fd, min(len(buffer), available - offset), offset)
+        data = os.pread(self.fd, min(len(buffer), available - offset), self.partfile.body_offset + offset)
         buffer[:len(data)] = data
         self.position += len(data)
         return len(data)
@@ -191,7 +198,7 @@ def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile:
                     raise ClientError(explain(response))
                 unsaved = 0
                 with open(partfile.data, "r+b") as handle:
-                    handle.seek(begin)
+                    handle.seek(partfile.body_offset + begin)
                     for chunk in response.iter_content(min(CHUNK, limit.rate or CHUNK)):
                         if stop.is_set():
                             break
@@ -245,11 +252,13 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
 
     partfile = PartFile(out)
     previous = partfile.load()
-    if previous and previous.get("etag") == etag and previous.get("total") == total and previous.get("accession") == accession:
+    header_sha256 = hashlib.sha256(header).hexdigest()
+    same = {"accession": accession, "etag": etag, "total": total, "header_sha256": header_sha256}
+    if previous and all(previous.get(key) == value for key, value in same.items()):
         partfile.state = previous
         resumed = sum(part["done"] for part in previous["parts"])
     else:
-        partfile.start({"accession": accession, "etag": etag, "total": total, "parts": _plan(total, parallel)})
+        partfile.start({**same, "header_length": len(header), "parts": _plan(total, parallel)}, header)
         resumed = 0
 
     progress = Progress(total, accession, done=resumed)
@@ -281,22 +290,16 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
         progress.close()
 
     result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
-    with open(partfile.data, "rb") as body:
-        if decryptor:
-            _finish(decryptor)
-            if decryptor.error is not None:
-                tmp.unlink(missing_ok=True)
-                raise decryptor.error
-            plain = decryptor.result
-        else:
-            with open(tmp, "wb") as target:
-                target.write(header)
-                while chunk := body.read(CHUNK):
-                    target.write(chunk)
-            plain = None
-            if secret is not None and verify:
-                with open(tmp, "rb") as again:
-                    plain = c4gh.decrypt_stream(secret, io.BufferedReader(again, buffer_size=CHUNK))
+    plain = None
+    if decryptor:
+        _finish(decryptor)
+        if decryptor.error is not None:
+            tmp.unlink(missing_ok=True)
+            raise decryptor.error
+        plain = decryptor.result
+    elif secret is not None and verify:
+        with open(partfile.data, "rb") as assembled:
+            plain = c4gh.decrypt_stream(secret, io.BufferedReader(assembled, buffer_size=CHUNK))
     if plain is not None:
         result.update(sha256=plain.sha256.hexdigest(), size=plain.size)
         if verify:
@@ -304,10 +307,15 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
             expected = (entry or {}).get("sha256")
             if expected and expected.lower() != result["sha256"]:
                 tmp.unlink(missing_ok=True)
+                partfile.remove()
                 raise ClientError(f"Checksum mismatch for {accession}: expected {expected}, got {result['sha256']}. Nothing was kept.")
             result["verified"] = bool(expected)
-    os.replace(tmp, out)
-    partfile.remove()
+    if decryptor:
+        os.replace(tmp, out)
+        partfile.remove()
+    else:
+        os.replace(partfile.data, out)
+        partfile.state_path.unlink(missing_ok=True)
     return result
 
 
