@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,7 +34,10 @@ def cmd_login(args) -> int:
         url = input("Archive URL (e.g. https://archive.example.org): ").strip().rstrip("/")
     if not url.startswith(("https://", "http://")):
         raise ClientError("The URL must start with https://")
-    if args.username:
+    if args.device:
+        token = device_flow(issuer=args.issuer or os.environ.get("GDI_ARCHIVE_OIDC_ISSUER"),
+                            client_id=args.client_id or os.environ.get("GDI_ARCHIVE_OIDC_CLIENT_ID"), scope=args.scope)
+    elif args.username:
         password = os.environ.get("GDI_ARCHIVE_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
         try:
             response = requests.post(f"{url}/api/tokens", json={}, auth=(args.username, password), timeout=30)
@@ -52,6 +56,41 @@ def cmd_login(args) -> int:
     path = save_login(url, token)
     print(f"Logged in to {url}; token stored in {path}")
     return 0
+
+
+def device_flow(*, issuer: str | None, client_id: str | None, scope: str) -> str:
+    """OAuth 2.0 device authorization (RFC 8628) at the identity provider the archive trusts:
+    the person approves in a browser, we poll for the access token."""
+    if not issuer or not client_id:
+        raise ClientError("--device needs --issuer and --client-id (ask the archive's operator which to use)")
+    try:
+        config = requests.get(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=30).json()
+        device_endpoint, token_endpoint = config["device_authorization_endpoint"], config["token_endpoint"]
+    except (requests.RequestException, ValueError, KeyError):
+        raise ClientError(f"{issuer} does not offer the device flow (no device_authorization_endpoint)") from None
+    answer = requests.post(device_endpoint, data={"client_id": client_id, "scope": scope}, timeout=30)
+    if answer.status_code != 200:
+        raise ClientError(f"The identity provider refused to start: {explain(answer)}")
+    grant = answer.json()
+    where = grant.get("verification_uri_complete") or grant["verification_uri"]
+    print(f"Open {where} in a browser and enter the code {grant['user_code']}", file=sys.stderr, flush=True)
+    interval = max(1, int(grant.get("interval", 5)))
+    deadline = time.monotonic() + int(grant.get("expires_in", 600))
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        reply = requests.post(token_endpoint, data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                                    "device_code": grant["device_code"], "client_id": client_id}, timeout=30)
+        body = reply.json() if reply.headers.get("Content-Type", "").startswith("application/json") else {}
+        if reply.status_code == 200 and body.get("access_token"):
+            return body["access_token"]
+        error = body.get("error")
+        if error == "authorization_pending":
+            continue
+        if error == "slow_down":
+            interval += 5
+            continue
+        raise ClientError(f"Sign-in did not complete: {error or reply.status_code} {body.get('error_description', '')}".strip())
+    raise ClientError("The code expired before sign-in completed; run `gdi-archive login --device` again.")
 
 
 def cmd_datasets(args) -> int:
@@ -225,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the archive, e.g. https://archive.example.org")
     p.add_argument("--token", help="the token (prompted for if not given; avoid putting it in shell history)")
     p.add_argument("--username", help="mint a token with a local account's password instead (scripts)")
+    p.add_argument("--device", action="store_true", help="sign in at the identity provider with the OIDC device flow")
+    p.add_argument("--issuer", help="with --device: the identity provider (or GDI_ARCHIVE_OIDC_ISSUER)")
+    p.add_argument("--client-id", help="with --device: the client id registered there (or GDI_ARCHIVE_OIDC_CLIENT_ID)")
+    p.add_argument("--scope", default="openid ga4gh_passport_v1", help="with --device: scopes to ask for")
     p.set_defaults(func=cmd_login)
 
     for name, func, text in (("datasets", cmd_datasets, "datasets you may read"), ("inbox", cmd_inbox, "your uploads and their ingestion")):
