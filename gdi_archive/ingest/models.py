@@ -23,6 +23,7 @@ class IngestJob(models.Model):
         help_text="Archive object the current attempt writes; removed if the attempt does not finish.",
     )
     transient_failures = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When the ingest task was last queued.")
 
     class Meta:
         verbose_name = "ingest job"

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from gdi_archive.audit.services import record
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 
 PROGRESS_BYTES = 8 * 1024 * 1024  # record progress at most every 8 MiB ...
 PROGRESS_SECONDS = 0.5  # ... and at most twice a second
+HEARTBEAT_SECONDS = 30  # but at least this often, however slowly the bytes come
 ACTOR = "ingest"
+LOST_AFTER_STALE = 12  # an upload queued this many stale periods ago and still waiting is queued again
 _IN_PROGRESS = (File.Status.VERIFYING, File.Status.ARCHIVING)
 
 
@@ -56,6 +59,8 @@ def _delete_quietly(store, key: str) -> None:
 def claim_ingest(*, file_id: int, worker: str) -> tuple[File, int, str] | None:
     """Take an uploaded file for this run (conditional update); None if there is nothing to do."""
     with transaction.atomic():
+        if not File.objects.filter(pk=file_id).exists():
+            return None  # deleted meanwhile (or a message from another database)
         job, _ = IngestJob.objects.select_for_update().get_or_create(file_id=file_id)
         claimed = File.objects.filter(pk=file_id, status=File.Status.UPLOADED).update(
             status=File.Status.VERIFYING, bytes_done=0, error=""
@@ -89,7 +94,8 @@ class _Progress:
         if self.callback:
             self.callback(done)
         now = time.monotonic()
-        if done - self.last_bytes < PROGRESS_BYTES or now - self.last_time < PROGRESS_SECONDS:
+        busy = done - self.last_bytes < PROGRESS_BYTES or now - self.last_time < PROGRESS_SECONDS
+        if busy and now - self.last_time < HEARTBEAT_SECONDS:  # a slow stream still shows life
             return
         self.last_bytes, self.last_time = done, now
         with transaction.atomic():
@@ -262,6 +268,13 @@ def recover_interrupted_ingests(*, dead_worker: str | None = None, stale_after: 
                 FileEvent.objects.create(file_id=file_id, status=File.Status.UPLOADED,
                                          detail=f"the worker running attempt {attempt} stopped; starting again")
                 requeue.append(file_id)
-    lost = File.objects.filter(status=File.Status.UPLOADED, updated_at__lt=cutoff).exclude(inbox_location="")
+    # Uploads whose task never got queued (broker down) or was lost long ago; not the ones
+    # merely waiting their turn behind other ingests, which would only pile up duplicates.
+    lost_cutoff = timezone.now() - timedelta(seconds=LOST_AFTER_STALE * stale_after)
+    lost = File.objects.filter(status=File.Status.UPLOADED).exclude(inbox_location="").filter(
+        Q(ingest_job__queued_at__isnull=True) | Q(ingest_job__queued_at__lt=lost_cutoff), updated_at__lt=cutoff,
+    )
     requeue += [pk for pk in lost.values_list("pk", flat=True) if pk not in requeue]
+    if requeue:
+        IngestJob.objects.filter(file_id__in=requeue).update(queued_at=timezone.now())
     return requeue

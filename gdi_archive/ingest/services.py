@@ -64,9 +64,17 @@ class _LimitedBody:
 
 
 def _enqueue(file_id: int) -> None:
+    """Queue the ingest; if the broker is down the upload stays `uploaded` and recovery queues it later."""
+    from django.utils import timezone
+
     from .tasks import ingest_file
 
-    ingest_file.delay(file_id)
+    IngestJob.objects.filter(file_id=file_id).update(queued_at=timezone.now())
+    try:
+        ingest_file.delay(file_id)
+    except Exception:  # never turn a stored upload into a 500 after it was committed
+        log.exception("could not queue the ingest of file %s; it will be queued again by recovery", file_id)
+        IngestJob.objects.filter(file_id=file_id).update(queued_at=None)
 
 
 def _delete_inbox_object(key: str) -> None:
