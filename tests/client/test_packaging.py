@@ -1,5 +1,6 @@
 """The client stands alone: pip-installable from ./client, no Django and no server code inside."""
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -25,7 +26,9 @@ def test_running_the_client_loads_neither_django_nor_the_server():
 
 
 def test_the_wheel_holds_only_the_client(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(CLIENT)],
+    source = tmp_path / "client"  # a copy: building leaves build/ behind in the source folder
+    shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
                    check=True, timeout=300, capture_output=True)
     wheel = next(tmp_path.glob("gdi_archive_client-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
