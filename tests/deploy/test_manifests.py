@@ -266,6 +266,18 @@ def test_compose_archive_services_are_consistent(compose):
     assert "/secrets/" in (DEPLOY / ".gitignore").read_text().split()
 
 
+def test_compose_healthchecks_ask_the_archive_on_its_own_ports(compose):
+    for name in ("web", "worker"):
+        service = compose["services"][name]
+        env = _compose_env(service)
+        test = " ".join(service["healthcheck"]["test"])
+        match = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/]+)", test)
+        assert match, f"{name}: healthcheck does not ask over HTTP"
+        port = env.get("WORKER_HTTP_PORT") if name == "worker" else env["GUNICORN_BIND"].rsplit(":", 1)[1]
+        assert match.group(1) == port, f"{name}: healthcheck port {match.group(1)} is not the one it listens on"
+        check_probe(match.group(2))
+
+
 def test_compose_interpolations_are_documented_in_env_example():
     text = (DEPLOY / "compose.yaml").read_text()
     example = (DEPLOY / "env.example").read_text()
