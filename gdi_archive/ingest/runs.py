@@ -122,7 +122,12 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     if not file.inbox_location:
         return fail_ingest(file_id=file_id, attempt=attempt,
                            reason="The uploaded file is no longer in the inbox; please upload it again.")
-    keyring = archive_keyring()
+    try:
+        keyring = archive_keyring()
+    except Exception:  # an operator's problem, not the submitter's: keep the upload for a restart
+        log.exception("ingest of file %s: the archive keys could not be loaded", file_id)
+        return fail_ingest(file_id=file_id, attempt=attempt,
+                           reason="The archive's keys could not be loaded; the operators have been told.")
     try:
         with inbox_store().open(file.inbox_location) as source:
             verified = verify_and_store(
@@ -147,8 +152,10 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
         return fail_ingest(file_id=file_id, attempt=attempt,
                            reason="The archive store is full; an operator must add space, then ingest the file again.")
     except StorageError as exc:
+        log.error("ingest of file %s: storage error: %s", file_id, exc)
         _delete_quietly(archive, key)
-        return fail_ingest(file_id=file_id, attempt=attempt, reason=f"The file could not be stored: {exc}")
+        return fail_ingest(file_id=file_id, attempt=attempt,
+                           reason="The file could not be stored in the archive; the operators have been told.")
     except Exception as exc:
         log.exception("ingest of file %s failed unexpectedly", file_id)
         _delete_quietly(archive, key)

@@ -28,7 +28,9 @@ def ingest_file(self, file_id: int) -> str:
         file = runs.run_ingest(file_id=file_id, worker=worker)
     except StorageUnavailable as exc:
         if self.request.retries >= MAX_RETRIES:
-            runs.give_up(file_id=file_id, reason=f"Storage stayed unavailable after {MAX_RETRIES + 1} tries: {exc}")
+            log.error("ingest of file %s: storage still unavailable, giving up: %s", file_id, exc)
+            runs.give_up(file_id=file_id, reason=f"Storage stayed unavailable after {MAX_RETRIES + 1} tries; "
+                                                 "the operators have been told and can start the ingest again.")
             return "error"
         raise self.retry(exc=exc, countdown=min(300, settings.INGEST_RETRY_DELAY * 2 ** self.request.retries))
     return file.status if file is not None else "skipped"
