@@ -115,8 +115,11 @@ def mint_passport_token(*, user, lifetime: int | None = None, label: str = "", r
         raise InvalidInput(f"lifetime must be a whole number of seconds from 60 to {maximum}.")
     if len(label) > 100:
         raise InvalidInput("The label may have at most 100 characters.")
-    now = timezone.now().replace(microsecond=0)
-    visas, datasets, earliest = user_visas(user=user, lifetime=lifetime, now=now)
+    # Entitlements are looked up at the exact moment (one approved a moment ago counts); the
+    # token's own times are whole seconds, as JWT claims are.
+    moment = timezone.now()
+    now = moment.replace(microsecond=0)
+    visas, datasets, earliest = user_visas(user=user, lifetime=lifetime, now=moment)
     expires_at = min(now + timedelta(seconds=lifetime), earliest)
     jti = str(uuid.uuid4())
     claims = {"iss": issuer(), "sub": user.get_username(), "iat": _epoch(now), "exp": _epoch(expires_at),
