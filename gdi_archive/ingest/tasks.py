@@ -51,7 +51,11 @@ def recover_interrupted_ingests(dead_worker: str | None = None) -> list[int]:
 def _recover_on_start(sender=None, **kwargs):
     """A worker that has just started is running nothing: whatever it held before died with it."""
     hostname = getattr(sender, "hostname", None)
+    from django.db import connection
+
     try:
         recover_interrupted_ingests(dead_worker=hostname)
     except Exception:  # never keep a worker from starting
         log.exception("could not look for interrupted ingests")
+    finally:
+        connection.close()  # the pool forks from this process: hand no open socket down

@@ -180,3 +180,25 @@ def test_rotation_to_a_configured_key_file(api, submitter, tmp_path, archive_pub
         assert decrypt(bytes(file.header) + body, new_secret, archive_passphrase()) == plain.read_bytes()
         with pytest.raises(CommandError, match="C4GH_SECRET_KEY_FILE"):
             call_command("rotate_archive_key", "--generate", stdout=io.StringIO())
+
+
+def test_development_generates_a_passphrase_file_when_none_is_set(tmp_path):
+    from django.test import override_settings
+
+    from gdi_archive.ingest import keys
+
+    with override_settings(KEYS_DIR=tmp_path / "keys", C4GH_PASSPHRASE=None, C4GH_SECRET_KEY_FILES=[]):
+        keys.ensure_archive_keys()
+        keys.ensure_archive_keys()  # once only
+        passphrase_file = tmp_path / "keys" / "c4gh_passphrase"
+        assert stat.S_IMODE(passphrase_file.stat().st_mode) == 0o600
+        secrets = list((tmp_path / "keys").glob("c4gh-archive-*.sec"))
+        assert len(secrets) == 1
+        pub = keys.current_public_key()
+        plain = random_file(tmp_path / "x", 1000)
+        pub_file = tmp_path / "k.pub"
+        from gdi_archive.crypt4gh.keys import format_public_key
+
+        pub_file.write_text(format_public_key(pub))
+        assert decrypt(encrypt(plain, pub_file).read_bytes(), secrets[0],
+                       passphrase_file.read_text().strip()) == plain.read_bytes()
