@@ -4,3 +4,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gdi_archive.settings")
 application = get_asgi_application()
+
+from gdi_archive.storage import ensure_stores_ready  # noqa: E402
+
+ensure_stores_ready()

@@ -81,3 +81,23 @@ def outbox_store() -> Store:
     from django.conf import settings
 
     return open_store(settings.OUTBOX_URL)
+
+
+def ensure_stores_ready() -> dict[str, str]:
+    """Create the archive, inbox and outbox folders or buckets if they are missing.
+
+    Called when a web or worker process starts (design.md: missing buckets are created at
+    start when the credentials allow it). A store that cannot be created is logged and left
+    for /health/ready to report; the process still starts.
+    """
+    import logging
+
+    outcome = {}
+    for name, factory in (("archive", archive_store), ("inbox", inbox_store), ("outbox", outbox_store)):
+        try:
+            factory().ensure_ready()
+            outcome[name] = "ok"
+        except (StorageError, ValueError) as exc:
+            logging.getLogger(__name__).warning("storage %s is not ready: %s", name, exc)
+            outcome[name] = str(exc)
+    return outcome

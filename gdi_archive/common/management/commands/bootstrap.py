@@ -51,13 +51,12 @@ class Command(BaseCommand):
 
     def ensure_keys(self) -> None:
         from gdi_archive.ingest.keys import ensure_archive_keys
+        from gdi_archive.passports.keys import ensure_signing_keys
+        from gdi_archive.storage import ensure_stores_ready
 
         ensure_archive_keys()
-        try:
-            from gdi_archive.passports.keys import ensure_signing_keys
-        except ImportError:
-            return
         ensure_signing_keys()
+        ensure_stores_ready()
 
     # --- users ------------------------------------------------------------------------------------
 
