@@ -41,6 +41,10 @@ max_requests_jitter = 500
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 proxy_allow_ips = forwarded_allow_ips
 limit_request_line = 8190
+# A passport with ten visas is about 12 KB in one Authorization header; gunicorn's default
+# (8190 bytes) would refuse it before the archive sees it. Tokens over 32 KiB are refused by
+# the clearinghouse itself.
+limit_request_field_size = 40000
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
