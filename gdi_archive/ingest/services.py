@@ -137,6 +137,10 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
     except StorageUnavailable:
         raise InvalidInput("The inbox storage is unavailable; please try again shortly.", code="ServiceUnavailable",
                            status_code=503) from None
+    except StorageError as exc:
+        log.error("upload of %s by %s could not be stored: %s", name, submitter, exc)
+        raise ArchiveError("The inbox could not store the upload; nothing was kept. The operators have been told.",
+                           code="ServiceUnavailable", status_code=503) from None
     try:
         return _register_upload(submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5,
                                 request=request, enqueue=enqueue)
