@@ -11,6 +11,7 @@ points it at:
 """
 
 import glob
+import io
 import os
 import shutil
 import signal
@@ -21,12 +22,14 @@ import threading
 import time
 from pathlib import Path
 
+import boto3
 import requests
+from crypt4gh import lib as c4gh_lib
 
 from tests.conftest import free_port, wait_for_port
 from tests.stack.test_production_stack import BIN, PASSWORD, REPO, Stack
 
-__all__ = ["PASSWORD", "CuttableProxy", "OwnPostgres", "OwnRedis", "ReliabilityStack"]
+__all__ = ["PASSWORD", "REPO", "CuttableProxy", "OwnPostgres", "OwnRedis", "ReliabilityStack"]
 
 
 def _pg_bin(name: str) -> str:
@@ -205,7 +208,6 @@ class ReliabilityStack(Stack):
         return env
 
     def up(self) -> None:
-        import boto3
         import psycopg
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.postgres.port}/postgres", autocommit=True) as conn:
@@ -308,4 +310,63 @@ class ReliabilityStack(Stack):
         return session
 
 
-__all__ += ["REPO"]
+# --- helpers shared by the fault tests and bench/load.py (no Django imports) ----------------------
+
+
+def s3(stack):
+    return boto3.client("s3", endpoint_url=stack.s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                        region_name="us-east-1")
+
+
+def bucket_keys(stack, kind: str) -> list[str]:
+    listing = s3(stack).list_objects_v2(Bucket=f"{kind}-{stack.run_id}")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def encrypt_for_archive(stack, plain: bytes, path: Path) -> Path:
+    from gdi_archive.crypt4gh.keys import parse_public_key
+
+    archive_pub = parse_public_key(requests.get(stack.url + "/api/archive-key", timeout=10).text)
+    with open(path, "wb") as out:
+        c4gh_lib.encrypt([(0, os.urandom(32), archive_pub)], io.BytesIO(plain), out)
+    return path
+
+
+def inbox_entry(session, url: str, name: str) -> dict | None:
+    entries = session.get(url + "/api/inbox", timeout=20).json()
+    return next((e for e in entries if e["name"] == name), None)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except requests.RequestException as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def publish(stack, accessions: list[str]) -> str:
+    """A released dataset of the given files; alice is entitled to it. Returns its accession."""
+    out = stack.manage("shell", "-c", (
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from gdi_archive.accounts.models import User\n"
+        "from gdi_archive.catalogue.models import DAC, Dataset, File\n"
+        "from gdi_archive.access.models import Entitlement\n"
+        "dac, _ = DAC.objects.get_or_create(name='Reliability DAC')\n"
+        "ds = Dataset.objects.create(title='Reliability cohort', dac=dac, status='released', released_at=timezone.now())\n"
+        f"ds.files.add(*File.objects.filter(accession__in={accessions!r}))\n"
+        "now = timezone.now()\n"
+        "Entitlement.objects.create(user=User.objects.get(username='alice'), dataset=ds, start=now - timedelta(minutes=5),"
+        " end=now + timedelta(days=3))\n"
+        "ds.refresh_from_db()\n"
+        "print(ds.accession)\n"
+    ))
+    return out.strip().splitlines()[-1]

@@ -10,9 +10,9 @@ connection resumed mid-read is tests/storage/test_s3.py.
 
 import hashlib
 import http.client
-import io
 import json
 import os
+import select
 import socket
 import subprocess
 import tempfile
@@ -21,15 +21,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 import pytest
 import requests
-from crypt4gh import lib as c4gh_lib
 
 from tests.conftest import free_port, wait_for_port
 from tests.downloads.conftest import ClientKeyPair
 
-from .stack import CuttableProxy, OwnPostgres, OwnRedis, ReliabilityStack
+from .stack import (CuttableProxy, OwnPostgres, OwnRedis, ReliabilityStack, bucket_keys, encrypt_for_archive, inbox_entry,
+                    publish, wait_for)
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.worker, pytest.mark.timeout(900)]
 
@@ -49,7 +48,8 @@ def stack(s3_server):
         (owned / "stack").mkdir()
         stack = ReliabilityStack(owned / "stack", proxy.url, postgres=postgres, redis=redis,
                                  extra_env={"INGEST_RETRY_DELAY": "1", "DATABASE_CONN_MAX_AGE": "60",
-                                            "GUNICORN_THREADS": "8", "GUNICORN_BODY_TIMEOUT": str(BODY_TIMEOUT)})
+                                            "GUNICORN_THREADS": "8", "GUNICORN_BODY_TIMEOUT": str(BODY_TIMEOUT),
+                                            "GUNICORN_MIN_UPLOAD_RATE": str(MiB)})
         stack.proxy = proxy
         stack.up()
         stack.state = {}
@@ -63,65 +63,6 @@ def stack(s3_server):
         postgres.close()
         if not os.environ.get("KEEP_STACK"):  # KEEP_STACK=1 keeps the logs for a post-mortem
             subprocess.run(["rm", "-rf", str(owned)], check=False)
-
-
-def s3(stack):
-    return boto3.client("s3", endpoint_url=stack.s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                        region_name="us-east-1")
-
-
-def bucket_keys(stack, kind: str) -> list[str]:
-    listing = s3(stack).list_objects_v2(Bucket=f"{kind}-{stack.run_id}")
-    return [item["Key"] for item in listing.get("Contents", [])]
-
-
-def encrypt_for_archive(stack, plain: bytes, path: Path) -> Path:
-    from gdi_archive.crypt4gh.keys import parse_public_key
-
-    archive_pub = parse_public_key(requests.get(stack.url + "/api/archive-key", timeout=10).text)
-    with open(path, "wb") as out:
-        c4gh_lib.encrypt([(0, os.urandom(32), archive_pub)], io.BytesIO(plain), out)
-    return path
-
-
-def inbox_entry(session, url: str, name: str) -> dict | None:
-    entries = session.get(url + "/api/inbox", timeout=20).json()
-    return next((e for e in entries if e["name"] == name), None)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except requests.RequestException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def publish(stack, accessions: list[str]) -> str:
-    """A released dataset of the given files; alice is entitled to it. Returns its accession."""
-    out = stack.manage("shell", "-c", (
-        "from datetime import timedelta\n"
-        "from django.utils import timezone\n"
-        "from gdi_archive.accounts.models import User\n"
-        "from gdi_archive.catalogue.models import DAC, Dataset, File\n"
-        "from gdi_archive.access.models import Entitlement\n"
-        "dac, _ = DAC.objects.get_or_create(name='Reliability DAC')\n"
-        "ds = Dataset.objects.create(title='Reliability cohort', dac=dac, status='released', released_at=timezone.now())\n"
-        f"ds.files.add(*File.objects.filter(accession__in={accessions!r}))\n"
-        "now = timezone.now()\n"
-        "Entitlement.objects.create(user=User.objects.get(username='alice'), dataset=ds, start=now - timedelta(minutes=5),"
-        " end=now + timedelta(days=3))\n"
-        "ds.refresh_from_db()\n"
-        "print(ds.accession)\n"
-    ))
-    return out.strip().splitlines()[-1]
 
 
 def archived_big_file(stack, folder: Path) -> dict:
@@ -199,6 +140,29 @@ def test_worker_killed_mid_export_never_publishes_a_half_copy(stack, tmp_path):
         copy = requests.get(link["url"] if link["url"].startswith("http") else stack.url + link["url"], timeout=120)
         assert copy.status_code == 200 and len(copy.content) == link["size"]
         assert hashlib.sha256(keys.decrypt(copy.content)).hexdigest() == big["plain_sha256"]
+
+
+# --- a short load --------------------------------------------------------------------------------------
+
+
+def _bench_load():
+    """bench/load.py as a module (bench/ is a folder of scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_load", Path(__file__).resolve().parents[2] / "bench" / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_mixed_load_sees_no_errors(stack, tmp_path):
+    """bench/load.py's mix (htsget tickets, 4 KiB range downloads, listings), 20 clients for 10 s."""
+    load = _bench_load()
+    target = load.seed(stack, tmp_path)
+    result = load.run_load(target, phase="mix", clients=20, seconds=10, server_pgid=stack.processes["web"].pid)
+    summary = result.summary()
+    assert summary["errors"] == {}, summary
+    assert set(summary["by_kind"]) == {"ticket", "range", "listing"} and summary["ok"] > 50, summary
 
 
 # --- the object store unreachable during a download -----------------------------------------------
@@ -373,6 +337,8 @@ def _trickle_put(port: int, path: str, token: str, body: bytes, *, piece: int, p
         for start in range(0, len(body), piece):
             conn.send(body[start : start + piece])
             time.sleep(pause)
+            if select.select([conn.sock], [], [], 0)[0]:
+                break  # the server answered (or hung up) before the body was complete
             if give_up_after is not None and time.monotonic() - started > give_up_after:
                 return "still open", b""
         response = conn.getresponse()
@@ -417,7 +383,7 @@ def test_disk_full_while_uploading_is_a_clean_507_with_no_partial_file(stack, ti
 # --- slow and oversized requests ----------------------------------------------------------------------
 
 
-BODY_TIMEOUT = 10  # GUNICORN_BODY_TIMEOUT for this stack (deploy default: 60 s)
+BODY_TIMEOUT = 10  # GUNICORN_BODY_TIMEOUT for this stack (deploy default: 60 s; and 1 MiB/s minimum rate)
 
 
 @pytest.mark.xfail(strict=True, reason=(
