@@ -29,10 +29,21 @@ def isolated_stores(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Sign-in rate limits and token caches live in the shared cache: start every test clean."""
+    """Sign-in rate limits and token caches live in the cache: start every test clean.
+
+    Only this run's keys: `cache.clear()` on Redis is FLUSHDB, which would also empty the
+    Celery queues and caches of every other test run sharing the Redis database.
+    """
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache") and prefix:
+        client = cache._cache.get_client(None)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
     yield
 
 
