@@ -51,10 +51,23 @@ def test_s3_round_trip(s3_env, celery_worker_process, submitter, archive_pub, tm
     assert decrypt(bytes(file.header) + body, archive_secret_key_file(), archive_passphrase()) == data
 
 
+def _remove_archive_bucket(s3_env) -> None:
+    """An outage the store reports as StorageUnavailable: the archive bucket is gone (workers
+    create missing buckets only when they start)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env["S3_ENDPOINT_URL"], aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    bucket = s3_env["STORAGE_URL"].removeprefix("s3://")
+    if bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.delete_bucket(Bucket=bucket)
+
+
 def test_storage_outage_is_retried_then_succeeds(s3_env, quick_retries, celery_worker_process, submitter,
                                                   archive_pub, tmp_path):
     """The archive bucket is missing at first (StorageUnavailable); once it exists the retry finishes."""
     inbox_store().ensure_ready()
+    _remove_archive_bucket(s3_env)
     plain = random_file(tmp_path / "v.vcf.gz", 100_000)
     client = client_for(submitter)
     assert put(client, "v.vcf.gz.c4gh", encrypt(plain, archive_pub).read_bytes()).status_code == 201
@@ -70,7 +83,8 @@ def test_storage_outage_is_retried_then_succeeds(s3_env, quick_retries, celery_w
 
 def test_storage_that_stays_down_fails_the_file_with_a_reason(s3_env, instant_retries, celery_worker_process,
                                                               submitter, archive_pub, tmp_path):
-    inbox_store().ensure_ready()  # the archive bucket never appears
+    inbox_store().ensure_ready()
+    _remove_archive_bucket(s3_env)  # and it never comes back
     client = client_for(submitter)
     put(client, "v.bam.c4gh", encrypt(random_file(tmp_path / "v.bam", 1000), archive_pub).read_bytes())
     done = wait_until(client, "v.bam.c4gh", timeout=120)
