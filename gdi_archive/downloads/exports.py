@@ -1,7 +1,8 @@
 """Exports: a worker writes re-encrypted copies of files to the outbox; links expire.
 
 The copy is the file's header re-encrypted for the requester's key followed by the stored
-body, unchanged (never decrypted). Access is decided when the export is requested.
+body, unchanged (never decrypted). Access is checked when the export is requested and again
+for every download through its links (`still_allowed`).
 """
 
 import base64
@@ -14,7 +15,9 @@ from django.utils import timezone
 
 from gdi_archive import storage
 from gdi_archive.audit import services as audit
+from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import InvalidInput, NotFound
+from gdi_archive.passports.services import live_dataset_accessions
 
 from . import selectors, services, signing
 from .keys import ClientKey
@@ -46,11 +49,13 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
         if not chosen:
             raise InvalidInput("That dataset has no files ready to export.")
     user = getattr(request, "user", None)
+    requester = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         export = Export.objects.create(
-            requester=user if user is not None and user.is_authenticated else None, subject=_subject(request),
+            requester=requester, subject=_subject(request),
             public_key=key.b64, key_fingerprint=key.fingerprint, dataset=dataset or "",
             bytes_total=sum(services.body_size(f) for f in chosen),
+            visa_access_until=_visa_access_until(request, requester, chosen),
         )
         ExportFile.objects.bulk_create([ExportFile(export=export, file=f) for f in chosen])
         audit.record(action="download.export.requested", actor=selectors.actor_of(request), target=export, request=request,
@@ -61,6 +66,28 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
         export_id = str(export.id)
         transaction.on_commit(lambda: run_export.delay(export_id))
     return export
+
+
+def _released_datasets(file) -> set[str]:
+    return set(file.datasets.filter(status=Dataset.Status.RELEASED).values_list("accession", flat=True))
+
+
+def _visa_access_until(request, requester, files) -> "datetime | None":
+    """When access to any of the files rests on something other than a live entitlement here
+    (a broker's visas), the moment that access ends; None when entitlements cover every file."""
+    live = live_dataset_accessions(requester) if requester is not None else frozenset()
+    if all(_released_datasets(f) & live for f in files):
+        return None
+    grants = getattr(request, "auth", None)
+    return getattr(grants, "expires_at", None) or timezone.now() + timedelta(seconds=settings.VISA_MAX_AGE)
+
+
+def still_allowed(export: Export, file) -> bool:
+    """May an export link still serve this file? A revoked or expired entitlement stops it at
+    once, as it stops every other download."""
+    if export.requester_id is not None and _released_datasets(file) & live_dataset_accessions(export.requester):
+        return True
+    return export.visa_access_until is not None and export.visa_access_until > timezone.now()
 
 
 def get_export(*, request, export_id) -> Export:

@@ -51,6 +51,9 @@ class Export(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Set when access rested on a broker's visas rather than the requester's entitlements here:
+    # the links work only until those visas expire (a broker's revocation cannot reach us).
+    visa_access_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -119,7 +119,7 @@ def export_file(request, export_id, accession):
 
     from gdi_archive.common.errors import ArchiveError, NotFound
 
-    from . import signing
+    from . import exports, signing
     from .models import Export
 
     try:
@@ -127,8 +127,8 @@ def export_file(request, export_id, accession):
         if fields["export"] != str(export_id) or fields["file"] != accession:
             raise NotFound("This link is not valid.")
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
-        item = export.items.filter(file__accession=accession, done=True).first() if export else None
-        if item is None:
+        item = export.items.select_related("file").filter(file__accession=accession, done=True).first() if export else None
+        if item is None or not exports.still_allowed(export, item.file):
             raise NotFound("This link is not valid or has expired.")
     except ArchiveError as exc:
         return JsonResponse({"error": exc.code, "detail": exc.detail}, status=exc.status_code)

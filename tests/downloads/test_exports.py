@@ -92,3 +92,48 @@ def test_expired_exports_are_cleaned_from_the_outbox(stored, applicant, client_k
     assert not storage.outbox_store().exists(location)
     assert client.get(f"/api/exports/{export.id}").json()["status"] == "expired"
     assert Client().get(link).status_code == 404
+
+
+def _export_link(client, stored, client_keys) -> str:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
+                               HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    assert response.status_code == 202, response.content
+    body = client.get(f"/api/exports/{response.json()['id']}").json()
+    assert body["status"] == "done", body
+    return body["links"][0]["url"].removeprefix("http://testserver")
+
+
+@pytest.mark.django_db
+def test_revoking_the_entitlement_stops_an_export_link_at_once(stored, applicant, dac_member, client_keys):
+    from gdi_archive.access.services import revoke_entitlement
+
+    from ..conftest import client_for
+    from .conftest import entitle
+
+    entitlement = entitle(applicant, stored["dataset"])
+    link = _export_link(client_for(applicant), stored, client_keys)
+    first = Client().get(link)
+    assert first.status_code == 200
+    assert client_keys.decrypt(b"".join(first.streaming_content)) == stored["plain"]
+
+    revoke_entitlement(entitlement=entitlement, member=dac_member, reason="Project ended early.")
+    refused = Client().get(link)
+    assert refused.status_code == 404
+    assert refused.json()["error"] == "NotFound"
+
+
+@pytest.mark.django_db
+def test_an_export_link_from_a_brokers_visas_ends_when_the_visas_do(stored, applicant, client_keys):
+    from rest_framework.test import APIClient
+
+    from gdi_archive.passports.grants import Grants
+
+    client = APIClient()
+    client.force_authenticate(user=applicant, token=Grants(
+        subject=applicant.username, issuer="https://broker.example.org", datasets=frozenset({stored["dataset"].accession}),
+        expires_at=timezone.now() + timedelta(seconds=2)))
+    link = _export_link(client, stored, client_keys)
+    assert Client().get(link).status_code == 200
+    time.sleep(2.1)
+    assert Client().get(link).status_code == 404
