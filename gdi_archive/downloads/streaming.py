@@ -6,17 +6,20 @@ so memory stays flat whatever the file size.
 """
 
 import hashlib
+import itertools
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
 from gdi_archive import storage
 
 # Big enough that per-chunk overhead vanishes, small enough that many parallel downloads stay
 # cheap: memory per download is about one chunk, whatever the file size.
 STREAM_CHUNK = 1024 * 1024
+log = logging.getLogger(__name__)
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -37,20 +40,31 @@ def _store(name: str):
     return storage.outbox_store() if name == "outbox" else storage.archive_store()
 
 
-def iter_pieces(pieces: list[Piece], start: int, end: int) -> Iterator[bytes]:
-    """Bytes [start, end) of the concatenated pieces."""
+def open_pieces(pieces: list[Piece], start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of the concatenated pieces, with the first read from storage done now.
+
+    Reading one chunk before the response starts means an unreachable store is known while the
+    status can still say so (a 503), instead of a 200 that is cut after its first bytes.
+    """
+    parts: list = []
     offset = 0
+    probed = False
     for piece in pieces:
         lo, hi = max(start, offset), min(end, offset + piece.length)
         if lo < hi:
             if piece.data is not None:
-                yield piece.data[lo - offset : hi - offset]
+                parts.append((piece.data[lo - offset : hi - offset],))
             else:
                 base = piece.start - offset
-                yield from _store(piece.store).iter_range(piece.location, base + lo, base + hi, chunk_size=STREAM_CHUNK)
+                chunks = _store(piece.store).iter_range(piece.location, base + lo, base + hi, chunk_size=STREAM_CHUNK)
+                if not probed:
+                    chunks = itertools.chain((next(chunks, b""),), chunks)
+                    probed = True
+                parts.append(chunks)
         offset += piece.length
         if offset >= end:
-            return
+            break
+    return itertools.chain.from_iterable(parts)
 
 
 class Unsatisfiable(Exception):
@@ -111,7 +125,21 @@ def stream_response(request, *, pieces: list[Piece], etag: str, filename: str | 
         if wanted is not None:
             start, end = wanted
             status = 206
-    response = StreamingHttpResponse(iter_pieces(pieces, start, end), status=status, content_type=content_type)
+    try:
+        body = open_pieces(pieces, start, end)
+    except storage.StorageUnavailable as exc:
+        log.warning("download %s refused: storage unreachable: %s", etag, exc)
+        response = JsonResponse({"error": "StorageUnavailable",
+                                 "detail": "The archive's storage cannot be reached just now. Please try again in a few minutes."},
+                                status=503)
+        response["Retry-After"] = "60"
+        return response
+    except storage.StorageError as exc:
+        log.error("download %s refused: stored object unreadable: %s", etag, exc)
+        return JsonResponse({"error": "InternalError",
+                             "detail": "This file cannot be read from the archive just now; the operators have been alerted."},
+                            status=500)
+    response = StreamingHttpResponse(body, status=status, content_type=content_type)
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag

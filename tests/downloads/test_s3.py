@@ -49,3 +49,42 @@ def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, ap
     response = client.get(f"/api/files/{data.accession}", {"start": 70_000, "end": 200_000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
     assert response.status_code == 200
     assert client_keys.decrypt(b"".join(response.streaming_content)) == bam.read_bytes()[70_000:200_000]
+
+
+def test_unreachable_store_is_a_clean_503_before_any_byte(s3_env, steward, dac, applicant, client_keys, tmp_path, settings):
+    """The store is asked before the status line: never a 200 that is cut after the header."""
+    import os
+    import socket
+
+    from gdi_archive import storage
+
+    assert set(storage.ensure_stores_ready().values()) == {"ok"}
+    path = tmp_path / "plain.bin"
+    path.write_bytes(os.urandom(100_000))
+    data = store_ready_file(submitter=steward, path=path)
+    client = token_client(applicant, [release(dac=dac, steward=steward, files=[data])])
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for path_ in (f"/api/files/{data.accession}", f"/api/files/{data.accession}/content"):
+        response = client.get(path_, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+        assert response.status_code == 503, path_
+        assert response.json()["error"] == "StorageUnavailable"
+        assert response["Retry-After"]
+
+
+def test_a_missing_stored_body_is_a_clean_error(steward, dac, applicant, client_keys, tmp_path):
+    import os
+
+    from gdi_archive import storage
+
+    path = tmp_path / "plain.bin"
+    path.write_bytes(os.urandom(100_000))
+    data = store_ready_file(submitter=steward, path=path)
+    client = token_client(applicant, [release(dac=dac, steward=steward, files=[data])])
+    storage.archive_store().delete(data.location)
+    response = client.get(f"/api/files/{data.accession}/content")
+    assert response.status_code == 500
+    assert response.json() == {"error": "InternalError",
+                               "detail": "This file cannot be read from the archive just now; the operators have been alerted."}

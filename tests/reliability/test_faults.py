@@ -190,10 +190,6 @@ def test_object_store_cut_mid_download_ends_in_a_short_read_not_a_complete_200(s
     stack.wait_ready()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known gap (downloads/streaming.py): the body is read from storage only once the response is being sent, so an "
-    "unreachable store becomes gunicorn's bare HTML 500 page instead of a 503 JSON error; fixed by reading the "
-    "first chunk before the status is chosen."))
 def test_object_store_unreachable_before_a_download_gives_a_clean_error(stack, tmp_path):
     big = archived_big_file(stack, tmp_path)
     alice = stack.session("alice")
