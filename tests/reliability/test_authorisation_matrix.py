@@ -368,6 +368,33 @@ def test_every_endpoint_answers_every_persona_as_the_table_says(world):
     assert not wrong, "\n".join(wrong)
 
 
+OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def test_methods_outside_the_table_change_nothing(world):
+    """A method the table does not list for a URL (a DELETE, a PUT on a list...) never writes and
+    never fails with a 500, for the operator, a DAC member and a bearer token alike."""
+    listed: dict[str, set[str]] = {}
+    for pattern, method in EXPECTED:
+        listed.setdefault(pattern, set()).add(method)
+    calls = world.calls()
+    done = set()
+    problems = []
+    for (pattern, _), call in sorted(calls.items()):
+        if pattern in done:
+            continue
+        done.add(pattern)
+        for method in OTHER_METHODS:
+            if method in listed[pattern]:
+                continue
+            for persona in ("admin", "dac_member", "bearer"):
+                probe = Call(method, call.path, {} if method != "GET" else None, headers=call.headers)
+                response, cell = perform(world.clients[persona], probe)
+                if str(cell).endswith("+") or response.status_code >= 500:
+                    problems.append(f"{method} {pattern} as {persona}: {cell}")
+    assert not problems, "\n".join(problems)
+
+
 ADMIN_STAFF = ("dac_member", "other_dac_member", "steward", "admin")
 
 
