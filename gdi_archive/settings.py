@@ -336,5 +336,10 @@ CELERY_BEAT_SCHEDULE["recover-interrupted-ingests"] = {
     "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
     "schedule": 120.0,
 }
-# Exports: delete outbox copies whose links have expired.
+# Exports: delete outbox copies whose links have expired; start again runs whose worker died.
 CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {"task": "gdi_archive.downloads.tasks.clean_outbox", "schedule": 3600.0}
+EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300, minimum=30)
+CELERY_BEAT_SCHEDULE["recover-interrupted-exports"] = {
+    "task": "gdi_archive.downloads.tasks.recover_interrupted_exports",
+    "schedule": 120.0,
+}

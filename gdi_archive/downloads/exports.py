@@ -7,10 +7,12 @@ for every download through its links (`still_allowed`).
 
 import base64
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from gdi_archive import storage
@@ -25,6 +27,7 @@ from .models import Export, ExportFile
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 64 * 1024 * 1024
+HEARTBEAT_EVERY = 15  # seconds; far below EXPORT_STALE_SECONDS
 MAX_FILES = 10000
 
 
@@ -113,15 +116,15 @@ def _write_item(export: Export, item: ExportFile, key: ClientKey, done_before: i
     file = item.file
     header = services.fresh_header(file=file, key=key)
     location = f"exports/{export.id}/{file.accession}.c4gh"
-    state = {"done": done_before, "reported": done_before}
+    state = {"done": done_before, "reported": done_before, "at": time.monotonic()}
 
     def chunks():
         yield header
         for chunk in storage.archive_store().iter_range(file.location, 0, services.body_size(file)):
             state["done"] += len(chunk)
-            if state["done"] - state["reported"] >= PROGRESS_EVERY:
-                Export.objects.filter(pk=export.pk).update(bytes_done=state["done"])
-                state["reported"] = state["done"]
+            if state["done"] - state["reported"] >= PROGRESS_EVERY or time.monotonic() - state["at"] >= HEARTBEAT_EVERY:
+                Export.objects.filter(pk=export.pk).update(bytes_done=state["done"], heartbeat_at=timezone.now())
+                state["reported"], state["at"] = state["done"], time.monotonic()
             yield chunk
 
     size = storage.outbox_store().write(location, chunks())
@@ -133,10 +136,15 @@ def _write_item(export: Export, item: ExportFile, key: ClientKey, done_before: i
     return state["done"]
 
 
-def run_export(*, export_id) -> None:
-    """Claim a queued export and write its files; safe to call twice (the second does nothing)."""
+def run_export(*, export_id, worker: str = "") -> None:
+    """Claim a queued export and write its files; safe to call twice (the second does nothing).
+
+    Files already written by a run that died are kept (each outbox copy is written atomically
+    under a fixed name), so a restarted run carries on where the dead one stopped.
+    """
+    now = timezone.now()
     claimed = Export.objects.filter(pk=export_id, status__in=[Export.Status.QUEUED]).update(
-        status=Export.Status.RUNNING, started_at=timezone.now())
+        status=Export.Status.RUNNING, started_at=now, worker=worker, heartbeat_at=now)
     if not claimed:
         return
     export = Export.objects.get(pk=export_id)
@@ -176,6 +184,21 @@ def export_links(export: Export, *, request) -> list[dict]:
                                         {"export": export.id, "file": item.file.accession}, ttl=ttl)
         links.append({"file": item.file.accession, "name": f"{item.file.name}.c4gh", "size": item.size, "url": url})
     return links
+
+
+def recover_interrupted_exports(*, dead_worker: str | None = None, stale_after: int | None = None) -> list[str]:
+    """Queue again the exports whose run died: held by a worker that has just (re)started, or
+    silent for longer than EXPORT_STALE_SECONDS. Returns their ids."""
+    stale_after = settings.EXPORT_STALE_SECONDS if stale_after is None else stale_after
+    dead = Q(heartbeat_at__lt=timezone.now() - timedelta(seconds=stale_after)) | Q(heartbeat_at__isnull=True)
+    if dead_worker:
+        dead |= Q(worker=dead_worker)
+    running = Export.objects.filter(status=Export.Status.RUNNING)
+    ids = [str(pk) for pk in running.filter(dead).values_list("pk", flat=True)]
+    if ids:
+        running.filter(pk__in=ids).update(status=Export.Status.QUEUED, worker="")
+        log.warning("exports interrupted, queued again: %s", ids)
+    return ids
 
 
 def clean_outbox() -> int:

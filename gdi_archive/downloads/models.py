@@ -54,6 +54,9 @@ class Export(models.Model):
     # Set when access rested on a broker's visas rather than the requester's entitlements here:
     # the links work only until those visas expire (a broker's revocation cannot reach us).
     visa_access_until = models.DateTimeField(null=True, blank=True)
+    # Which worker runs it and when it last said so: a run whose worker died is started again.
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -137,3 +137,31 @@ def test_an_export_link_from_a_brokers_visas_ends_when_the_visas_do(stored, appl
     assert Client().get(link).status_code == 200
     time.sleep(2.1)
     assert Client().get(link).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_export_whose_worker_died_is_run_again(stored, applicant, client_keys):
+    """A worker that comes back (same name) or a stale heartbeat starts the export again; a run
+    that is alive elsewhere is left alone. (tests/reliability kills a real worker mid-export.)"""
+    from gdi_archive.downloads.tasks import recover_interrupted_exports
+
+    client = token_client(applicant, [stored["dataset"]])
+    with TestCase.captureOnCommitCallbacks(execute=False):  # queued; no worker picks it up here
+        first = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
+                            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).json()["id"]
+        alive = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
+                            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).json()["id"]
+    now = timezone.now()
+    Export.objects.filter(pk=first).update(status=Export.Status.RUNNING, worker="celery@dead", heartbeat_at=now)
+    Export.objects.filter(pk=alive).update(status=Export.Status.RUNNING, worker="celery@alive", heartbeat_at=now)
+
+    assert recover_interrupted_exports.delay(dead_worker="celery@dead").get() == [first]
+    body = client.get(f"/api/exports/{first}").json()
+    assert body["status"] == "done", body
+    copy = Client().get(body["links"][0]["url"].removeprefix("http://testserver"))
+    assert client_keys.decrypt(b"".join(copy.streaming_content)) == stored["plain"]
+    assert Export.objects.get(pk=alive).status == Export.Status.RUNNING
+
+    Export.objects.filter(pk=alive).update(heartbeat_at=now - timedelta(hours=1))
+    assert recover_interrupted_exports.delay().get() == [alive]
+    assert client.get(f"/api/exports/{alive}").json()["status"] == "done"

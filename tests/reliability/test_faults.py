@@ -115,10 +115,6 @@ def test_worker_killed_mid_ingest_finishes_after_restart_and_verifies(stack, tmp
     stack.state["dataset"] = publish(stack, [done["accession"]])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known bug (downloads/exports.py): run_export claims only 'queued' exports and nothing recovers a 'running' one "
-    "whose worker died, so the export stays 'running' for ever (no half copy is published, but it never completes "
-    "or fails). Needs a recovery like ingest's (worker name + heartbeat on Export)."))
 def test_worker_killed_mid_export_never_publishes_a_half_copy(stack, tmp_path):
     big = archived_big_file(stack, tmp_path)
     alice = stack.session("alice")
