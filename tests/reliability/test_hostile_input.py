@@ -181,7 +181,8 @@ QUERY_VALUES = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(st
 @given(kind=st.sampled_from(["file", "content", "header", "reads", "variants", "drs"]),
        params=st.dictionaries(st.sampled_from(["start", "end", "referenceName", "class", "format", "encryptionScheme", "fields"]),
                               QUERY_VALUES, max_size=4),
-       range_header=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["bytes=0-", "bytes=-0", "bytes=99999999-", "bytes=5-1"])))
+       range_header=st.one_of(st.none(), st.text(max_size=20).filter(lambda v: "\x00" not in v),  # NUL: see below
+                              st.sampled_from(["bytes=0-", "bytes=-0", "bytes=99999999-", "bytes=5-1"])))
 def test_malformed_download_parameters_get_clean_refusals(fuzz_world, kind, params, range_header):
     acc = fuzz_world["names"]["file"]
     path = {"file": f"/api/files/{acc}", "content": f"/api/files/{acc}/content", "header": f"/api/files/{acc}/header",
@@ -196,6 +197,16 @@ def test_malformed_download_parameters_get_clean_refusals(fuzz_world, kind, para
     if response.status_code >= 400 and response.status_code != 416:
         body = response.json()
         assert body.get("error") or body.get("htsget", {}).get("error") or body.get("msg"), (path, params, body)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Known bug (audit/services.py): a NUL in a value the audit log keeps (here the raw Range header) reaches "
+    "PostgreSQL's jsonb, which refuses \\u0000: DataError, 500. Found by the fuzz test above."))
+def test_a_nul_in_a_range_header_is_not_a_500(fuzz_world):
+    acc = fuzz_world["names"]["file"]
+    response = fuzz_world["clients"][2].get(f"/api/files/{acc}", HTTP_RANGE="bytes=\x000-",
+                                            HTTP_X_C4GH_PUBLIC_KEY=fuzz_world["keys"].header_value)
+    assert response.status_code < 500, response.content[:300]
 
 
 # --- malformed Crypt4GH -------------------------------------------------------------------------------
