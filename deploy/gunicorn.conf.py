@@ -5,6 +5,8 @@ Everything can be changed from the environment, so one image fits a laptop and a
   GUNICORN_WORKERS   worker processes              (default 2 x cores + 1, at most 8)
   GUNICORN_THREADS   threads per worker (gthread)  (default 8)
   GUNICORN_TIMEOUT   seconds a worker may be silent (default 300)
+  GUNICORN_BODY_TIMEOUT  seconds a client may leave a request body or a download idle (default 60)
+  GUNICORN_BODY_MIN_RATE slowest average upload accepted after that grace, bytes/s (default 65536)
 Downloads are streamed for hours, so the worker class is `gthread`: a slow client holds a
 thread, not a whole process, and the timeout only fires for a worker that stops heartbeating.
 The access log is one JSON object per line, with the path but never the query string (signed
@@ -17,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import time
 from pathlib import Path
 
 from gunicorn.glogging import Logger
@@ -32,6 +35,8 @@ workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 8)
 timeout = _int("GUNICORN_TIMEOUT", 300)
+body_timeout = _int("GUNICORN_BODY_TIMEOUT", 60)
+body_min_rate = _int("GUNICORN_BODY_MIN_RATE", 64 * 1024)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
 # Recycle workers now and then, so a slow leak in a library cannot grow without bound.
@@ -127,3 +132,53 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+class _PacedSocket:
+    """The client socket as gunicorn's request reader sees it, refusing a body that trickles.
+
+    After a grace period of GUNICORN_BODY_TIMEOUT seconds, the body must have arrived at
+    GUNICORN_BODY_MIN_RATE bytes/s on average; a slower one fails the next read, which the
+    archive answers with 408 and nothing kept. Only reads of a request body are paced.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.pace(False)
+
+    def pace(self, on: bool) -> None:
+        self._on, self._started, self._received = on, time.monotonic(), 0
+
+    def recv(self, size, *args):
+        data = self._sock.recv(size, *args)
+        if self._on:
+            self._received += len(data)
+            late = time.monotonic() - self._started - body_timeout
+            if late > 0 and self._received < late * body_min_rate:
+                raise TimeoutError("the request body arrived too slowly")
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def pre_request(worker, req):
+    """Bound how long a client may take to send a request body.
+
+    gthread reads bodies on a blocking socket with no timeout, so a client trickling an upload
+    would hold a thread for ever: the socket gets an idle timeout, and the body a minimum rate.
+    """
+    unreader = getattr(req, "unreader", None)
+    sock = getattr(unreader, "sock", None)
+    if sock is None or body_timeout <= 0:
+        return
+    if not isinstance(sock, _PacedSocket):
+        sock = unreader.sock = _PacedSocket(sock)
+    sock.settimeout(body_timeout)
+    sock.pace(True)
+
+
+def post_request(worker, req, environ, resp):
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    if isinstance(sock, _PacedSocket):
+        sock.pace(False)  # the wait for the next request on this connection is keep-alive's business

@@ -1,6 +1,6 @@
 """Inbox API and the archive's public key: thin views over `services` and `keys`."""
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, UnreadablePostError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.common.errors import ArchiveError
 from gdi_archive.crypt4gh.keys import format_public_key
 
 from . import services
@@ -35,8 +36,19 @@ class CanSubmit(BasePermission):
 
 
 def _request_chunks(request):
-    """The raw request body, read in chunks from the socket (never `request.body`)."""
-    while chunk := request.read(UPLOAD_CHUNK):
+    """The raw request body, read in chunks from the socket (never `request.body`).
+
+    A client that goes quiet for longer than the server's idle timeout (gunicorn's
+    GUNICORN_BODY_TIMEOUT) is refused with 408; the store then keeps nothing of the upload.
+    """
+    while True:
+        try:
+            chunk = request.read(UPLOAD_CHUNK)
+        except (TimeoutError, ConnectionError, UnreadablePostError) as exc:
+            raise ArchiveError("The upload stalled or the connection broke; nothing was kept. Please upload again.",
+                               code="RequestTimeout", status_code=408) from exc
+        if not chunk:
+            return
         yield chunk
 
 

@@ -54,7 +54,7 @@ def stack(s3_server):
         stack = ReliabilityStack(owned / "stack", proxy.url, postgres=postgres, redis=redis,
                                  extra_env={"INGEST_RETRY_DELAY": "1", "DATABASE_CONN_MAX_AGE": "60",
                                             "GUNICORN_THREADS": "8", "GUNICORN_BODY_TIMEOUT": str(BODY_TIMEOUT),
-                                            "GUNICORN_MIN_UPLOAD_RATE": str(MiB)})
+                                            "GUNICORN_BODY_MIN_RATE": str(MiB)})
         stack.proxy = proxy
         stack.up()
         stack.state = {}
@@ -383,9 +383,6 @@ def test_disk_full_while_uploading_is_a_clean_507_with_no_partial_file(stack, ti
 BODY_TIMEOUT = 10  # GUNICORN_BODY_TIMEOUT for this stack (deploy default: 60 s; and 1 MiB/s minimum rate)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known gap (deploy/gunicorn.conf.py): gthread workers read request bodies on a blocking socket without a "
-    "timeout, so a client trickling bytes holds a thread for ever; fixed by an idle timeout on body reads."))
 def test_a_trickling_upload_is_cut_off_and_leaves_nothing(stack):
     token = stack.token("root")
     started = time.monotonic()
