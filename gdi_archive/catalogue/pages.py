@@ -40,7 +40,10 @@ def catalogue(request):
     duo_codes = [(code, describe(code)) for code in sorted(
         {code for codes in Dataset.objects.filter(status=Dataset.Status.RELEASED).values_list("duo", flat=True)
          for code in (codes or []) if isinstance(code, str)})]
-    context = {"datasets": datasets[:PAGE_SIZE], "q": q, "duo": duo, "dac": dac, "dacs": dacs, "duo_codes": duo_codes}
+    shown = list(datasets[:PAGE_SIZE])
+    for dataset in shown:
+        dataset.duo_labels = [describe(code) for code in dataset.duo or []]
+    context = {"datasets": shown, "q": q, "duo": duo, "dac": dac, "dacs": dacs, "duo_codes": duo_codes}
     template = "catalogue/_results.html" if request.headers.get("HX-Request") else "catalogue/catalogue.html"
     return render(request, template, context)
 

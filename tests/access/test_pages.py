@@ -37,6 +37,7 @@ def test_catalogue_search_and_filters(client, dac, other_dac):
     hidden.save()
     page = client.get("/datasets").content.decode()
     assert a.title in page and b.title in page and hidden.title not in page
+    assert "GRU (general research use)" in page and "DS (disease specific research)" in page  # names, not bare codes
     assert b.title not in client.get("/datasets", {"q": "exome"}).content.decode()
     assert a.title not in client.get("/datasets", {"duo": "DUO:0000007"}).content.decode()
     assert a.title not in client.get("/datasets", {"duo": "DUO:0000004"}).content.decode()  # a code, not a prefix
