@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils import timezone
 from .models import AuditEvent
 
 GENESIS = "0" * 64
+head_log = logging.getLogger("gdi_archive.audit.head")
 _SECRET_WORDS = ("password", "secret", "token", "passphrase", "private", "authorization", "api_key")
 
 
@@ -59,4 +61,8 @@ def record(*, action: str, actor=None, target=None, request=None, details: dict 
         # Round-trip details through JSON so the hash sees what the database will give back.
         fields["details"] = json.loads(json.dumps(fields["details"], default=str))
         digest = event_hash(previous_hash=previous_hash, **fields)
-        return AuditEvent.objects.create(actor=actor_user, previous_hash=previous_hash, hash=digest, **fields)
+        event = AuditEvent.objects.create(actor=actor_user, previous_hash=previous_hash, hash=digest, **fields)
+        # The newest link also goes to the log stream (shipped off this host), so a log cut back
+        # from the end can be noticed: `audit_verify --head ID:HASH` with the last one logged.
+        transaction.on_commit(lambda: head_log.info("audit head %s:%s", event.pk, digest))
+        return event

@@ -16,8 +16,22 @@ class Break:
     reason: str
 
 
-def first_break(batch_size: int = 2000) -> tuple[int, Break | None]:
-    """(events checked, the first broken link or None). Reads in batches; memory stays flat."""
+def first_break(batch_size: int = 2000, head: tuple[int, str] | None = None) -> tuple[int, Break | None]:
+    """(events checked, the first broken link or None). Reads in batches; memory stays flat.
+
+    The chain alone cannot show that its newest events were deleted; `head` (an event id and
+    hash taken from the log stream) must still be there, unchanged.
+    """
+    checked, broken = _walk(batch_size)
+    if broken is None and head is not None:
+        head_id, head_hash = head
+        if not AuditEvent.objects.filter(pk=head_id, hash=head_hash).exists():
+            broken = Break(head_id, f"event {head_id}, logged as the newest at some point, is missing or changed: "
+                                    "events were deleted from the end of the log")
+    return checked, broken
+
+
+def _walk(batch_size: int) -> tuple[int, Break | None]:
     previous_hash, checked, last_id = GENESIS, 0, 0
     while True:
         rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*FIELDS)[:batch_size])

@@ -66,3 +66,19 @@ def test_admin_is_read_only_and_for_operators(admin_user, dac_member, chain):
     member = Client()
     member.force_login(dac_member)
     assert member.get("/admin/audit/auditevent/").status_code == 403
+
+
+def test_events_deleted_from_the_end_are_found_with_the_logged_head(applicant, caplog, django_capture_on_commit_callbacks):
+    with caplog.at_level("INFO", logger="gdi_archive.audit.head"):
+        for n in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                record(action="test.event", actor=applicant, details={"n": n})
+    head = caplog.records[-1].getMessage().removeprefix("audit head ")
+    newest = AuditEvent.objects.order_by("-id").first()
+    assert head == f"{newest.pk}:{newest.hash}"
+    call_command("audit_verify", "--head", head)
+
+    AuditEvent.objects.filter(pk=newest.pk).delete()  # as a tamperer with database access would; the rest is intact
+    call_command("audit_verify")
+    with pytest.raises(CommandError, match="deleted from the end"):
+        call_command("audit_verify", "--head", head)
