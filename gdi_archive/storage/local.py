@@ -4,6 +4,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -169,6 +170,27 @@ class LocalStore(Store):
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"Cannot create the storage folder {self.root}: {exc.strerror}.") from exc
+        self.remove_abandoned_writes()
+
+    def remove_abandoned_writes(self, *, idle_seconds: int = 6 * 3600) -> int:
+        """Delete temporary files of writes whose process died (SIGKILL skips the clean-up).
+
+        A write in progress touches its file all the time, so one left alone for hours is dead.
+        """
+        cutoff = time.time() - idle_seconds
+        removed = 0
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(TMP_PREFIX):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    if os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
 
     def free_space(self) -> int | None:
         try:

@@ -61,3 +61,33 @@ def test_a_key_under_an_existing_object_is_a_clear_error(tmp_path):
         store.write("a/b", [b"y"])
     assert not isinstance(caught.value, ObjectNotFound)
     assert b"".join(store.iter_range("a")) == b"x"
+
+
+def test_writes_abandoned_by_a_killed_process_are_removed_at_start(tmp_path):
+    """A SIGKILLed writer leaves its temp file; the next start removes it once it is hours idle."""
+    import os
+    import time
+
+    code = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from gdi_archive.storage import LocalStore
+
+        def chunks():
+            yield b"x" * 65536
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        LocalStore(Path({str(tmp_path)!r})).write("files/body", chunks())
+    """)
+    subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    [left] = (tmp_path / "files").iterdir()
+    assert left.name.startswith(".gdi-tmp-")
+
+    store = LocalStore(tmp_path)
+    store.ensure_ready()
+    assert left.exists()  # recent: it could be a write still in progress elsewhere
+    hours_ago = time.time() - 7 * 3600
+    os.utime(left, (hours_ago, hours_ago))
+    store.ensure_ready()
+    assert not left.exists()
+    assert list(store.list()) == []
