@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "gdi_archive.operations.schema.add_plain_endpoints",
 ]
+# Several models have a `status` with its own states: name the export's, which two answers share.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"ExportStatusEnum": "gdi_archive.downloads.models.Export.Status"}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -335,6 +337,11 @@ CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 CELERY_BEAT_SCHEDULE["recover-interrupted-ingests"] = {
     "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
     "schedule": 120.0,
+}
+# Resumable uploads: parts of an upload nobody continued for a day are deleted.
+CELERY_BEAT_SCHEDULE["ingest-remove-abandoned-uploads"] = {
+    "task": "gdi_archive.ingest.tasks.remove_abandoned_uploads",
+    "schedule": 3600.0,
 }
 # Exports: delete outbox copies whose links have expired; start again runs whose worker died.
 CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {"task": "gdi_archive.downloads.tasks.clean_outbox", "schedule": 3600.0}

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import InvalidInput
+from gdi_archive.common.schema import errors
 
 from . import selectors, services
 from .models import AccessRequest, Entitlement
@@ -43,12 +44,13 @@ def _answer(req, code=status.HTTP_200_OK):
 
 
 class AccessRequestList(APIView):
-    @extend_schema(operation_id="access_requests_list", responses=AccessRequestSerializer(many=True))
+    @extend_schema(operation_id="access_requests_list", responses={200: AccessRequestSerializer(many=True), **errors(401)})
     def get(self, request):
         reqs = AccessRequest.objects.visible_to(request.user).select_related("dac", "applicant").prefetch_related("datasets")
         return Response([AccessRequestSerializer(r).data for r in reqs])
 
-    @extend_schema(operation_id="access_requests_create", request=NewAccessRequestBody, responses={201: AccessRequestSerializer})
+    @extend_schema(operation_id="access_requests_create", request=NewAccessRequestBody,
+                   responses={201: AccessRequestSerializer, **errors(400, 401, 403, 409)})
     def post(self, request):
         body = _body(request)
         req = services.create_request(
@@ -60,7 +62,7 @@ class AccessRequestList(APIView):
 
 
 class AccessRequestDetail(APIView):
-    @extend_schema(operation_id="access_requests_retrieve", responses=AccessRequestSerializer)
+    @extend_schema(operation_id="access_requests_retrieve", responses={200: AccessRequestSerializer, **errors(401, 404)})
     def get(self, request, pk):
         return _answer(selectors.get_request_for(user=request.user, pk=pk))
 
@@ -89,7 +91,8 @@ class AccessRequestAction(APIView):
 def action_view(action: str):
     """One view class per action, so the OpenAPI description shows each body."""
 
-    @extend_schema(operation_id=f"access_requests_{action}", request=ACTION_BODIES[action], responses=AccessRequestSerializer,
+    @extend_schema(operation_id=f"access_requests_{action}", request=ACTION_BODIES[action],
+                   responses={200: AccessRequestSerializer, **errors(400, 401, 403, 404, 409)},
                    description="409 when the request's state does not allow this; 403 for a persona who may see it but not do this.")
     def post(self, request, pk):
         return AccessRequestAction.post(self, request, pk)
@@ -98,14 +101,14 @@ def action_view(action: str):
 
 
 class EntitlementList(APIView):
-    @extend_schema(responses=EntitlementSerializer(many=True))
+    @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(401)})
     def get(self, request):
         ents = Entitlement.objects.visible_to(request.user).select_related("dataset", "user", "granted_by", "revoked_by")
         return Response(EntitlementSerializer(ents, many=True).data)
 
 
 class EntitlementRevoke(APIView):
-    @extend_schema(request=RevokeBody, responses=EntitlementSerializer)
+    @extend_schema(request=RevokeBody, responses={200: EntitlementSerializer, **errors(400, 401, 403, 404, 409)})
     def post(self, request, pk):
         ent = selectors.get_entitlement_for(user=request.user, pk=pk)
         body = _body(request)

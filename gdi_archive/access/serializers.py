@@ -8,8 +8,8 @@ from .models import AccessRequest, Entitlement
 class EntitlementSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.accession")
     user = serializers.CharField(source="user.username")
-    granted_by = serializers.CharField(source="granted_by.username", default=None)
-    revoked_by = serializers.CharField(source="revoked_by.username", default=None)
+    granted_by = serializers.CharField(source="granted_by.username", default=None, allow_null=True)
+    revoked_by = serializers.CharField(source="revoked_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Entitlement

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import NotFound
+from gdi_archive.common.schema import errors
 
 from . import selectors, services
 from .models import DAC, Dataset
@@ -58,11 +59,11 @@ def _dataset(accession: str) -> Dataset:
 class DACListView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(responses=DACOut(many=True), summary="All DACs (stewards)")
+    @extend_schema(responses={200: DACOut(many=True), **errors(401, 403)}, summary="All DACs (stewards)")
     def get(self, request):
         return Response(DACOut(DAC.objects.prefetch_related("members"), many=True).data)
 
-    @extend_schema(request=DACInput, responses={201: DACOut}, summary="Create a DAC (stewards)")
+    @extend_schema(request=DACInput, responses={201: DACOut, **errors(400, 401, 403, 409)}, summary="Create a DAC (stewards)")
     def post(self, request):
         data = _valid(DACInput, request)
         dac = services.create_dac(actor=request.user, request=request, **data)
@@ -72,7 +73,7 @@ class DACListView(APIView):
 class DACMembersView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=MemberInput, responses={201: DACOut}, summary="Add a DAC member; they become staff (stewards)")
+    @extend_schema(request=MemberInput, responses={201: DACOut, **errors(400, 401, 403, 404, 409)}, summary="Add a DAC member; they become staff (stewards)")
     def post(self, request, accession):
         data = _valid(MemberInput, request)
         dac = DAC.objects.filter(accession=accession).first()
@@ -83,11 +84,11 @@ class DACMembersView(APIView):
 
 
 class DatasetListView(StewardOnWrite):
-    @extend_schema(responses=DatasetSummaryOut(many=True), summary="Datasets the token grants")
+    @extend_schema(responses={200: DatasetSummaryOut(many=True), **errors(401)}, summary="Datasets the token grants")
     def get(self, request):
         return Response(DatasetSummaryOut(selectors.datasets_for(request), many=True).data)
 
-    @extend_schema(request=DatasetInput, responses={201: DatasetOut}, summary="Create a draft dataset (stewards)")
+    @extend_schema(request=DatasetInput, responses={201: DatasetOut, **errors(400, 401, 403)}, summary="Create a draft dataset (stewards)")
     def post(self, request):
         data = _valid(DatasetInput, request)
         dataset = services.create_dataset(actor=request.user, request=request, **data)
@@ -95,11 +96,11 @@ class DatasetListView(StewardOnWrite):
 
 
 class DatasetFilesView(StewardOnWrite):
-    @extend_schema(responses=FileOut(many=True), summary="Files of a granted dataset")
+    @extend_schema(responses={200: FileOut(many=True), **errors(401, 404)}, summary="Files of a granted dataset")
     def get(self, request, accession):
         return Response(FileOut(selectors.files_for_dataset(request, accession), many=True).data)
 
-    @extend_schema(request=FilesInput, responses=DatasetOut, summary="Add ready files to a draft dataset (stewards)")
+    @extend_schema(request=FilesInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)}, summary="Add ready files to a draft dataset (stewards)")
     def post(self, request, accession):
         data = _valid(FilesInput, request)
         dataset = services.add_files_to_dataset(
@@ -111,7 +112,7 @@ class DatasetFilesView(StewardOnWrite):
 class DatasetReleaseView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=None, responses=DatasetOut, summary="Release a draft dataset (stewards)")
+    @extend_schema(request=None, responses={200: DatasetOut, **errors(401, 403, 404, 409)}, summary="Release a draft dataset (stewards)")
     def post(self, request, accession):
         dataset = services.release_dataset(actor=request.user, dataset=_dataset(accession), request=request)
         return Response(DatasetOut(dataset).data)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from gdi_archive.common.errors import ArchiveError
 from gdi_archive.common.views import service_info_document
 
-from . import selectors, services
+from . import schema, selectors, services
 from .blocks import STREAM, block_url
 from .keys import client_key
 from .models import ServedHeader
@@ -77,6 +77,7 @@ class DrsObject(DrsView):
             return [AllowAny()]
         return super().get_permissions()
 
+    @schema.drs_object
     def get(self, request, object_id):
         file = selectors.get_file_for_download(request=request, accession=object_id)
         return JsonResponse(drs_object(file))
@@ -88,6 +89,7 @@ class DrsObject(DrsView):
 
 
 class DrsAccess(DrsView):
+    @schema.drs_access
     def get(self, request, object_id, access_id):
         file = selectors.get_file_for_download(request=request, accession=object_id)
         if access_id != C4GH_ACCESS:
@@ -107,6 +109,7 @@ class DrsServiceInfo(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @schema.drs_service_info
     def get(self, request):
         return JsonResponse(service_info_document(artifact="drs", version="1.4.0", suffix=".drs",
                                                   extra={"maxBulkRequestLength": 1}))

@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import schema, selectors, services
 from .keys import client_key
 from .streaming import Piece, make_etag, served_bytes, stream_response
 
@@ -37,6 +37,7 @@ def _audit(request, download, key, *, part: str, length: int) -> None:
 class FileStream(BinaryAPIView):
     """The whole Crypt4GH stream: new header, then the stored segments that cover the range."""
 
+    @schema.file_stream
     def get(self, request, accession):
         download, key = _download(request, accession)
         file = download.file
@@ -51,6 +52,7 @@ class FileStream(BinaryAPIView):
 class FileHeader(BinaryAPIView):
     """The re-encrypted header alone (with the edit list when a range is asked for)."""
 
+    @schema.file_header
     def get(self, request, accession):
         download, key = _download(request, accession)
         _audit(request, download, key, part="header", length=len(download.header))
@@ -63,6 +65,7 @@ class FileHeader(BinaryAPIView):
 class FileContent(BinaryAPIView):
     """The stored body alone (the segments covering `?start=&end=`, if given); `Range` works."""
 
+    @schema.file_content
     def get(self, request, accession):
         file = selectors.get_file_for_download(request=request, accession=accession)
         start, end = services.parse_offsets(request.query_params.get("start"), request.query_params.get("end"))
@@ -83,6 +86,7 @@ class FileContent(BinaryAPIView):
 class ExportList(APIView):
     """POST `{"files": [...]}` or `{"dataset": acc}` (+ client key) -> 202 `{"id", "status"}`."""
 
+    @schema.export_create
     def post(self, request):
         from . import exports
 
@@ -93,6 +97,7 @@ class ExportList(APIView):
 
 
 class ExportDetail(APIView):
+    @schema.export_detail
     def get(self, request, export_id):
         from . import exports
 

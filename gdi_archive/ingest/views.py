@@ -2,18 +2,19 @@
 
 from django.http import HttpResponse, JsonResponse, UnreadablePostError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.common.errors import ArchiveError
+from gdi_archive.common.errors import ArchiveError, NotFound
+from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
 
-from . import services
+from . import names, resumable, services
 from .keys import current_public_key
-from .serializers import InboxEntryOut
+from .serializers import InboxEntryOut, OffsetMismatchOut, PartialUploadOut
 
 UPLOAD_CHUNK = 4 * 1024 * 1024
 
@@ -65,7 +66,7 @@ def _content_length(request) -> int | None:
 class InboxListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=InboxEntryOut(many=True))
+    @extend_schema(responses={200: InboxEntryOut(many=True), **errors(401)})
     def get(self, request):
         """My uploads and how their ingestion is going."""
         return Response(InboxEntryOut(services.inbox_entries(request.user), many=True).data)
@@ -79,14 +80,33 @@ class InboxUploadView(APIView):
     201 for a new name, 202 when it replaces an upload that failed or is not ready yet; 409 for
     a name that is already archived; 411 without Content-Length; 413 over INBOX_MAX_BYTES;
     507 when the inbox has no room (nothing is kept).
+
+    Resumable: the file may instead come in parts, each a PUT with `Content-Range: bytes
+    START-END/TOTAL` (END inclusive) and the part's Content-Length. A part must start at the
+    bytes already received, else 409 `UploadOffsetMismatch` with `bytes_received` and an
+    `Upload-Offset` header. A middle part answers 202 `{"name", "status": "partial",
+    "bytes_received", "bytes_total"}`; the last part assembles the file and answers like a
+    whole upload (201/202, the inbox entry, ingestion queued). TOTAL is checked against the
+    size limit and free space (413/507); a part whose length does not match its range is 400
+    and not kept. GET (or HEAD) /api/inbox/{name} says where an unfinished upload stands
+    (`Upload-Offset`, `Upload-Length`); 404 when there is none. Unfinished uploads are private
+    to their submitter and are deleted after a day without a new part. A whole-file PUT
+    replaces an unfinished upload of the same name.
     """
 
     permission_classes = [IsAuthenticated, CanSubmit]
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={201: InboxEntryOut, 202: InboxEntryOut},
+        responses={201: InboxEntryOut, **errors(400, 401, 403, 408, 409, 411, 413, 503, 507),
+                   202: PolymorphicProxySerializer(component_name="InboxUploadAccepted",
+                                                   serializers=[InboxEntryOut, PartialUploadOut], resource_type_field_name=None),
+                   409: OpenApiResponse(OffsetMismatchOut, description="The name is already archived, or (a part) the "
+                                        "part does not start at the bytes received: see `bytes_received` and the "
+                                        "Upload-Offset header.")},
         parameters=[
+            OpenApiParameter("Content-Range", str, OpenApiParameter.HEADER, description="For an upload in parts: "
+                             "`bytes START-END/TOTAL`, END inclusive; START must equal the bytes already received."),
             OpenApiParameter("X-Checksum-SHA256", str, OpenApiParameter.HEADER, description="SHA-256 of the plaintext"),
             OpenApiParameter("X-Checksum-MD5", str, OpenApiParameter.HEADER, description="MD5 of the plaintext"),
             OpenApiParameter("sha256", str, OpenApiParameter.QUERY, description="SHA-256 of the plaintext"),
@@ -94,6 +114,8 @@ class InboxUploadView(APIView):
         ],
     )
     def put(self, request, name: str):
+        if request.headers.get("Content-Range"):
+            return self._put_part(request, name)
         file, created = services.receive_upload(
             submitter=request.user,
             name=name,
@@ -105,3 +127,38 @@ class InboxUploadView(APIView):
         )
         file.refresh_from_db()
         return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+
+    def _put_part(self, request, name: str):
+        try:
+            partial, file, created = resumable.receive_part(
+                submitter=request.user,
+                name=name,
+                chunks=_request_chunks(request),
+                size=_content_length(request),
+                content_range=request.headers["Content-Range"],
+                sha256=request.headers.get("X-Checksum-SHA256") or request.query_params.get("sha256"),
+                md5=request.headers.get("X-Checksum-MD5") or request.query_params.get("md5"),
+                request=request,
+            )
+        except resumable.OffsetMismatch as exc:
+            body = {"error": exc.code, "detail": exc.detail, "bytes_received": exc.offset, "bytes_total": exc.total}
+            return Response(body, status=status.HTTP_409_CONFLICT, headers={"Upload-Offset": str(exc.offset)})
+        if partial is not None:
+            return Response(PartialUploadOut(partial.as_dict()).data, status=status.HTTP_202_ACCEPTED,
+                            headers={"Upload-Offset": str(partial.received)})
+        file.refresh_from_db()
+        return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Where an unfinished upload in parts stands (also HEAD)",
+        responses={200: OpenApiResponse(PartialUploadOut, description="Headers Upload-Offset and Upload-Length say the same."),
+                   **errors(401, 403, 404)},
+    )
+    def get(self, request, name: str):
+        """How many bytes of my unfinished upload of `name` the server has: resume from there."""
+        partial = resumable.find(submitter=request.user, name=name) if not names.check_inbox_name(name) else None
+        if partial is None:
+            raise NotFound(f"You have no unfinished upload called {name}.")
+        return Response(PartialUploadOut(partial.as_dict()).data,
+                        headers={"Upload-Offset": str(partial.received), "Upload-Length": str(partial.total),
+                                 "Cache-Control": "no-store"})

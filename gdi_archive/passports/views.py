@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from gdi_archive.accounts.models import User
 from gdi_archive.common.errors import InvalidInput, NotFound
+from gdi_archive.common.schema import errors
 
 from . import keys, services
 from .models import BrokerApiKey, PassportToken
@@ -66,7 +67,7 @@ class PermissionsView(APIView):
     authentication_classes = [BrokerApiKeyAuthentication, SessionAuthentication, BasicAuthentication]
     permission_classes = []
 
-    @extend_schema(responses={200: PASSPORT_OUT}, summary="A user's visas (REMS-compatible).")
+    @extend_schema(responses={200: PASSPORT_OUT, **errors(401, 404)}, summary="A user's visas (REMS-compatible).")
     def get(self, request, username: str):
         broker = request.auth if isinstance(request.auth, BrokerApiKey) else None
         me = request.user if request.user is not None and request.user.is_authenticated else None
@@ -100,7 +101,7 @@ class TokensView(APIView):
 
     @extend_schema(request=TokenRequest, summary="Mint a passport token for the signed-in user.", responses={201: inline_serializer(
         "PassportToken", {"token": serializers.CharField(), "token_type": serializers.CharField(),
-                          "expires_at": serializers.DateTimeField()})})
+                          "expires_at": serializers.DateTimeField()}), **errors(400, 401, 429)})
     def post(self, request):
         body = TokenRequest(data=request.data or {})
         body.is_valid(raise_exception=True)

@@ -13,7 +13,7 @@ from gdi_archive.common.errors import ArchiveError
 from gdi_archive.common.views import service_info_document
 from gdi_archive.crypt4gh.errors import Crypt4GHError
 
-from .. import selectors, services
+from .. import schema, selectors, services
 from ..keys import client_key
 from . import params, tickets
 from .params import READS, VARIANTS, HtsgetError
@@ -109,9 +109,11 @@ class HtsgetView(APIView):
         response["Cache-Control"] = "private, no-store"
         return response
 
+    @schema.htsget_get
     def get(self, request, accession):
         return self._ticket(request, accession, params.from_get(self.datatype, request.query_params))
 
+    @schema.htsget_post
     def post(self, request, accession):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > params.MAX_BODY:
@@ -132,6 +134,7 @@ class ServiceInfoView(APIView):
     permission_classes = [AllowAny]
     datatype = READS
 
+    @schema.htsget_service_info
     def get(self, request):
         document = service_info_document(
             artifact="htsget", version="1.3.0", suffix=f".{self.datatype}",
