@@ -100,7 +100,7 @@ class TokensView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=TokenRequest, summary="Mint a passport token for the signed-in user.", responses={201: inline_serializer(
-        "PassportToken", {"token": serializers.CharField(), "token_type": serializers.CharField(),
+        "PassportToken", {"token": serializers.CharField(), "token_type": serializers.ChoiceField(choices=["Bearer"]),
                           "expires_at": serializers.DateTimeField()}), **errors(400, 401, 429)})
     def post(self, request):
         body = TokenRequest(data=request.data or {})
