@@ -6,15 +6,19 @@ access, downloads, exports, errors) and checks every answer against the schema, 
 the database, which the fuzz test (an empty archive) cannot do."""
 
 import base64
+import io
 import json
+import os
 
 import pytest
 import requests
 import schemathesis
+from crypt4gh import lib as c4gh_lib
 from django.test import Client
 
 from tests.conftest import PASSWORD
 from tests.downloads.conftest import ClientKeyPair, store_ready_file
+from tests.downloads.genomic_data import make_bam
 
 ERROR = {"error", "detail"}
 # (method, path, status, properties the answer has, whether it is a list of them)
@@ -139,6 +143,8 @@ def _bearer(token: str, **extra) -> dict:
 
 @pytest.mark.slow
 def test_real_answers_match_the_schema(live_server, steward, dac_member, applicant, tmp_path):
+    from gdi_archive.catalogue.models import File
+
     call = Checked(live_server.url)
     basic = {"steward": ("sam", PASSWORD), "member": ("carol", PASSWORD), "applicant": ("alice", PASSWORD)}
     tokens = {who: call("post", "/api/tokens", 201, auth=auth, json={"lifetime": 3600}).json()["token"] for who, auth in basic.items()}
@@ -154,12 +160,21 @@ def test_real_answers_match_the_schema(live_server, steward, dac_member, applica
 
     plain = tmp_path / "reads.bin"
     plain.write_bytes(b"ACGT" * 20000)
-    file = store_ready_file(submitter=steward, path=plain)
+    encrypted = io.BytesIO()
+    archive_key = call("get", "/api/archive-key", 200).text
+    from gdi_archive.crypt4gh.keys import parse_public_key
+
+    c4gh_lib.encrypt([(0, os.urandom(32), parse_public_key(archive_key))], io.BytesIO(plain.read_bytes()), encrypted)
+    upload = call("put", "/api/inbox/{name}", 201, path_args={"name": "reads.bin.c4gh"}, headers=_bearer(tokens["steward"]),
+                  data=encrypted.getvalue()).json()
+    assert upload["name"] == "reads.bin.c4gh" and upload["bytes_total"] == len(encrypted.getvalue())
     inbox = call("get", "/api/inbox", 200, headers=_bearer(tokens["steward"])).json()
-    assert inbox[0]["status"] == "ready" and inbox[0]["index_of"] is None
+    assert inbox[0]["status"] == "ready" and inbox[0]["index_of"] is None, inbox
+    file = File.objects.get(accession=inbox[0]["accession"])
+    bam = store_ready_file(submitter=steward, path=make_bam(tmp_path, reads_per_ref=100, unmapped=2), fmt="BAM")
     on_dataset = {"accession": dataset["accession"]}
     call("post", "/api/datasets/{accession}/files", 200, path_args=on_dataset, headers=_bearer(tokens["steward"]),
-         json={"files": [file.accession]})
+         json={"files": [file.accession, bam.accession]})
     released = call("post", "/api/datasets/{accession}/release", 200, path_args=on_dataset, headers=_bearer(tokens["steward"]))
     assert released.json()["status"] == "released"
 
@@ -173,6 +188,9 @@ def test_real_answers_match_the_schema(live_server, steward, dac_member, applica
     assert approved["status"] == "approved" and approved["entitlements"][0]["revoked_by"] is None
     call("post", "/api/access-requests/{id}/approve", 409, path_args=on_request, headers=_bearer(tokens["member"]))
     call("get", "/api/access-requests", 200, headers=_bearer(tokens["applicant"]))
+    second = call("post", "/api/access-requests", 201, headers=_bearer(tokens["applicant"]),
+                  json={"datasets": [dataset["accession"]], "title": "Again", "purpose": "More.", "accept_terms": True}).json()
+    call("post", "/api/access-requests/{id}/withdraw", 200, path_args={"id": second["id"]}, headers=_bearer(tokens["applicant"]))
     call("get", "/api/access-requests/{id}", 200, path_args=on_request, headers=_bearer(tokens["member"]))
     call("get", "/api/entitlements", 200, headers=_bearer(tokens["member"]))
     call("get", "/api/permissions/{username}", 200, path_args={"username": "alice"}, auth=basic["applicant"])
@@ -198,6 +216,13 @@ def test_real_answers_match_the_schema(live_server, steward, dac_member, applica
          path_args={"object_id": file.accession, "access_id": "c4gh"}, headers=with_key)
     call("get", "/htsget/reads/{accession}", 404, path_args=on_file, headers=with_key, params={"encryptionScheme": "C4GH"})
     call("get", "/htsget/reads/{accession}", 401, path_args=on_file)
+    on_bam = {"accession": bam.accession}
+    ticket = call("get", "/htsget/reads/{accession}", 200, path_args=on_bam, headers=with_key,
+                  params={"encryptionScheme": "C4GH", "referenceName": "chr1", "start": 0, "end": 100000}).json()
+    assert ticket["htsget"]["format"] == "BAM" and ticket["htsget"]["urls"][0]["class"] == "header"
+    call("post", "/htsget/reads/{accession}", 200, path_args=on_bam, headers=with_key,
+         json={"encryptionScheme": "C4GH", "format": "BAM"})
+    call("get", "/htsget/reads/{accession}", 400, path_args=on_bam, headers=_bearer(reader))
     call("post", "/htsget/variants/{accession}", 400, path_args=on_file, headers=with_key, data=b"[1]",
          params={"encryptionScheme": "C4GH"})
 
