@@ -238,7 +238,11 @@ def cmd_upload(args) -> int:
     if not c4gh.is_crypt4gh(str(path)):
         raise ClientError(f"{path} is not a Crypt4GH file; encrypt it first: gdi-archive encrypt {path} --archive")
     archive = Archive()
-    entry = transfer.upload(archive, path, args.name or path.name, retries=args.retries, sha256=args.sha256)
+    part_size = transfer.parse_rate(args.part_size, "--part-size")
+    if part_size < 64 * 1024:
+        raise ClientError("--part-size must be at least 64K.")
+    entry = transfer.upload(archive, path, args.name or path.name, retries=args.retries, sha256=args.sha256,
+                            part_size=part_size, limit_rate=transfer.parse_rate(args.limit_rate))
     if args.json:
         print(json.dumps(entry))
     else:
@@ -320,7 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--name", help="name in the inbox (default: the file's name)")
     p.add_argument("--sha256", help="the plaintext's sha256, checked by ingestion")
-    p.add_argument("--retries", type=int, default=3, help="whole-file retries (the server does not resume uploads)")
+    p.add_argument("--part-size", default="64M", help="send the file in parts of this size (e.g. 64M); an "
+                   "interrupted upload resumes at the last whole part, also when the command is run again")
+    p.add_argument("--retries", type=int, default=5, help="tries in a row after a broken connection (each resumes)")
+    p.add_argument("--limit-rate", help="at most this many bytes per second, e.g. 500K or 2M")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_upload)
     return parser

@@ -19,3 +19,19 @@ class InboxEntryOut(serializers.ModelSerializer):
 
     def get_sha256(self, file: File) -> str | None:
         return file.sha256 or None
+
+
+class PartialUploadOut(serializers.Serializer):
+    """An upload sent in parts that is not complete yet (status is always `partial`)."""
+
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="`partial`: more parts are expected; nothing is ingested yet.")
+    bytes_received = serializers.IntegerField(help_text="Bytes kept so far: the next part starts here.")
+    bytes_total = serializers.IntegerField(help_text="TOTAL from the parts' Content-Range.")
+
+
+class OffsetMismatchOut(serializers.Serializer):
+    error = serializers.CharField(help_text="UploadOffsetMismatch")
+    detail = serializers.CharField()
+    bytes_received = serializers.IntegerField(help_text="Where the next part must start (also the Upload-Offset header).")
+    bytes_total = serializers.IntegerField(allow_null=True)

@@ -119,9 +119,7 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
         raise InvalidInput("The upload is empty.")
     if size > settings.INBOX_MAX_BYTES:
         raise TooLarge(f"The upload is {size} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file.")
-    existing = File.objects.filter(submitter=submitter, inbox_name=name).first()
-    if existing is not None and existing.status == File.Status.READY:
-        raise Conflict(f"{name} is already archived as {existing.accession or existing.name}; choose another name.")
+    refuse_if_archived(submitter=submitter, name=name)
     store = inbox_store()
     free = store.free_space()
     if free is None and isinstance(store, LocalStore):  # the folder is made on first use
@@ -130,8 +128,29 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
     if free is not None and free < size:
         raise InsufficientStorage("The inbox does not have room for this upload now; try again later or contact the archive.")
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
+    store_upload(store=store, key=key, body=_LimitedBody(chunks, size), name=name, submitter=submitter)
     try:
-        store.write(key, _LimitedBody(chunks, size))
+        result = _register_upload(submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5,
+                                  request=request, enqueue=enqueue)
+    except BaseException:
+        _delete_inbox_object(key)
+        raise
+    from .resumable import discard
+
+    discard(submitter=submitter, name=name, store=store)  # a whole upload replaces an unfinished one
+    return result
+
+
+def refuse_if_archived(*, submitter, name: str) -> None:
+    existing = File.objects.filter(submitter=submitter, inbox_name=name).first()
+    if existing is not None and existing.status == File.Status.READY:
+        raise Conflict(f"{name} is already archived as {existing.accession or existing.name}; choose another name.")
+
+
+def store_upload(*, store, key: str, body, name: str, submitter) -> None:
+    """Write an upload (or a part of one) to the inbox; storage trouble becomes a clear refusal."""
+    try:
+        store.write(key, body)
     except StorageFull:
         raise InsufficientStorage("The inbox ran out of space during the upload; nothing was kept. Try again later.") from None
     except StorageUnavailable:
@@ -141,12 +160,6 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
         log.error("upload of %s by %s could not be stored: %s", name, submitter, exc)
         raise ArchiveError("The inbox could not store the upload; nothing was kept. The operators have been told.",
                            code="ServiceUnavailable", status_code=503) from None
-    try:
-        return _register_upload(submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5,
-                                request=request, enqueue=enqueue)
-    except BaseException:
-        _delete_inbox_object(key)
-        raise
 
 
 def _register_upload(*, submitter, name, key, size, sha256, md5, request, enqueue) -> tuple[File, bool]:

@@ -59,3 +59,11 @@ def _recover_on_start(sender=None, **kwargs):
         log.exception("could not look for interrupted ingests")
     finally:
         connection.close()  # the pool forks from this process: hand no open socket down
+
+
+@shared_task
+def remove_abandoned_uploads() -> int:
+    """Delete the parts of resumable uploads nobody has continued for a day."""
+    from . import resumable
+
+    return resumable.remove_abandoned()

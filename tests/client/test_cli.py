@@ -201,3 +201,56 @@ def test_encrypt_to_a_recipient_and_keygen_refuses_to_overwrite(tmp_path, server
     with open(tmp_path / "note.c4gh", "rb") as stdin:
         out = subprocess.run([str(CRYPT4GH), "decrypt", "--sk", sk], stdin=stdin, capture_output=True, env={**os.environ, "C4GH_PASSPHRASE": "client-key-passphrase"}, check=True)
     assert out.stdout == source.read_bytes()
+
+
+def _inbox_puts(url: str) -> dict[str, float]:
+    """PUT requests the server answered on the inbox upload route, by status (its own counter)."""
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(requests.get(url + "/metrics", timeout=30).text):
+        for sample in family.samples:
+            if (sample.name == "gdi_http_requests_total" and sample.labels.get("method") == "PUT"
+                    and sample.labels.get("route") == "api/inbox/<str:name>"):
+                counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
+    return counts
+
+
+def test_upload_resumes_after_the_client_is_killed(people, tmp_path):
+    steward = people["steward"]
+    source = tmp_path / "cohort.bin"
+    source.write_bytes(os.urandom(6 * 1024 * 1024 + 999))
+    encrypted = steward.home / "cohort.bin.c4gh"
+    steward.run("encrypt", str(source), "-o", str(encrypted), "--archive")
+    size = encrypted.stat().st_size
+    part = 512 * 1024
+    where = f"{steward.url}/api/inbox/{encrypted.name}"
+    auth = {"Authorization": f"Bearer {steward.token}"}
+
+    first = steward.popen("upload", str(encrypted), "--part-size", "512K", "--limit-rate", "1M")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.poll() is None:
+        probe = requests.get(where, headers=auth, timeout=30)
+        if probe.status_code == 200 and int(probe.headers["Upload-Offset"]) >= 2 * part:
+            break
+        time.sleep(0.05)
+    assert first.poll() is None, "the upload ended before it could be interrupted"
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    time.sleep(0.5)  # the server notices the broken part and keeps nothing of it
+    probe = requests.get(where, headers=auth, timeout=30)
+    assert probe.status_code == 200 and probe.json()["status"] == "partial"
+    have = int(probe.headers["Upload-Offset"])
+    assert 2 * part <= have < size and have % part == 0 and int(probe.headers["Upload-Length"]) == size
+    assert not any(e["name"] == encrypted.name for e in steward.json("inbox")), "nothing partial is ingested"
+
+    before = _inbox_puts(steward.url)
+    result = steward.json("upload", str(encrypted), "--part-size", "512K")
+    after = _inbox_puts(steward.url)
+    assert result["resumed_from"] == have and result["status"] in ("uploaded", "verifying", "archiving", "ready")
+    # Only the missing parts came over the wire the second time, each accepted first time.
+    sent = {status: after.get(status, 0) - before.get(status, 0) for status in after}
+    missing_parts = -(-(size - have) // part)
+    assert sent.get("202", 0) == missing_parts - 1 and sent.get("201", 0) == 1, sent
+    assert sum(sent.values()) == missing_parts, sent
+    entry = wait_until_ready(steward, encrypted.name)
+    assert entry["sha256"] == sha256(source) and entry["bytes_total"] == size
+    assert requests.get(where, headers=auth, timeout=30).status_code == 404  # no parts left behind
