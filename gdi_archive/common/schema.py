@@ -12,7 +12,7 @@ ERROR_MEANINGS = {
     409: "The object's state does not allow this.",
     411: "The upload has no Content-Length.",
     413: "The body is too large.",
-    416: "The range starts past the end of the file.",
+    416: "`start` is past the end of the file (a Range header past the end gets an empty 416 with Content-Range).",
     429: "Too many attempts; try again later.",
     503: "A store the archive needs is not reachable; retry later.",
     507: "The inbox has no room for this upload; nothing was kept.",

@@ -65,14 +65,18 @@ PLAIN_ENDPOINTS = {
     "/api/archive-key": ("archive-key", "The Crypt4GH public key submitters encrypt to (no token needed).", {
         "200": _text("A Crypt4GH public key file.", "text/plain", {"type": "string"})}),
     "/api/blocks/{accession}": ("htsget-blocks", "Bytes for an htsget ticket URL, authorised by the short-lived signature in its query string.", {
-        "200": _text("The bytes.", "application/octet-stream", {"type": "string", "format": "binary"}),
-        "206": _text("Part of the bytes (Range).", "application/octet-stream", {"type": "string", "format": "binary"}),
-        "404": _text("Unknown, expired or forged link.", schema=_ERROR)}),
+        "200": _text("The Crypt4GH stream (DRS links).", "application/octet-stream", {"type": "string", "format": "binary"}),
+        "206": _text("The bytes the link covers (or the Range asked for within them).", "application/octet-stream",
+                     {"type": "string", "format": "binary"}),
+        "404": _text("Unknown, expired or forged link.", schema=_ERROR),
+        "416": _text("The Range asked for lies outside the bytes the link covers.", schema=_ERROR),
+        "503": _text("The archive storage is not reachable; retry.", schema=_ERROR)}),
     "/api/exports/{export_id}/files/{accession}": ("export-file", "A finished export's Crypt4GH copy, through the signed link "
                                                    "GET /api/exports/{id} gives (valid for EXPORT_LINK_TTL; no token).", {
         "200": _text("The Crypt4GH file.", "application/octet-stream", {"type": "string", "format": "binary"}),
         "206": _text("Part of it (Range).", "application/octet-stream", {"type": "string", "format": "binary"}),
-        "404": _text("Unknown, expired or forged link.", schema=_ERROR)}),
+        "404": _text("Unknown, expired or forged link.", schema=_ERROR),
+        "503": _text("The outbox is not reachable; retry.", schema=_ERROR)}),
 }
 
 
