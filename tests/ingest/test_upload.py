@@ -44,7 +44,7 @@ def test_upload_registers_the_file_and_lists_it(submitter, encrypted, django_cap
     assert response.json() == {"name": "sample.bam.c4gh", "status": "uploaded", "bytes_done": 0,
                                "bytes_total": len(encrypted), "error": "", "accession": None, "sha256": None,
                                "index_of": None}
-    assert len(callbacks) == 1  # ingestion is queued once the upload is committed
+    assert callbacks  # ingestion waits for the commit ...
     file = File.objects.get(submitter=submitter, inbox_name="sample.bam.c4gh")
     assert (file.name, file.format, file.status) == ("sample.bam", "BAM", "uploaded")
     assert list(FileEvent.objects.filter(file=file).values_list("status", flat=True)) == ["uploaded"]
@@ -54,6 +54,10 @@ def test_upload_registers_the_file_and_lists_it(submitter, encrypted, django_cap
     from gdi_archive.audit.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="ingest.upload", target_id=str(file.pk)).exists()
+    for callback in callbacks:  # ... and starts once it is committed (tasks run in-process here)
+        callback()
+    file.refresh_from_db()
+    assert file.status == "ready", file.error
 
 
 def test_checksums_are_taken_from_headers_or_query(submitter, encrypted):
