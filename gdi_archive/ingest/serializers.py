@@ -31,7 +31,10 @@ class PartialUploadOut(serializers.Serializer):
 
 
 class OffsetMismatchOut(serializers.Serializer):
-    error = serializers.CharField(help_text="UploadOffsetMismatch")
+    """409: `Conflict` (the name is already archived) or `UploadOffsetMismatch` (a part), which
+    alone carries the offsets."""
+
+    error = serializers.CharField(help_text="Conflict or UploadOffsetMismatch")
     detail = serializers.CharField()
-    bytes_received = serializers.IntegerField(help_text="Where the next part must start (also the Upload-Offset header).")
-    bytes_total = serializers.IntegerField(allow_null=True)
+    bytes_received = serializers.IntegerField(required=False, help_text="Where the next part must start (also the Upload-Offset header).")
+    bytes_total = serializers.IntegerField(required=False, allow_null=True)

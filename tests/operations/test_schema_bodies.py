@@ -168,6 +168,8 @@ def test_real_answers_match_the_schema(live_server, steward, dac_member, applica
     upload = call("put", "/api/inbox/{name}", 201, path_args={"name": "reads.bin.c4gh"}, headers=_bearer(tokens["steward"]),
                   data=encrypted.getvalue()).json()
     assert upload["name"] == "reads.bin.c4gh" and upload["bytes_total"] == len(encrypted.getvalue())
+    call("put", "/api/inbox/{name}", 409, path_args={"name": "reads.bin.c4gh"}, headers=_bearer(tokens["steward"]),
+         data=encrypted.getvalue())
     inbox = call("get", "/api/inbox", 200, headers=_bearer(tokens["steward"])).json()
     assert inbox[0]["status"] == "ready" and inbox[0]["index_of"] is None, inbox
     file = File.objects.get(accession=inbox[0]["accession"])
