@@ -1,8 +1,28 @@
 """JSON shapes of design.md section 6 for access requests and entitlements."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import AccessRequest, Entitlement
+
+
+class ApprovalsOut(serializers.Serializer):
+    given = serializers.IntegerField(help_text="Approvals in the current round.")
+    required = serializers.IntegerField(help_text="Approvals the DAC needs.")
+
+
+class AttachmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class EventOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    comment = serializers.CharField(allow_blank=True)
 
 
 class EntitlementSerializer(serializers.ModelSerializer):
@@ -34,13 +54,16 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     def get_datasets(self, obj) -> list[str]:
         return sorted(d.accession for d in obj.datasets.all())
 
+    @extend_schema_field(ApprovalsOut)
     def get_approvals(self, obj) -> dict[str, int]:
         given = obj.decisions.filter(round=obj.round, verdict="approve").count() if obj.round else 0
         return {"given": given, "required": max(1, obj.dac.required_approvals)}
 
+    @extend_schema_field(AttachmentOut(many=True))
     def get_attachments(self, obj) -> list[dict]:
         return [{"id": a.id, "name": a.name, "size": a.size, "sha256": a.sha256} for a in obj.attachments.all()]
 
+    @extend_schema_field(EventOut(many=True))
     def get_events(self, obj) -> list[dict]:
         return [{"at": serializers.DateTimeField().to_representation(e.at), "kind": e.kind,
                  "actor": e.actor.username if e.actor else None, "comment": e.comment}

@@ -1,6 +1,7 @@
 """JSON shapes of the catalogue (design.md sections 4 and 6). Input is only shape-checked here;
 the rules live in services.py, so the API, the admin and the commands refuse the same things."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import DAC, Dataset, File
@@ -93,6 +94,7 @@ class DatasetOut(serializers.ModelSerializer):
             dataset._files_cache = list(dataset_files(dataset))
         return dataset._files_cache
 
+    @extend_schema_field(FileOut(many=True))
     def get_files(self, dataset) -> list[dict]:
         return FileOut(self._files(dataset), many=True).data
 

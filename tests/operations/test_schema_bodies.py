@@ -36,7 +36,7 @@ ANSWERS = [
     ("post", "/api/datasets/{accession}/release", "200", {"accession", "status"}, False),
     ("get", "/api/access-requests", "200", {"id", "status", "datasets", "title", "purpose", "entitlements"}, True),
     ("post", "/api/access-requests", "201", {"id", "status", "datasets", "title", "purpose", "institution", "duo"}, False),
-    ("post", "/api/access-requests/{id}/approve", "200", {"id", "status", "entitlements"}, False),
+    ("post", "/api/access-requests/{id}/approve", "200", {"id", "status", "entitlements", "approvals", "events"}, False),
     ("get", "/api/entitlements", "200", {"id", "dataset", "start", "end", "status"}, True),
     ("post", "/api/entitlements/{id}/revoke", "200", {"id", "status"}, False),
     ("get", "/api/permissions/{username}", "200", {"ga4gh_passport_v1"}, False),
@@ -116,6 +116,11 @@ def test_the_schema_describes_the_bodies_of_the_main_operations():
     assert set(htsget_error["properties"]) == {"error", "message"}
     drs_error = _answer_schema(schema, "get", "/ga4gh/drs/v1/objects/{object_id}", "404")
     assert set(drs_error["properties"]) == {"msg", "status_code"}
+    request = _answer_schema(schema, "get", "/api/access-requests/{id}", "200")["properties"]
+    assert set(_resolve(schema, request["events"]["items"])["properties"]) == {"at", "kind", "actor", "comment"}
+    assert set(_resolve(schema, request["entitlements"]["items"])["properties"]) >= {"id", "dataset", "start", "end", "status"}
+    dataset = _answer_schema(schema, "post", "/api/datasets/{accession}/files", "200")["properties"]
+    assert set(_resolve(schema, dataset["files"]["items"])["properties"]) == {"accession", "name", "size", "sha256", "format", "has_index"}
     inbox_status = _resolve(schema, _answer_schema(schema, "get", "/api/inbox", "200")["items"])["properties"]["status"]
     assert set(_resolve(schema, inbox_status)["enum"]) == {"uploaded", "verifying", "archiving", "ready", "error"}
 
