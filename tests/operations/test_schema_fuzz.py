@@ -1,6 +1,7 @@
 """Schema-driven fuzzing: schemathesis generates requests for every operation in /api/schema and
-checks that the archive never answers 5xx and never answers with a body that contradicts the
-schema. Bounded (a few examples per operation) so the whole run stays well under two minutes.
+checks that the archive never answers 5xx, never answers a status code the schema does not
+list for that operation, and never answers with a body that contradicts the schema. Bounded (a
+few examples per operation) so the whole run stays well under two minutes.
 
 Driven through schemathesis' Python API (its pytest plugin does not load under pytest 9)."""
 
@@ -9,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from tests.conftest import make_user
 
@@ -57,7 +58,7 @@ def test_no_server_errors_and_answers_match_the_schema(live_server, operator_tok
         @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                              suppress_health_check=list(HealthCheck))
         def run(case):
-            case.call_and_validate(base_url=live_server.url, headers=headers, checks=[not_a_server_error, response_schema_conformance])
+            case.call_and_validate(base_url=live_server.url, headers=headers, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
 
         try:
             run()
