@@ -24,10 +24,24 @@ def _clean(details: dict) -> dict:
     """Drop anything that looks like a secret: the log must never hold one."""
     clean = {}
     for key, value in (details or {}).items():
-        if any(word in key.lower() for word in _SECRET_WORDS):
+        if any(word in str(key).lower() for word in _SECRET_WORDS):
             continue
-        clean[key] = _clean(value) if isinstance(value, dict) else value
+        clean[_printable(key)] = _clean_value(value)
     return clean
+
+
+def _clean_value(value):
+    if isinstance(value, dict):
+        return _clean(value)
+    if isinstance(value, (list, tuple)):
+        return [_clean_value(item) for item in value]
+    return _printable(value)
+
+
+def _printable(value):
+    """Details often hold what a client sent (a Range header, a name); a NUL in it cannot be
+    stored (PostgreSQL's jsonb and text refuse it), so it is shown as U+FFFD instead."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def event_hash(*, previous_hash: str, at, actor_name: str, action: str, target_type: str, target_id: str,
@@ -54,12 +68,12 @@ def record(*, action: str, actor=None, target=None, request=None, details: dict 
         target_id = ""
         if target is not None:
             target_id = str(getattr(target, "accession", None) or getattr(target, "pk", "") or target)
-        fields = dict(
-            at=timezone.now(), actor_name=actor_name, action=action, target_type=target_type,
-            target_id=target_id, client_address=_client_address(request), details=_clean(details or {}),
-        )
         # Round-trip details through JSON so the hash sees what the database will give back.
-        fields["details"] = json.loads(json.dumps(fields["details"], default=str))
+        details = _clean_value(json.loads(json.dumps(_clean(details or {}), default=str)))
+        fields = dict(
+            at=timezone.now(), actor_name=_printable(actor_name)[:255], action=action, target_type=target_type,
+            target_id=_printable(target_id)[:100], client_address=_client_address(request), details=details,
+        )
         digest = event_hash(previous_hash=previous_hash, **fields)
         event = AuditEvent.objects.create(actor=actor_user, previous_hash=previous_hash, hash=digest, **fields)
         # The newest link also goes to the log stream (shipped off this host), so a log cut back

@@ -82,3 +82,13 @@ def test_events_deleted_from_the_end_are_found_with_the_logged_head(applicant, c
     call_command("audit_verify")
     with pytest.raises(CommandError, match="deleted from the end"):
         call_command("audit_verify", "--head", head)
+
+
+def test_what_clients_send_is_stored_even_with_a_nul_and_the_chain_holds(applicant):
+    """Details often hold client input; PostgreSQL refuses NUL, so it is replaced, not a 500."""
+    record(action="test.event", actor="broker-subject\x00x" + "y" * 300, target="t\x00" * 80,
+           details={"range": "bytes=\x000-", "names": ["a\x00b"], "nested": {"k\x00": "v"}})
+    event = AuditEvent.objects.get()
+    assert event.details == {"range": "bytes=\ufffd0-", "names": ["a\ufffdb"], "nested": {"k\ufffd": "v"}}
+    assert "\x00" not in event.actor_name + event.target_id
+    call_command("audit_verify")
