@@ -181,7 +181,7 @@ QUERY_VALUES = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(st
 @given(kind=st.sampled_from(["file", "content", "header", "reads", "variants", "drs"]),
        params=st.dictionaries(st.sampled_from(["start", "end", "referenceName", "class", "format", "encryptionScheme", "fields"]),
                               QUERY_VALUES, max_size=4),
-       range_header=st.one_of(st.none(), st.text(max_size=20).filter(lambda v: "\x00" not in v),  # NUL: see below
+       range_header=st.one_of(st.none(), st.text(max_size=20),
                               st.sampled_from(["bytes=0-", "bytes=-0", "bytes=99999999-", "bytes=5-1"])))
 def test_malformed_download_parameters_get_clean_refusals(fuzz_world, kind, params, range_header):
     acc = fuzz_world["names"]["file"]
