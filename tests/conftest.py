@@ -110,6 +110,20 @@ def client_for(user) -> APIClient:
     return client
 
 
+def clear_own_cache() -> None:
+    """Empty this run's cache keys only: `cache.clear()` on Redis is FLUSHDB, which would also
+    empty the Celery queues and caches of every other test run sharing the Redis database."""
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache") and prefix:
+        client = cache._cache.get_client(None)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
 # --- a real Celery worker -----------------------------------------------------------------------
 
 

@@ -16,12 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
 from gdi_archive.passports import trust
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, clear_own_cache
 
 PASSPORT_TYP = "vnd.ga4gh.passport+jwt"
 VISA_TYP = "vnd.ga4gh.visa+jwt"
@@ -30,7 +29,7 @@ VISA_TYP = "vnd.ga4gh.visa+jwt"
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     trust.jwks_cache.clear()
-    cache.clear()
+    clear_own_cache()  # not cache.clear(): that is FLUSHDB on the Redis other test runs share
     yield
     trust.jwks_cache.clear()
 

@@ -6,7 +6,7 @@ import base64
 import pytest
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, clear_own_cache
 
 
 @pytest.fixture(autouse=True)
@@ -34,16 +34,7 @@ def _fresh_cache():
     Only this run's keys: `cache.clear()` on Redis is FLUSHDB, which would also empty the
     Celery queues and caches of every other test run sharing the Redis database.
     """
-    from django.conf import settings
-    from django.core.cache import cache
-
-    prefix = settings.CACHES["default"].get("KEY_PREFIX")
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache") and prefix:
-        client = cache._cache.get_client(None)
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
-    else:
-        cache.clear()
+    clear_own_cache()
     yield
 
 
