@@ -1,10 +1,11 @@
 """Health, service-info and the error pages (JSON for API paths, HTML for people)."""
 
 import logging
+import sys
 
 from django.conf import settings
-from django.db import connection
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
@@ -102,6 +103,12 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        # The database is down or restarting: a passing outage, and the client may try again.
+        detail = "The archive's database cannot be reached just now. Please try again in a minute."
+        if _is_api(request):
+            return JsonResponse({"error": "ServiceUnavailable", "detail": detail}, status=503, headers={"Retry-After": "30"})
+        return HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "30"})
     if _is_api(request):
         return JsonResponse({"error": "InternalError", "detail": "Something went wrong on our side; it has been logged."}, status=500)
     return defaults.server_error(request)

@@ -253,7 +253,8 @@ def test_postgres_restart_under_load_fails_cleanly_then_recovers_without_a_web_r
     failures = [r for r in during if r[2] != 200]
     assert failures, "requests succeeded while the database was down?"
     for _, _, status, body in failures:
-        assert status in (500, 503), f"not a clean failure: {status} {body}"  # never a hang or a dropped connection
+        assert status == 503, f"not a clean failure: {status} {body}"  # never a hang or a dropped connection
+        assert json.loads(body)["error"] == "ServiceUnavailable", body
         assert "Traceback" not in body and "psycopg" not in body and "OperationalError" not in body, body
     late = [r for r in after if r[2] != 200]
     assert after and not late, (len(late), len(after), late[:3], stack.log("web")[-3000:])
