@@ -34,7 +34,7 @@ class OpenedHeader:
     key_index: int
 
 
-def _read_exact(stream, n: int) -> bytes:
+def read_exact(stream, n: int) -> bytes:
     """Read n bytes, looping over short reads (sockets, HTTP bodies return what they have)."""
     parts, got = [], 0
     while got < n:
@@ -71,16 +71,16 @@ def _check_packet_length(length: int) -> None:
 
 def read_header(stream) -> bytes:
     """Read exactly the header (preamble and packets) and leave `stream` at segment 0."""
-    preamble = _read_exact(stream, PREAMBLE_SIZE)
+    preamble = read_exact(stream, PREAMBLE_SIZE)
     count = _check_preamble(preamble)
     parts = [preamble]
     for _ in range(count):
-        prefix = _read_exact(stream, 4)
+        prefix = read_exact(stream, 4)
         if len(prefix) < 4:
             raise TruncatedFile()
         length = int.from_bytes(prefix, "little")
         _check_packet_length(length)
-        rest = _read_exact(stream, length - 4)
+        rest = read_exact(stream, length - 4)
         if len(rest) < length - 4:
             raise TruncatedFile()
         parts += [prefix, rest]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from gdi_archive.crypt4gh.errors import Crypt4GHError, SegmentAuthenticationError, TruncatedFile, UnsupportedHeader
-from gdi_archive.crypt4gh.header import open_header, read_header
+from gdi_archive.crypt4gh.header import open_header, read_exact, read_header
 from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, decrypt_segments
 
 CHUNK_SEGMENTS = 64
@@ -35,22 +35,6 @@ class Verified:
     sha256: str
     md5: str
     stored_sha256: str
-
-
-def _read_exact(source: BinaryIO, size: int) -> bytes:
-    """`size` bytes or fewer only at the end (S3 and HTTP bodies return short reads)."""
-    data = source.read(size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < size:
-        more = source.read(size - got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
 
 
 def _compare(kind: str, expected: str, got: str) -> None:
@@ -175,7 +159,7 @@ def verify_and_store(
     read = len(header)
     try:
         segment = 0
-        while chunk := _read_exact(source, CHUNK_SIZE):
+        while chunk := read_exact(source, CHUNK_SIZE):
             segments_here = -(-len(chunk) // CIPHER_SEGMENT_SIZE)
             try:
                 plain = b"".join(decrypt_segments((chunk,), session_keys, start_segment=segment))
