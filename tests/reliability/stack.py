@@ -271,21 +271,6 @@ class ReliabilityStack(Stack):
             except subprocess.TimeoutExpired:
                 self.kill(name)
 
-    def wait_ready(self, timeout: float = 120) -> None:
-        wait_for_port(self.port, timeout=60)
-        deadline = time.monotonic() + timeout
-        answer = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                ready = requests.get(self.url + "/health/ready", timeout=20)
-                answer = ready.text
-                if ready.status_code == 200:
-                    return
-            except requests.RequestException as exc:
-                answer = repr(exc)
-            time.sleep(0.5)
-        raise AssertionError(f"/health/ready never said ok: {answer}\n{self.log('web')[-3000:]}")
-
     def down(self) -> None:
         for proc in self.processes.values():
             if proc.poll() is None:

@@ -109,6 +109,21 @@ class Stack:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
+    def wait_ready(self, timeout: float = 120) -> None:
+        wait_for_port(self.port, timeout=60)
+        deadline = time.monotonic() + timeout
+        answer = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                ready = requests.get(self.url + "/health/ready", timeout=20)
+                answer = ready.text
+                if ready.status_code == 200:
+                    return
+            except requests.RequestException as exc:
+                answer = repr(exc)
+            time.sleep(0.5)
+        raise AssertionError(f"/health/ready never said ok: {answer}\n{self.log('web')[-3000:]}")
+
     def up(self) -> None:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
@@ -129,20 +144,7 @@ class Stack:
                               "--concurrency=1", "-n", f"stack-{self.run_id}@%h", "--without-gossip", "--without-mingle"])
         self.start("beat", [sys.executable, "-m", "celery", "-A", "gdi_archive", "beat", "--loglevel=INFO",
                             "--schedule", str(self.root / "celerybeat-schedule")])
-        wait_for_port(self.port, timeout=60)
-        deadline = time.monotonic() + 120
-        answer = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                ready = requests.get(self.url + "/health/ready", timeout=20)
-                answer = ready.text
-                if ready.status_code == 200:
-                    break
-            except requests.RequestException as exc:
-                answer = repr(exc)
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"/health/ready never said ok: {answer}\n{self.log('web')[-3000:]}")
+        self.wait_ready()
         deadline = time.monotonic() + 60
         while " ready." not in self.log("worker"):
             assert time.monotonic() < deadline and self.processes["worker"].poll() is None, self.log("worker")[-3000:]
