@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError
 
 from . import services
@@ -30,7 +31,7 @@ def _run_each(request, objects, action, success):
             messages.success(request, success % {"id": obj.pk})
 
 
-class DACScopedAdmin(admin.ModelAdmin):
+class DACScopedAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only views, scoped to the member's DACs; changes go through the decision forms."""
 
     dac_path = "dac"
@@ -46,15 +47,6 @@ class DACScopedAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return _member_or_operator(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EventInline(admin.TabularInline):

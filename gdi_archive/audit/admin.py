@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from gdi_archive.common.admin import ReadOnlyAdminMixin
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "actor_name", "action", "target_type", "target_id", "client_address"]
     list_filter = ["action", "target_type", ("at", admin.DateFieldListFilter)]
     search_fields = ["actor_name", "action", "target_id"]
@@ -19,12 +20,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and (request.user.is_superuser or request.user.has_perm("audit.view_auditevent"))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

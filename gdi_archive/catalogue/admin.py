@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 
+from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError, InvalidInput
 
 from . import services
@@ -154,7 +155,7 @@ class DACAdmin(StewardOnlyAdmin):
 # --- datasets ------------------------------------------------------------------------------------
 
 
-class FileInline(admin.TabularInline):
+class FileInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The dataset's files, read-only (add them with the form field or the API)."""
 
     model = Dataset.files.through
@@ -163,15 +164,6 @@ class FileInline(admin.TabularInline):
     verbose_name_plural = "files"
     fields = ["accession", "name", "file_format", "status", "size", "indexed"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return True

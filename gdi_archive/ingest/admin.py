@@ -8,6 +8,7 @@ is still in the inbox.
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
+from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.catalogue.models import File, FileEvent
 
 from . import services
@@ -17,7 +18,7 @@ def _is_steward(user) -> bool:
     return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_steward))
 
 
-class FileEventInline(admin.TabularInline):
+class FileEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = FileEvent
     fields = ["at", "status", "detail"]
     readonly_fields = fields
@@ -27,15 +28,6 @@ class FileEventInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return _is_steward(request.user)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(File)
