@@ -16,4 +16,4 @@ app.autodiscover_tasks()
 def _stores_ready(**kwargs):
     from gdi_archive.storage import ensure_stores_ready
 
-    ensure_stores_ready()
+    ensure_stores_ready(remove_abandoned_writes=True)

@@ -83,7 +83,7 @@ def outbox_store() -> Store:
     return open_store(settings.OUTBOX_URL)
 
 
-def ensure_stores_ready() -> dict[str, str]:
+def ensure_stores_ready(*, remove_abandoned_writes: bool = False) -> dict[str, str]:
     """Create the archive, inbox and outbox folders or buckets if they are missing.
 
     Called when a web or worker process starts (design.md: missing buckets are created at
@@ -95,7 +95,10 @@ def ensure_stores_ready() -> dict[str, str]:
     outcome = {}
     for name, factory in (("archive", archive_store), ("inbox", inbox_store), ("outbox", outbox_store)):
         try:
-            factory().ensure_ready()
+            store = factory()
+            store.ensure_ready()
+            if remove_abandoned_writes and isinstance(store, LocalStore):
+                store.remove_abandoned_writes()
             outcome[name] = "ok"
         except (StorageError, ValueError) as exc:
             logging.getLogger(__name__).warning("storage %s is not ready: %s", name, exc)

@@ -170,12 +170,12 @@ class LocalStore(Store):
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"Cannot create the storage folder {self.root}: {exc.strerror}.") from exc
-        self.remove_abandoned_writes()
 
     def remove_abandoned_writes(self, *, idle_seconds: int = 6 * 3600) -> int:
         """Delete temporary files of writes whose process died (SIGKILL skips the clean-up).
 
         A write in progress touches its file all the time, so one left alone for hours is dead.
+        It walks the whole folder, so only Celery workers do it when they start, not web processes.
         """
         cutoff = time.time() - idle_seconds
         removed = 0

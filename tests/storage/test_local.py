@@ -64,7 +64,7 @@ def test_a_key_under_an_existing_object_is_a_clear_error(tmp_path):
 
 
 def test_writes_abandoned_by_a_killed_process_are_removed_at_start(tmp_path):
-    """A SIGKILLed writer leaves its temp file; the next start removes it once it is hours idle."""
+    """A SIGKILLed writer leaves its temp file; a worker's next start removes it once it is hours idle."""
     import os
     import time
 
@@ -83,11 +83,18 @@ def test_writes_abandoned_by_a_killed_process_are_removed_at_start(tmp_path):
     [left] = (tmp_path / "files").iterdir()
     assert left.name.startswith(".gdi-tmp-")
 
+    from django.test import override_settings
+
+    from gdi_archive.storage import ensure_stores_ready
+
     store = LocalStore(tmp_path)
-    store.ensure_ready()
-    assert left.exists()  # recent: it could be a write still in progress elsewhere
-    hours_ago = time.time() - 7 * 3600
-    os.utime(left, (hours_ago, hours_ago))
-    store.ensure_ready()
+    with override_settings(STORAGE_URL=tmp_path.as_uri()):
+        ensure_stores_ready(remove_abandoned_writes=True)  # as a Celery worker does at start
+        assert left.exists()  # recent: it could be a write still in progress elsewhere
+        hours_ago = time.time() - 7 * 3600
+        os.utime(left, (hours_ago, hours_ago))
+        ensure_stores_ready()  # a web process does not walk the folder
+        assert left.exists()
+        ensure_stores_ready(remove_abandoned_writes=True)
     assert not left.exists()
     assert list(store.list()) == []
