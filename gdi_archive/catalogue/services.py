@@ -19,6 +19,7 @@ from django.utils import timezone
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import signals
 from .duo import validate_duo
 from .models import DAC, Dataset, File
 
@@ -216,6 +217,7 @@ def update_dataset(*, actor, dataset: Dataset, title: str, description: str = ""
         dataset.save()
         record(action="catalogue.dataset.updated", actor=actor, target=dataset, request=request,
                details={"changed": changed, "terms_version": dataset.terms_version})
+        transaction.on_commit(lambda: signals.dataset_changed.send(sender=Dataset, dataset=dataset))
     return dataset
 
 
@@ -271,11 +273,13 @@ def release_dataset(*, actor, dataset: Dataset, request=None) -> Dataset:
         not_ready = list(dataset.files.exclude(status=File.Status.READY).values_list("accession", flat=True))
         if not_ready:
             raise Conflict(f"These files are no longer ready: {', '.join(not_ready)}.")
+        signals.release_checks.send(sender=Dataset, dataset=dataset)
         dataset.status = Dataset.Status.RELEASED
         dataset.released_at = timezone.now()
         dataset.save(update_fields=["status", "released_at", "updated_at"])
         record(action="catalogue.dataset.released", actor=actor, target=dataset, request=request,
                details={"files": dataset.files.count()})
+        transaction.on_commit(lambda: signals.dataset_released.send(sender=Dataset, dataset=dataset))
     return dataset
 
 
@@ -292,4 +296,5 @@ def withdraw_dataset(*, actor, dataset: Dataset, reason: str = "", request=None)
         dataset.save(update_fields=["status", "updated_at"])
         record(action="catalogue.dataset.withdrawn", actor=actor, target=dataset, request=request,
                details={"previous_status": previous, "reason": reason})
+        transaction.on_commit(lambda: signals.dataset_withdrawn.send(sender=Dataset, dataset=dataset))
     return dataset

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gdi_archive.audit.services import record
+from gdi_archive.catalogue import signals as catalogue_signals
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.crypt4gh.errors import Crypt4GHError
 from gdi_archive.storage import ObjectNotFound, StorageError, StorageFull, StorageUnavailable, archive_store, inbox_store
@@ -202,6 +203,7 @@ def finish_ingest(*, file_id: int, attempt: int, verified, location: str, archiv
                         "stored_size": verified.stored_size, "archive_key_id": file.archive_key_id,
                         "index_of": file.index_of_id})
         transaction.on_commit(lambda: _delete_quietly(inbox_store(), inbox_key))
+        transaction.on_commit(lambda: catalogue_signals.file_ready.send(sender=File, file=file))
     return file
 
 
