@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-dev system-deps migrate clean
+.PHONY: run test lint install install-dev system-deps migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ run: migrate
 system-deps:
 	bash .ci/system-deps
 
-test: install-dev system-deps
+# ruff's lint, the import contracts (pyproject.toml, docs/architecture.md), then the format check.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/ruff format --check .
+
+test: install-dev system-deps lint
 	bash .ci/services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -8,7 +8,6 @@ and the client's peak RSS (which must not grow with the file).
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -113,8 +112,9 @@ def main():
         mib = size / 1024**2
 
         # Baseline: one plain GET of the whole Crypt4GH stream, written to disk.
-        from crypt4gh.keys import get_public_key
         import base64
+
+        from crypt4gh.keys import get_public_key
 
         key = base64.b64encode(get_public_key(pk)).decode()
         started = time.perf_counter()

@@ -20,8 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crypt4gh import lib  # noqa: E402
-from crypt4gh import sodium  # noqa: E402
+from crypt4gh import lib, sodium  # noqa: E402
 
 from gdi_archive.crypt4gh import (  # noqa: E402
     build_header,

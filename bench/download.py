@@ -104,7 +104,7 @@ def child_main(mode: str, args: list[str]) -> None:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys
+    from gdi_archive.keyring.archive import _key_files, current_public_key, ensure_archive_keys
 
     if mode == "prepare":
         from django.core.management import call_command

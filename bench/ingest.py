@@ -57,7 +57,7 @@ def child_main(mode: str, args: list[str]) -> None:
     import django
 
     django.setup()
-    from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys
+    from gdi_archive.keyring.archive import _key_files, current_public_key, ensure_archive_keys
 
     if mode == "prepare":
         from django.core.management import call_command

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "gdi_archive.passports",
     "gdi_archive.downloads",
     "gdi_archive.operations",
+    "gdi_archive.bootstrap",
 ]
 
 MIDDLEWARE = [

@@ -1,36 +1,30 @@
 """Emails about requests and entitlements: queued on commit, written in the reader's language.
 
-Services call `on_commit_*`; the Celery tasks in `tasks.py` call `send_*` with ids, so a rolled
+Services call `on_commit_*`, which queue the Celery tasks in `tasks.py` by name (through the one
+`enqueue` seam, so this module never imports them); the tasks call `send_*` with ids, so a rolled
 back change never sends mail and the web request never waits for SMTP.
 """
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from gdi_archive.common.tasks import enqueue
 
-def _enqueue(task, *args):
-    transaction.on_commit(lambda: task.delay(*args))
+_TASKS = "gdi_archive.access.tasks."
 
 
 def on_commit_submitted(req):
-    from . import tasks
-
-    _enqueue(tasks.notify_dac_of_submission, req.pk)
+    enqueue(_TASKS + "notify_dac_of_submission", req.pk)
 
 
 def on_commit_decided(req):
-    from . import tasks
-
-    _enqueue(tasks.notify_applicant_of_decision, req.pk, req.status)
+    enqueue(_TASKS + "notify_applicant_of_decision", req.pk, req.status)
 
 
 def on_commit_revoked(entitlement):
-    from . import tasks
-
-    _enqueue(tasks.notify_holder_of_revocation, entitlement.pk)
+    enqueue(_TASKS + "notify_holder_of_revocation", entitlement.pk)
 
 
 def _send(*, template: str, context: dict, recipients: list[str], language: str) -> int:

@@ -6,8 +6,7 @@ writes the timeline and the audit log in one transaction, and queues emails on c
 """
 
 import re
-from datetime import datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -202,7 +201,7 @@ def _parse_end(end):
     elif not isinstance(end, datetime):
         end = datetime.combine(end, time.max)
     if timezone.is_naive(end):
-        end = timezone.make_aware(end, dt_timezone.utc)
+        end = timezone.make_aware(end, UTC)
     if end <= timezone.now():
         raise InvalidInput(_("The end date must be in the future."))
     return end

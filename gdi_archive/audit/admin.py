@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from gdi_archive.common.admin import ReadOnlyAdminMixin
+
 from .models import AuditEvent
 
 

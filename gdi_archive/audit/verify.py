@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from .models import AuditEvent
 from .services import GENESIS, event_hash
 
-
 FIELDS = ("id", "at", "actor_name", "action", "target_type", "target_id", "client_address", "details",
           "previous_hash", "hash")
 

@@ -12,8 +12,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.http import HttpResponseRedirect
 from django.db.models import Count, Sum
+from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 
 from gdi_archive.common.admin import ReadOnlyAdminMixin

@@ -174,7 +174,7 @@ def verify_archive(*, quick: bool = False, accessions: Iterable[str] | None = No
                    on_file: Callable[[File, list[Problem]], None] | None = None,
                    on_bytes: Callable[[int], None] | None = None) -> Report:
     """Check every archived file (or those named); never stops at the first problem."""
-    from gdi_archive.ingest.keys import archive_key_ids, archive_secret_keys
+    from gdi_archive.keyring.archive import archive_key_ids, archive_secret_keys
 
     secret_keys = archive_secret_keys()
     key_ids = archive_key_ids()

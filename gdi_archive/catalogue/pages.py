@@ -54,9 +54,4 @@ def dataset_page(request, accession):
         raise Http404
     files = dataset.files.filter(status=File.Status.READY, index_of__isnull=True).order_by("name")
     context = {"dataset": dataset, "files": files[:200], "duo_labels": [describe(code) for code in dataset.duo or []]}
-    if request.user.is_authenticated:
-        from gdi_archive.access.models import AccessRequest, Entitlement
-
-        context["entitlement"] = Entitlement.objects.live().filter(user=request.user, dataset=dataset).first()
-        context["open_request"] = AccessRequest.objects.open().filter(applicant=request.user, datasets=dataset).first()
     return render(request, "catalogue/dataset.html", context)

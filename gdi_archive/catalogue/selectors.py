@@ -1,14 +1,14 @@
 """Who may read what in the catalogue: fetch and authorise in one call.
 
-Everything that lists or serves controlled data goes through `granted_datasets(request)`.
-A dataset that does not exist, is not released, or is not granted gives the same NotFound,
+The callers pass in the set of dataset accessions the request may read (from
+`common.grants.granted_datasets(request)`, which the passports app answers), so the catalogue
+never imports passports. A dataset that does not exist, is not released, or is not granted gives the same NotFound,
 so accessions cannot be probed.
 """
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from gdi_archive.common.errors import NotFound
-from gdi_archive.passports.grants import granted_datasets
 
 from .models import Dataset, File
 
@@ -25,9 +25,8 @@ def with_totals(datasets: QuerySet) -> QuerySet:
     )
 
 
-def datasets_for(request) -> QuerySet:
-    """Released datasets the request's token (or signed-in user) grants right now."""
-    granted = granted_datasets(request)
+def datasets_for(granted: frozenset[str]) -> QuerySet:
+    """The released datasets among `granted` (the accessions the request may read)."""
     if not granted:
         return Dataset.objects.none()
     return with_totals(
@@ -35,8 +34,8 @@ def datasets_for(request) -> QuerySet:
     ).order_by("accession")
 
 
-def get_dataset_for(request, accession: str) -> Dataset:
-    dataset = datasets_for(request).filter(accession=accession).first()
+def get_dataset_for(granted: frozenset[str], accession: str) -> Dataset:
+    dataset = datasets_for(granted).filter(accession=accession).first()
     if dataset is None:
         raise NotFound(f"No dataset {accession} that you may read.")
     return dataset
@@ -51,23 +50,5 @@ def dataset_files(dataset: Dataset) -> QuerySet:
     )
 
 
-def files_for_dataset(request, accession: str) -> QuerySet:
-    return dataset_files(get_dataset_for(request, accession))
-
-
-def get_file_for(request, accession: str) -> File:
-    """A ready data file in a released dataset the request may read; else NotFound."""
-    granted = granted_datasets(request)
-    file = None
-    if granted:
-        file = (
-            File.objects.filter(
-                Q(accession=accession), status=File.Status.READY, index_of__isnull=True,
-                datasets__status=Dataset.Status.RELEASED, datasets__accession__in=sorted(granted),
-            )
-            .annotate(has_ready_index=_ready_index())
-            .first()
-        )
-    if file is None:
-        raise NotFound(f"No file {accession} that you may read.")
-    return file
+def files_for_dataset(granted: frozenset[str], accession: str) -> QuerySet:
+    return dataset_files(get_dataset_for(granted, accession))

@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from .models import DAC, Dataset, File
 
-
 # --- input --------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import NotFound
+from gdi_archive.common.grants import granted_datasets
 from gdi_archive.common.schema import errors
 
 from . import selectors, services
@@ -86,7 +87,7 @@ class DACMembersView(APIView):
 class DatasetListView(StewardOnWrite):
     @extend_schema(responses={200: DatasetSummaryOut(many=True), **errors(401)}, summary="Datasets the token grants")
     def get(self, request):
-        return Response(DatasetSummaryOut(selectors.datasets_for(request), many=True).data)
+        return Response(DatasetSummaryOut(selectors.datasets_for(granted_datasets(request)), many=True).data)
 
     @extend_schema(request=DatasetInput, responses={201: DatasetOut, **errors(400, 401, 403)}, summary="Create a draft dataset (stewards)")
     def post(self, request):
@@ -98,7 +99,7 @@ class DatasetListView(StewardOnWrite):
 class DatasetFilesView(StewardOnWrite):
     @extend_schema(responses={200: FileOut(many=True), **errors(401, 404)}, summary="Files of a granted dataset")
     def get(self, request, accession):
-        return Response(FileOut(selectors.files_for_dataset(request, accession), many=True).data)
+        return Response(FileOut(selectors.files_for_dataset(granted_datasets(request), accession), many=True).data)
 
     @extend_schema(request=FilesInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)}, summary="Add ready files to a draft dataset (stewards)")
     def post(self, request, accession):

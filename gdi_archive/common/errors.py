@@ -1,12 +1,13 @@
 """One error shape for the whole API: {"error": "<Code>", "detail": "<for a person>"}.
 
 Services raise the exceptions below; the DRF exception handler turns them (and DRF's own)
-into that body, so a view never builds an error response by hand.
+into that body, and plain Django views answer with `json_error()`, so no view builds an error
+body by hand.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -16,6 +17,8 @@ class ArchiveError(Exception):
 
     status_code = status.HTTP_400_BAD_REQUEST
     code = "BadRequest"
+    extra: dict = {}  # more fields for the body (e.g. where an upload stands)
+    headers: dict = {}
 
     def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
         super().__init__(detail)
@@ -24,6 +27,9 @@ class ArchiveError(Exception):
             self.code = code
         if status_code:
             self.status_code = status_code
+
+    def body(self) -> dict:
+        return {"error": self.code, "detail": self.detail, **self.extra}
 
 
 class InvalidInput(ArchiveError):
@@ -57,6 +63,28 @@ class InsufficientStorage(ArchiveError):
     code = "InsufficientStorage"
 
 
+class LengthRequired(ArchiveError):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    code = "LengthRequired"
+
+
+class RequestTimeout(ArchiveError):
+    status_code = status.HTTP_408_REQUEST_TIMEOUT
+    code = "RequestTimeout"
+
+
+class RangeNotSatisfiable(ArchiveError):
+    status_code = status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE
+    code = "RangeNotSatisfiable"
+
+
+class ServiceUnavailable(ArchiveError):
+    """A store or service we depend on is down; the client may try again later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "ServiceUnavailable"
+
+
 _DRF_CODES = {
     400: "InvalidInput",
     401: "Unauthorized",
@@ -84,9 +112,16 @@ def error_response(code: str, detail: str, status_code: int, headers: dict | Non
     return Response({"error": code, "detail": detail}, status=status_code, headers=headers)
 
 
+def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 400, headers: dict | None = None) -> JsonResponse:
+    """The error body for plain Django views (outside DRF): from a code and detail, or from an ArchiveError."""
+    if isinstance(code, ArchiveError):
+        return JsonResponse(code.body(), status=code.status_code, headers={**code.headers, **(headers or {})})
+    return JsonResponse({"error": code, "detail": detail}, status=status_code, headers=headers)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ArchiveError):
-        return error_response(exc.code, exc.detail, exc.status_code)
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, Http404):
         return error_response("NotFound", "Not found.", 404)
     if isinstance(exc, DjangoPermissionDenied):

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_GET
 
 import gdi_archive
 
+from .errors import json_error
+
 log = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/htsget/", "/ga4gh/", "/.well-known/", "/health/", "/service-info")
@@ -86,19 +88,19 @@ def health_ready(request):
 
 def bad_request(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"error": "InvalidInput", "detail": "The request could not be understood."}, status=400)
+        return json_error("InvalidInput", "The request could not be understood.", 400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"error": "Forbidden", "detail": "You may not do this."}, status=403)
+        return json_error("Forbidden", "You may not do this.", 403)
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"error": "NotFound", "detail": "Not found."}, status=404)
+        return json_error("NotFound", "Not found.", 404)
     return defaults.page_not_found(request, exception)
 
 
@@ -107,8 +109,8 @@ def server_error(request):
         # The database is down or restarting: a passing outage, and the client may try again.
         detail = "The archive's database cannot be reached just now. Please try again in a minute."
         if _is_api(request):
-            return JsonResponse({"error": "ServiceUnavailable", "detail": detail}, status=503, headers={"Retry-After": "30"})
+            return json_error("ServiceUnavailable", detail, 503, headers={"Retry-After": "30"})
         return HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "30"})
     if _is_api(request):
-        return JsonResponse({"error": "InternalError", "detail": "Something went wrong on our side; it has been logged."}, status=500)
+        return json_error("InternalError", "Something went wrong on our side; it has been logged.", 500)
     return defaults.server_error(request)

@@ -6,12 +6,12 @@ when. Requests carry no token: the URL is the credential, short-lived and bound 
 """
 
 from django.conf import settings
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from gdi_archive import storage
 from gdi_archive.catalogue.models import File
-from gdi_archive.common.errors import ArchiveError, NotFound
+from gdi_archive.common.errors import ArchiveError, NotFound, RangeNotSatisfiable, ServiceUnavailable, json_error
 from gdi_archive.crypt4gh import segments
 
 from . import services, signing
@@ -27,10 +27,6 @@ def block_url(file: File, kind: str, start: int, end: int, *, header_id: int | N
         fields["header"] = header_id
     fields["file"] = file.accession
     return signing.signed_url(f"/api/blocks/{file.accession}", fields, ttl=ttl)
-
-
-def _error(exc: ArchiveError) -> JsonResponse:
-    return JsonResponse({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
 
 
 def _plaintext(file: File, start: int, end: int):
@@ -53,7 +49,7 @@ def _window_response(request, *, length: int, window: tuple[int, int], etag: str
         wanted = (length, length)
     start, end = wanted or (lo, hi)
     if start < lo or end > hi or start >= end:
-        return JsonResponse({"error": "RangeNotSatisfiable", "detail": "This link covers other bytes."}, status=416)
+        return json_error(RangeNotSatisfiable("This link covers other bytes."))
     response = StreamingHttpResponse(produce(start, end), status=206, content_type="application/octet-stream")
     response["Content-Length"] = str(end - start)
     response["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
@@ -100,8 +96,8 @@ def block(request, accession: str):
                                    filename=f"{file.name}.c4gh")
         raise NotFound("This link is not valid.")
     except ArchiveError as exc:
-        return _error(exc)
+        return json_error(exc)
     except storage.ObjectNotFound:
-        return _error(NotFound("This link is not valid."))
+        return json_error(NotFound("This link is not valid."))
     except storage.StorageUnavailable:
-        return _error(services.ServiceUnavailable("The archive storage is not reachable; please retry shortly."))
+        return json_error(ServiceUnavailable("The archive storage is not reachable; please retry shortly."))

@@ -8,7 +8,7 @@ for every download through its links (`still_allowed`).
 import base64
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +19,7 @@ from gdi_archive import storage
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import InvalidInput, NotFound
+from gdi_archive.common.tasks import enqueue
 from gdi_archive.passports.services import live_dataset_accessions
 
 from . import selectors, services, signing
@@ -64,10 +65,7 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
         audit.record(action="download.export.requested", actor=selectors.actor_of(request), target=export, request=request,
                      details={"files": [f.accession for f in chosen], "dataset": dataset or "", "bytes": export.bytes_total,
                               "key_fingerprint": key.fingerprint})
-        from .tasks import run_export
-
-        export_id = str(export.id)
-        transaction.on_commit(lambda: run_export.delay(export_id))
+        enqueue("gdi_archive.downloads.tasks.run_export", str(export.id))
     return export
 
 
@@ -75,7 +73,7 @@ def _released_datasets(file) -> set[str]:
     return set(file.datasets.filter(status=Dataset.Status.RELEASED).values_list("accession", flat=True))
 
 
-def _visa_access_until(request, requester, files) -> "datetime | None":
+def _visa_access_until(request, requester, files) -> datetime | None:
     """When access to any of the files rests on something other than a live entitlement here
     (a broker's visas), the moment that access ends; None when entitlements cover every file."""
     live = live_dataset_accessions(requester) if requester is not None else frozenset()

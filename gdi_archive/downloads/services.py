@@ -11,9 +11,10 @@ from django.db import IntegrityError, transaction
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import File
-from gdi_archive.common.errors import ArchiveError, InvalidInput
+from gdi_archive.common.errors import ArchiveError, InvalidInput, RangeNotSatisfiable, ServiceUnavailable
 from gdi_archive.crypt4gh import segments
-from gdi_archive.crypt4gh.errors import Crypt4GHError, NotForOurKey, RangeNotSatisfiable, UnsupportedHeader
+from gdi_archive.crypt4gh.errors import Crypt4GHError, NotForOurKey, UnsupportedHeader
+from gdi_archive.crypt4gh.errors import RangeNotSatisfiable as RangeOutsideFile
 from gdi_archive.crypt4gh.header import reencrypt_header
 
 from .keys import ClientKey
@@ -23,18 +24,8 @@ log = logging.getLogger(__name__)
 WHOLE = "whole"
 
 
-class RangeNotSatisfiableError(ArchiveError):
-    status_code = 416
-    code = "RangeNotSatisfiable"
-
-
-class ServiceUnavailable(ArchiveError):
-    status_code = 503
-    code = "ServiceUnavailable"
-
-
 def archive_keys() -> list[bytes]:
-    from gdi_archive.ingest.keys import archive_secret_keys
+    from gdi_archive.keyring.archive import archive_secret_keys
 
     return archive_secret_keys()
 
@@ -113,8 +104,8 @@ def parse_offsets(start: str | None, end: str | None) -> tuple[int | None, int |
 def plan_range_or_error(file: File, start: int, end: int | None) -> segments.RangePlan:
     try:
         return segments.plan_range(file.plaintext_size or 0, start, end)
-    except RangeNotSatisfiable:
-        raise RangeNotSatisfiableError(
+    except RangeOutsideFile:
+        raise RangeNotSatisfiable(
             f"The range starts at byte {start}, but the file has {file.plaintext_size or 0} bytes."
         ) from None
     except ValueError as exc:

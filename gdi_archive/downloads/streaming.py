@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from gdi_archive import storage
+from gdi_archive.common.errors import json_error
 
 # Big enough that per-chunk overhead vanishes, small enough that many parallel downloads stay
 # cheap: memory per download is about one chunk, whatever the file size.
@@ -129,16 +130,13 @@ def stream_response(request, *, pieces: list[Piece], etag: str, filename: str | 
         body = open_pieces(pieces, start, end)
     except storage.StorageUnavailable as exc:
         log.warning("download %s refused: storage unreachable: %s", etag, exc)
-        response = JsonResponse({"error": "StorageUnavailable",
-                                 "detail": "The archive's storage cannot be reached just now. Please try again in a few minutes."},
-                                status=503)
-        response["Retry-After"] = "60"
-        return response
+        return json_error("StorageUnavailable",
+                          "The archive's storage cannot be reached just now. Please try again in a few minutes.", 503,
+                          headers={"Retry-After": "60"})
     except storage.StorageError as exc:
         log.error("download %s refused: stored object unreadable: %s", etag, exc)
-        return JsonResponse({"error": "InternalError",
-                             "detail": "This file cannot be read from the archive just now; the operators have been alerted."},
-                            status=500)
+        return json_error("InternalError",
+                          "This file cannot be read from the archive just now; the operators have been alerted.", 500)
     response = StreamingHttpResponse(body, status=status, content_type=content_type)
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"

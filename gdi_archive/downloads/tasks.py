@@ -11,21 +11,19 @@ from celery.signals import worker_ready
 
 from gdi_archive import storage
 
+from . import exports
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def run_export(self, export_id: str) -> None:
-    from .exports import run_export as run
-
-    run(export_id=export_id, worker=self.request.hostname or "worker")
+    exports.run_export(export_id=export_id, worker=self.request.hostname or "worker")
 
 
 @shared_task
 def recover_interrupted_exports(dead_worker: str | None = None) -> list[str]:
-    from .exports import recover_interrupted_exports as recover
-
-    ids = recover(dead_worker=dead_worker)
+    ids = exports.recover_interrupted_exports(dead_worker=dead_worker)
     for export_id in ids:
         run_export.delay(export_id)
     return ids
@@ -46,6 +44,4 @@ def _recover_on_start(sender=None, **kwargs):
 
 @shared_task(autoretry_for=(storage.StorageUnavailable,), retry_backoff=True, max_retries=5)
 def clean_outbox() -> int:
-    from .exports import clean_outbox as clean
-
-    return clean()
+    return exports.clean_outbox()

@@ -120,9 +120,7 @@ class ExportDetail(APIView):
 
 def export_file(request, export_id, accession):
     """An export's copy in the outbox, through its signed link (no token: the link is the credential)."""
-    from django.http import JsonResponse
-
-    from gdi_archive.common.errors import ArchiveError, NotFound
+    from gdi_archive.common.errors import ArchiveError, NotFound, json_error
 
     from . import exports, signing
     from .models import Export
@@ -136,7 +134,7 @@ def export_file(request, export_id, accession):
         if item is None or not exports.still_allowed(export, item.file):
             raise NotFound("This link is not valid or has expired.")
     except ArchiveError as exc:
-        return JsonResponse({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+        return json_error(exc)
     pieces = [Piece(location=item.location, start=0, end=item.size, store="outbox")]
     return stream_response(request, pieces=pieces, etag=make_etag("export", export.id, accession, item.size),
                            filename=item.location.rsplit("/", 1)[-1])

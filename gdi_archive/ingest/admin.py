@@ -8,8 +8,8 @@ is still in the inbox.
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
-from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.catalogue.models import File, FileEvent
+from gdi_archive.common.admin import ReadOnlyAdminMixin
 
 from . import services
 

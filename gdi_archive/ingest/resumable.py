@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from gdi_archive.common.errors import Conflict, InsufficientStorage, InvalidInput, TooLarge
-from gdi_archive.storage import LocalStore, StorageError, inbox_store
+from gdi_archive.common.errors import Conflict, InvalidInput, LengthRequired, TooLarge
+from gdi_archive.storage import StorageError, inbox_store
 
-from . import names, services
+from . import inbox, names
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class OffsetMismatch(Conflict):
     def __init__(self, detail: str, *, offset: int, total: int | None):
         super().__init__(detail)
         self.offset, self.total = offset, total
+        self.extra = {"bytes_received": offset, "bytes_total": total}
+        self.headers = {"Upload-Offset": str(offset)}
 
 
 @dataclass
@@ -96,7 +98,7 @@ def discard(*, submitter, name: str, store=None) -> None:
         log.warning("could not list the parts of %s: %s", name, exc)
         return
     for key in keys:
-        services._delete_inbox_object(key)
+        inbox.delete_inbox_object(key)
 
 
 def receive_part(*, submitter, name: str, chunks, size: int | None, content_range: str,
@@ -106,21 +108,40 @@ def receive_part(*, submitter, name: str, chunks, size: int | None, content_rang
     A part must start where the upload stands (else OffsetMismatch, 409). A part whose bytes do not
     match its Content-Range is refused and not kept. START 0 with a different TOTAL starts afresh.
     """
+    sha256, md5, (start, end, total) = _check_part(submitter=submitter, name=name, size=size,
+                                                   content_range=content_range, sha256=sha256, md5=md5)
+    store = inbox_store()
+    current = _current_upload(submitter=submitter, name=name, store=store, start=start, total=total)
+    inbox.ensure_room(store, total - start)
+    body = inbox.LimitedBody(chunks, end - start + 1)
+    if end + 1 < total:
+        return _store_part(submitter=submitter, name=name, store=store, body=body, start=start, end=end, total=total), None, None
+    file, created = _complete(submitter=submitter, name=name, store=store, current=current, body=body, total=total,
+                              sha256=sha256, md5=md5, request=request)
+    return None, file, created
+
+
+def _check_part(*, submitter, name, size, content_range, sha256, md5):
+    """The part's checksums and range, or a refusal before anything is stored."""
     problem = names.check_inbox_name(name)
     if problem:
         raise InvalidInput(problem)
-    sha256 = services._checksum(sha256, "SHA-256", 64)
-    md5 = services._checksum(md5, "MD5", 32)
+    sha256 = inbox.checksum(sha256, "SHA-256", 64)
+    md5 = inbox.checksum(md5, "MD5", 32)
     start, end, total = parse_content_range(content_range)
     length = end - start + 1
     if size is None:
-        raise InvalidInput("Send each part with a Content-Length header.", code="LengthRequired", status_code=411)
+        raise LengthRequired("Send each part with a Content-Length header.")
     if size != length:
         raise InvalidInput(f"The part has {size} bytes but its Content-Range says {length}; nothing was kept.")
     if total > settings.INBOX_MAX_BYTES:
         raise TooLarge(f"The upload is {total} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file.")
-    services.refuse_if_archived(submitter=submitter, name=name)
-    store = inbox_store()
+    inbox.refuse_if_archived(submitter=submitter, name=name)
+    return sha256, md5, (start, end, total)
+
+
+def _current_upload(*, submitter, name, store, start, total):
+    """The unfinished upload this part continues (None for a fresh start), or OffsetMismatch."""
     current = find(submitter=submitter, name=name, store=store)
     if current is not None and current.total != total and start == 0:
         discard(submitter=submitter, name=name, store=store)  # a different file under the same name
@@ -132,23 +153,24 @@ def receive_part(*, submitter, name: str, chunks, size: int | None, content_rang
     if start != received:
         raise OffsetMismatch(f"The server has the first {received} bytes of {name}; send the part starting there.",
                              offset=received, total=total if current is not None else None)
-    free = store.free_space()
-    if free is None and isinstance(store, LocalStore):
-        store.ensure_ready()
-        free = store.free_space()
-    if free is not None and free < total - start:
-        raise InsufficientStorage("The inbox does not have room for this upload now; try again later or contact the archive.")
-    body = services._LimitedBody(chunks, length)
-    if end + 1 < total:
-        key = f"{_prefix(submitter, name)}{total}/{start:015d}-{end + 1:015d}-{int(time.time())}"
-        services.store_upload(store=store, key=key, body=body, name=name, submitter=submitter)
-        after = find(submitter=submitter, name=name, store=store)
-        if after is None or after.received != end + 1 or key not in after.keys:  # a parallel request won the race
-            services._delete_inbox_object(key)
-            offset = after.received if after else 0
-            raise OffsetMismatch(f"Another part of {name} arrived at the same time; the server has {offset} bytes.",
-                                 offset=offset, total=total)
-        return after, None, None
+    return current
+
+
+def _store_part(*, submitter, name, store, body, start, end, total):
+    """Keep a part that is not the last one; a parallel request that won the race undoes it."""
+    key = f"{_prefix(submitter, name)}{total}/{start:015d}-{end + 1:015d}-{int(time.time())}"
+    inbox.store_upload(store=store, key=key, body=body, name=name, submitter=submitter)
+    after = find(submitter=submitter, name=name, store=store)
+    if after is None or after.received != end + 1 or key not in after.keys:
+        inbox.delete_inbox_object(key)
+        offset = after.received if after else 0
+        raise OffsetMismatch(f"Another part of {name} arrived at the same time; the server has {offset} bytes.",
+                             offset=offset, total=total)
+    return after
+
+
+def _complete(*, submitter, name, store, current, body, total, sha256, md5, request):
+    """Stream the stored parts and the last one into one inbox object and register it as an upload."""
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
 
     def concatenation():
@@ -156,15 +178,15 @@ def receive_part(*, submitter, name: str, chunks, size: int | None, content_rang
             yield from store.iter_range(part_key)
         yield from body
 
-    services.store_upload(store=store, key=key, body=concatenation(), name=name, submitter=submitter)
+    inbox.store_upload(store=store, key=key, body=concatenation(), name=name, submitter=submitter)
     try:
-        file, created = services._register_upload(submitter=submitter, name=name, key=key, size=total, sha256=sha256,
-                                                   md5=md5, request=request, enqueue=True)
+        file, created = inbox.register_upload(submitter=submitter, name=name, key=key, size=total, sha256=sha256,
+                                              md5=md5, request=request, enqueue=True)
     except BaseException:
-        services._delete_inbox_object(key)
+        inbox.delete_inbox_object(key)
         raise
     discard(submitter=submitter, name=name, store=store)
-    return None, file, created
+    return file, created
 
 
 def remove_abandoned(*, max_idle_seconds: int = MAX_IDLE_SECONDS, now: float | None = None) -> int:
@@ -190,7 +212,7 @@ def remove_abandoned(*, max_idle_seconds: int = MAX_IDLE_SECONDS, now: float | N
     for upload, touched in newest.items():
         if touched < cutoff:
             for key in keys[upload]:
-                services._delete_inbox_object(key)
+                inbox.delete_inbox_object(key)
             removed += 1
     if removed:
         log.info("removed %d unfinished upload(s) idle for more than %d s", removed, max_idle_seconds)

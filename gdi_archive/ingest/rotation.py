@@ -15,8 +15,7 @@ from gdi_archive.catalogue.models import File
 from gdi_archive.crypt4gh.errors import Crypt4GHError
 from gdi_archive.crypt4gh.header import reencrypt_header
 from gdi_archive.crypt4gh.keys import public_from_secret
-
-from .keys import archive_keyring, current_key_id
+from gdi_archive.keyring.archive import archive_keyring, current_key_id
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,18 @@ from gdi_archive.audit.services import record
 from gdi_archive.catalogue import signals as catalogue_signals
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.crypt4gh.errors import Crypt4GHError
-from gdi_archive.storage import ObjectNotFound, StorageError, StorageFull, StorageUnavailable, archive_store, inbox_store
+from gdi_archive.keyring.archive import archive_keyring
+from gdi_archive.storage import (
+    ObjectNotFound,
+    StorageError,
+    StorageFull,
+    StorageUnavailable,
+    archive_store,
+    inbox_store,
+)
 
 from . import names
-from .keys import archive_keyring
+from .inbox import link_indexes
 from .models import IngestJob
 from .pipeline import verify_and_store
 
@@ -188,9 +196,7 @@ def finish_ingest(*, file_id: int, attempt: int, verified, location: str, archiv
         if not names.is_index_format(file.format):
             file.assign_accession()
         file.save()
-        from .services import _link_indexes
-
-        _link_indexes(file)
+        link_indexes(file)
         if file.index_of_id:
             file.save(update_fields=["index_of"])
         job.finished_at = timezone.now()

@@ -1,6 +1,6 @@
 """Inbox API and the archive's public key: thin views over `services` and `keys`."""
 
-from django.http import HttpResponse, JsonResponse, UnreadablePostError
+from django.http import HttpResponse, UnreadablePostError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -8,12 +8,12 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.common.errors import ArchiveError, NotFound
+from gdi_archive.common.errors import NotFound, RequestTimeout, json_error
 from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
+from gdi_archive.keyring.archive import current_public_key
 
 from . import names, resumable, services
-from .keys import current_public_key
 from .serializers import InboxEntryOut, OffsetMismatchOut, PartialUploadOut
 
 UPLOAD_CHUNK = 4 * 1024 * 1024
@@ -22,8 +22,7 @@ UPLOAD_CHUNK = 4 * 1024 * 1024
 def archive_key(request):
     """The Crypt4GH public key submitters encrypt to (no token needed)."""
     if request.method not in ("GET", "HEAD"):
-        return JsonResponse({"error": "MethodNotAllowed", "detail": "Only GET is allowed here."}, status=405,
-                            headers={"Allow": "GET, HEAD"})
+        return json_error("MethodNotAllowed", "Only GET is allowed here.", 405, headers={"Allow": "GET, HEAD"})
     response = HttpResponse(format_public_key(current_public_key()), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="archive.pub"'
     return response
@@ -46,8 +45,7 @@ def _request_chunks(request):
         try:
             chunk = request.read(UPLOAD_CHUNK)
         except (TimeoutError, ConnectionError, UnreadablePostError) as exc:
-            raise ArchiveError("The upload stalled or the connection broke; nothing was kept. Please upload again.",
-                               code="RequestTimeout", status_code=408) from exc
+            raise RequestTimeout("The upload stalled or the connection broke; nothing was kept. Please upload again.") from exc
         if not chunk:
             return
         yield chunk
@@ -129,20 +127,16 @@ class InboxUploadView(APIView):
         return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
 
     def _put_part(self, request, name: str):
-        try:
-            partial, file, created = resumable.receive_part(
-                submitter=request.user,
-                name=name,
-                chunks=_request_chunks(request),
-                size=_content_length(request),
-                content_range=request.headers["Content-Range"],
-                sha256=request.headers.get("X-Checksum-SHA256") or request.query_params.get("sha256"),
-                md5=request.headers.get("X-Checksum-MD5") or request.query_params.get("md5"),
-                request=request,
-            )
-        except resumable.OffsetMismatch as exc:
-            body = {"error": exc.code, "detail": exc.detail, "bytes_received": exc.offset, "bytes_total": exc.total}
-            return Response(body, status=status.HTTP_409_CONFLICT, headers={"Upload-Offset": str(exc.offset)})
+        partial, file, created = resumable.receive_part(  # OffsetMismatch answers 409 with Upload-Offset
+            submitter=request.user,
+            name=name,
+            chunks=_request_chunks(request),
+            size=_content_length(request),
+            content_range=request.headers["Content-Range"],
+            sha256=request.headers.get("X-Checksum-SHA256") or request.query_params.get("sha256"),
+            md5=request.headers.get("X-Checksum-MD5") or request.query_params.get("md5"),
+            request=request,
+        )
         if partial is not None:
             return Response(PartialUploadOut(partial.as_dict()).data, status=status.HTTP_202_ACCEPTED,
                             headers={"Upload-Offset": str(partial.received)})

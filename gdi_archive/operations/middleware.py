@@ -6,8 +6,9 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
 from django.urls import NoReverseMatch, reverse
+
+from gdi_archive.common.errors import json_error
 
 from . import metrics
 from .logging import new_request_id, request_id_var
@@ -153,12 +154,8 @@ class RateLimitMiddleware:
                 since = cache.get(f"{key}:since") or now
                 wait = max(1, int(settings.RATE_LIMIT_WINDOW - (now - since)) + 1)
                 metrics.RATE_LIMITED.labels(scope=scope).inc()
-                response = JsonResponse(
-                    {"error": "TooManyRequests", "detail": f"Too many failed attempts. Try again in {wait} seconds."},
-                    status=429,
-                )
-                response["Retry-After"] = str(wait)
-                return response
+                return json_error("TooManyRequests", f"Too many failed attempts. Try again in {wait} seconds.", 429,
+                                  headers={"Retry-After": str(wait)})
         response = self.get_response(request)
         failed = response.status_code in (400, 401, 403) or (scope == "signin" and response.status_code == 200)
         if failed:

@@ -30,7 +30,18 @@ from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
-from .verify import MAX_TOKEN_LENGTH, Parsed, ignore, Refused, Visa, check_access_token, check_identity, check_passport, check_visas, parse
+from .verify import (
+    MAX_TOKEN_LENGTH,
+    Parsed,
+    Refused,
+    Visa,
+    check_access_token,
+    check_identity,
+    check_passport,
+    check_visas,
+    ignore,
+    parse,
+)
 
 log = logging.getLogger("gdi_archive.passports.clearinghouse")
 

@@ -22,9 +22,9 @@ from gdi_archive.audit.services import record
 from gdi_archive.common.errors import InvalidInput, NotFound
 
 from . import keys
-from .verify import metrics
 from .claims import PASSPORT_TYP
 from .models import BrokerApiKey, PassportToken, token_hash
+from .verify import metrics
 
 VISA_TYP = "vnd.ga4gh.visa+jwt"
 # The GA4GH Registered Access bona fide researcher standard (ResearcherStatus value).

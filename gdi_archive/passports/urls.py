@@ -1,8 +1,6 @@
 from django.urls import path
 
-from gdi_archive.accounts import oidc
-
-from . import views
+from . import oidc, views
 
 urlpatterns = [
     path(".well-known/jwks.json", views.jwks, name="jwks"),

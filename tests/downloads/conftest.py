@@ -54,8 +54,8 @@ def store_ready_file(*, submitter, path: Path, name: str | None = None, fmt=None
 
     An index named `<data file>.bai` (etc.) is linked to its data file by ingest itself.
     """
-    from gdi_archive.ingest.keys import current_public_key
     from gdi_archive.ingest.services import ingest_local_file
+    from gdi_archive.keyring.archive import current_public_key
 
     name = name or Path(path).name
     encrypted = Path(path).with_name(Path(path).name + ".c4gh")

@@ -13,7 +13,16 @@ from gdi_archive.ingest.models import IngestJob
 from gdi_archive.storage import archive_store
 from tests.conftest import client_for
 
-from .conftest import CRYPT4GH, CRYPT4GH_KEYGEN, archive_passphrase, archive_secret_key_file, decrypt, encrypt, put, random_file
+from .conftest import (
+    CRYPT4GH,
+    CRYPT4GH_KEYGEN,
+    archive_passphrase,
+    archive_secret_key_file,
+    decrypt,
+    encrypt,
+    put,
+    random_file,
+)
 
 pytestmark = pytest.mark.django_db
 

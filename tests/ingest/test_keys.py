@@ -83,7 +83,7 @@ def test_rotation_stopped_half_way_finishes_the_rest(api, submitter, tmp_path, a
     files = [_ingest(encrypt(random_file(tmp_path / f"g{i}.bam", 1000), archive_pub), submitter) for i in range(3)]
     call_command("rotate_archive_key", "--generate", stdout=io.StringIO())
     # Simulate a second rotation that stopped after the first file.
-    from gdi_archive.ingest.keys import generate_new_archive_key
+    from gdi_archive.keyring.archive import generate_new_archive_key
 
     generate_new_archive_key()
     rekey_header(file_id=files[0].pk, actor="test")
@@ -185,7 +185,7 @@ def test_rotation_to_a_configured_key_file(api, submitter, tmp_path, archive_pub
 def test_development_generates_a_passphrase_file_when_none_is_set(tmp_path):
     from django.test import override_settings
 
-    from gdi_archive.ingest import keys
+    from gdi_archive.keyring import archive as keys
 
     with override_settings(KEYS_DIR=tmp_path / "keys", C4GH_PASSPHRASE=None, C4GH_SECRET_KEY_FILES=[]):
         keys.ensure_archive_keys()

@@ -58,7 +58,14 @@ def test_worker_killed_mid_ingest_then_new_worker_finishes(celery_worker_process
 def test_stale_run_cannot_overwrite_a_newer_one(submitter, archive_pub, tmp_path, django_capture_on_commit_callbacks):
     """A run presumed dead and replaced is fenced off: none of its writes land."""
     from gdi_archive.ingest.pipeline import Verified
-    from gdi_archive.ingest.runs import Superseded, claim_ingest, fail_ingest, finish_ingest, recover_interrupted_ingests, run_ingest
+    from gdi_archive.ingest.runs import (
+        Superseded,
+        claim_ingest,
+        fail_ingest,
+        finish_ingest,
+        recover_interrupted_ingests,
+        run_ingest,
+    )
 
     plain = random_file(tmp_path / "s.bam", 100_000)
     client = client_for(submitter)

@@ -27,8 +27,17 @@ import requests
 from tests.conftest import free_port, wait_for_port
 from tests.downloads.conftest import ClientKeyPair
 
-from .stack import (CuttableProxy, OwnPostgres, OwnRedis, ReliabilityStack, bucket_keys, encrypt_for_archive, inbox_entry,
-                    publish, wait_for)
+from .stack import (
+    CuttableProxy,
+    OwnPostgres,
+    OwnRedis,
+    ReliabilityStack,
+    bucket_keys,
+    encrypt_for_archive,
+    inbox_entry,
+    publish,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.worker, pytest.mark.timeout(900)]
 

@@ -217,7 +217,7 @@ def valid_upload(db, steward, tmp_path):
     """A valid Crypt4GH file for the archive key (three segments), as bytes."""
     from crypt4gh import lib as c4gh_lib
 
-    from gdi_archive.ingest.keys import current_public_key
+    from gdi_archive.keyring.archive import current_public_key
 
     plain = tmp_path / "plain.bin"
     plain.write_bytes(os.urandom(2 * SEGMENT + 999))
@@ -303,7 +303,7 @@ def test_a_corrupt_index_gives_a_clean_htsget_error(db, steward, dac, applicant,
     bad.write_bytes(CORRUPT_INDEXES[damage](good_index))
     from crypt4gh import lib as c4gh_lib
 
-    from gdi_archive.ingest.keys import current_public_key
+    from gdi_archive.keyring.archive import current_public_key
 
     encrypted = tmp_path / "sample.bam.bai.c4gh"
     with open(bad, "rb") as source, open(encrypted, "wb") as target:

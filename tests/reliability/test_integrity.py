@@ -197,7 +197,7 @@ def test_archive_verify_catches_a_missing_object_and_a_truncated_one(archived):
 
 def test_archive_verify_catches_a_header_no_archive_key_opens(archived):
     from gdi_archive.crypt4gh.header import reencrypt_header
-    from gdi_archive.ingest.keys import archive_secret_keys
+    from gdi_archive.keyring.archive import archive_secret_keys
 
     first = archived["first"]
     stranger = sodium.derive_pk(os.urandom(32))

@@ -151,7 +151,7 @@ class Stack:
             time.sleep(0.3)
 
     def down(self) -> None:
-        for name, proc in self.processes.items():
+        for _name, proc in self.processes.items():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.processes.values():

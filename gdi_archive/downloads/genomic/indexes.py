@@ -132,7 +132,7 @@ class BinnedIndex:
 
     def all_chunks(self):
         for ref in self.refs:
-            for b, chunks in ref.bins.items():
+            for _bin, chunks in ref.bins.items():
                 yield from chunks
 
     def block_starts(self) -> list[int]:

@@ -19,8 +19,8 @@ from gdi_archive.crypt4gh.header import open_header
 from .. import selectors, services
 from ..blocks import BODY, PLAIN, block_url
 from ..genomic import headers as format_headers
-from ..genomic.indexes import IndexError_, parse_index
 from ..genomic.assemble import New, resolve
+from ..genomic.indexes import IndexError_, parse_index
 from ..genomic.planner import Stored, UnknownReference, plan_pieces
 from ..keys import ClientKey
 from .params import HtsgetError, HtsgetQuery

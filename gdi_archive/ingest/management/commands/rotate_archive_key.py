@@ -9,8 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from gdi_archive.crypt4gh.keys import key_id
+from gdi_archive.keyring.archive import current_key_id, generate_new_archive_key
 
-from ...keys import current_key_id, generate_new_archive_key
 from ...rotation import rotate_headers
 
 

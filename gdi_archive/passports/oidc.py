@@ -24,9 +24,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from pydantic import ValidationError
 
+from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.audit.services import record
 
-from .models import ExternalIdentity
+from .clearinghouse import external_user, grants_from_visas
+from .verify import Refused, check_identity, check_visas
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,6 @@ def _failed(request, detail: str, status: int = 400):
 
 def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
     """Datasets the provider's visas grant (each visa checked by the full checklist)."""
-    from gdi_archive.passports.clearinghouse import grants_from_visas
-    from gdi_archive.passports.verify import Refused, check_identity, check_visas
-
     if not isinstance(visas, list) or not all(isinstance(v, str) for v in visas) or len(visas) > 100:
         log.warning("OIDC sign-in: ga4gh_passport_v1 from %s is not a list of visas; ignored", issuer)
         return None
@@ -98,8 +97,6 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
 @never_cache
 @require_GET
 def oidc_callback(request):
-    from gdi_archive.passports.clearinghouse import external_user
-
     client = _client()
     try:
         token = client.authorize_access_token(request)

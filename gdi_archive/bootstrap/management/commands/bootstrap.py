@@ -50,7 +50,7 @@ class Command(BaseCommand):
     # --- keys -------------------------------------------------------------------------------------
 
     def ensure_keys(self) -> None:
-        from gdi_archive.ingest.keys import ensure_archive_keys
+        from gdi_archive.keyring.archive import ensure_archive_keys
         from gdi_archive.passports.keys import ensure_signing_keys
         from gdi_archive.storage import ensure_stores_ready
 
@@ -138,8 +138,8 @@ class Command(BaseCommand):
     def ingest(self, name: str, *, submitter) -> File:
         """Encrypt the demo file to the archive key and run it through the real ingest pipeline."""
         from gdi_archive.crypt4gh.segments import encrypt_stream
-        from gdi_archive.ingest.keys import current_public_key
         from gdi_archive.ingest.services import ingest_local_file
+        from gdi_archive.keyring.archive import current_public_key
 
         inbox_name = f"{name}.c4gh"
         done = File.objects.filter(submitter=submitter, inbox_name=inbox_name, status=File.Status.READY).first()
