@@ -10,15 +10,16 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gdi_archive.accounts.permissions import is_admin_dac_member
 from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError
 
-from . import services
+from . import selectors, services
 from .models import AccessRequest, Decision, Entitlement, RequestEvent
 
 
 def _member_or_operator(user) -> bool:
-    return user.is_active and user.is_staff and (user.is_superuser or user.dacs.exists())
+    return bool(user.is_active and user.is_staff and (user.is_superuser or is_admin_dac_member(user)))
 
 
 def _run_each(request, objects, action, success):
@@ -141,8 +142,8 @@ class AccessRequestAdmin(DACScopedAdmin):
 
     @admin.display(description=gettext_lazy("Approvals"))
     def approvals(self, obj):
-        given = obj.decisions.filter(round=obj.round, verdict=Decision.Verdict.APPROVE).count() if obj.round else 0
-        return f"{given} / {max(1, obj.dac.required_approvals)}"
+        given, required = selectors.approval_tally(obj)
+        return f"{given} / {required}"
 
     @admin.display(description=gettext_lazy("Attachments"))
     def attachment_links(self, obj):
@@ -160,9 +161,7 @@ class AccessRequestAdmin(DACScopedAdmin):
         extra_context = extra_context or {}
         obj = self.get_queryset(request).filter(pk=object_id).first()
         if obj is not None:
-            extra_context["can_decide"] = (obj.status == AccessRequest.Status.SUBMITTED
-                                           and obj.dac.members.filter(pk=request.user.pk).exists()
-                                           and obj.applicant_id != request.user.pk)
+            extra_context["can_decide"] = selectors.may_decide(request.user, obj)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def decide_view(self, request, pk):

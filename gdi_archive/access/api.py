@@ -10,8 +10,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.common.errors import InvalidInput
 from gdi_archive.common.schema import errors
+from gdi_archive.common.serializers import validated
 
 from . import selectors, services
 from .models import AccessRequest, Entitlement
@@ -29,15 +29,6 @@ from .serializers import (
 ACTION_BODIES = {"submit": CommentBody, "withdraw": CommentBody, "approve": ApproveBody, "reject": RejectBody, "return": ReturnBody}
 
 
-def _body(request) -> dict:
-    data = request.data
-    if data is None or data == {}:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
-    return data
-
-
 def _answer(req, code=status.HTTP_200_OK):
     req = AccessRequest.objects.select_related("dac", "applicant").get(pk=req.pk)
     return Response(AccessRequestSerializer(req).data, status=code)
@@ -52,7 +43,7 @@ class AccessRequestList(APIView):
     @extend_schema(operation_id="access_requests_create", request=NewAccessRequestBody,
                    responses={201: AccessRequestSerializer, **errors(400, 401, 403, 409)})
     def post(self, request):
-        body = _body(request)
+        body = validated(NewAccessRequestBody, request)
         req = services.create_request(
             applicant=request.user, datasets=body.get("datasets"), title=body.get("title"), purpose=body.get("purpose"),
             institution=body.get("institution") or "", duo=body.get("duo"), accept_terms=body.get("accept_terms"),
@@ -72,7 +63,7 @@ class AccessRequestAction(APIView):
 
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
-        body = _body(request)
+        body = validated(ACTION_BODIES[self.action], request)
         user = request.user
         if self.action == "submit":
             req = services.submit_request(access_request=req, applicant=user, comment=body.get("comment") or "", request=request)
@@ -111,6 +102,6 @@ class EntitlementRevoke(APIView):
     @extend_schema(request=RevokeBody, responses={200: EntitlementSerializer, **errors(400, 401, 403, 404, 409)})
     def post(self, request, pk):
         ent = selectors.get_entitlement_for(user=request.user, pk=pk)
-        body = _body(request)
+        body = validated(RevokeBody, request)
         ent = services.revoke_entitlement(entitlement=ent, member=request.user, reason=body.get("reason") or "", request=request)
         return Response(EntitlementSerializer(ent).data)

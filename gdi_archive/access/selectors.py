@@ -1,10 +1,33 @@
-"""Fetch and authorise in one call: missing and not-yours give the same NotFound."""
+"""Fetch and authorise in one call (missing and not-yours give the same NotFound), and the
+committee's rules read once: the quorum and who may decide.
+"""
 
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.common.errors import NotFound
 
-from .models import AccessRequest, Attachment, Entitlement
+from .models import AccessRequest, Attachment, Decision, Entitlement
+
+
+def approvals_required(dac) -> int:
+    """The quorum: how many members must approve (at least one)."""
+    return max(1, dac.required_approvals)
+
+
+def current_approvals(req: AccessRequest):
+    """The approvals of the current submission round (earlier rounds no longer count)."""
+    return Decision.objects.filter(access_request=req, round=req.round, verdict=Decision.Verdict.APPROVE)
+
+
+def approval_tally(req: AccessRequest) -> tuple[int, int]:
+    """(approvals given this round, approvals required)."""
+    return (current_approvals(req).count() if req.round else 0), approvals_required(req.dac)
+
+
+def may_decide(user, req: AccessRequest) -> bool:
+    """A member of the request's DAC who is not its applicant, while it is submitted."""
+    return req.status == AccessRequest.Status.SUBMITTED and req.applicant_id != user.pk and is_dac_member(user, req.dac)
 
 
 def get_request_for(*, user, pk) -> AccessRequest:
@@ -23,7 +46,7 @@ def get_entitlement_for(*, user, pk) -> Entitlement:
 
 def get_attachment_for(*, user, request_pk, pk) -> Attachment:
     req = get_request_for(user=user, pk=request_pk)
-    if not (req.applicant_id == user.pk or req.dac.members.filter(pk=user.pk).exists() or user.is_superuser):
+    if not (req.applicant_id == user.pk or is_dac_member(user, req.dac) or user.is_superuser):
         raise NotFound(_("There is no such attachment."))
     try:
         return req.attachments.get(pk=int(pk))

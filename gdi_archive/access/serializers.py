@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import AccessRequest, Entitlement
+from .selectors import approval_tally
 
 
 class ApprovalsOut(serializers.Serializer):
@@ -56,8 +57,8 @@ class AccessRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ApprovalsOut)
     def get_approvals(self, obj) -> dict[str, int]:
-        given = obj.decisions.filter(round=obj.round, verdict="approve").count() if obj.round else 0
-        return {"given": given, "required": max(1, obj.dac.required_approvals)}
+        given, required = approval_tally(obj)
+        return {"given": given, "required": required}
 
     @extend_schema_field(AttachmentOut(many=True))
     def get_attachments(self, obj) -> list[dict]:
@@ -70,7 +71,8 @@ class AccessRequestSerializer(serializers.ModelSerializer):
                 for e in obj.events.select_related("actor")]
 
 
-# Request bodies, for the OpenAPI description (the services check the values themselves).
+# Request bodies: the API views read input through these (and OpenAPI shows them); the services
+# check the values again, for the pages, the admin and the commands that call them too.
 class NewAccessRequestBody(serializers.Serializer):
     datasets = serializers.ListField(child=serializers.CharField(), help_text="Dataset accessions, all of one DAC.")
     title = serializers.CharField()

@@ -13,21 +13,18 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue import duo as duo_terms
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput
 
-from . import notifications
+from . import notifications, selectors
 from .models import AccessRequest, Decision, Entitlement, RequestEvent, TermsAcceptance
 
 DUO_PATTERN = re.compile(r"^DUO:\d{7}$")
 MONDO_PATTERN = re.compile(r"^MONDO:\d{7}$")  # a disease, next to disease specific research
 S = AccessRequest.Status
-
-
-def _is_member(user, dac) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and dac.members.filter(pk=user.pk).exists())
 
 
 def _locked(access_request: AccessRequest) -> AccessRequest:
@@ -181,7 +178,7 @@ def withdraw_request(*, access_request: AccessRequest, applicant, comment: str =
 def _check_decider(req: AccessRequest, member) -> None:
     if req.applicant_id == member.pk:
         raise Forbidden(_("You cannot decide on your own request."))
-    if not _is_member(member, req.dac):
+    if not is_dac_member(member, req.dac):
         raise Forbidden(_("Only members of %(dac)s can decide on this request.") % {"dac": req.dac.name})
     if req.status != S.SUBMITTED:
         raise Conflict(_("Only a submitted request can be decided; this one is %(status)s.") % {"status": req.get_status_display()})
@@ -220,8 +217,8 @@ def approve_request(*, access_request: AccessRequest, member, end=None, comment:
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
     Decision.objects.create(access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round,
                             comment=comment, end=end)
-    approvals = Decision.objects.filter(access_request=req, round=req.round, verdict=Decision.Verdict.APPROVE)
-    given, required = approvals.count(), max(1, req.dac.required_approvals)
+    approvals = selectors.current_approvals(req)
+    given, required = approvals.count(), selectors.approvals_required(req.dac)
     record(action="access.request.approval", actor=member, target=req, request=request,
            details={"round": req.round, "given": given, "required": required, "comment": comment,
                     "end": end.isoformat() if end else None})
@@ -286,7 +283,7 @@ def return_request(*, access_request: AccessRequest, member, comment: str, reque
 def add_comment(*, access_request: AccessRequest, author, comment: str, request=None) -> RequestEvent:
     """A note on the timeline from the applicant or a member of the DAC."""
     req = _locked(access_request)
-    if req.applicant_id != author.pk and not _is_member(author, req.dac):
+    if req.applicant_id != author.pk and not is_dac_member(author, req.dac):
         raise Forbidden(_("You cannot comment on this request."))
     if req.status == S.WITHDRAWN:
         raise Conflict(_("A withdrawn request takes no more comments."))
@@ -299,7 +296,7 @@ def add_comment(*, access_request: AccessRequest, author, comment: str, request=
 @transaction.atomic
 def revoke_entitlement(*, entitlement: Entitlement, member, reason: str = "", request=None) -> Entitlement:
     ent = Entitlement.objects.select_for_update().select_related("dataset__dac", "user").get(pk=entitlement.pk)
-    if not _is_member(member, ent.dataset.dac):
+    if not is_dac_member(member, ent.dataset.dac):
         raise Forbidden(_("Only members of the dataset's DAC can revoke this entitlement."))
     if ent.status != Entitlement.Status.ACTIVE:
         raise Conflict(_("This entitlement is already %(status)s.") % {"status": ent.status})

@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import ArchiveError, NotFound
 
@@ -79,7 +80,7 @@ def new_request(request):
 def request_detail(request, pk):
     req = _get(request, pk)
     is_applicant = req.applicant_id == request.user.pk
-    is_member = req.dac.members.filter(pk=request.user.pk).exists()
+    is_member = is_dac_member(request.user, req.dac)
     context = {
         "req": req, "is_applicant": is_applicant, "is_member": is_member,
         "datasets": req.datasets.all(), "events": req.events.select_related("actor"),

@@ -16,20 +16,13 @@ from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 
+from gdi_archive.accounts.permissions import is_admin_dac_member, is_admin_steward
 from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError, InvalidInput
 
 from . import services
 from .duo import TERMS, describe
 from .models import DAC, Dataset
-
-
-def _is_steward(user) -> bool:
-    return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_steward))
-
-
-def _is_member(user) -> bool:
-    return bool(user.is_active and user.is_staff and user.dacs.exists())
 
 
 def _accessions(text: str) -> list[str]:
@@ -40,16 +33,16 @@ class StewardOnlyAdmin(admin.ModelAdmin):
     """Stewards manage; DAC members may look at their own committee's objects; nobody deletes."""
 
     def has_module_permission(self, request):
-        return _is_steward(request.user) or _is_member(request.user)
+        return is_admin_steward(request.user) or is_admin_dac_member(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
     def has_add_permission(self, request):
-        return _is_steward(request.user)
+        return is_admin_steward(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return _is_steward(request.user)
+        return is_admin_steward(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -108,7 +101,7 @@ class DACAdmin(StewardOnlyAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).annotate(dataset_total=Count("datasets", distinct=True))
-        if _is_steward(request.user):
+        if is_admin_steward(request.user):
             return queryset
         return queryset.filter(members=request.user)
 
@@ -251,16 +244,16 @@ class DatasetAdmin(StewardOnlyAdmin):
         queryset = super().get_queryset(request).annotate(
             file_total=Count("files", distinct=True), size_total=Sum("files__plaintext_size"),
         )
-        if _is_steward(request.user):
+        if is_admin_steward(request.user):
             return queryset
         return queryset.filter(dac__members=request.user)
 
     def get_list_filter(self, request):
-        return ["status", "dac"] if _is_steward(request.user) else ["status"]
+        return ["status", "dac"] if is_admin_steward(request.user) else ["status"]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        return actions if _is_steward(request.user) else {}
+        return actions if is_admin_steward(request.user) else {}
 
     def get_fields(self, request, obj=None):
         if obj is None:

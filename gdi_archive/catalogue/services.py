@@ -16,6 +16,7 @@ from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -28,9 +29,7 @@ MAX_ACCESS_DAYS_LIMIT = 10 * 365
 
 def require_steward(actor) -> None:
     """Refuse anyone who is not a steward or a superuser (services are called by more than views)."""
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        raise Forbidden("Only data stewards may change the catalogue.")
-    if not (actor.is_superuser or actor.is_steward):
+    if not is_steward(actor):
         raise Forbidden("Only data stewards may change the catalogue.")
 
 

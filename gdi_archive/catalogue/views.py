@@ -6,9 +6,11 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.common.errors import NotFound
 from gdi_archive.common.grants import granted_datasets
 from gdi_archive.common.schema import errors
+from gdi_archive.common.serializers import validated
 
 from . import selectors, services
 from .models import DAC, Dataset
@@ -30,8 +32,7 @@ class IsSteward(BasePermission):
     message = "Only data stewards may do this."
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_steward)
+        return is_steward(request.user)
 
 
 class StewardOnWrite(APIView):
@@ -41,12 +42,6 @@ class StewardOnWrite(APIView):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return [IsAuthenticated()]
         return [IsAuthenticated(), IsSteward()]
-
-
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _dataset(accession: str) -> Dataset:
@@ -66,7 +61,7 @@ class DACListView(APIView):
 
     @extend_schema(request=DACInput, responses={201: DACOut, **errors(400, 401, 403, 409)}, summary="Create a DAC (stewards)")
     def post(self, request):
-        data = _valid(DACInput, request)
+        data = validated(DACInput, request)
         dac = services.create_dac(actor=request.user, request=request, **data)
         return Response(DACOut(dac).data, status=status.HTTP_201_CREATED)
 
@@ -76,7 +71,7 @@ class DACMembersView(APIView):
 
     @extend_schema(request=MemberInput, responses={201: DACOut, **errors(400, 401, 403, 404, 409)}, summary="Add a DAC member; they become staff (stewards)")
     def post(self, request, accession):
-        data = _valid(MemberInput, request)
+        data = validated(MemberInput, request)
         dac = DAC.objects.filter(accession=accession).first()
         if dac is None:
             raise NotFound(f"No DAC {accession}.")
@@ -91,7 +86,7 @@ class DatasetListView(StewardOnWrite):
 
     @extend_schema(request=DatasetInput, responses={201: DatasetOut, **errors(400, 401, 403)}, summary="Create a draft dataset (stewards)")
     def post(self, request):
-        data = _valid(DatasetInput, request)
+        data = validated(DatasetInput, request)
         dataset = services.create_dataset(actor=request.user, request=request, **data)
         return Response(DatasetOut(dataset).data, status=status.HTTP_201_CREATED)
 
@@ -103,7 +98,7 @@ class DatasetFilesView(StewardOnWrite):
 
     @extend_schema(request=FilesInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)}, summary="Add ready files to a draft dataset (stewards)")
     def post(self, request, accession):
-        data = _valid(FilesInput, request)
+        data = validated(FilesInput, request)
         dataset = services.add_files_to_dataset(
             actor=request.user, dataset=_dataset(accession), files=data["files"], request=request,
         )

@@ -8,14 +8,11 @@ is still in the inbox.
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
+from gdi_archive.accounts.permissions import is_admin_steward
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.common.admin import ReadOnlyAdminMixin
 
 from . import services
-
-
-def _is_steward(user) -> bool:
-    return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_steward))
 
 
 class FileEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -27,7 +24,7 @@ class FileEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "History"
 
     def has_view_permission(self, request, obj=None):
-        return _is_steward(request.user)
+        return is_admin_steward(request.user)
 
 
 @admin.register(File)
@@ -86,16 +83,16 @@ class FileAdmin(admin.ModelAdmin):
                                        "inbox can be restarted; the others must be uploaded again.", messages.WARNING)
 
     def has_module_permission(self, request):
-        return _is_steward(request.user)
+        return is_admin_steward(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return _is_steward(request.user)
+        return is_admin_steward(request.user)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return _is_steward(request.user)  # needed for the action; every field is read-only
+        return is_admin_steward(request.user)  # needed for the action; every field is read-only
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.common.errors import InvalidInput, LengthRequired, ServiceUnavailable, TooLarge
@@ -30,9 +31,7 @@ def can_submit(user) -> bool:
     """Stewards, operators and members of the `submitters` group may upload."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_superuser or getattr(user, "is_steward", False):
-        return True
-    return user.groups.filter(name=SUBMITTERS_GROUP).exists()
+    return is_steward(user) or user.groups.filter(name=SUBMITTERS_GROUP).exists()
 
 
 def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int | None,
