@@ -4,8 +4,8 @@ next to the same clients on a trivial endpoint (/health/live), so the cost of au
     .venv/bin/python bench/load.py [--clients 100] [--seconds 60] [--json]
 
 Brings up the production-like stack of tests/stack (gunicorn with deploy/gunicorn.conf.py and its
-default worker and thread counts, a Celery worker, PostgreSQL, Redis, moto's S3 server, all on
-127.0.0.1, ENVIRONMENT=production), ingests a small synthetic BAM with its index through the real
+default worker and thread counts, a Celery worker, PostgreSQL, Redis, SeaweedFS's S3 gateway
+(tests/seaweedfs.py), all on 127.0.0.1, ENVIRONMENT=production), ingests a small synthetic BAM with its index through the real
 pipeline, entitles a user, and then, for each phase, runs `--clients` threads for `--seconds`:
   - mix:   1/3 htsget region tickets (C4GH), 1/3 4 KiB plaintext-range downloads
            (re-encrypted header + one segment), 1/3 `GET /api/datasets`; every call with a
@@ -226,18 +226,15 @@ def main() -> None:
     os.environ.setdefault("DATA_DIR", str(work / "bench-data"))
     import subprocess
 
-    from tests.conftest import free_port, wait_for_port
+    from tests.seaweedfs import SeaweedFS
     from tests.stack.test_production_stack import Stack
 
-    moto_port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    store = SeaweedFS()
     stack = None
     try:
-        wait_for_port(moto_port)
+        store.start()
         (work / "stack").mkdir()
-        stack = Stack(work / "stack", f"http://127.0.0.1:{moto_port}")
+        stack = Stack(work / "stack", store.endpoint)
         stack.env.pop("GUNICORN_WORKERS")  # deploy/gunicorn.conf.py defaults: 2 x cores + 1 workers, 8 threads
         stack.env.pop("GUNICORN_THREADS")
         stack.env["LOG_LEVEL"] = "WARNING"
@@ -270,8 +267,7 @@ def main() -> None:
     finally:
         if stack is not None:
             stack.down()
-        moto.terminate()
-        moto.wait(timeout=20)
+        store.stop()
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 

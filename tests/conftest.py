@@ -1,4 +1,4 @@
-"""Shared fixtures: personas, API clients, a real Celery worker process and a real S3 server."""
+"""Shared fixtures: personas, API clients, a real Celery worker process and a real S3 server (SeaweedFS)."""
 
 import os
 import socket
@@ -195,25 +195,17 @@ def celery_worker_process(transactional_db, tmp_path):
         app.conf.task_always_eager = True
 
 
-# --- a real S3 server (moto in server mode) ----------------------------------------------------
+# --- a real S3 server (SeaweedFS, which checks signatures) ---------------------------------------
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """Endpoint URL of a moto S3 server process on 127.0.0.1."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    env = os.environ.copy()
-    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def s3_server():
+    """Endpoint URL of one SeaweedFS S3 gateway on 127.0.0.1 for the whole run (tests/seaweedfs.py);
+    access key and secret are both "testing"."""
+    from tests.seaweedfs import SeaweedFS
+
+    with SeaweedFS() as server:
+        yield server.endpoint
 
 
 @pytest.fixture

@@ -41,10 +41,10 @@ def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, ap
     out.write_bytes(client_keys.decrypt(b"".join(parts)))
     expected = genomic_data.reads_in(bam, "chr1", 100_000, 300_000)
     assert expected and genomic_data.reads_in(out, "chr1", 100_000, 300_000) == expected
-    # The Range is part of the signature (X-Amz-SignedHeaders), so real S3 refuses another range
-    # (moto does not check signed headers, so that cannot be shown here).
+    # The Range is part of the signature (X-Amz-SignedHeaders): the store refuses another range.
     block = next(b for b in ticket["htsget"]["urls"] if not b["url"].startswith("data:"))
     assert "range" in block["url"].split("X-Amz-SignedHeaders=", 1)[1].split("&", 1)[0]
+    assert requests.get(block["url"], headers={"Range": "bytes=0-"}, timeout=30).status_code == 403
 
     response = client.get(f"/api/files/{data.accession}", {"start": 70_000, "end": 200_000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
     assert response.status_code == 200

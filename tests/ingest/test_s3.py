@@ -1,4 +1,4 @@
-"""Ingest with the inbox and archive in S3 (moto in server mode), including a storage outage."""
+"""Ingest with the inbox and archive in S3 (SeaweedFS, tests/seaweedfs.py), including a storage outage."""
 
 import hashlib
 import time

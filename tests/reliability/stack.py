@@ -6,7 +6,7 @@ points it at:
 - a throw-away PostgreSQL cluster (initdb + pg_ctl on a free port), because the machine's shared
   cluster must never be restarted by a test;
 - a throw-away redis-server (append-only file on, as deploy/compose.yaml runs it);
-- the session's moto S3 server through a TCP proxy that can be cut, to make the object store
+- the session's SeaweedFS S3 gateway through a TCP proxy that can be cut, to make the object store
   unreachable without stopping a server other tests use.
 """
 

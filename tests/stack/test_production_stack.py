@@ -1,5 +1,5 @@
 """The production-like stack on this machine, without containers: a fresh PostgreSQL database,
-Redis (own key prefix), moto's S3 server, gunicorn with deploy/gunicorn.conf.py, a Celery worker
+Redis (own key prefix), SeaweedFS's S3 gateway, gunicorn with deploy/gunicorn.conf.py, a Celery worker
 and beat, all with ENVIRONMENT=production and freshly generated secrets passed as *_FILE. Then
 the `gdi-archive` client does what people do: upload, ingest, request, approve, download with a
 resume after the client is killed, decrypt, checksum."""

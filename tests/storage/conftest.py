@@ -1,4 +1,4 @@
-"""One contract, two backends: every `store` test runs on a local folder and on moto S3."""
+"""One contract, two backends: every `store` test runs on a local folder and on S3 (SeaweedFS)."""
 
 import uuid
 
@@ -6,12 +6,12 @@ import pytest
 
 from gdi_archive.storage import LocalStore, S3Store
 
-SMALL_PART = 5 * 1024 * 1024  # the smallest part S3 (and moto) accept
+SMALL_PART = 5 * 1024 * 1024  # the smallest part S3 accepts
 
 
 def make_s3(endpoint: str, bucket: str | None = None, **kwargs) -> S3Store:
-    return S3Store(bucket or f"test-{uuid.uuid4().hex[:12]}", endpoint_url=endpoint, access_key="testing",
-                   secret_key="testing", **kwargs)
+    kwargs = {"access_key": "testing", "secret_key": "testing", **kwargs}
+    return S3Store(bucket or f"test-{uuid.uuid4().hex[:12]}", endpoint_url=endpoint, **kwargs)
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -1,4 +1,4 @@
-"""The Store contract, run against LocalStore and S3Store (a real moto S3 server)."""
+"""The Store contract, run against LocalStore and S3Store (a real SeaweedFS S3 server)."""
 
 import os
 

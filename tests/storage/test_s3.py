@@ -76,7 +76,7 @@ def _client_error(code: str, status: int) -> ClientError:
     ("AccessDenied", 403, StorageError),
 ])
 def test_s3_error_codes_map_to_our_errors(code, status, expected):
-    """Codes moto cannot produce on demand (throttling, quotas): the mapping callers rely on."""
+    """Codes the test server cannot produce on demand (throttling, quotas): the mapping callers rely on."""
     error = _translate(_client_error(code, status), "'k'")
     assert type(error) is expected
     assert "testing" not in str(error)
@@ -142,3 +142,39 @@ def test_part_sizes_grow_so_very_large_uploads_fit_10000_parts(s3_server):
     assert sizes[0] == store.part_size == 16 * 1024 * 1024
     assert sum(sizes) > 500 * 1024**3  # well past the 200 GiB inbox limit
     assert all(5 * 1024**2 <= size <= 5 * 1024**3 for size in sizes)
+
+
+def test_the_store_checks_signatures_and_presigned_urls(s3_server):
+    """SeaweedFS, like real S3, refuses a wrong secret, a tampered or expired presigned URL and a
+    Range other than the signed one, each with a 403 before any byte."""
+    import requests
+
+    store = make_s3(s3_server)
+    store.ensure_ready()
+    data = os.urandom(50_000)
+    store.write("obj", [data])
+
+    impostor = make_s3(s3_server, bucket=store.bucket, secret_key="not-the-secret")
+    with pytest.raises(ClientError) as refused:
+        impostor.client.get_object(Bucket=store.bucket, Key="obj")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    with pytest.raises(StorageUnavailable, match="denied"):
+        impostor.ping()
+    assert requests.get(f"{s3_server}/{store.bucket}/obj", timeout=10).status_code == 403  # anonymous
+
+    url = store.presigned_url("obj", expires_in=60, start=100, end=200)
+    answer = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert answer.status_code == 206 and answer.content == data[100:200]
+    assert requests.get(url, headers={"Range": "bytes=0-49999"}, timeout=10).status_code == 403  # not the signed range
+    assert requests.get(url, timeout=10).status_code == 403  # the signed Range left out
+    tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")[:-1]
+    assert requests.get(tampered, headers={"Range": "bytes=100-199"}, timeout=10).status_code == 403
+
+    short = store.presigned_url("obj", expires_in=1)
+    assert requests.get(short, timeout=10).content == data
+    deadline = time.monotonic() + 10
+    while (expired := requests.get(short, timeout=10)).status_code == 200:
+        assert time.monotonic() < deadline, "a presigned URL outlived its expiry"
+        time.sleep(0.2)
+    assert expired.status_code == 403 and b"expired" in expired.content
