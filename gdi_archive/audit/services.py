@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 
+from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
@@ -142,3 +143,14 @@ def _insert(conn, event: AuditEvent) -> None:
         )
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
+
+
+def close_refusal_connection(**kwargs) -> None:
+    """Close this thread's second connection (at the end of each request, and in tests)."""
+    side = getattr(_beside, "connection", None)
+    if side is not None:
+        side.close()
+        _beside.connection = None
+
+
+request_finished.connect(close_refusal_connection, dispatch_uid="audit-close-refusal-connection")
