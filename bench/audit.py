@@ -1,12 +1,22 @@
-"""How fast is the audit log? Appending (one hash per event, inside a transaction) and
-`audit_verify` walking the chain, on the embedded default (SQLite file) or on PostgreSQL when
-DATABASE_URL is set. Also the verify's peak Python memory, which must not grow with the log.
+"""How fast is the audit log? Appending (one INSERT per event, each in its own transaction) from
+`--writers` processes at once, sealing (the chain, by the one sealer) and `audit_verify` walking
+the chain, on the embedded default (SQLite file) or on PostgreSQL when DATABASE_URL is set. Also
+the verify's peak Python memory, which must not grow with the log.
 
-    .venv/bin/python bench/audit.py [--events 20000]
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gdi_bench .venv/bin/python bench/audit.py
+    .venv/bin/python bench/audit.py [--events 20000] [--writers 8] [--json]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gdi_bench .venv/bin/python bench/audit.py --writers 8
+
+Each transaction commits (a request's commit): on a slow disk the commits, not the log, are the
+limit, so on PostgreSQL the bench also measures bare one-row commits from as many writers (the
+ceiling); `--per-transaction N` records N events per transaction (a request with several events).
+
+--json: the last line is {"writers", "appends_per_s", "seal_per_s", "verify_per_s", "database", "events",
+"per_transaction", "bare_commits_per_s"}.
 """
 
 import argparse
+import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -18,46 +28,129 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=20000)
-    args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="gdi-bench-audit-")
+def _setup(data_dir: str) -> None:
     os.environ.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=data_dir, LOG_LEVEL="ERROR")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
     os.environ.pop("REDIS_URL", None)
     import django
 
     django.setup()
+
+
+def _writer(data_dir: str, events: int, offset: int, per_transaction: int, ready, start, done) -> None:
+    """One process appending `events` events as fast as it can, once all writers are ready,
+    `per_transaction` to a transaction (a request that records one event and commits: 1)."""
+    _setup(data_dir)
+    from django.db import connection, transaction
+
+    from gdi_archive.accounts.models import User
+    from gdi_archive.audit.services import record
+
+    user = User.objects.get(username="bench")
+    connection.ensure_connection()
+    ready.put(os.getpid())
+    start.wait()
+    for first in range(offset, offset + events, per_transaction):
+        with transaction.atomic():
+            for n in range(first, min(first + per_transaction, offset + events)):
+                record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
+    done.put(os.getpid())
+
+
+def _bare_commit(url: str, events: int, ready, start, done) -> None:
+    """The same number of one-row INSERT transactions on a bare table: what the disk allows."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        ready.put(os.getpid())
+        start.wait()
+        for _ in range(events):
+            conn.execute("INSERT INTO bench_bare_commit (v) VALUES (%s)", ["x"])
+    done.put(os.getpid())
+
+
+def _run(ctx, target, writers: int, make_args) -> float:
+    ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*make_args(i), ready, start, done)) for i in range(writers)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:  # every writer is set up (its own django.setup and connection) before the clock starts
+        ready.get(timeout=300)
+    started = time.perf_counter()
+    start.set()
+    for _ in procs:
+        done.get(timeout=600)
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        proc.join()
+        assert proc.exitcode == 0, f"writer exited with {proc.exitcode}"
+    return elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--writers", type=int, default=1, help="processes appending at once")
+    parser.add_argument("--per-transaction", type=int, default=1, help="events per transaction (default 1, as a request)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
+    args = parser.parse_args()
+    data_dir = tempfile.mkdtemp(prefix="gdi-bench-audit-")
+    _setup(data_dir)
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, connections
 
     call_command("migrate", verbosity=0)
     from gdi_archive.accounts.models import User
     from gdi_archive.audit.models import AuditEvent
-    from gdi_archive.audit.services import record
-    from gdi_archive.audit.verify import first_break
+    from gdi_archive.audit.sealing import seal
+    from gdi_archive.audit.verify import check
 
     AuditEvent.objects.all()._raw_delete(AuditEvent.objects.db)  # a fresh chain (bench database only)
-    user = User.objects.get_or_create(username="bench")[0]
-    started = time.perf_counter()
-    for n in range(args.events):
-        record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
-    append = time.perf_counter() - started
+    User.objects.get_or_create(username="bench")
+    vendor = connection.vendor
+    connections.close_all()
 
+    per_writer = args.events // args.writers
+    total = per_writer * args.writers
+    ctx = multiprocessing.get_context("spawn")
+    append = _run(ctx, _writer, args.writers, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction))
+    ceiling = None
+    if vendor == "postgresql":
+        # The same commits without Django or the audit log: how many the disk allows (group commit).
+        url = os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare_commit (id bigserial PRIMARY KEY, v text)")
+        connections.close_all()
+        commits = total // args.per_transaction
+        bare = _run(ctx, _bare_commit, args.writers, lambda i: (url, commits // args.writers))
+        ceiling = round(commits // args.writers * args.writers / bare)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_bare_commit")
+
+    started = time.perf_counter()
+    sealed = seal(wait=True)
+    sealing = time.perf_counter() - started
     tracemalloc.start()
     started = time.perf_counter()
-    checked, broken = first_break()
+    report = check(seal_first=False)
     verify = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert broken is None and checked == args.events
+    assert report.broken is None and report.checked == total and report.unsealed == 0, report
+    figures = {"writers": args.writers, "appends_per_s": round(total / append), "seal_per_s": round(sealed / sealing) if sealed else None,
+               "verify_per_s": round(report.checked / verify), "database": vendor, "events": total,
+               "per_transaction": args.per_transaction, "bare_commits_per_s": ceiling}
 
-    print(f"database: {connection.vendor}, events: {args.events}")
-    print(f"append: {args.events / append:,.0f} events/s ({append * 1e6 / args.events:,.0f} µs each, own transaction)")
-    print(f"verify: {checked / verify:,.0f} events/s ({verify:.2f} s for the chain)")
+    print(f"database: {vendor}, events: {total}, writers: {args.writers} processes")
+    print(f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)")
+    if ceiling:
+        print(f"bare commits (one-row INSERT, no Django, same writers): {ceiling:,}/s; "
+              f"audited transactions: {total / args.per_transaction / append:,.0f}/s")
+    print(f"seal: {sealed:,} events in {sealing:.2f} s" + (f" ({sealed / sealing:,.0f} events/s)" if sealed else " (sealed as they were written)"))
+    print(f"verify: {report.checked / verify:,.0f} events/s ({verify:.2f} s for the chain)")
     print(f"verify peak Python memory: {peak / 2**20:.1f} MiB (batches of 2000 rows; flat in the log's length)")
-    print(f"ratio verify/append: {append / verify:.1f}x")
+    if args.json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -351,3 +351,6 @@ CELERY_BEAT_SCHEDULE["recover-interrupted-exports"] = {
     "task": "gdi_archive.downloads.tasks.recover_interrupted_exports",
     "schedule": 120.0,
 }
+# Audit log: requests append unsealed events; this beat job chains them (docs/reliability.md, "Audit log").
+AUDIT_SEAL_SECONDS = env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "gdi_archive.audit.tasks.seal_log", "schedule": float(AUDIT_SEAL_SECONDS)}

@@ -1,4 +1,4 @@
-"""audit_verify walks the hash chain and names the first broken link."""
+"""audit_verify walks the hash chain and names the first broken link (once events are sealed)."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def chain(applicant):
-    return [record(action="test.event", actor=applicant, target=applicant, details={"n": n}) for n in range(5)]
+    events = [record(action="test.event", actor=applicant, target=applicant, details={"n": n}) for n in range(5)]
+    call_command("audit_seal")
+    return events
 
 
 def test_intact_chain(chain, capsys):
@@ -71,9 +73,11 @@ def test_admin_is_read_only_and_for_operators(admin_user, dac_member, chain):
 def test_events_deleted_from_the_end_are_found_with_the_logged_head(applicant, caplog, django_capture_on_commit_callbacks):
     with caplog.at_level("INFO", logger="gdi_archive.audit.head"):
         for n in range(3):
+            record(action="test.event", actor=applicant, details={"n": n})
             with django_capture_on_commit_callbacks(execute=True):
-                record(action="test.event", actor=applicant, details={"n": n})
+                call_command("audit_seal")  # the sealer logs the newest link it wrote
     head = caplog.records[-1].getMessage().removeprefix("audit head ")
+    assert len(caplog.records) == 3
     newest = AuditEvent.objects.order_by("-id").first()
     assert head == f"{newest.pk}:{newest.hash}"
     call_command("audit_verify", "--head", head)
