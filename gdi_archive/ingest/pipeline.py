@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from gdi_archive.crypt4gh.errors import Crypt4GHError, SegmentAuthenticationError, TruncatedFile, UnsupportedHeader
 from gdi_archive.crypt4gh.header import open_header, read_exact, read_header
-from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, decrypt_segments
+from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, decrypt_whole_segments, segment_ciphers
 
 CHUNK_SEGMENTS = 64
 CHUNK_SIZE = CHUNK_SEGMENTS * CIPHER_SEGMENT_SIZE  # ~4 MiB of whole segments
@@ -111,6 +111,44 @@ class _Aborted(Exception):
     """Verification failed elsewhere: the writer must not commit."""
 
 
+class _Hashes:
+    """The three digests of an ingest: sha256 and md5 of the plaintext, sha256 of the stored body."""
+
+    def __init__(self):
+        self.plain_sha, self.plain_md5, self.body_sha = hashlib.sha256(), hashlib.md5(), hashlib.sha256()
+
+    def compare(self, expected_sha256: str, expected_md5: str) -> None:
+        _compare("sha256", expected_sha256, self.plain_sha.hexdigest())
+        _compare("md5", expected_md5, self.plain_md5.hexdigest())
+
+
+def _digest(hash_object, blocks) -> None:
+    for block in blocks:  # one big block per chunk: hashlib lets go of the GIL while it hashes
+        hash_object.update(block)
+
+
+def _open_body(source: BinaryIO, secret_keys: list[bytes]):
+    """Read and open the header; the archive stores no file whose header carries an edit list."""
+    header = read_header(source)
+    opened = open_header(header, secret_keys)
+    if opened.edit_list is not None:
+        raise UnsupportedHeader("The file's header has an edit list; upload the whole file encrypted without one.")
+    return header, opened
+
+
+def _decrypt_chunk(chunk: bytes, ciphers, segment: int) -> bytearray:
+    """Decrypt one chunk of whole segments, telling a truncated last segment from a forged one."""
+    try:
+        return decrypt_whole_segments(chunk, ciphers, start_segment=segment)
+    except SegmentAuthenticationError as exc:
+        segments_here = -(-len(chunk) // CIPHER_SEGMENT_SIZE)
+        last = segment + segments_here - 1
+        last_is_short = len(chunk) - (segments_here - 1) * CIPHER_SEGMENT_SIZE < CIPHER_SEGMENT_SIZE
+        if len(chunk) < CHUNK_SIZE and exc.segment_index == last and last_is_short:
+            raise TruncatedFile(f"The Crypt4GH file is truncated: its last segment ({last}) is incomplete.") from exc
+        raise
+
+
 def verify_and_store(
     *,
     source: BinaryIO,
@@ -124,75 +162,58 @@ def verify_and_store(
 ) -> Verified:
     """Open the header, decrypt and hash every segment, and write the body to `archive_key`.
 
-    Decryption runs here; hashing of the plaintext and writing (with the body's hash) run in
-    two helper threads. A chunk goes to the writer only after its segments passed their MAC
-    check, and the writer commits only after the checksums compared equal. Callbacks run in
-    the calling thread (they touch the database): `on_progress(bytes_read)` after every chunk,
-    `on_verified()` once everything checked out, just before the store commits.
+    Work is spread over both cores: decryption (which holds the GIL) runs here, while the
+    sha256 and the md5 of the plaintext and the writer (with the body's sha256) each run in a
+    thread of their own, since hashlib and file/socket writes let go of the GIL. A chunk goes to
+    the writer only after its segments passed their MAC check, and the writer commits only
+    after the checksums compared equal. Callbacks run in the calling thread (they touch the
+    database): `on_progress(bytes_read)` after every chunk, `on_verified()` once everything
+    checked out, just before the store commits.
     Raises a Crypt4GHError (its message is for the submitter) or a storage error.
     """
-    header = read_header(source)
-    opened = open_header(header, secret_keys)
-    if opened.edit_list is not None:
-        raise UnsupportedHeader("The file's header has an edit list; upload the whole file encrypted without one.")
-    session_keys = list(opened.session_keys)
-    plain_sha, plain_md5, body_sha = hashlib.sha256(), hashlib.md5(), hashlib.sha256()
-
-    def hash_plaintext(blocks) -> int:
-        size = 0
-        for plain in blocks:  # one big block per chunk: the GIL is taken back rarely
-            plain_sha.update(plain)
-            plain_md5.update(plain)
-            size += len(plain)
-        return size
+    header, opened = _open_body(source, secret_keys)
+    ciphers = segment_ciphers(opened.session_keys)
+    hashes = _Hashes()
 
     def write_body(chunks) -> int:
         def hashed():
             for chunk in chunks:
-                body_sha.update(chunk)
+                hashes.body_sha.update(chunk)
                 yield chunk
 
         return archive.write(archive_key, hashed())
 
-    hasher = _Stage("ingest-hash", hash_plaintext)
+    stages = [_Stage("ingest-sha256", lambda blocks: _digest(hashes.plain_sha, blocks)),
+              _Stage("ingest-md5", lambda blocks: _digest(hashes.plain_md5, blocks))]
     writer = _Stage("ingest-write", write_body)
-    read = len(header)
+    read, segment, plaintext_size = len(header), 0, 0
     try:
-        segment = 0
         while chunk := read_exact(source, CHUNK_SIZE):
-            segments_here = -(-len(chunk) // CIPHER_SEGMENT_SIZE)
-            try:
-                plain = b"".join(decrypt_segments((chunk,), session_keys, start_segment=segment))
-            except SegmentAuthenticationError as exc:
-                last = segment + segments_here - 1
-                last_is_short = len(chunk) - (segments_here - 1) * CIPHER_SEGMENT_SIZE < CIPHER_SEGMENT_SIZE
-                if len(chunk) < CHUNK_SIZE and exc.segment_index == last and last_is_short:
-                    raise TruncatedFile(
-                        f"The Crypt4GH file is truncated: its last segment ({last}) is incomplete."
-                    ) from exc
-                raise
-            segment += segments_here
-            hasher.put(plain)
+            plain = _decrypt_chunk(chunk, ciphers, segment)
+            segment += -(-len(chunk) // CIPHER_SEGMENT_SIZE)
+            plaintext_size += len(plain)
+            for stage in stages:
+                stage.put(plain)  # read-only in both threads
             writer.put(chunk)
             read += len(chunk)
             if on_progress:
                 on_progress(read)
-        plaintext_size = hasher.finish()
-        _compare("sha256", expected_sha256, plain_sha.hexdigest())
-        _compare("md5", expected_md5, plain_md5.hexdigest())
+        for stage in stages:
+            stage.finish()
+        hashes.compare(expected_sha256, expected_md5)
         if on_verified:
             on_verified()
         stored = writer.finish()
     except BaseException as exc:
-        hasher.abort(_Aborted())
-        writer.abort(_Aborted())
+        for stage in (*stages, writer):
+            stage.abort(_Aborted())
         raise exc
     return Verified(
         header=header,
         key_index=opened.key_index,
         plaintext_size=plaintext_size,
         stored_size=stored,
-        sha256=plain_sha.hexdigest(),
-        md5=plain_md5.hexdigest(),
-        stored_sha256=body_sha.hexdigest(),
+        sha256=hashes.plain_sha.hexdigest(),
+        md5=hashes.plain_md5.hexdigest(),
+        stored_sha256=hashes.body_sha.hexdigest(),
     )
