@@ -87,18 +87,24 @@ def _name(shapes: Graph, node) -> str | None:
     return str(value) if value is not None else None
 
 
-def _path_name(shapes: Graph, predicate) -> str:
+def _shape_name(shapes: Graph, predicate) -> str | None:
     for shape in shapes.subjects(SH.path, predicate):
         name = _name(shapes, shape)
         if name:
             return name
-    return predicate.n3() if isinstance(predicate, URIRef) else str(predicate)
+    return None
+
+
+def _path_name(shapes: Graph, predicate) -> str:
+    return _shape_name(shapes, predicate) or (predicate.n3() if isinstance(predicate, URIRef) else str(predicate))
 
 
 def _owner(data: Graph, shapes: Graph, node) -> str | None:
-    """For a nested node (an agent, a contact point), the property that leads to it."""
-    for _, predicate in data.subject_predicates(node):
-        return _path_name(shapes, predicate)
+    """For a nested node (an agent, a contact point), the shaped property that leads to it."""
+    for subject, predicate in data.subject_predicates(node):
+        name = _shape_name(shapes, predicate) if subject != node else None
+        if name:
+            return name
     return None
 
 
@@ -122,9 +128,11 @@ def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
         label = f"{owner}: {what}" if owner and owner != what else what
         problem = COMPONENTS.get(component, str(row["resultMessage"] or "does not conform"))
         if component in (SH.InConstraintComponent, SH.PatternConstraintComponent) and row["value"] is not None:
-            problem = f"{row['value']} {problem}"
+            problem = f": {row['value']} {problem}"
+        else:
+            problem = f" {problem}"
         hint = HINTS.get(owner or what) or HINTS.get(what)
-        text = f"{label} {problem}" + (f" ({hint})" if hint else "")
+        text = f"{label}{problem}" + (f" ({hint})" if hint else "")
         if text not in problems:
             problems.append(text)
     return problems
