@@ -171,3 +171,30 @@ def test_the_shapes_the_archive_ships_are_the_shared_ones():
     ours = Path(__file__).resolve().parents[2] / "gdi_archive" / "fdp" / "shapes"
     shared = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.ttl")}
     assert shared == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in ours.glob("*.ttl")}
+
+
+def test_steward_fills_the_metadata_in_the_admin(steward, dac, files, settings):
+    from tests.catalogue.test_admin import LIST, _inline_prefix
+
+    settings.FDP_PUBLISHER_NAME = None  # so the admin's publisher is the only one
+    client = client_for(steward)
+    form = {"title": "Admin genomes", "description": "Genomes.", "dac": dac.pk, "terms_url": "", "terms_text": "",
+            "max_access_days": 365, "md_publisher_name": "Tartu Biobank", "md_publisher_email": "bb@example.org",
+            "md_health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
+            "md_keywords": "rare disease, exomes", "md_legal_basis": ["https://w3id.org/dpv#Consent"],
+            "add_files": " ".join(f.accession for f in files)}
+    prefix = _inline_prefix(client.get(LIST + "add/"))
+    form.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
+    bad = client.post(LIST + "add/", {**form, "md_publisher_email": "nope"})
+    assert bad.status_code == 200 and not Dataset.objects.exists()
+    assert client.post(LIST + "add/", form).status_code == 302
+    dataset = Dataset.objects.get(title="Admin genomes")
+    assert dataset.metadata == {"publisher": {"name": "Tartu Biobank", "email": "bb@example.org"},
+                                "health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
+                                "keywords": ["rare disease", "exomes"], "legal_basis": ["https://w3id.org/dpv#Consent"]}
+    change = f"{LIST}{dataset.pk}/change/"
+    assert "Tartu Biobank" in client.get(change).content.decode()
+    assert client.post(change, form).status_code == 302
+    assert dataset.files.count() == 2
+    page = client.post(LIST, {"action": "release", "_selected_action": [dataset.pk]}, follow=True)
+    assert f"{dataset.accession} released" in page.content.decode()
