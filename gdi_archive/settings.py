@@ -5,6 +5,7 @@ store, tasks run in-process, secrets generated once into DATA_DIR. `ENVIRONMENT=
 generates nothing and refuses to start without real secrets. Names: design.md section 3.
 """
 
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "gdi_archive.downloads",
     "gdi_archive.operations",
     "gdi_archive.bootstrap",
+    "gdi_archive.fdp",
 ]
 
 MIDDLEWARE = [
@@ -354,3 +356,35 @@ CELERY_BEAT_SCHEDULE["recover-interrupted-exports"] = {
 # Audit log: requests append unsealed events; this beat job chains them (docs/reliability.md, "Audit log").
 AUDIT_SEAL_SECONDS = env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "gdi_archive.audit.tasks.seal_log", "schedule": float(AUDIT_SEAL_SECONDS)}
+
+# --- FAIR Data Point (gdi_archive/fdp; design.md 7): who publishes, and the node-wide defaults ---
+# A dataset's FDP identifier is GDI-{GDI_COUNTRY}-{GDI_ORGANISATION}-{n}; in production both are required.
+GDI_COUNTRY = env_str("GDI_COUNTRY", None if PRODUCTION else "EE")
+GDI_ORGANISATION = env_str("GDI_ORGANISATION", None if PRODUCTION else "DEMO")
+if PRODUCTION and not (GDI_COUNTRY and GDI_ORGANISATION):
+    raise ImproperlyConfigured("GDI_COUNTRY and GDI_ORGANISATION are required in production (FAIR Data Point identifiers)")
+if GDI_COUNTRY and not re.fullmatch(r"[A-Z]{2}", GDI_COUNTRY):
+    raise ImproperlyConfigured(f"GDI_COUNTRY must be a two-letter country code in capitals (ISO 3166-1), not {GDI_COUNTRY!r}")
+if GDI_ORGANISATION and not re.fullmatch(r"[A-Z]+", GDI_ORGANISATION):
+    raise ImproperlyConfigured(f"GDI_ORGANISATION must be capital letters only (the GDI identifier pattern), not {GDI_ORGANISATION!r}")
+# The publisher of every dataset unless a steward names another; creator and contact point default to it.
+FDP_PUBLISHER_NAME = env_str("FDP_PUBLISHER_NAME", None if PRODUCTION else "GDI demo node (gdi-archive)")
+if PRODUCTION and not FDP_PUBLISHER_NAME:
+    raise ImproperlyConfigured("FDP_PUBLISHER_NAME is required in production (the FAIR Data Point publisher)")
+FDP_PUBLISHER_EMAIL = env_str("FDP_PUBLISHER_EMAIL", None if PRODUCTION else "gdi-demo@example.org")
+FDP_PUBLISHER_ID = env_str("FDP_PUBLISHER_ID")  # a URL, e.g. the organisation's ROR id
+FDP_HEALTH_CATEGORY = env_list("FDP_HEALTH_CATEGORY", ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenomic"])
+FDP_THEME = env_list("FDP_THEME", ["http://publications.europa.eu/resource/authority/data-theme/HEAL"])
+FDP_APPLICABLE_LEGISLATION = env_list("FDP_APPLICABLE_LEGISLATION", ["http://data.europa.eu/eli/reg/2025/327/oj"])
+FDP_TITLE = env_str("FDP_TITLE", f"{FDP_PUBLISHER_NAME or 'gdi-archive'} FAIR Data Point")
+FDP_DESCRIPTION = env_str("FDP_DESCRIPTION", "Controlled-access human genomic datasets of this GDI national node.")
+FDP_CATALOG_TITLE = env_str("FDP_CATALOG_TITLE", f"{FDP_PUBLISHER_NAME or 'gdi-archive'} genomic datasets")
+FDP_CATALOG_DESCRIPTION = env_str("FDP_CATALOG_DESCRIPTION", "Human genomic datasets held by this node; "
+                                  "access is decided by each dataset's Data Access Committee.")
+FDP_HOMEPAGE = env_str("FDP_HOMEPAGE", f"{BASE_URL}/datasets")
+FDP_LANGUAGE = env_str("FDP_LANGUAGE", "http://publications.europa.eu/resource/authority/language/ENG")
+FDP_KEYWORDS = env_list("FDP_KEYWORDS", ["genomics", "GDI"])
+# The licence of the metadata (not the data): the catalogue is meant to be harvested and reused.
+FDP_LICENSE = env_str("FDP_LICENSE", "http://creativecommons.org/publicdomain/zero/1.0/")
+# The GDI SHACL shapes the records are validated against (a copy ships with the app).
+FDP_SHAPES_DIR = env_str("FDP_SHAPES_DIR", str(BASE_DIR / "gdi_archive" / "fdp" / "shapes"))

@@ -189,7 +189,73 @@ class FileInline(ReadOnlyAdminMixin, admin.TabularInline):
         return row.file.has_index
 
 
-class DatasetForm(forms.ModelForm):
+GDI = "http://data.gdi.eu/core/p2/"
+HEALTH_CATEGORIES = [(f"{GDI}HealthCategoryHumanGenomic", "Human genomic data"),
+                     (f"{GDI}HealthCategoryHumanGenetic", "Human genetic data"),
+                     (f"{GDI}HealthCategoryHumanEpigenomic", "Human epigenomic data")]
+CONFORMS_TO = [(f"{GDI}ExternallyGoverned", "Externally governed"), (f"{GDI}1MGCompliant", "1+MG compliant"),
+               (f"{GDI}1MGCohort", "1+MG cohort")]
+LEGAL_BASES = [(f"https://w3id.org/dpv#{name}", label) for name, label in (
+    ("Consent", "Consent"), ("Contract", "Contract"), ("LegalObligation", "Legal obligation"),
+    ("VitalInterest", "Vital interest"), ("LegitimateInterest", "Legitimate interest"),
+    ("PublicInterest", "Public interest"), ("OfficialAuthorityOfController", "Official authority of the controller"))]
+SYNTHETIC = "https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA"
+AGENT_FIELDS = ("publisher", "creator", "contact_point")
+
+
+def _metadata_fields():
+    """The steward metadata of the FAIR Data Point record as form fields (empty = node default)."""
+    fields = {}
+    for agent in AGENT_FIELDS:
+        label = agent.replace("_", " ")
+        fields[f"md_{agent}_name"] = forms.CharField(required=False, label=f"{label}: name",
+                                                     help_text="Empty: the node's publisher (FDP_PUBLISHER_NAME).")
+        fields[f"md_{agent}_email"] = forms.EmailField(required=False, label=f"{label}: email")
+        fields[f"md_{agent}_identifier"] = forms.URLField(required=False, label=f"{label}: identifier",
+                                                          assume_scheme="https", help_text="A URL, e.g. a ROR id.")
+    fields["md_health_category"] = forms.MultipleChoiceField(
+        required=False, label="health category", widget=forms.CheckboxSelectMultiple, choices=HEALTH_CATEGORIES,
+        help_text="None ticked: the node default (FDP_HEALTH_CATEGORY).")
+    fields["md_keywords"] = forms.CharField(required=False, label="keywords", help_text="Separated by commas.")
+    fields["md_legal_basis"] = forms.MultipleChoiceField(required=False, label="legal basis",
+                                                         widget=forms.CheckboxSelectMultiple, choices=LEGAL_BASES)
+    fields["md_conforms_to"] = forms.MultipleChoiceField(required=False, label="conforms to",
+                                                         widget=forms.CheckboxSelectMultiple, choices=CONFORMS_TO)
+    fields["md_synthetic"] = forms.BooleanField(required=False, label="synthetic data",
+                                                help_text="Tick only for synthetic (demo) data.")
+    fields["md_population_coverage"] = forms.CharField(required=False, label="population coverage",
+                                                       widget=forms.Textarea(attrs={"rows": 2}))
+    return fields
+
+
+METADATA_FORM_FIELDS = list(_metadata_fields())
+# Declared fields (so the admin's form factory knows them), mixed into DatasetForm.
+MetadataFieldsForm = type("MetadataFieldsForm", (forms.Form,), _metadata_fields())
+
+
+def form_metadata(data: dict, previous: dict) -> dict:
+    """The metadata the form describes, over what it cannot show (e.g. themes set through the API)."""
+    metadata = {key: value for key, value in (previous or {}).items()
+                if key not in (*AGENT_FIELDS, "health_category", "keywords", "legal_basis", "conforms_to", "type",
+                               "population_coverage")}
+    for agent in AGENT_FIELDS:
+        if data.get(f"md_{agent}_name"):
+            metadata[agent] = {key: data[f"md_{agent}_{key}"] for key in ("name", "email", "identifier")
+                               if data.get(f"md_{agent}_{key}")}
+    for key in ("health_category", "legal_basis", "conforms_to"):
+        if data.get(f"md_{key}"):
+            metadata[key] = list(data[f"md_{key}"])
+    keywords = [word.strip() for word in (data.get("md_keywords") or "").split(",") if word.strip()]
+    if keywords:
+        metadata["keywords"] = keywords
+    if data.get("md_synthetic"):
+        metadata["type"] = SYNTHETIC
+    if data.get("md_population_coverage"):
+        metadata["population_coverage"] = data["md_population_coverage"]
+    return metadata
+
+
+class DatasetForm(forms.ModelForm, MetadataFieldsForm):
     duo_codes = forms.MultipleChoiceField(
         required=False, label="DUO terms", widget=forms.CheckboxSelectMultiple,
         choices=[(code, f"{code} {describe(code)}") for code in TERMS],
@@ -209,6 +275,17 @@ class DatasetForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["duo_codes"].initial = [code for code in self.instance.duo if code in TERMS]
+            metadata = self.instance.metadata or {}
+            for agent in AGENT_FIELDS:
+                value = metadata.get(agent)
+                value = value[0] if isinstance(value, list) and value else value
+                for key in ("name", "email", "identifier"):
+                    self.fields[f"md_{agent}_{key}"].initial = (value or {}).get(key, "")
+            for key in ("health_category", "legal_basis", "conforms_to"):
+                self.fields[f"md_{key}"].initial = metadata.get(key, [])
+            self.fields["md_keywords"].initial = ", ".join(metadata.get("keywords", []))
+            self.fields["md_synthetic"].initial = metadata.get("type") == SYNTHETIC
+            self.fields["md_population_coverage"].initial = metadata.get("population_coverage", "")
 
     def clean(self):
         """Apply the services' own checks here, so that a refusal shows on the form, not after saving."""
@@ -216,6 +293,7 @@ class DatasetForm(forms.ModelForm):
         fields = {key: data.get(key) for key in ("title", "description", "terms_url", "terms_text", "max_access_days")}
         try:
             services.clean_dataset_fields(duo=list(data.get("duo_codes") or []), **fields)
+            services.clean_metadata(form_metadata(data, self.instance.metadata if self.instance.pk else {}))
         except InvalidInput as error:
             raise forms.ValidationError(error.detail) from None
         if _accessions(data.get("add_files")):
@@ -257,19 +335,23 @@ class DatasetAdmin(StewardOnlyAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["title", "description", "dac", "duo_codes", "terms_url", "terms_text", "max_access_days"]
+            return ["title", "description", "dac", "duo_codes", "terms_url", "terms_text", "max_access_days",
+                    *METADATA_FORM_FIELDS]
         fields = ["accession", "status", "title", "description", "dac", "duo_terms", "terms_url", "terms_text",
                   "terms_version", "max_access_days", "released_at"]
         if self.has_change_permission(request, obj):
             fields[fields.index("duo_terms")] = "duo_codes"
             if obj.status == Dataset.Status.DRAFT:
                 fields.append("add_files")
+            fields += METADATA_FORM_FIELDS
+        else:
+            fields.append("metadata_summary")
         return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["accession", "status", "dac", "terms_version", "released_at", "duo_terms"]
+        readonly = ["accession", "status", "dac", "terms_version", "released_at", "duo_terms", "metadata_summary"]
         if not self.has_change_permission(request, obj):
             readonly += ["title", "description", "terms_url", "terms_text", "max_access_days"]
         return readonly
@@ -282,6 +364,10 @@ class DatasetAdmin(StewardOnlyAdmin):
     def total_size(self, dataset):
         return filesizeformat(dataset.size_total or 0)
 
+    @admin.display(description="FAIR Data Point metadata")
+    def metadata_summary(self, dataset):
+        return "; ".join(f"{key}: {value}" for key, value in (dataset.metadata or {}).items()) or "node defaults"
+
     @admin.display(description="DUO terms")
     def duo_terms(self, dataset):
         return "; ".join(describe(code) for code in dataset.duo) or "—"
@@ -292,12 +378,15 @@ class DatasetAdmin(StewardOnlyAdmin):
         try:
             if not change:
                 created = services.create_dataset(actor=request.user, dac=data["dac"].accession,
-                                                  duo=data.get("duo_codes"), request=request, **fields)
+                                                  duo=data.get("duo_codes"), metadata=form_metadata(data, {}),
+                                                  request=request, **fields)
                 obj.pk, obj.accession = created.pk, created.accession
                 return
             # Keep MONDO ids (set through the API) that the checkboxes cannot show.
             duo = list(data.get("duo_codes") or []) + [code for code in obj.duo if code not in TERMS]
-            services.update_dataset(actor=request.user, dataset=obj, duo=duo, request=request, **fields)
+            previous = Dataset.objects.get(pk=obj.pk).metadata
+            services.update_dataset(actor=request.user, dataset=obj, duo=duo, request=request,
+                                    metadata=form_metadata(data, previous), **fields)
             if _accessions(data.get("add_files")):
                 services.add_files_to_dataset(actor=request.user, dataset=obj, files=_accessions(data["add_files"]),
                                               request=request)

@@ -53,6 +53,10 @@ class Dataset(TimeStamped):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     released_at = models.DateTimeField(null=True, blank=True)
     files = models.ManyToManyField("File", related_name="datasets", blank=True)
+    # What only a person knows for the FAIR Data Point record (design.md 7, "Steward metadata"):
+    # publisher, creator, contact_point, health_category, theme, keywords, legal_basis,
+    # applicable_legislation, conforms_to, type. Missing keys fall back to the node's defaults.
+    metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["accession"]
@@ -122,6 +126,9 @@ class File(TimeStamped):
     archive_key_id = models.CharField(max_length=64, blank=True, help_text="Which archive key opens the header.")
     inbox_location = models.CharField(max_length=512, blank=True)
     location = models.CharField(max_length=512, blank=True, help_text="Key of the body in the archive store.")
+    # Sample ids from the plaintext header (VCF sample columns, BAM/CRAM read-group SM), read
+    # once the file is ready; null = not read (not a VCF/BAM/CRAM/BCF, or unreadable).
+    samples = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

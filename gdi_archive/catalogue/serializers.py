@@ -27,6 +27,24 @@ class DatasetInput(serializers.Serializer):
     terms_url = serializers.CharField(required=False, allow_blank=True, default="")
     terms_text = serializers.CharField(required=False, allow_blank=True, default="")
     max_access_days = serializers.IntegerField(required=False, allow_null=True, default=None)
+    metadata = serializers.DictField(required=False, allow_null=True, default=None,
+                                     help_text="Steward metadata for the FAIR Data Point record (design.md 7).")
+
+
+class DatasetPatchInput(serializers.Serializer):
+    """Only the fields given change; `metadata` keys given replace those keys (null: back to the node default)."""
+
+    title = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    duo = serializers.ListField(child=serializers.CharField(max_length=32), required=False)
+    terms_url = serializers.CharField(required=False, allow_blank=True)
+    terms_text = serializers.CharField(required=False, allow_blank=True)
+    max_access_days = serializers.IntegerField(required=False)
+    metadata = serializers.DictField(required=False)
+
+
+class WithdrawInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class FilesInput(serializers.Serializer):
@@ -84,7 +102,7 @@ class DatasetOut(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = ["accession", "title", "description", "dac", "duo", "terms_url", "terms_text", "terms_version",
-                  "max_access_days", "status", "released_at", "created_at", "file_count", "size", "files"]
+                  "max_access_days", "status", "released_at", "created_at", "metadata", "file_count", "size", "files"]
 
     def _files(self, dataset):
         from .selectors import dataset_files

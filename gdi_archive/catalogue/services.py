@@ -156,6 +156,78 @@ def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
 # --- datasets -----------------------------------------------------------------------------------
 
 
+# Steward metadata for the FAIR Data Point record (design.md 7). Only its shape is checked here;
+# whether the values fit the GDI vocabularies is the FDP's release check (signals.release_checks).
+METADATA_AGENTS = ("publisher", "creator", "contact_point", "hdab")
+METADATA_IRI_LISTS = ("health_category", "theme", "legal_basis", "applicable_legislation", "conforms_to",
+                      "is_referenced_by")
+METADATA_KEYS = (*METADATA_AGENTS, *METADATA_IRI_LISTS, "keywords", "type", "population_coverage")
+
+
+def _iri(value, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f'"{field}" must hold IRIs (http or https URLs).')
+    value = value.strip()
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise InvalidInput(f'"{field}": {value!r} is not an http(s) IRI.') from None
+    return value
+
+
+def _agent(value, field: str) -> dict:
+    if not isinstance(value, dict) or set(value) - {"name", "email", "identifier"}:
+        raise InvalidInput(f'"{field}" must be {{"name", "email"?, "identifier"?}}.')
+    agent = {"name": _text(value.get("name"), f"{field}.name", required=True, max_length=300)}
+    email = _text(value.get("email"), f"{field}.email", max_length=254)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput(f'"{field}.email" is not an email address: {email}') from None
+        agent["email"] = email
+    if value.get("identifier"):
+        agent["identifier"] = _iri(value["identifier"], f"{field}.identifier")
+    return agent
+
+
+def clean_metadata(metadata) -> dict:
+    """The steward's FDP metadata checked for shape and tidied; a key set to null is dropped
+    (the node default applies again)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput('"metadata" must be an object.')
+    unknown = sorted(set(metadata) - set(METADATA_KEYS))
+    if unknown:
+        raise InvalidInput(f'Unknown "metadata" field(s): {", ".join(unknown)}. Known: {", ".join(METADATA_KEYS)}.')
+    clean = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if key == "creator" and isinstance(value, list):
+            if not value:
+                raise InvalidInput('"creator" needs at least one agent.')
+            clean[key] = [_agent(item, key) for item in value]
+        elif key in METADATA_AGENTS:
+            clean[key] = _agent(value, key)
+        elif key in METADATA_IRI_LISTS:
+            if not isinstance(value, list):
+                raise InvalidInput(f'"{key}" must be a list of IRIs.')
+            clean[key] = list(dict.fromkeys(_iri(item, key) for item in value))
+        elif key == "keywords":
+            if not isinstance(value, list):
+                raise InvalidInput('"keywords" must be a list of words.')
+            clean[key] = list(dict.fromkeys(_text(item, "keywords", required=True, max_length=100) for item in value))
+        elif key == "type":
+            clean[key] = _iri(value, key)
+        else:
+            text = _text(value, key, max_length=2000)
+            if text:
+                clean[key] = text
+    return clean
+
+
 def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms_text="",
                          max_access_days=None) -> dict:
     """The descriptive fields checked and tidied, or InvalidInput (the admin form uses it too)."""
@@ -179,11 +251,12 @@ def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms
 
 
 def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=None, terms_url: str = "",
-                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
+                   terms_text: str = "", max_access_days: int | None = None, metadata=None, request=None) -> Dataset:
     """A draft dataset governed by the DAC with accession `dac`."""
     require_steward(actor)
     fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
                                   terms_text=terms_text, max_access_days=max_access_days)
+    fields["metadata"] = clean_metadata(metadata)
     with transaction.atomic():
         governing = _dac_by_accession(dac)
         dataset = Dataset.objects.create(dac=governing, **fields)
@@ -194,14 +267,19 @@ def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=No
 
 
 def update_dataset(*, actor, dataset: Dataset, title: str, description: str = "", duo=None, terms_url: str = "",
-                   terms_text: str = "", max_access_days: int | None = None, request=None) -> Dataset:
+                   terms_text: str = "", max_access_days: int | None = None, metadata=None,
+                   request=None) -> Dataset:
     """Change the description of a draft or released dataset (not its DAC or files).
 
     New terms on a released dataset get a new `terms_version`, so holders accept them again.
+    `metadata` (when given) replaces the steward metadata as a whole. A released dataset must
+    stay fit for release: the same `release_checks` run before the change is kept.
     """
     require_steward(actor)
     fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
                                   terms_text=terms_text, max_access_days=max_access_days)
+    if metadata is not None:
+        fields["metadata"] = clean_metadata(metadata)
     with transaction.atomic():
         dataset = _lock_dataset(dataset.accession)
         if dataset.status == Dataset.Status.WITHDRAWN:
@@ -213,11 +291,27 @@ def update_dataset(*, actor, dataset: Dataset, title: str, description: str = ""
             setattr(dataset, name, fields[name])
         if dataset.status == Dataset.Status.RELEASED and {"terms_url", "terms_text"} & set(changed):
             dataset.terms_version += 1
+        if dataset.status == Dataset.Status.RELEASED:
+            signals.release_checks.send(sender=Dataset, dataset=dataset)
         dataset.save()
         record(action="catalogue.dataset.updated", actor=actor, target=dataset, request=request,
                details={"changed": changed, "terms_version": dataset.terms_version})
         transaction.on_commit(lambda: signals.dataset_changed.send(sender=Dataset, dataset=dataset))
     return dataset
+
+
+def patch_dataset(*, actor, dataset: Dataset, changes: dict, request=None) -> Dataset:
+    """PATCH semantics over update_dataset: absent fields keep their value; metadata keys given
+    replace those keys only (null drops one, so the node default applies again)."""
+    current = {name: getattr(dataset, name) for name in
+               ("title", "description", "duo", "terms_url", "terms_text", "max_access_days")}
+    current.update({name: value for name, value in changes.items() if name in current})
+    metadata = None
+    if "metadata" in changes:
+        if not isinstance(changes["metadata"], dict):
+            raise InvalidInput('"metadata" must be an object.')
+        metadata = {**(dataset.metadata or {}), **changes["metadata"]}
+    return update_dataset(actor=actor, dataset=dataset, metadata=metadata, request=request, **current)
 
 
 def find_ready_files(files) -> list[File]:

@@ -19,10 +19,12 @@ from .serializers import (
     DACOut,
     DatasetInput,
     DatasetOut,
+    DatasetPatchInput,
     DatasetSummaryOut,
     FileOut,
     FilesInput,
     MemberInput,
+    WithdrawInput,
 )
 
 
@@ -108,7 +110,36 @@ class DatasetFilesView(StewardOnWrite):
 class DatasetReleaseView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=None, responses={200: DatasetOut, **errors(401, 403, 404, 409)}, summary="Release a draft dataset (stewards)")
+    @extend_schema(request=None, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+                   summary="Release a draft dataset; 400 MetadataIncomplete while its FAIR Data Point record fails the GDI shapes (stewards)")
     def post(self, request, accession):
         dataset = services.release_dataset(actor=request.user, dataset=_dataset(accession), request=request)
+        return Response(DatasetOut(dataset).data)
+
+
+class DatasetDetailView(APIView):
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    @extend_schema(responses={200: DatasetOut, **errors(401, 403, 404)}, summary="A dataset with its files and metadata (stewards)")
+    def get(self, request, accession):
+        return Response(DatasetOut(_dataset(accession)).data)
+
+    @extend_schema(request=DatasetPatchInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+                   summary="Change a dataset's description or FAIR Data Point metadata (stewards)")
+    def patch(self, request, accession):
+        dataset = _dataset(accession)
+        data = _valid(DatasetPatchInput, request)
+        dataset = services.patch_dataset(actor=request.user, dataset=dataset, changes=data, request=request)
+        return Response(DatasetOut(dataset).data)
+
+
+class DatasetWithdrawView(APIView):
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    @extend_schema(request=WithdrawInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+                   summary="Withdraw a dataset: nobody can find or download it any more; final (stewards)")
+    def post(self, request, accession):
+        dataset = _dataset(accession)
+        data = _valid(WithdrawInput, request)
+        dataset = services.withdraw_dataset(actor=request.user, dataset=dataset, reason=data["reason"], request=request)
         return Response(DatasetOut(dataset).data)

@@ -53,6 +53,20 @@ class Conflict(ArchiveError):
     code = "Conflict"
 
 
+class MetadataIncomplete(ArchiveError):
+    """The dataset's public (FAIR Data Point) record fails the GDI metadata shapes: it cannot be
+    released. `properties` names what is missing or wrong, in a steward's words."""
+
+    code = "MetadataIncomplete"
+
+    def __init__(self, detail: str, *, properties: list[str]):
+        super().__init__(detail)
+        self.properties = list(properties)
+
+    def extra(self) -> dict:
+        return {"properties": self.properties}
+
+
 class TooLarge(ArchiveError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     code = "PayloadTooLarge"
@@ -108,8 +122,9 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
-def error_response(code: str, detail: str, status_code: int, headers: dict | None = None) -> Response:
-    return Response({"error": code, "detail": detail}, status=status_code, headers=headers)
+def error_response(code: str, detail: str, status_code: int, headers: dict | None = None,
+                   extra: dict | None = None) -> Response:
+    return Response({"error": code, "detail": detail, **(extra or {})}, status=status_code, headers=headers)
 
 
 def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 400, headers: dict | None = None) -> JsonResponse:
@@ -121,7 +136,10 @@ def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 40
 
 def exception_handler(exc, context):
     if isinstance(exc, ArchiveError):
-        return Response(exc.body(), status=exc.status_code, headers=exc.headers or None)
+        body = exc.body()
+        if callable(getattr(exc, "extra", None)):
+            body.update(exc.extra())
+        return Response(body, status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, Http404):
         return error_response("NotFound", "Not found.", 404)
     if isinstance(exc, DjangoPermissionDenied):

@@ -128,6 +128,9 @@ class Command(BaseCommand):
                             "Synthetic: no data from any person.",
                 terms_text="Demo data: use it to try the archive. Do not try to re-identify anyone.",
                 max_access_days=30,
+                # Synthetic: the one dataset type the GDI shapes allow (real data carries none).
+                metadata={"type": "https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA",
+                          "keywords": ["demo", "synthetic data"]},
             )
         missing = [files[name].accession for name in DEMO_DATA_FILES
                    if not dataset.files.filter(pk=files[name].pk).exists()]

@@ -1,0 +1,145 @@
+"""Validate FDP records against the GDI shapes with pyshacl, and say what fails in a steward's words."""
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from pyshacl import validate
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF, SH
+
+# What a steward can do about a property the shapes find missing or wrong.
+HINTS = {
+    "publisher": 'give "publisher" in the dataset\'s metadata, or set FDP_PUBLISHER_NAME for the node',
+    "creator": 'give "creator" in the dataset\'s metadata (it defaults to the publisher)',
+    "contact point": 'give "contact_point" with an email in the dataset\'s metadata, or set FDP_PUBLISHER_EMAIL',
+    "health category": 'use one of the GDI health categories, e.g. http://data.gdi.eu/core/p2/HealthCategoryHumanGenomic',
+    "type": "only https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA is allowed; "
+            "leave it out for real data",
+    "conforms to": "use http://data.gdi.eu/core/p2/ExternallyGoverned, 1MGCompliant or 1MGCohort",
+    "description": "write a description of the dataset",
+    "title": "give the dataset a title",
+    "identifier": "set GDI_COUNTRY (two capital letters) and GDI_ORGANISATION (capital letters)",
+}
+COMPONENTS = {
+    SH.MinCountConstraintComponent: "is missing",
+    SH.MaxCountConstraintComponent: "has too many values",
+    SH.InConstraintComponent: "is not one of the allowed values",
+    SH.PatternConstraintComponent: "does not have the required form",
+    SH.NodeKindConstraintComponent: "has the wrong kind of value",
+    SH.DatatypeConstraintComponent: "has the wrong kind of value",
+    SH.UniqueLangConstraintComponent: "has two values in the same language",
+    SH.ClassConstraintComponent: "is not described as the right kind of thing",
+}
+
+
+def shapes_dir() -> Path:
+    return Path(settings.FDP_SHAPES_DIR)
+
+
+PREFIX = re.compile(r"^@prefix\s+([\w-]*):\s*<[^>]*>\s*\.\s*$", re.MULTILINE)
+
+
+def parse_shape_files(paths: list[Path], siblings: list[Path] | None = None) -> Graph:
+    """Parse the shape files into one graph. A file may use a prefix only its siblings declare
+    (the GDI Identifier.ttl uses foaf: undeclared): the set's declarations are lent to it."""
+    texts = [path.read_text(encoding="utf-8") for path in paths]
+    lenders = texts + [path.read_text(encoding="utf-8") for path in siblings or []]
+    declared = {match.group(1): match.group(0) for text in lenders for match in PREFIX.finditer(text)}
+    graph = Graph()
+    for path, text in zip(paths, texts):
+        own = set(PREFIX.findall(text))
+        lent = "\n".join(line for prefix, line in declared.items() if prefix not in own)
+        graph.parse(data=f"{lent}\n{text}", format="turtle", publicID=path.as_uri())
+    return graph
+
+
+@functools.lru_cache(maxsize=4)
+def _shapes(folder: str) -> Graph:
+    graph = parse_shape_files(sorted(Path(folder).glob("*.ttl")))
+    if not len(graph):
+        raise RuntimeError(f"No SHACL shapes in {folder} (FDP_SHAPES_DIR).")
+    return graph
+
+
+def shapes_graph(folder: Path | None = None) -> Graph:
+    """All GDI shapes as one graph, parsed once per process (parsing is the slow part)."""
+    return _shapes(str(folder or shapes_dir()))
+
+
+def shape_files(names: list[str]) -> Graph:
+    """Some of the shape files (a profile's), with the set's prefixes lent where they lack one."""
+    folder = shapes_dir()
+    return parse_shape_files([folder / name for name in names], siblings=sorted(folder.glob("*.ttl")))
+
+
+@dataclass
+class Report:
+    conforms: bool
+    problems: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+def _name(shapes: Graph, node) -> str | None:
+    value = shapes.value(node, SH.name)
+    return str(value) if value is not None else None
+
+
+def _shape_name(shapes: Graph, predicate) -> str | None:
+    for shape in shapes.subjects(SH.path, predicate):
+        name = _name(shapes, shape)
+        if name:
+            return name
+    return None
+
+
+def _path_name(shapes: Graph, predicate) -> str:
+    return _shape_name(shapes, predicate) or (predicate.n3() if isinstance(predicate, URIRef) else str(predicate))
+
+
+def _owner(data: Graph, shapes: Graph, node) -> str | None:
+    """For a nested node (an agent, a contact point), the shaped property that leads to it."""
+    for subject, predicate in data.subject_predicates(node):
+        name = _shape_name(shapes, predicate) if subject != node else None
+        if name:
+            return name
+    return None
+
+
+def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
+    problems, nested_failures = [], set()
+    rows = []
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        rows.append({key: results.value(result, getattr(SH, key)) for key in
+                     ("focusNode", "resultPath", "sourceShape", "sourceConstraintComponent", "value", "resultMessage")})
+    focus_nodes = {row["focusNode"] for row in rows}
+    for row in rows:
+        component = row["sourceConstraintComponent"]
+        if component == SH.NodeConstraintComponent and row["value"] in focus_nodes:
+            nested_failures.add(row["value"])  # its own results say what is wrong
+    for row in rows:
+        component = row["sourceConstraintComponent"]
+        if component == SH.NodeConstraintComponent and row["value"] in nested_failures:
+            continue
+        what = _name(shapes, row["sourceShape"]) or (_path_name(shapes, row["resultPath"]) if row["resultPath"] else "record")
+        owner = _owner(data, shapes, row["focusNode"])
+        label = f"{owner}: {what}" if owner and owner != what else what
+        problem = COMPONENTS.get(component, str(row["resultMessage"] or "does not conform"))
+        if component in (SH.InConstraintComponent, SH.PatternConstraintComponent) and row["value"] is not None:
+            problem = f": {row['value']} {problem}"
+        else:
+            problem = f" {problem}"
+        hint = HINTS.get(owner or what) or HINTS.get(what)
+        text = f"{label}{problem}" + (f" ({hint})" if hint else "")
+        if text not in problems:
+            problems.append(text)
+    return problems
+
+
+def validate_graph(data: Graph) -> Report:
+    shapes = shapes_graph()
+    conforms, results, text = validate(data, shacl_graph=shapes, inference="none", advanced=False,
+                                       allow_warnings=True)
+    return Report(conforms=bool(conforms), problems=[] if conforms else describe(results, data, shapes), text=text)

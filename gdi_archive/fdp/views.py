@@ -1,0 +1,169 @@
+"""The FAIR Data Point over HTTP: public RDF (Turtle by default, JSON-LD, RDF/XML), and a
+validation report for stewards. Errors are the archive's JSON error body."""
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gdi_archive.catalogue.models import Dataset
+from gdi_archive.catalogue.views import IsSteward
+from gdi_archive.common.errors import NotFound
+from gdi_archive.common.schema import errors
+
+from . import graphs
+from .validation import shape_files, validate_graph
+
+FORMATS = {  # ?format= value: (rdflib format, media type)
+    "ttl": ("turtle", "text/turtle"),
+    "jsonld": ("json-ld", "application/ld+json"),
+    "rdf": ("xml", "application/rdf+xml"),
+}
+BY_MEDIA = {media: key for key, (_, media) in FORMATS.items()}
+
+
+def _error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def _chosen(request) -> str | None:
+    """The RDF syntax asked for: ?format= first, then Accept (by q), Turtle by default."""
+    if request.GET.get("format"):
+        return request.GET["format"] if request.GET["format"] in FORMATS else None
+    accept = request.headers.get("Accept", "").strip()
+    if not accept:
+        return "ttl"
+    offers = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [piece.strip() for piece in part.split(";")]
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        offers.append((-quality, position, media.lower()))
+    for quality, _, media in sorted(offers):
+        if quality == 0:
+            break
+        if media in BY_MEDIA:
+            return BY_MEDIA[media]
+        if media in ("*/*", "text/*", "application/*"):
+            return "ttl" if media != "application/*" else "jsonld"
+    return None
+
+
+def rdf_response(request, graph, *, profile: str | None = None) -> HttpResponse:
+    chosen = _chosen(request)
+    if chosen is None:
+        if request.GET.get("format"):
+            return _error("InvalidInput", "format must be one of ttl, jsonld, rdf.", 400)
+        return _error("NotAcceptable", "This record is available as text/turtle, application/ld+json "
+                                        "and application/rdf+xml.", 406)
+    syntax, media = FORMATS[chosen]
+    response = HttpResponse(graph.serialize(format=syntax), content_type=f"{media}; charset=utf-8")
+    response["Vary"] = "Accept"
+    if profile:
+        response["Link"] = f'<{graphs.profile_url(profile)}>; rel="profile"'
+    return response
+
+
+@require_safe
+def fdp(request):
+    return rdf_response(request, graphs.fdp_graph(), profile="dataservice")
+
+
+@require_safe
+def catalogs(request):
+    """The catalogs container alone (the harvester follows ldp:contains from /fdp)."""
+    graph = graphs.fdp_graph()
+    container = graphs.URIRef(f"{graphs.fdp_url()}/catalog/")
+    kept = graphs._graph()
+    for triple in graph.triples((container, None, None)):
+        kept.add(triple)
+    return rdf_response(request, kept)
+
+
+@require_safe
+def catalog(request, catalog_id):
+    if catalog_id != graphs.CATALOG_ID:
+        return _error("NotFound", f"No catalog {catalog_id}.", 404)
+    return rdf_response(request, graphs.catalog_graph(), profile="catalog")
+
+
+def _published(accession: str) -> Dataset | JsonResponse:
+    dataset = Dataset.objects.select_related("dac").filter(accession=accession).first()
+    if dataset is None or dataset.status == Dataset.Status.DRAFT:
+        return _error("NotFound", f"No dataset {accession}.", 404)
+    if dataset.status == Dataset.Status.WITHDRAWN:
+        return _error("Gone", f"{accession} has been withdrawn.", 410)
+    return dataset
+
+
+@require_safe
+def dataset(request, accession):
+    found = _published(accession)
+    if isinstance(found, JsonResponse):
+        return found
+    return rdf_response(request, graphs.dataset_graph(found), profile="dataset")
+
+
+@require_safe
+def distribution(request, dist_id):
+    accession = dist_id.rpartition("-")[0]
+    found = _published(accession)
+    if isinstance(found, JsonResponse):
+        return found
+    dist = graphs.find_distribution(dist_id)
+    if dist is None:
+        return _error("NotFound", f"No distribution {dist_id}.", 404)
+    return rdf_response(request, graphs.distribution_graph(dist), profile="distribution")
+
+
+@require_safe
+def dataservice(request, service):
+    if service not in graphs.SERVICES:
+        return _error("NotFound", f"No data service {service}.", 404)
+    return rdf_response(request, graphs.dataservice_graph(service), profile="dataservice")
+
+
+@require_safe
+def profile(request, kind):
+    if kind not in graphs.PROFILES:
+        return _error("NotFound", f"No profile {kind}; there are {', '.join(graphs.PROFILES)}.", 404)
+    return rdf_response(request, graphs.profile_graph(kind))
+
+
+@require_safe
+def profile_shacl(request, kind):
+    if kind not in graphs.PROFILES:
+        return _error("NotFound", f"No profile {kind}.", 404)
+    return rdf_response(request, shape_files(graphs.PROFILES[kind][1]))
+
+
+class ValidityOut(serializers.Serializer):
+    accession = serializers.CharField()
+    status = serializers.CharField()
+    conforms = serializers.BooleanField()
+    properties = serializers.ListField(child=serializers.CharField(), help_text="What fails, in a steward's words.")
+    report = serializers.CharField(help_text="pyshacl's validation report.")
+
+
+class DatasetValidity(APIView):
+    """Whether a dataset's FDP record conforms to the GDI shapes: what release will check."""
+
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    @extend_schema(responses={200: ValidityOut, **errors(401, 403, 404)}, tags=["fdp"],
+                   summary="Check a dataset's FAIR Data Point record against the GDI shapes (stewards)")
+    def get(self, request, accession):
+        found = Dataset.objects.select_related("dac").filter(accession=accession).first()
+        if found is None:
+            raise NotFound(f"No dataset {accession}.")
+        report = validate_graph(graphs.dataset_graph(found))
+        return Response({"accession": found.accession, "status": found.status, "conforms": report.conforms,
+                         "properties": report.problems, "report": report.text})
