@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("gdi_archive.passports.urls")),
     path("", include("gdi_archive.downloads.urls")),
     path("", include("gdi_archive.operations.urls")),
+    path("", include("gdi_archive.beacon.urls")),
 ]
 
 handler400 = "gdi_archive.common.views.bad_request"
