@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "gdi_archive.operations",
     "gdi_archive.bootstrap",
     "gdi_archive.fdp",
+    "gdi_archive.beacon",
 ]
 
 MIDDLEWARE = [
@@ -388,3 +389,19 @@ FDP_KEYWORDS = env_list("FDP_KEYWORDS", ["genomics", "GDI"])
 FDP_LICENSE = env_str("FDP_LICENSE", "http://creativecommons.org/publicdomain/zero/1.0/")
 # The GDI SHACL shapes the records are validated against (a copy ships with the app).
 FDP_SHAPES_DIR = env_str("FDP_SHAPES_DIR", str(BASE_DIR / "gdi_archive" / "fdp" / "shapes"))
+
+# --- Beacon v2 (gdi_archive/beacon): counts and allele frequencies from the archive's VCF/BCF ---
+# Counts (and a population's allele count) under this are never shown; reported as not found.
+BEACON_MIN_COUNT = env_int("BEACON_MIN_COUNT", 5, minimum=1)
+# Entry queries per person (or client address, anonymous) per rolling 24 hours; past it, 429.
+BEACON_QUERY_BUDGET = env_int("BEACON_QUERY_BUDGET", 1000, minimum=1)
+# Operators may turn the sensitive entry type off, or refuse every anonymous query.
+BEACON_INDIVIDUALS = env_bool("BEACON_INDIVIDUALS", True)
+BEACON_REQUIRE_PASSPORT = env_bool("BEACON_REQUIRE_PASSPORT", False)
+# For VCFs whose header names no assembly.
+BEACON_DEFAULT_ASSEMBLY = env_str("BEACON_DEFAULT_ASSEMBLY", "GRCh38")
+BEACON_ID = env_str("BEACON_ID", "org.gdi.archive." + (BASE_URL.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "local"))
+BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
+BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
+BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)
+CELERY_TASK_ROUTES["gdi_archive.beacon.tasks.load_variants"] = {"queue": "ingest"}

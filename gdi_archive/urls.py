@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("gdi_archive.downloads.urls")),
     path("", include("gdi_archive.operations.urls")),
     path("", include("gdi_archive.fdp.urls")),
+    path("", include("gdi_archive.beacon.urls")),
 ]
 
 handler400 = "gdi_archive.common.views.bad_request"

@@ -1,0 +1,1 @@
+"""Beacon v2: counts, allele frequencies and records from the archive's own VCF/BCF files."""

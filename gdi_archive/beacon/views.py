@@ -1,0 +1,233 @@
+"""`/beacon/v2/...`: thin views; every failure is a Beacon error body with the right status."""
+
+import logging
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gdi_archive.catalogue.models import Dataset
+from gdi_archive.catalogue.views import IsSteward
+from gdi_archive.common.errors import ArchiveError, NotFound
+
+from . import individuals, selectors, services
+from .query import BadRequest, parse_body, parse_get
+
+log = logging.getLogger(__name__)
+ENTRY_TYPES = ("g_variants", "individuals")
+
+
+class BeaconView(APIView):
+    """Anyone may ask; how much they learn is decided per dataset in `services`."""
+
+    permission_classes = [AllowAny]
+    entry_type: str | None = None
+
+    def handle_exception(self, exc):
+        status, message = 500, "The Beacon could not answer this request."
+        if isinstance(exc, BadRequest):
+            status, message = exc.status, exc.message
+        elif isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+            status, message = 401, "The token is not valid, has expired or was revoked."
+        elif isinstance(exc, exceptions.ParseError):
+            status, message = 400, "The request body is not valid JSON."
+        elif isinstance(exc, exceptions.UnsupportedMediaType):
+            status, message = 415, "Send the Beacon request as application/json."
+        elif isinstance(exc, exceptions.MethodNotAllowed):
+            status, message = 405, "This method is not allowed here."
+        elif isinstance(exc, exceptions.APIException):
+            status, message = exc.status_code, str(exc.detail)
+        elif isinstance(exc, ArchiveError):
+            status, message = exc.status_code, exc.detail
+        else:
+            log.exception("beacon request failed")
+        response = Response(services.error_body(status, message, entry_type=self.entry_type), status=status)
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="gdi-archive"'
+        if status == 429:
+            response["Retry-After"] = "3600"
+        return response
+
+    def query(self, request):
+        if request.method == "POST":
+            return parse_body(request.data, max_page=settings.BEACON_MAX_PAGE)
+        return parse_get(request.query_params, max_page=settings.BEACON_MAX_PAGE)
+
+
+class EntryView(BeaconView):
+    """`/g_variants`, `/individuals` and their `/datasets/{id}/...` forms."""
+
+    def get(self, request, dataset_id=None):
+        return self.answer(request, dataset_id)
+
+    def post(self, request, dataset_id=None):
+        return self.answer(request, dataset_id)
+
+    def answer(self, request, dataset_id):
+        return Response(services.answer(request, entry_type=self.entry_type, query=self.query(request),
+                                        dataset_id=dataset_id))
+
+
+class GVariants(EntryView):
+    entry_type = "g_variants"
+
+
+class Individuals(EntryView):
+    entry_type = "individuals"
+
+
+class Datasets(BeaconView):
+    entry_type = "datasets"
+
+    def get(self, request, dataset_id=None):
+        return self.answer(request, dataset_id)
+
+    def post(self, request, dataset_id=None):
+        return self.answer(request, dataset_id)
+
+    def answer(self, request, dataset_id):
+        who = services.asker(request)
+        if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
+            raise BadRequest("This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401)
+        return Response(services.datasets_answer(request, query=self.query(request), dataset_id=dataset_id))
+
+
+def _informational(request, response: dict) -> Response:
+    return Response({"meta": {"beaconId": settings.BEACON_ID, "apiVersion": services.API_VERSION, "returnedSchemas": []},
+                     "response": response})
+
+
+def _organisation() -> dict:
+    return {"id": settings.BEACON_ID.rsplit(".", 1)[0] or settings.BEACON_ID, "name": settings.BEACON_ORGANISATION,
+            "welcomeUrl": settings.BASE_URL + "/"}
+
+
+def _root(request) -> str:
+    return settings.BASE_URL.rstrip("/") + "/beacon/v2"
+
+
+def entry_types() -> dict:
+    base = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model"
+    types = {
+        "dataset": {"id": "dataset", "name": "Dataset", "partOfSpecification": "Beacon v2.0.0",
+                    "ontologyTermForThisType": {"id": "NCIT:C47824", "label": "Data set"},
+                    "defaultSchema": {"id": "beacon-dataset-v2.0.0", "name": "Default schema for datasets",
+                                      "referenceToSchemaDefinition": f"{base}/datasets/defaultSchema.json",
+                                      "schemaVersion": "v2.0.0"},
+                    "nonFilteredQueriesAllowed": True},
+        "genomicVariation": {"id": "genomicVariation", "name": "Genomic variation", "partOfSpecification": "Beacon v2.0.0",
+                             "ontologyTermForThisType": {"id": "ENSGLOSSARY:0000092", "label": "Variant"},
+                             "defaultSchema": {"id": "beacon-g_variant-v2.0.0", "name": "Default schema for a genomic variation",
+                                               "referenceToSchemaDefinition": f"{base}/genomicVariations/defaultSchema.json",
+                                               "schemaVersion": "v2.0.0"},
+                             "nonFilteredQueriesAllowed": False},
+    }
+    if settings.BEACON_INDIVIDUALS:
+        types["individual"] = {"id": "individual", "name": "Individual", "partOfSpecification": "Beacon v2.0.0",
+                               "ontologyTermForThisType": {"id": "NCIT:C25190", "label": "Person"},
+                               "defaultSchema": {"id": "beacon-individual-v2.0.0", "name": "Default schema for an individual",
+                                                 "referenceToSchemaDefinition": f"{base}/individuals/defaultSchema.json",
+                                                 "schemaVersion": "v2.0.0"},
+                               "nonFilteredQueriesAllowed": True}
+    return types
+
+
+class Info(BeaconView):
+    def get(self, request):
+        return _informational(request, {
+            "id": settings.BEACON_ID, "name": settings.BEACON_NAME, "apiVersion": services.API_VERSION,
+            "environment": "prod" if settings.PRODUCTION else "dev", "organization": _organisation(),
+            "description": "Counts and allele frequencies from the archive's own released datasets, "
+                           "under the archive's access rules.",
+            "version": services.API_VERSION, "welcomeUrl": settings.BASE_URL + "/",
+        })
+
+
+class ServiceInfo(BeaconView):
+    def get(self, request):
+        return Response({
+            "id": settings.BEACON_ID, "name": settings.BEACON_NAME,
+            "type": {"group": "org.ga4gh", "artifact": "beacon", "version": services.API_VERSION},
+            "organization": {"name": settings.BEACON_ORGANISATION, "url": settings.BASE_URL + "/"},
+            "version": services.API_VERSION, "environment": "prod" if settings.PRODUCTION else "dev",
+            "description": "Beacon v2 of a gdi-archive node.",
+        })
+
+
+class Configuration(BeaconView):
+    def get(self, request):
+        return _informational(request, {
+            "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconConfigurationSchema.json",
+            "maturityAttributes": {"productionStatus": "PROD" if settings.PRODUCTION else "DEV"},
+            "securityAttributes": {"defaultGranularity": "boolean",
+                                   "securityLevels": ["PUBLIC", "REGISTERED", "CONTROLLED"]},
+            "entryTypes": entry_types(),
+        })
+
+
+class Map(BeaconView):
+    def get(self, request):
+        root = _root(request)
+        sets = {
+            "dataset": {"entryType": "dataset", "rootUrl": f"{root}/datasets",
+                        "singleEntryUrl": f"{root}/datasets/{{id}}",
+                        "endpoints": {"genomicVariation": {"returnedEntryType": "genomicVariation",
+                                                           "url": f"{root}/datasets/{{id}}/g_variants"}}},
+            "genomicVariation": {"entryType": "genomicVariation", "rootUrl": f"{root}/g_variants"},
+        }
+        if settings.BEACON_INDIVIDUALS:
+            sets["dataset"]["endpoints"]["individual"] = {"returnedEntryType": "individual",
+                                                          "url": f"{root}/datasets/{{id}}/individuals"}
+            sets["individual"] = {"entryType": "individual", "rootUrl": f"{root}/individuals"}
+        return _informational(request, {
+            "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconMapSchema.json",
+            "endpointSets": sets,
+        })
+
+
+class EntryTypes(BeaconView):
+    def get(self, request):
+        return _informational(request, {"entryTypes": entry_types()})
+
+
+class FilteringTerms(BeaconView):
+    def get(self, request):
+        who = services.asker(request)
+        if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
+            raise BadRequest("This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401)
+        terms = selectors.filtering_terms() if settings.BEACON_INDIVIDUALS else []
+        prefixes = sorted({t["id"].split(":", 1)[0] for t in terms})
+        return _informational(request, {"filteringTerms": terms, "resources": [{"id": p} for p in prefixes]})
+
+
+# --- the steward's upload: POST /api/datasets/{acc}/individuals ---------------------------------
+
+
+class DatasetIndividualsUpload(APIView):
+    """A JSON array of Beacon individuals, or JSON Lines (application/x-ndjson): replaces them all."""
+
+    permission_classes = [IsAuthenticated, IsSteward]
+
+    def get_parsers(self):
+        return []  # the body is read raw: records are checked one by one, with their line numbers
+
+    def post(self, request, accession):
+        dataset = Dataset.objects.filter(accession=accession).first()
+        if dataset is None:
+            raise NotFound(f"No dataset {accession}.")
+        if dataset.status == Dataset.Status.WITHDRAWN:
+            raise ArchiveError("The dataset is withdrawn.", code="Conflict", status_code=409)
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        ndjson = content_type in ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
+        if not ndjson and content_type not in ("application/json", ""):
+            raise ArchiveError("Send application/json (an array) or application/x-ndjson (JSON Lines).",
+                               code="UnsupportedMediaType", status_code=415)
+        try:
+            count = individuals.replace_individuals(dataset=dataset, body=request.body, ndjson=ndjson,
+                                                    actor=request.user, request=request)
+        except individuals.InvalidIndividuals as exc:
+            return Response({"error": "InvalidInput", "detail": exc.detail,
+                             "records": [p.as_dict() for p in exc.problems[:1000]]}, status=400)
+        return Response({"dataset": dataset.accession, "individuals": count}, status=200)

@@ -1,0 +1,110 @@
+"""Counts and frequencies agree with bcftools on the same VCF; chromosome names and ranges."""
+
+import random
+import subprocess
+
+from django.conf import settings
+
+from gdi_archive.beacon.models import Variant
+
+from .conftest import SAMPLES, bcftools_counts, validate_answer
+from .helpers import frequencies, g_variant, passport_client
+
+POPULATIONS = {
+    "F": [s for n, s in enumerate(SAMPLES) if n % 2 == 0],
+    "M": [s for n, s in enumerate(SAMPLES) if n % 2 == 1],
+    "EE": SAMPLES[:20],
+    "FI": SAMPLES[20:],
+    "EE_F": [s for n, s in enumerate(SAMPLES[:20]) if n % 2 == 0],
+}
+
+
+def test_counts_and_frequencies_agree_with_bcftools(beacon_dataset, applicant, vcf, schemas):
+    client = passport_client(applicant)
+    overall = bcftools_counts(vcf)
+    by_population = {name: bcftools_counts(vcf, samples) for name, samples in POPULATIONS.items()}
+    minimum = settings.BEACON_MIN_COUNT
+    common = [key for key, (ac, _) in overall.items() if ac >= minimum]
+    rare = [key for key, (ac, _) in overall.items() if 0 < ac < minimum]
+    assert len(common) > 10 and rare
+    rng = random.Random(7)
+    for chrom, pos, ref, alt in rng.sample(common, 10):
+        response = g_variant(client, chrom=chrom.removeprefix("chr"), start=pos - 1, ref=ref, alt=alt)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        validate_answer(schemas, body)
+        assert body["meta"]["returnedGranularity"] == "count"
+        shown = frequencies(body)
+        ac, an = overall[(chrom, pos, ref, alt)]
+        assert shown["ALL"][:2] == (ac, an)
+        assert abs(shown["ALL"][2] - ac / an) < 1e-6
+        for name in POPULATIONS:
+            pop_ac, pop_an = by_population[name][(chrom, pos, ref, alt)]
+            if pop_ac >= minimum:
+                assert shown[name][:2] == (pop_ac, pop_an), (name, chrom, pos)
+            else:
+                assert name not in shown, f"{name} has allele count {pop_ac} < {minimum} and must be left out"
+    # a rare allele (allele count under the threshold) is reported as not found
+    chrom, pos, ref, alt = rare[0]
+    body = g_variant(client, chrom=chrom, start=pos - 1, ref=ref, alt=alt).json()
+    validate_answer(schemas, body)
+    assert body["responseSummary"]["exists"] is False
+
+
+def test_region_counts_agree_with_bcftools_view(beacon_dataset, applicant, vcf, schemas):
+    client = passport_client(applicant)
+    overall = bcftools_counts(vcf)
+    minimum = settings.BEACON_MIN_COUNT
+    for start, end in ((16_100_000, 17_100_000), (16_500_000, 16_600_000)):
+        # bcftools regions are 1-based inclusive and match overlapping records; keep those starting inside
+        lines = subprocess.run(["bcftools", "view", "-H", "-r", f"chr22:{start + 1}-{end}", str(vcf)],
+                               check=True, capture_output=True, text=True).stdout.splitlines()
+        expected = set()
+        for line in lines:
+            chrom, pos, _, ref, alts = line.split("\t")[:5]
+            if start < int(pos) <= end:
+                for alt in alts.split(","):
+                    if overall[(chrom, int(pos), ref, alt)][0] >= minimum:
+                        expected.add((int(pos) - 1, ref, alt))
+        body = g_variant(client, chrom="NC_000022.11", start=start, end=end, pagination={"limit": 100}).json()
+        validate_answer(schemas, body)
+        [result_set] = body["response"]["resultSets"] if expected else [{"resultsCount": 0, "results": []}]
+        assert result_set["resultsCount"] == len(expected)
+        got = {(r["variation"]["location"]["interval"]["start"]["value"], r["variation"]["referenceBases"],
+                r["variation"]["alternateBases"]) for r in result_set["results"]}
+        assert got == expected
+
+
+def test_chromosome_names_are_the_same_chromosome(beacon_dataset, applicant):
+    client = passport_client(applicant)
+    variant = Variant.objects.filter(chrom="22", ac__gte=settings.BEACON_MIN_COUNT).order_by("start").first()
+    answers = {name: g_variant(client, chrom=name, start=variant.start, ref=variant.ref, alt=variant.alt).json()
+               for name in ("22", "chr22", "NC_000022.11")}
+    assert {body["responseSummary"]["numTotalResults"] for body in answers.values()} == {1}
+    wrong = g_variant(client, chrom="21", start=variant.start, ref=variant.ref, alt=variant.alt).json()
+    assert wrong["responseSummary"]["exists"] is False
+    other_assembly = client.post("/beacon/v2/g_variants", {"query": {"requestParameters": {
+        "referenceName": "22", "start": variant.start, "referenceBases": variant.ref, "alternateBases": variant.alt,
+        "assemblyId": "GRCh37"}, "requestedGranularity": "count"}}, format="json").json()
+    assert other_assembly["responseSummary"]["exists"] is False
+
+
+def test_get_queries_work_like_post(beacon_dataset, applicant, schemas):
+    client = passport_client(applicant)
+    variant = Variant.objects.filter(ac__gte=settings.BEACON_MIN_COUNT).first()
+    response = client.get("/beacon/v2/g_variants", {"referenceName": f"chr{variant.chrom}", "start": variant.start,
+                                                    "referenceBases": variant.ref, "alternateBases": variant.alt,
+                                                    "requestedGranularity": "count"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    validate_answer(schemas, body)
+    assert body["responseSummary"]["numTotalResults"] == 1
+
+
+def test_no_genotypes_are_stored(beacon_dataset):
+    """What a variant row holds: aggregates and a bitmap of carriers, not per-sample genotypes."""
+    fields = {f.name for f in Variant._meta.get_fields()}
+    assert fields == {"id", "load", "dataset", "generation", "assembly", "chrom", "start", "end", "ref", "alt",
+                      "variant_type", "ac", "an", "af", "populations", "carriers"}
+    variant = Variant.objects.first()
+    assert len(bytes(variant.carriers)) == (len(SAMPLES) + 7) // 8
