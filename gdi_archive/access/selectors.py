@@ -23,7 +23,8 @@ def get_entitlement_for(*, user, pk) -> Entitlement:
 
 def get_attachment_for(*, user, request_pk, pk) -> Attachment:
     req = get_request_for(user=user, pk=request_pk)
-    if not (req.applicant_id == user.pk or req.dac.members.filter(pk=user.pk).exists() or user.is_superuser):
+    joined = req.members.filter(user=user, status="accepted").exists()
+    if not (req.applicant_id == user.pk or joined or req.dac.members.filter(pk=user.pk).exists() or user.is_superuser):
         raise NotFound(_("There is no such attachment."))
     try:
         return req.attachments.get(pk=int(pk))

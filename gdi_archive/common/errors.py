@@ -30,6 +30,17 @@ class InvalidInput(ArchiveError):
     code = "InvalidInput"
 
 
+class DocumentsMissing(ArchiveError):
+    """A request submitted without a document its DAC requires; `missing` lists the kinds."""
+
+    code = "DocumentsMissing"
+
+    def __init__(self, detail: str, *, missing: list[str]):
+        super().__init__(detail)
+        self.missing = list(missing)
+        self.extra = {"missing": self.missing}
+
+
 class NotFound(ArchiveError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "NotFound"
@@ -86,7 +97,9 @@ def error_response(code: str, detail: str, status_code: int, headers: dict | Non
 
 def exception_handler(exc, context):
     if isinstance(exc, ArchiveError):
-        return error_response(exc.code, exc.detail, exc.status_code)
+        response = error_response(exc.code, exc.detail, exc.status_code)
+        response.data.update(getattr(exc, "extra", None) or {})  # e.g. DocumentsMissing's "missing"
+        return response
     if isinstance(exc, Http404):
         return error_response("NotFound", "Not found.", 404)
     if isinstance(exc, DjangoPermissionDenied):
