@@ -7,6 +7,7 @@ services (403 for a persona who sees it but may not decide, 409 for a state that
 from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -180,6 +181,8 @@ class AccessRequestCopy(APIView):
 
 
 class AccessRequestAttachments(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
     @extend_schema(operation_id="access_requests_attachments_add", request={"multipart/form-data": AttachmentBody},
                    responses={201: AttachmentOut, **errors(400, 401, 403, 404, 409, 413)},
                    description="A PDF (checked by content); `kind` is one of the DAC's required_documents kinds.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, views, workbench
 
 urlpatterns = [
     # API (design.md section 4)
@@ -30,4 +30,13 @@ urlpatterns = [
     path("requests/<int:pk>/attachments", views.upload_attachment, name="request-attach"),
     path("requests/<int:pk>/attachments/<int:attachment_pk>", views.download_attachment, name="request-attachment"),
     path("access", views.my_access, name="my-access"),
+    # DAC workbench
+    path("dac/", workbench.inbox, name="dac-inbox"),
+    path("dac/requests/<int:pk>", workbench.request_page, name="dac-request"),
+    path("dac/requests/<int:pk>/approve", workbench.approve, name="dac-approve"),
+    path("dac/requests/<int:pk>/reject", workbench.reject, name="dac-reject"),
+    path("dac/requests/<int:pk>/return", workbench.send_back, name="dac-return"),
+    path("dac/requests/<int:pk>/remark", workbench.remark, name="dac-remark"),
+    path("dac/requests/<int:pk>/review", workbench.review, name="dac-review"),
+    path("dac/entitlements/<int:pk>/revoke", workbench.revoke, name="dac-revoke"),
 ]
