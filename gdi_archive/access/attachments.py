@@ -39,7 +39,27 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def add_attachment(*, access_request: AccessRequest, applicant, upload, request=None) -> Attachment:
+def _clean_kind(access_request: AccessRequest, kind) -> str:
+    kind = (kind or "").strip() if isinstance(kind, str) or kind is None else None
+    kinds = [doc.get("kind") for doc in (access_request.dac.required_documents or [])]
+    if kind is None or (kind and kind not in kinds):
+        raise InvalidInput(_("%(kind)s is not a document %(dac)s asks for; choose one of: %(kinds)s.")
+                           % {"kind": kind, "dac": access_request.dac.name, "kinds": ", ".join(kinds) or "-"})
+    return kind
+
+
+def is_pdf(upload) -> bool:
+    """By content, not by name: the %PDF- header, and the %%EOF marker a PDF ends with (readers
+    accept it within the last kilobyte)."""
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(max(0, upload.size - 1024))
+    tail = upload.read(1024)
+    upload.seek(0)
+    return head == b"%PDF-" and b"%%EOF" in tail
+
+
+def add_attachment(*, access_request: AccessRequest, applicant, upload, kind: str = "", request=None) -> Attachment:
     """Check and store `upload` (a Django UploadedFile), then record it in one transaction."""
     if access_request.applicant_id != applicant.pk:
         raise Forbidden(_("Only the applicant can add attachments."))
@@ -47,12 +67,11 @@ def add_attachment(*, access_request: AccessRequest, applicant, upload, request=
         raise Conflict(_("Attachments can be added only while the request is a draft or returned."))
     if access_request.attachments.count() >= MAX_ATTACHMENTS:
         raise Conflict(_("A request can have at most %(n)d attachments.") % {"n": MAX_ATTACHMENTS})
+    kind = _clean_kind(access_request, kind)
     name = _clean_name(getattr(upload, "name", ""))
     if upload.size > max_bytes():
         raise TooLarge(_("The attachment is larger than %(mb)d MB.") % {"mb": max_bytes() // (1024 * 1024)})
-    head = upload.read(5)
-    upload.seek(0)
-    if head != b"%PDF-":
+    if not is_pdf(upload):
         raise InvalidInput(_("This file is not a PDF."))
     location = f"{access_request.pk}/{uuid.uuid4().hex}.pdf"
     target = root() / location
@@ -73,11 +92,12 @@ def add_attachment(*, access_request: AccessRequest, applicant, upload, request=
             req = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
             if not req.is_editable:
                 raise Conflict(_("Attachments can be added only while the request is a draft or returned."))
-            attachment = Attachment.objects.create(access_request=req, name=name, size=size, sha256=digest.hexdigest(),
+            attachment = Attachment.objects.create(access_request=req, kind=kind, name=name, size=size, sha256=digest.hexdigest(),
                                                    location=location, uploaded_by=applicant)
-            RequestEvent.objects.create(access_request=req, kind=RequestEvent.Kind.ATTACHMENT, actor=applicant, comment=name)
+            RequestEvent.objects.create(access_request=req, kind=RequestEvent.Kind.ATTACHMENT, actor=applicant,
+                                        comment=f"{kind}: {name}" if kind else name)
             record(action="access.request.attachment_added", actor=applicant, target=req, request=request,
-                   details={"name": name, "size": size, "sha256": attachment.sha256})
+                   details={"name": name, "kind": kind, "size": size, "sha256": attachment.sha256})
     except BaseException:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

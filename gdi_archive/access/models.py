@@ -67,12 +67,13 @@ class TermsAcceptance(models.Model):
 
 class AccessRequestQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The applicant's own; a DAC member's committee's once submitted (drafts stay private)."""
+        """The applicant's own and those they joined as a co-applicant; a DAC member's committee's
+        once submitted (drafts stay private)."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         if user.is_superuser:
             return self.exclude(~Q(applicant=user) & Q(status=AccessRequest.Status.DRAFT))
-        mine = Q(applicant=user)
+        mine = Q(applicant=user) | Q(members__user=user, members__status="accepted")
         committee = Q(dac__members=user) & ~Q(status=AccessRequest.Status.DRAFT)
         return self.filter(mine | committee).distinct()
 
@@ -109,6 +110,7 @@ class AccessRequest(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies")
 
     objects = AccessRequestQuerySet.as_manager()
 
@@ -143,6 +145,14 @@ class RequestEvent(models.Model):
         WITHDRAWN = "withdrawn", _("withdrawn")
         COMMENT = "comment", _("comment")
         ATTACHMENT = "attachment", _("attachment added")
+        REMARK = "remark", _("remark")
+        MEMBER_INVITED = "member_invited", _("member invited")
+        MEMBER_JOINED = "member_joined", _("member joined")
+        MEMBER_REMOVED = "member_removed", _("member removed")
+        REVIEW_ASKED = "review_asked", _("review asked")
+
+    # Notes among the committee: never shown to the applicant or co-applicants.
+    DAC_ONLY = (Kind.REMARK, Kind.REVIEW_ASKED)
 
     access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -181,6 +191,7 @@ class Attachment(models.Model):
     """A PDF the applicant added (an ethics approval...). Stored privately, never under a public URL."""
 
     access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.SlugField(max_length=50, blank=True, help_text="One of the DAC's required_documents kinds, or empty.")
     name = models.CharField(max_length=200)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -193,3 +204,42 @@ class Attachment(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RequestMember(models.Model):
+    """A co-applicant: invited by email, joins by accepting with the emailed token while signed in."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("invited")
+        ACCEPTED = "accepted", _("accepted")
+        REMOVED = "removed", _("removed")
+
+    access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="members")
+    email = models.EmailField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="co_applications")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True)
+    # Only a SHA-256 of the token: the token itself exists only in the invitation email.
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    invited_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["invited_at", "id"]
+
+    def __str__(self):
+        return f"{self.email} ({self.status})"
+
+
+class Submission(models.Model):
+    """The fields as they were at one submission, so the DAC sees what changed after a return."""
+
+    access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="submissions")
+    round = models.PositiveIntegerField()
+    fields = models.JSONField(default=dict)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["round", "id"]
+        constraints = [models.UniqueConstraint(fields=["access_request", "round"], name="one_snapshot_per_round")]

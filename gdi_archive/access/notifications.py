@@ -27,6 +27,30 @@ def on_commit_revoked(entitlement):
     enqueue(_TASKS + "notify_holder_of_revocation", entitlement.pk)
 
 
+def on_commit_invited(member, token: str):
+    from . import tasks
+
+    _enqueue(tasks.notify_invitee, member.pk, token)
+
+
+def on_commit_member_joined(member):
+    from . import tasks
+
+    _enqueue(tasks.notify_member_change, member.pk)
+
+
+def on_commit_member_removed(member):
+    from . import tasks
+
+    _enqueue(tasks.notify_member_change, member.pk)
+
+
+def on_commit_review_asked(req, reviewer, by, comment: str):
+    from . import tasks
+
+    _enqueue(tasks.notify_reviewer, req.pk, reviewer.pk, by.pk, comment)
+
+
 def _send(*, template: str, context: dict, recipients: list[str], language: str) -> int:
     recipients = [address for address in recipients if address]
     if not recipients:
@@ -46,10 +70,35 @@ def send_submission(req) -> int:
 
 
 def send_decision(req, status: str) -> int:
+    """To the applicant and every co-applicant who joined."""
     last = req.events.filter(kind=status).order_by("-at", "-id").first()
+    joined = req.members.filter(status="accepted").values_list("user__email", flat=True)
     return _send(template="decided", context={"req": req, "status": status, "event": last,
-                                             "entitlements": list(req.entitlements.select_related("dataset"))},
-                 recipients=[req.applicant.email], language=req.language)
+                                             "entitlements": list(req.entitlements.filter(user=req.applicant).select_related("dataset"))},
+                 recipients=list(dict.fromkeys([req.applicant.email, *joined])), language=req.language)
+
+
+def send_invitation(member, token: str) -> int:
+    """The only place the token goes: the invitee's address."""
+    req = member.access_request
+    return _send(template="invited", context={"req": req, "token": token}, recipients=[member.email], language=req.language)
+
+
+def send_member_change(member) -> int:
+    """Joined: tell the applicant. Removed: tell the person removed."""
+    req = member.access_request
+    if member.status == "accepted":
+        return _send(template="member_joined", context={"req": req, "member": member},
+                     recipients=[req.applicant.email], language=req.language)
+    if member.status == "removed":
+        return _send(template="member_removed", context={"req": req, "member": member},
+                     recipients=[member.email], language=req.language)
+    return 0
+
+
+def send_review_request(req, reviewer, by, comment: str) -> int:
+    return _send(template="review_asked", context={"req": req, "by": by, "comment": comment},
+                 recipients=[reviewer.email], language=settings.LANGUAGE_CODE)
 
 
 def send_revocation(entitlement) -> int:

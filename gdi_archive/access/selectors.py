@@ -46,9 +46,32 @@ def get_entitlement_for(*, user, pk) -> Entitlement:
 
 def get_attachment_for(*, user, request_pk, pk) -> Attachment:
     req = get_request_for(user=user, pk=request_pk)
-    if not (req.applicant_id == user.pk or is_dac_member(user, req.dac) or user.is_superuser):
+    joined = req.members.filter(user=user, status="accepted").exists()
+    if not (req.applicant_id == user.pk or joined or is_dac_member(user, req.dac) or user.is_superuser):
         raise NotFound(_("There is no such attachment."))
     try:
         return req.attachments.get(pk=int(pk))
     except (Attachment.DoesNotExist, ValueError, TypeError):
         raise NotFound(_("There is no such attachment.")) from None
+
+
+def dac_inbox(user) -> dict:
+    """A DAC member's requests in three tabs: to decide (submitted, no verdict of theirs this round),
+    waiting for other members (they approved, the quorum is not reached), decided (the rest)."""
+    from .models import Decision
+
+    reqs = (AccessRequest.objects.filter(dac__members=user).exclude(status=AccessRequest.Status.DRAFT)
+            .select_related("dac", "applicant").prefetch_related("datasets").distinct()
+            .order_by("submitted_at", "id"))
+    mine = set(Decision.objects.filter(member=user, access_request__in=reqs)
+               .values_list("access_request_id", "round"))
+    tabs = {"decide": [], "waiting": [], "decided": []}
+    for req in reqs:
+        if req.status != AccessRequest.Status.SUBMITTED:
+            tabs["decided"].append(req)
+        elif (req.pk, req.round) in mine:
+            tabs["waiting"].append(req)
+        else:
+            tabs["decide"].append(req)
+    tabs["decided"].sort(key=lambda r: r.decided_at or r.updated_at, reverse=True)
+    return tabs

@@ -5,8 +5,11 @@ decision. Each function checks who is asking and what the state allows, changes 
 writes the timeline and the audit log in one transaction, and queues emails on commit.
 """
 
+import hashlib
 import re
+import secrets
 from datetime import UTC, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -17,10 +20,10 @@ from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue import duo as duo_terms
 from gdi_archive.catalogue.models import Dataset
-from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput
+from gdi_archive.common.errors import Conflict, DocumentsMissing, Forbidden, InvalidInput, NotFound
 
 from . import notifications, selectors
-from .models import AccessRequest, Decision, Entitlement, RequestEvent, TermsAcceptance
+from .models import AccessRequest, Decision, Entitlement, RequestEvent, RequestMember, Submission, TermsAcceptance
 
 DUO_PATTERN = re.compile(r"^DUO:\d{7}$")
 MONDO_PATTERN = re.compile(r"^MONDO:\d{7}$")  # a disease, next to disease specific research
@@ -92,7 +95,8 @@ def _resolve_datasets(accessions) -> list[Dataset]:
 
 @transaction.atomic
 def create_request(*, applicant, datasets: list[str], title: str, purpose: str, institution: str = "",
-                   duo=None, accept_terms: bool, language: str = "en", request=None) -> AccessRequest:
+                   duo=None, accept_terms: bool, language: str = "en", request=None,
+                   copied_from: AccessRequest | None = None) -> AccessRequest:
     """A draft request; accepting each dataset's terms (current version) is part of applying."""
     found = _resolve_datasets(datasets)
     title = _clean_text(title, _("The project title"), required=True, max_length=300)
@@ -104,18 +108,38 @@ def create_request(*, applicant, datasets: list[str], title: str, purpose: str, 
     _check_no_other_open_request(applicant=applicant, datasets=found)
     req = AccessRequest.objects.create(
         applicant=applicant, dac=found[0].dac, title=title, purpose=purpose, institution=institution,
-        duo=duo, language=(language or "en")[:8],
+        duo=duo, language=(language or "en")[:8], copied_from=copied_from,
     )
     req.datasets.set(found)
-    for dataset in found:
-        acceptance, created = TermsAcceptance.objects.get_or_create(user=applicant, dataset=dataset, version=dataset.terms_version)
-        if created:
-            record(action="access.terms.accepted", actor=applicant, target=dataset, request=request,
-                   details={"version": dataset.terms_version})
-    _event(req, RequestEvent.Kind.CREATED, applicant)
+    _accept_terms(user=applicant, datasets=found, request=request)
+    _event(req, RequestEvent.Kind.CREATED, applicant, _("Copied from request #%(id)d.") % {"id": copied_from.pk} if copied_from else "")
     record(action="access.request.created", actor=applicant, target=req, request=request,
-           details={"datasets": [d.accession for d in found], "terms_versions": {d.accession: d.terms_version for d in found}})
+           details={"datasets": [d.accession for d in found], "terms_versions": {d.accession: d.terms_version for d in found},
+                    "copied_from": copied_from.pk if copied_from else None})
     return req
+
+
+def _accept_terms(*, user, datasets, request=None) -> None:
+    for dataset in datasets:
+        _, created = TermsAcceptance.objects.get_or_create(user=user, dataset=dataset, version=dataset.terms_version)
+        if created:
+            record(action="access.terms.accepted", actor=user, target=dataset, request=request,
+                   details={"version": dataset.terms_version})
+
+
+@transaction.atomic
+def copy_request(*, access_request: AccessRequest, applicant, accept_terms: bool, language: str = "en",
+                 request=None) -> AccessRequest:
+    """A new draft from a decided, withdrawn or expired request: the same datasets, title, purpose,
+    institution and intended use; no documents, and the terms are accepted again."""
+    old = _locked(access_request)
+    if old.applicant_id != applicant.pk:
+        raise Forbidden(_("Only the applicant can copy this request."))
+    if old.is_open:
+        raise Conflict(_("A %(status)s request is still open; change it instead of copying it.") % {"status": old.get_status_display()})
+    return create_request(applicant=applicant, datasets=[d.accession for d in old.datasets.all()], title=old.title,
+                          purpose=old.purpose, institution=old.institution, duo=old.duo, accept_terms=accept_terms,
+                          language=language, request=request, copied_from=old)
 
 
 @transaction.atomic
@@ -149,16 +173,41 @@ def submit_request(*, access_request: AccessRequest, applicant, comment: str = "
         raise Conflict(_("A dataset of this request is no longer available."))
     _check_no_other_open_request(applicant=applicant, datasets=datasets, exclude_pk=req.pk)
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
+    check_documents(req)
     resubmission = req.status == S.RETURNED
     req.status = S.SUBMITTED
     req.round += 1
     req.submitted_at = timezone.now()
     req.save()
+    Submission.objects.create(access_request=req, round=req.round, fields=snapshot(req), at=req.submitted_at)
     _event(req, RequestEvent.Kind.SUBMITTED, applicant, comment)
     record(action="access.request.submitted", actor=applicant, target=req, request=request,
            details={"round": req.round, "resubmission": resubmission})
     notifications.on_commit_submitted(req)
     return req
+
+
+def missing_documents(req: AccessRequest) -> list[dict]:
+    """The DAC's required documents this request has no file for, in the DAC's order."""
+    present = set(req.attachments.values_list("kind", flat=True))
+    return [doc for doc in (req.dac.required_documents or []) if doc.get("required") and doc.get("kind") not in present]
+
+
+def check_documents(req: AccessRequest) -> None:
+    missing = missing_documents(req)
+    if missing:
+        raise DocumentsMissing(
+            _("Add the required documents before submitting: %(labels)s.") % {"labels": ", ".join(d.get("label") or d["kind"] for d in missing)},
+            missing=[d["kind"] for d in missing])
+
+
+def snapshot(req: AccessRequest) -> dict:
+    """What the applicant wrote, as text, for the difference the DAC sees after a return."""
+    return {
+        "title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": list(req.duo),
+        "documents": [f"{a.kind or '-'}: {a.name} ({a.sha256[:12]})" for a in req.attachments.all()],
+        "members": sorted(m.email for m in req.members.exclude(status=RequestMember.Status.REMOVED)),
+    }
 
 
 @transaction.atomic
@@ -204,16 +253,34 @@ def _parse_end(end):
     return end
 
 
+def end_limit(dataset, now=None):
+    """The last day an entitlement to this dataset may end on (the end of that day, UTC)."""
+    return ((now or timezone.now()) + timedelta(days=dataset.max_access_days)).astimezone(dt_timezone.utc).date()
+
+
+def check_end(end, datasets) -> None:
+    """An end past a dataset's longest access period is refused, with the limit: never cut silently."""
+    for dataset in datasets:
+        limit = end_limit(dataset)
+        if end.astimezone(dt_timezone.utc).date() > limit:
+            raise InvalidInput(_("The end date is past what %(acc)s allows: at most %(days)d days, until %(limit)s.")
+                               % {"acc": dataset.accession, "days": dataset.max_access_days, "limit": limit.isoformat()})
+
+
 @transaction.atomic
 def approve_request(*, access_request: AccessRequest, member, end=None, comment: str = "", request=None) -> AccessRequest:
     """Record one approval; when the DAC's quorum is reached, grant an entitlement per dataset.
 
-    Each entitlement ends at the earliest end asked for by the approving members, and never
-    later than the dataset's maximum access period.
+    Each entitlement ends at the earliest end asked for by the approving members (an end past a
+    dataset's longest period is refused, not cut), or at the dataset's longest period when none
+    was asked for. The applicant and every co-applicant who joined and accepted the current terms
+    get one.
     """
     req = _locked(access_request)
     _check_decider(req, member)
     end = _parse_end(end)
+    if end is not None:
+        check_end(end, list(req.datasets.all()))
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
     Decision.objects.create(access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round,
                             comment=comment, end=end)
@@ -231,14 +298,19 @@ def approve_request(*, access_request: AccessRequest, member, end=None, comment:
     datasets = list(req.datasets.all())
     if any(d.status != Dataset.Status.RELEASED for d in datasets):
         raise Conflict(_("A dataset of this request is no longer available."))
+    joined = [m.user for m in req.members.filter(status=RequestMember.Status.ACCEPTED).select_related("user")]
     for dataset in datasets:
         latest = now + timedelta(days=dataset.max_access_days)
-        entitlement_end = min([latest, *asked_ends])
-        entitlement = Entitlement.objects.create(user=req.applicant, dataset=dataset, start=now, end=entitlement_end,
-                                                 granted_by=member, granted_at=now, access_request=req)
-        record(action="access.entitlement.granted", actor=member, target=entitlement, request=request,
-               details={"user": req.applicant.get_username(), "dataset": dataset.accession,
-                        "start": now.isoformat(), "end": entitlement_end.isoformat(), "access_request": req.pk})
+        entitlement_end = min(asked_ends) if asked_ends else latest
+        accepted = set(TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list("user_id", flat=True))
+        # The applicant accepted when applying; a co-applicant only counts with the current terms accepted.
+        holders = [req.applicant, *[user for user in joined if user.pk in accepted]]
+        for holder in holders:
+            entitlement = Entitlement.objects.create(user=holder, dataset=dataset, start=now, end=entitlement_end,
+                                                     granted_by=member, granted_at=now, access_request=req)
+            record(action="access.entitlement.granted", actor=member, target=entitlement, request=request,
+                   details={"user": holder.get_username(), "dataset": dataset.accession,
+                            "start": now.isoformat(), "end": entitlement_end.isoformat(), "access_request": req.pk})
     req.status = S.APPROVED
     req.decided_at = now
     req.save()
@@ -344,3 +416,131 @@ def mark_reminded(*, entitlement_id: int) -> bool:
             record(action="access.entitlement.reminded", actor=None, target=ent,
                    details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()})
     return bool(claimed)
+
+
+# --- co-applicants ------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invite_member(*, access_request: AccessRequest, applicant, email: str, request=None) -> RequestMember:
+    """Invite a co-applicant by email; the link with the token goes to that address only."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    req = _locked(access_request)
+    if req.applicant_id != applicant.pk:
+        raise Forbidden(_("Only the applicant can invite co-applicants."))
+    if not req.is_editable:
+        raise Conflict(_("Co-applicants can be invited only while the request is a draft or returned."))
+    email = _clean_text(email, _("The email address"), required=True, max_length=254).lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(_("%(email)s is not an email address.") % {"email": email}) from None
+    if email == (req.applicant.email or "").lower():
+        raise InvalidInput(_("You are the applicant already; invite someone else."))
+    if req.members.exclude(status=RequestMember.Status.REMOVED).filter(email__iexact=email).exists():
+        raise Conflict(_("%(email)s is already invited to this request.") % {"email": email})
+    token = secrets.token_urlsafe(32)
+    member = RequestMember.objects.create(access_request=req, email=email, token_sha256=_token_hash(token), invited_by=applicant)
+    _event(req, RequestEvent.Kind.MEMBER_INVITED, applicant, email)
+    record(action="access.request.member_invited", actor=applicant, target=req, request=request, details={"email": email})
+    notifications.on_commit_invited(member, token)
+    return member
+
+
+def invitation_for(token: str) -> RequestMember:
+    """The open invitation this token belongs to, or NotFound (a used or removed one too)."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
+    member = (RequestMember.objects.select_related("access_request__dac", "access_request__applicant")
+              .filter(token_sha256=_token_hash(token), status=RequestMember.Status.INVITED).first())
+    if member is None:
+        raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
+    return member
+
+
+@transaction.atomic
+def accept_invitation(*, token: str, user, accept_terms: bool, request=None) -> RequestMember:
+    """The signed-in invitee joins the request and accepts every dataset's current terms."""
+    found = invitation_for(token)
+    member = RequestMember.objects.select_for_update().get(pk=found.pk)
+    req = _locked(member.access_request)
+    if member.status != RequestMember.Status.INVITED:
+        raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
+    if not req.is_open:
+        raise Conflict(_("This request is %(status)s; it takes no more co-applicants.") % {"status": req.get_status_display()})
+    if req.applicant_id == user.pk:
+        raise Conflict(_("You are the applicant of this request."))
+    if req.members.filter(user=user, status=RequestMember.Status.ACCEPTED).exists():
+        raise Conflict(_("You are a member of this request already."))
+    if accept_terms is not True:
+        raise InvalidInput(_("You must accept the terms of use of every dataset you ask for."))
+    _accept_terms(user=user, datasets=list(req.datasets.all()), request=request)
+    member.user, member.status, member.accepted_at = user, RequestMember.Status.ACCEPTED, timezone.now()
+    member.save()
+    _event(req, RequestEvent.Kind.MEMBER_JOINED, user, member.email)
+    record(action="access.request.member_joined", actor=user, target=req, request=request,
+           details={"email": member.email, "username": user.get_username(),
+                    "terms_versions": {d.accession: d.terms_version for d in req.datasets.all()}})
+    notifications.on_commit_member_joined(member)
+    return member
+
+
+@transaction.atomic
+def remove_member(*, access_request: AccessRequest, applicant, who: str, request=None) -> RequestMember:
+    """The applicant removes a co-applicant (by username, or by email while still invited)."""
+    req = _locked(access_request)
+    if req.applicant_id != applicant.pk:
+        raise Forbidden(_("Only the applicant can remove co-applicants."))
+    if not req.is_open:
+        raise Conflict(_("A %(status)s request cannot be changed.") % {"status": req.get_status_display()})
+    active = req.members.exclude(status=RequestMember.Status.REMOVED).select_related("user")
+    member = active.filter(user__username=who).first() or active.filter(email__iexact=who or "").first()
+    if member is None:
+        raise NotFound(_("%(who)s is not a member of this request.") % {"who": who})
+    member.status, member.removed_at = RequestMember.Status.REMOVED, timezone.now()
+    member.save()
+    _event(req, RequestEvent.Kind.MEMBER_REMOVED, applicant, member.user.get_username() if member.user else member.email)
+    record(action="access.request.member_removed", actor=applicant, target=req, request=request, details={"email": member.email})
+    notifications.on_commit_member_removed(member)
+    return member
+
+
+# --- the committee's own notes --------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_remark(*, access_request: AccessRequest, member, comment: str, request=None) -> RequestEvent:
+    """A DAC member's note, no decision; seen by the DAC only."""
+    req = _locked(access_request)
+    if not _is_member(member, req.dac):
+        raise Forbidden(_("Only members of %(dac)s can add remarks.") % {"dac": req.dac.name})
+    if req.status == S.DRAFT:
+        raise Conflict(_("A draft is not with the committee yet."))
+    comment = _clean_text(comment, _("The remark"), required=True, max_length=20000)
+    event = _event(req, RequestEvent.Kind.REMARK, member, comment)
+    record(action="access.request.remarked", actor=member, target=req, request=request)
+    return event
+
+
+@transaction.atomic
+def ask_review(*, access_request: AccessRequest, member, reviewer: str, comment: str = "", request=None) -> RequestEvent:
+    """Ask another member of the same DAC to look at a submitted request (they are emailed)."""
+    req = _locked(access_request)
+    if not _is_member(member, req.dac):
+        raise Forbidden(_("Only members of %(dac)s can ask for a review.") % {"dac": req.dac.name})
+    if req.status != S.SUBMITTED:
+        raise Conflict(_("Only a submitted request can be reviewed; this one is %(status)s.") % {"status": req.get_status_display()})
+    other = req.dac.members.filter(username=reviewer, is_active=True).exclude(pk=member.pk).first()
+    if other is None:
+        raise InvalidInput(_("%(who)s is not another member of %(dac)s.") % {"who": reviewer, "dac": req.dac.name})
+    comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
+    event = _event(req, RequestEvent.Kind.REVIEW_ASKED, member, f"{other.get_username()}: {comment}" if comment else other.get_username())
+    record(action="access.request.review_asked", actor=member, target=req, request=request, details={"reviewer": other.get_username()})
+    notifications.on_commit_review_asked(req, other, member, comment)
+    return event

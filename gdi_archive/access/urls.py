@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, views, workbench
 
 urlpatterns = [
     # API (design.md section 4)
@@ -11,6 +11,12 @@ urlpatterns = [
              name=f"api-access-request-{action}")
         for action in ("submit", "withdraw", "approve", "reject", "return")
     ],
+    path("api/access-requests/<int:pk>/members", api.AccessRequestMembers.as_view(), name="api-access-request-members"),
+    path("api/access-requests/<int:pk>/members/<str:username>", api.AccessRequestMember.as_view(), name="api-access-request-member"),
+    path("api/access-requests/<int:pk>/remark", api.AccessRequestRemark.as_view(), name="api-access-request-remark"),
+    path("api/access-requests/<int:pk>/copy", api.AccessRequestCopy.as_view(), name="api-access-request-copy"),
+    path("api/access-requests/<int:pk>/attachments", api.AccessRequestAttachments.as_view(), name="api-access-request-attachments"),
+    path("api/invitations/<str:token>/accept", api.InvitationAccept.as_view(), name="api-invitation-accept"),
     path("api/entitlements", api.EntitlementList.as_view(), name="api-entitlements"),
     path("api/entitlements/<int:pk>/revoke", api.EntitlementRevoke.as_view(), name="api-entitlement-revoke"),
     # Applicant pages
@@ -24,4 +30,13 @@ urlpatterns = [
     path("requests/<int:pk>/attachments", views.upload_attachment, name="request-attach"),
     path("requests/<int:pk>/attachments/<int:attachment_pk>", views.download_attachment, name="request-attachment"),
     path("access", views.my_access, name="my-access"),
+    # DAC workbench
+    path("dac/", workbench.inbox, name="dac-inbox"),
+    path("dac/requests/<int:pk>", workbench.request_page, name="dac-request"),
+    path("dac/requests/<int:pk>/approve", workbench.approve, name="dac-approve"),
+    path("dac/requests/<int:pk>/reject", workbench.reject, name="dac-reject"),
+    path("dac/requests/<int:pk>/return", workbench.send_back, name="dac-return"),
+    path("dac/requests/<int:pk>/remark", workbench.remark, name="dac-remark"),
+    path("dac/requests/<int:pk>/review", workbench.review, name="dac-review"),
+    path("dac/entitlements/<int:pk>/revoke", workbench.revoke, name="dac-revoke"),
 ]

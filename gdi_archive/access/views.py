@@ -18,7 +18,7 @@ from gdi_archive.common.errors import ArchiveError, NotFound
 
 from . import attachments, selectors, services
 from .forms import DUO_LABELS, AttachmentForm, CommentForm, NewRequestForm, RequestForm
-from .models import AccessRequest, Entitlement
+from .models import AccessRequest, Entitlement, RequestEvent
 
 
 def _get(request, pk) -> AccessRequest:
@@ -83,7 +83,9 @@ def request_detail(request, pk):
     is_member = is_dac_member(request.user, req.dac)
     context = {
         "req": req, "is_applicant": is_applicant, "is_member": is_member,
-        "datasets": req.datasets.all(), "events": req.events.select_related("actor"),
+        "datasets": req.datasets.all(),
+        "events": req.events.select_related("actor") if is_member and not is_applicant
+        else req.events.select_related("actor").exclude(kind__in=RequestEvent.DAC_ONLY),
         "attachments": req.attachments.all(), "entitlements": req.entitlements.select_related("dataset"),
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
         "comment_form": CommentForm(), "attachment_form": AttachmentForm(),
@@ -115,7 +117,8 @@ def edit_request(request, pk):
                 form.add_error(None, exc.detail)
     else:
         form = RequestForm(initial={"title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": req.duo})
-    return render(request, "access/request_edit.html", {"form": form, "req": req})
+    question = req.events.filter(kind="returned").order_by("-at", "-id").first() if req.status == "returned" else None
+    return render(request, "access/request_edit.html", {"form": form, "req": req, "question": question})
 
 
 def _act(request, pk, action, success):
@@ -173,7 +176,8 @@ def download_attachment(request, pk, attachment_pk):
     path = attachments.path_of(attachment)
     if not path.is_file():
         raise Http404
-    response = FileResponse(open(path, "rb"), content_type="application/pdf", as_attachment=True, filename=attachment.name)
+    response = FileResponse(open(path, "rb"), content_type="application/pdf", as_attachment=False, filename=attachment.name)
+    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -152,12 +152,12 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
                          status=401)
     if entry_type == "individuals" and not settings.BEACON_INDIVIDUALS:
         raise BadRequest("This Beacon does not serve individuals.", status=404)
-    check_budget(who)
+    if entry_type == "g_variants" and query.variant is None:
+        raise BadRequest("A g_variants query needs requestParameters (referenceName and start at least).")
+    check_budget(who)  # a refused request spends no budget and is refused for what it is
     datasets = selectors.released_datasets(dataset_id)
     if dataset_id is not None and not datasets:
         raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
-    if entry_type == "g_variants" and query.variant is None:
-        raise BadRequest("A g_variants query needs requestParameters (referenceName and start at least).")
     allowed_best = "count" if who.authenticated else "boolean"
     if any(d.accession in who.granted for d in datasets):
         allowed_best = "record"

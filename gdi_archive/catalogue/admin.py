@@ -71,7 +71,9 @@ class DACForm(forms.ModelForm):
 
     class Meta:
         model = DAC
-        fields = ["name", "description", "contact_email"]
+        fields = ["name", "description", "contact_email", "required_documents"]
+        help_texts = {"required_documents": 'The documents a request form asks for, e.g. '
+                                            '[{"kind": "ethics-approval", "label": "Ethics approval", "required": true}].'}
 
     def clean_name(self):
         name = (self.cleaned_data.get("name") or "").strip()
@@ -107,10 +109,10 @@ class DACAdmin(StewardOnlyAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "description", "contact_email"]
+            return ["name", "description", "contact_email", "required_documents"]
         if not self.has_change_permission(request, obj):
-            return ["accession", "name", "description", "contact_email", "member_names"]
-        return ["accession", "name", "description", "contact_email", "member_names", "add_member", "remove_member"]
+            return ["accession", "name", "description", "contact_email", "required_documents", "member_names"]
+        return ["accession", "name", "description", "contact_email", "required_documents", "member_names", "add_member", "remove_member"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["accession", "member_names", "name"] if obj else []
@@ -129,11 +131,13 @@ class DACAdmin(StewardOnlyAdmin):
             if not change:
                 created = services.create_dac(actor=request.user, name=data["name"], request=request,
                                               description=data.get("description", ""),
-                                              contact_email=data.get("contact_email", ""))
+                                              contact_email=data.get("contact_email", ""),
+                                              required_documents=data.get("required_documents") or [])
                 obj.pk, obj.accession = created.pk, created.accession
                 return
             services.update_dac(actor=request.user, dac=obj, description=data.get("description", ""),
-                                contact_email=data.get("contact_email", ""), request=request)
+                                contact_email=data.get("contact_email", ""),
+                                required_documents=data.get("required_documents") or [], request=request)
             if data.get("add_member"):
                 services.add_dac_member(actor=request.user, dac=obj, username=data["add_member"], request=request)
             if data.get("remove_member"):

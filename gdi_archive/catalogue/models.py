@@ -18,6 +18,8 @@ class DAC(TimeStamped):
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="dacs", blank=True)
     # How many members must approve before a request is approved (quorum).
     required_approvals = models.PositiveSmallIntegerField(default=1)
+    # The documents a request must (or may) carry: [{"kind": slug, "label": text, "required": bool}].
+    required_documents = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "DAC"

@@ -9,10 +9,24 @@ from .models import DAC, Dataset, File
 # --- input --------------------------------------------------------------------------------------
 
 
+class RequiredDocumentIO(serializers.Serializer):
+    kind = serializers.CharField(help_text="A slug the DAC chooses, e.g. ethics-approval.")
+    label = serializers.CharField(help_text="What the applicant sees.")
+    required = serializers.BooleanField(default=True)
+
+
 class DACInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     contact_email = serializers.CharField(required=False, allow_blank=True, default="")
+    required_documents = serializers.JSONField(required=False, default=list,
+                                               help_text='[{"kind", "label", "required"}] (checked by the service)')
+
+
+class DACChangeInput(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True)
+    contact_email = serializers.CharField(required=False, allow_blank=True)
+    required_documents = serializers.JSONField(required=False, help_text='[{"kind", "label", "required"}]')
 
 
 class MemberInput(serializers.Serializer):
@@ -59,7 +73,7 @@ class DACOut(serializers.ModelSerializer):
 
     class Meta:
         model = DAC
-        fields = ["accession", "name", "description", "contact_email", "members", "created_at"]
+        fields = ["accession", "name", "description", "contact_email", "members", "required_documents", "created_at"]
 
 
 class FileOut(serializers.ModelSerializer):

@@ -10,6 +10,8 @@ Only stewards (the `stewards` group) and superusers may change the catalogue. De
   their last DAC, unless they are a steward.
 """
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -75,17 +77,56 @@ def _checked_email(value) -> str:
 # --- DACs -------------------------------------------------------------------------------------
 
 
-def create_dac(*, actor, name: str, description: str = "", contact_email: str = "", request=None) -> DAC:
+_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+
+
+def clean_required_documents(value) -> list[dict]:
+    """[{"kind": slug, "label": text, "required": bool}], kinds unique; the request form shows them in order."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise InvalidInput('"required_documents" must be a list of {"kind", "label", "required"} objects.')
+    cleaned, seen = [], set()
+    for item in value:
+        kind = item.get("kind")
+        if not isinstance(kind, str) or not _KIND.match(kind.strip()):
+            raise InvalidInput(f'"kind" must be a slug (lower-case letters, digits, - and _): {kind!r}.')
+        kind = kind.strip()
+        if kind in seen:
+            raise InvalidInput(f'The document kind {kind!r} is listed twice.')
+        seen.add(kind)
+        label = _text(item.get("label") or kind, "label", max_length=200) or kind
+        required = item.get("required", True)
+        if not isinstance(required, bool):
+            raise InvalidInput('"required" must be true or false.')
+        cleaned.append({"kind": kind, "label": label, "required": required})
+    if len(cleaned) > 20:
+        raise InvalidInput("A DAC may list at most 20 documents.")
+    return cleaned
+
+
+def require_steward_or_member(actor, dac: DAC) -> None:
+    """Stewards, and the DAC's own members for what the DAC decides itself (its request form)."""
+    if actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active \
+            and dac.members.filter(pk=actor.pk).exists():
+        return
+    require_steward(actor)
+
+
+def create_dac(*, actor, name: str, description: str = "", contact_email: str = "", required_documents=None,
+               request=None) -> DAC:
     require_steward(actor)
     name = _text(name, "name", required=True, max_length=200)
     description = _text(description, "description")
     contact_email = _checked_email(contact_email)
+    required_documents = clean_required_documents(required_documents)
     with transaction.atomic():
         if DAC.objects.filter(name__iexact=name).exists():
             raise Conflict(f"A DAC named {name!r} already exists.")
         try:
             with transaction.atomic():
-                dac = DAC.objects.create(name=name, description=description, contact_email=contact_email)
+                dac = DAC.objects.create(name=name, description=description, contact_email=contact_email,
+                                         required_documents=required_documents)
         except IntegrityError:
             raise Conflict(f"A DAC named {name!r} already exists.") from None
         dac.refresh_from_db()
@@ -93,16 +134,24 @@ def create_dac(*, actor, name: str, description: str = "", contact_email: str = 
     return dac
 
 
-def update_dac(*, actor, dac: DAC, description: str = "", contact_email: str = "", request=None) -> DAC:
-    require_steward(actor)
+def update_dac(*, actor, dac: DAC, description: str = "", contact_email: str = "", required_documents=None,
+               request=None) -> DAC:
+    """`required_documents` None leaves them as they are. A DAC's members may change only them."""
+    current = DAC.objects.get(pk=dac.pk)
+    if required_documents is not None and description == current.description and contact_email == current.contact_email:
+        require_steward_or_member(actor, current)
+    else:
+        require_steward(actor)
     description = _text(description, "description")
     contact_email = _checked_email(contact_email)
+    documents = current.required_documents if required_documents is None else clean_required_documents(required_documents)
     with transaction.atomic():
         dac = DAC.objects.select_for_update().get(pk=dac.pk)
-        changed = [name for name, value in (("description", description), ("contact_email", contact_email))
+        changed = [name for name, value in (("description", description), ("contact_email", contact_email),
+                                            ("required_documents", documents))
                    if getattr(dac, name) != value]
         if changed:
-            dac.description, dac.contact_email = description, contact_email
+            dac.description, dac.contact_email, dac.required_documents = description, contact_email, documents
             dac.save()
             record(action="catalogue.dac.updated", actor=actor, target=dac, request=request,
                    details={"changed": changed})

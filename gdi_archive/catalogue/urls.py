@@ -4,6 +4,7 @@ from . import pages, views
 
 urlpatterns = [
     path("api/dacs", views.DACListView.as_view(), name="api-dacs"),
+    path("api/dacs/<str:accession>", views.DACDetailView.as_view(), name="api-dac"),
     path("api/dacs/<str:accession>/members", views.DACMembersView.as_view(), name="api-dac-members"),
     path("api/datasets", views.DatasetListView.as_view(), name="api-datasets"),
     path("api/datasets/<str:accession>", views.DatasetDetailView.as_view(), name="api-dataset"),

@@ -15,6 +15,7 @@ from gdi_archive.common.serializers import validated
 from . import selectors, services
 from .models import DAC, Dataset
 from .serializers import (
+    DACChangeInput,
     DACInput,
     DACOut,
     DatasetInput,
@@ -66,6 +67,36 @@ class DACListView(APIView):
         data = validated(DACInput, request)
         dac = services.create_dac(actor=request.user, request=request, **data)
         return Response(DACOut(dac).data, status=status.HTTP_201_CREATED)
+
+
+class DACDetailView(APIView):
+    """Read and change one DAC: stewards; the DAC's own members may read it and set its required_documents."""
+
+    def _dac(self, request, accession) -> DAC:
+        dac = DAC.objects.filter(accession=accession).first()
+        user = request.user
+        if dac is None or not (user.is_steward or dac.members.filter(pk=user.pk).exists()):
+            raise NotFound(f"No DAC {accession}.")
+        return dac
+
+    @extend_schema(responses={200: DACOut, **errors(401, 404)}, summary="One DAC (stewards, its members)")
+    def get(self, request, accession):
+        return Response(DACOut(self._dac(request, accession)).data)
+
+    @extend_schema(request=DACChangeInput, responses={200: DACOut, **errors(400, 401, 403, 404)},
+                   summary="Change a DAC; fields left out stay as they are")
+    def patch(self, request, accession):
+        dac = self._dac(request, accession)
+        data = _valid(DACChangeInput, request)
+        dac = services.update_dac(actor=request.user, dac=dac, description=data.get("description", dac.description),
+                                  contact_email=data.get("contact_email", dac.contact_email),
+                                  required_documents=data.get("required_documents"), request=request)
+        return Response(DACOut(dac).data)
+
+    @extend_schema(request=DACChangeInput, responses={200: DACOut, **errors(400, 401, 403, 404)},
+                   summary="Same as PATCH")
+    def post(self, request, accession):
+        return self.patch(request, accession)
 
 
 class DACMembersView(APIView):

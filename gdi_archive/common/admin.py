@@ -1,4 +1,11 @@
-"""Admin pieces shared by the apps."""
+"""Admin pieces shared by the apps, and the admin's branding (it is for stewards and operators;
+DAC members decide on the workbench at /dac/)."""
+
+from django.contrib import admin
+
+admin.site.site_header = "gdi-archive administration"
+admin.site.site_title = "gdi-archive admin"
+admin.site.index_title = "Stewardship and operations"
 
 
 class ReadOnlyAdminMixin:

@@ -36,6 +36,17 @@ class InvalidInput(ArchiveError):
     code = "InvalidInput"
 
 
+class DocumentsMissing(ArchiveError):
+    """A request submitted without a document its DAC requires; `missing` lists the kinds."""
+
+    code = "DocumentsMissing"
+
+    def __init__(self, detail: str, *, missing: list[str]):
+        super().__init__(detail)
+        self.missing = list(missing)
+        self.extra = {"missing": self.missing}
+
+
 class NotFound(ArchiveError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "NotFound"
@@ -137,8 +148,8 @@ def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 40
 def exception_handler(exc, context):
     if isinstance(exc, ArchiveError):
         body = exc.body()
-        if callable(getattr(exc, "extra", None)):
-            body.update(exc.extra())
+        extra = getattr(exc, "extra", None)  # e.g. MetadataIncomplete's "properties", DocumentsMissing's "missing"
+        body.update((extra() if callable(extra) else extra) or {})
         return Response(body, status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, Http404):
         return error_response("NotFound", "Not found.", 404)

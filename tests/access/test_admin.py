@@ -1,7 +1,10 @@
 """Decisions in the Django admin: scoped querysets, and the same services (so the same rules)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gdi_archive.access import services
 from gdi_archive.access.models import AccessRequest, Entitlement
@@ -60,13 +63,18 @@ def test_request_page_shows_the_whole_application(dac_member, two_requests):
 def test_approve_in_admin_with_end_date(dac_member, two_requests):
     mine, _ = two_requests
     client = signed_in(dac_member)
+    # 2099 is past the dataset's 365 days: refused with the limit shown, never cut silently
     response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": "2099-01-01", "comment": ""})
+    assert response.status_code == 200 and "at most 365 days" in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.status == "submitted"
+    end = (timezone.now() + timedelta(days=100)).date().isoformat()
+    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": end, "comment": ""})
     assert response.status_code == 302
     mine.refresh_from_db()
     assert mine.status == "approved"
     ent = Entitlement.objects.get(access_request=mine)
-    # 2099 is past the dataset's 365 days: capped
-    assert (ent.end - ent.start).days <= 365
+    assert ent.end.date().isoformat() == end
 
 
 @pytest.mark.parametrize("verdict, status", [("reject", "rejected"), ("return", "returned")])

@@ -89,21 +89,27 @@ def test_closed_request_does_not_block_a_new_one(applicant, dataset):
     create(client, dataset)
 
 
-def test_submit_approve_creates_entitlements_capped_by_max_period(applicant, dac_member, dataset, dataset2, mailoutbox,
-                                                                 django_capture_on_commit_callbacks):
+def test_submit_approve_creates_entitlements_within_each_max_period(applicant, dac_member, dataset, dataset2, mailoutbox,
+                                                                   django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         req = submitted(applicant, dataset, dataset2)
     assert req["status"] == "submitted"
     assert [m.to for m in mailoutbox] and "carol@example.org" in mailoutbox[-1].to
     far = (timezone.now() + timedelta(days=200)).date().isoformat()
+    # dataset2 allows 30 days: refused, with the limit shown; nothing is cut silently
+    refused = client_for(dac_member).post(f"/api/access-requests/{req['id']}/approve", {"end": far}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"] == "InvalidInput"
+    limit = (timezone.now() + timedelta(days=30)).date().isoformat()
+    assert dataset2.accession in refused.json()["detail"] and limit in refused.json()["detail"]
+    assert AccessRequest.objects.get(pk=req["id"]).status == "submitted"
+    far = (timezone.now() + timedelta(days=20)).date().isoformat()
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/approve", {"end": far, "comment": "fine"}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "approved"
     ends = {e["dataset"]: e["end"][:10] for e in body["entitlements"]}
-    assert ends[dataset.accession] == far  # asked for 200 days, dataset allows 365
-    assert ends[dataset2.accession] <= (timezone.now() + timedelta(days=30)).date().isoformat()  # capped at 30 days
+    assert ends == {dataset.accession: far, dataset2.accession: far}
     assert all(e["status"] == "active" for e in body["entitlements"])
     assert Entitlement.objects.live().filter(user=applicant).count() == 2
     assert mailoutbox[-1].to == ["alice@example.org"] and "approved" in mailoutbox[-1].subject

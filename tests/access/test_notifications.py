@@ -38,7 +38,7 @@ def test_dac_is_told_of_a_submission(applicant, dac, dac_member, mailoutbox, dja
         req = submitted(applicant, dataset)
     [mail] = mailoutbox
     assert set(mail.to) == {"dac@example.org", "carol@example.org"}
-    assert "Burden test" in mail.subject and f"/admin/access/accessrequest/{req.pk}/change/" in mail.body
+    assert "Burden test" in mail.subject and f"/dac/requests/{req.pk}" in mail.body
 
 
 @pytest.mark.django_db
