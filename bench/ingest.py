@@ -241,7 +241,7 @@ class IngestStack:
     def start_workers(self, count: int) -> None:
         queues = self.manage("shell", "-c", "from django.conf import settings\n"
                                             "print(getattr(settings, 'CELERY_WORKER_QUEUES', ''))").strip()
-        for n in range(count):
+        for _ in range(count):
             log_path = self.workdir / f"worker-{len(self.workers)}.log"
             argv = [PYTHON, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=WARNING", "--concurrency=1",
                     "--pool=prefork", "--without-gossip", "--without-mingle", "-n", f"bench-{self.run}-{len(self.workers)}@%h"]
@@ -261,7 +261,6 @@ class IngestStack:
 
     def put(self, path: Path, name: str) -> None:
         """One streaming PUT of the whole file, as `curl -T` or the client would send it."""
-        import base64
         import http.client
 
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600, blocksize=1 << 20)
@@ -275,7 +274,6 @@ class IngestStack:
             sys.exit(f"upload of {name} answered {response.status}: {text[:500]!r}")
 
     def wait_ready(self, names: set[str], timeout: float = 1800) -> None:
-        import base64
         import http.client
 
         deadline = time.monotonic() + timeout

@@ -15,8 +15,7 @@ from gdi_archive.common.errors import InvalidInput
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
 
-from . import selectors, services
-from . import attachments
+from . import attachments, selectors, services
 from .models import AccessRequest, Entitlement
 from .serializers import (
     AcceptInvitationBody,

@@ -28,27 +28,19 @@ def on_commit_revoked(entitlement):
 
 
 def on_commit_invited(member, token: str):
-    from . import tasks
-
-    _enqueue(tasks.notify_invitee, member.pk, token)
+    enqueue(_TASKS + "notify_invitee", member.pk, token)
 
 
 def on_commit_member_joined(member):
-    from . import tasks
-
-    _enqueue(tasks.notify_member_change, member.pk)
+    enqueue(_TASKS + "notify_member_change", member.pk)
 
 
 def on_commit_member_removed(member):
-    from . import tasks
-
-    _enqueue(tasks.notify_member_change, member.pk)
+    enqueue(_TASKS + "notify_member_change", member.pk)
 
 
 def on_commit_review_asked(req, reviewer, by, comment: str):
-    from . import tasks
-
-    _enqueue(tasks.notify_reviewer, req.pk, reviewer.pk, by.pk, comment)
+    enqueue(_TASKS + "notify_reviewer", req.pk, reviewer.pk, by.pk, comment)
 
 
 def _send(*, template: str, context: dict, recipients: list[str], language: str) -> int:

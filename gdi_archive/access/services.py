@@ -9,7 +9,6 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
-from datetime import timezone as dt_timezone
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -255,14 +254,14 @@ def _parse_end(end):
 
 def end_limit(dataset, now=None):
     """The last day an entitlement to this dataset may end on (the end of that day, UTC)."""
-    return ((now or timezone.now()) + timedelta(days=dataset.max_access_days)).astimezone(dt_timezone.utc).date()
+    return ((now or timezone.now()) + timedelta(days=dataset.max_access_days)).astimezone(UTC).date()
 
 
 def check_end(end, datasets) -> None:
     """An end past a dataset's longest access period is refused, with the limit: never cut silently."""
     for dataset in datasets:
         limit = end_limit(dataset)
-        if end.astimezone(dt_timezone.utc).date() > limit:
+        if end.astimezone(UTC).date() > limit:
             raise InvalidInput(_("The end date is past what %(acc)s allows: at most %(days)d days, until %(limit)s.")
                                % {"acc": dataset.accession, "days": dataset.max_access_days, "limit": limit.isoformat()})
 
@@ -518,7 +517,7 @@ def remove_member(*, access_request: AccessRequest, applicant, who: str, request
 def add_remark(*, access_request: AccessRequest, member, comment: str, request=None) -> RequestEvent:
     """A DAC member's note, no decision; seen by the DAC only."""
     req = _locked(access_request)
-    if not _is_member(member, req.dac):
+    if not is_dac_member(member, req.dac):
         raise Forbidden(_("Only members of %(dac)s can add remarks.") % {"dac": req.dac.name})
     if req.status == S.DRAFT:
         raise Conflict(_("A draft is not with the committee yet."))
@@ -532,7 +531,7 @@ def add_remark(*, access_request: AccessRequest, member, comment: str, request=N
 def ask_review(*, access_request: AccessRequest, member, reviewer: str, comment: str = "", request=None) -> RequestEvent:
     """Ask another member of the same DAC to look at a submitted request (they are emailed)."""
     req = _locked(access_request)
-    if not _is_member(member, req.dac):
+    if not is_dac_member(member, req.dac):
         raise Forbidden(_("Only members of %(dac)s can ask for a review.") % {"dac": req.dac.name})
     if req.status != S.SUBMITTED:
         raise Conflict(_("Only a submitted request can be reviewed; this one is %(status)s.") % {"status": req.get_status_display()})

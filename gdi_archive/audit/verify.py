@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from .models import AuditEvent
 from .services import GENESIS, content_hash, event_hash, link_hash
 
-
 CONTENT = ("at", "actor_name", "action", "target_type", "target_id", "client_address", "details")
 FIELDS = ("id", "seq", *CONTENT, "content_hash", "previous_hash", "hash")
 

@@ -87,7 +87,7 @@ class DACDetailView(APIView):
                    summary="Change a DAC; fields left out stay as they are")
     def patch(self, request, accession):
         dac = self._dac(request, accession)
-        data = _valid(DACChangeInput, request)
+        data = validated(DACChangeInput, request)
         dac = services.update_dac(actor=request.user, dac=dac, description=data.get("description", dac.description),
                                   contact_email=data.get("contact_email", dac.contact_email),
                                   required_documents=data.get("required_documents"), request=request)
@@ -159,7 +159,7 @@ class DatasetDetailView(APIView):
                    summary="Change a dataset's description or FAIR Data Point metadata (stewards)")
     def patch(self, request, accession):
         dataset = _dataset(accession)
-        data = _valid(DatasetPatchInput, request)
+        data = validated(DatasetPatchInput, request)
         dataset = services.patch_dataset(actor=request.user, dataset=dataset, changes=data, request=request)
         return Response(DatasetOut(dataset).data)
 
@@ -171,6 +171,6 @@ class DatasetWithdrawView(APIView):
                    summary="Withdraw a dataset: nobody can find or download it any more; final (stewards)")
     def post(self, request, accession):
         dataset = _dataset(accession)
-        data = _valid(WithdrawInput, request)
+        data = validated(WithdrawInput, request)
         dataset = services.withdraw_dataset(actor=request.user, dataset=dataset, reason=data["reason"], request=request)
         return Response(DatasetOut(dataset).data)

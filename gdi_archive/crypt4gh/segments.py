@@ -9,9 +9,9 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from crypt4gh import sodium
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from crypt4gh import sodium
 
 from .errors import RangeNotSatisfiable, SegmentAuthenticationError, TruncatedFile
 from .header import build_header

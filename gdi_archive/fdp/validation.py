@@ -49,7 +49,7 @@ def parse_shape_files(paths: list[Path], siblings: list[Path] | None = None) -> 
     lenders = texts + [path.read_text(encoding="utf-8") for path in siblings or []]
     declared = {match.group(1): match.group(0) for text in lenders for match in PREFIX.finditer(text)}
     graph = Graph()
-    for path, text in zip(paths, texts):
+    for path, text in zip(paths, texts, strict=True):
         own = set(PREFIX.findall(text))
         lent = "\n".join(line for prefix, line in declared.items() if prefix not in own)
         graph.parse(data=f"{lent}\n{text}", format="turtle", publicID=path.as_uri())
