@@ -77,7 +77,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     members = serializers.SerializerMethodField()
     duo_match = serializers.SerializerMethodField()
     documents_missing = serializers.SerializerMethodField()
-    copied_from = serializers.PrimaryKeyRelatedField(read_only=True)
+    copied_from = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = AccessRequest

@@ -73,9 +73,7 @@ class MetadataIncomplete(ArchiveError):
     def __init__(self, detail: str, *, properties: list[str]):
         super().__init__(detail)
         self.properties = list(properties)
-
-    def extra(self) -> dict:
-        return {"properties": self.properties}
+        self.extra = {"properties": self.properties}
 
 
 class TooLarge(ArchiveError):
@@ -147,10 +145,7 @@ def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 40
 
 def exception_handler(exc, context):
     if isinstance(exc, ArchiveError):
-        body = exc.body()
-        extra = getattr(exc, "extra", None)  # e.g. MetadataIncomplete's "properties", DocumentsMissing's "missing"
-        body.update((extra() if callable(extra) else extra) or {})
-        return Response(body, status=exc.status_code, headers=exc.headers or None)
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, Http404):
         return error_response("NotFound", "Not found.", 404)
     if isinstance(exc, DjangoPermissionDenied):

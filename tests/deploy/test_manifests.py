@@ -325,7 +325,8 @@ def _production_env(tmp_path: Path) -> dict:
             name = value.removeprefix("/run/secrets/")
             (secrets / name).write_text(contents.get(name, f"stand-in {name}"))
             env[key] = str(secrets / name)
-    env.update(BASE_URL="https://archive.example.org", DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+    env.update(GDI_COUNTRY="EE", GDI_ORGANISATION="DEMO", FDP_PUBLISHER_NAME="Example genome archive",
+               BASE_URL="https://archive.example.org", DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
                REDIS_URL="redis://127.0.0.1:6379/0", DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(tmp_path / "data"))
     return env
 

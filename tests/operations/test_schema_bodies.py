@@ -117,7 +117,7 @@ def test_the_schema_describes_the_bodies_of_the_main_operations():
     drs_error = _answer_schema(schema, "get", "/ga4gh/drs/v1/objects/{object_id}", "404")
     assert set(drs_error["properties"]) == {"msg", "status_code"}
     request = _answer_schema(schema, "get", "/api/access-requests/{id}", "200")["properties"]
-    assert set(_resolve(schema, request["events"]["items"])["properties"]) == {"at", "kind", "actor", "comment"}
+    assert set(_resolve(schema, request["events"]["items"])["properties"]) == {"id", "at", "kind", "actor", "comment"}
     assert set(_resolve(schema, request["entitlements"]["items"])["properties"]) >= {"id", "dataset", "start", "end", "status"}
     dataset = _answer_schema(schema, "post", "/api/datasets/{accession}/files", "200")["properties"]
     assert set(_resolve(schema, dataset["files"]["items"])["properties"]) == {"accession", "name", "size", "sha256", "format", "has_index"}
