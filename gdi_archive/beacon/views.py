@@ -3,6 +3,8 @@
 import logging
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -11,6 +13,7 @@ from rest_framework.views import APIView
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.catalogue.views import IsSteward
 from gdi_archive.common.errors import ArchiveError, NotFound
+from gdi_archive.common.schema import errors
 
 from . import individuals, selectors, services
 from .query import BadRequest, parse_body, parse_get
@@ -20,6 +23,8 @@ ENTRY_TYPES = ("g_variants", "individuals")
 
 
 class BeaconView(APIView):
+    schema = None  # the Beacon has its own specification (GA4GH Beacon v2), not /api/schema
+
     """Anyone may ask; how much they learn is decided per dataset in `services`."""
 
     permission_classes = [AllowAny]
@@ -213,6 +218,9 @@ class DatasetIndividualsUpload(APIView):
     def get_parsers(self):
         return []  # the body is read raw: records are checked one by one, with their line numbers
 
+    @extend_schema(operation_id="datasets_individuals_replace", request={"application/json": OpenApiTypes.OBJECT},
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{dataset, individuals}`: how many "
+                                                   "were stored"), **errors(400, 401, 403, 404, 409, 415)})
     def post(self, request, accession):
         dataset = Dataset.objects.filter(accession=accession).first()
         if dataset is None:
