@@ -220,7 +220,7 @@ class DatasetIndividualsUpload(APIView):
 
     @extend_schema(operation_id="datasets_individuals_replace", request={"application/json": OpenApiTypes.OBJECT},
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{dataset, individuals}`: how many "
-                                                   "were stored"), **errors(400, 401, 403, 404, 409, 415)})
+                                                   "were stored"), **errors(400, 401, 403, 404, 409)})
     def post(self, request, accession):
         dataset = Dataset.objects.filter(accession=accession).first()
         if dataset is None:
