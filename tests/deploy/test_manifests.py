@@ -314,7 +314,9 @@ def _production_env(tmp_path: Path) -> dict:
     """The compose web service's environment, with its secrets as real files and its services local."""
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     env = {key: value for key, value in os.environ.items() if not key.startswith(("C4GH", "VISA", "SECRET", "BASE_URL"))}
-    operator = {"ARCHIVE_HOST": "archive.example.org", "POSTGRES_PASSWORD": "not-used-here"}
+    operator = {"ARCHIVE_HOST": "archive.example.org", "POSTGRES_PASSWORD": "not-used-here", "GDI_COUNTRY": "EE",
+                "GDI_ORGANISATION": "EXAMPLE", "FDP_PUBLISHER_NAME": "Example genome archive",
+                "FDP_PUBLISHER_EMAIL": "data@example.org"}
     env.update({key: _interpolate(value, operator) for key, value in _compose_env(compose["services"]["web"]).items()})
     secrets = tmp_path / "secrets"
     secrets.mkdir()

@@ -73,6 +73,7 @@ class Stack:
         env.update(
             ENVIRONMENT="production",
             GDI_COUNTRY="EE", GDI_ORGANISATION="STACK", FDP_PUBLISHER_NAME="Stack test node",
+            FDP_PUBLISHER_EMAIL="stack@example.org",
             DJANGO_SETTINGS_MODULE="gdi_archive.settings",
             BASE_URL=self.url,
             DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{self.database}",
