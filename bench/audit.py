@@ -91,7 +91,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--writers", type=int, default=1, help="processes appending at once")
-    parser.add_argument("--per-transaction", type=int, default=1, help="events per transaction (default 1, as a request)")
+    parser.add_argument(
+        "--per-transaction", type=int, default=1, help="events per transaction (default 1, as a request)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="gdi-bench-audit-")
@@ -137,16 +139,30 @@ def main():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert report.broken is None and report.checked == total and report.unsealed == 0, report
-    figures = {"writers": args.writers, "appends_per_s": round(total / append), "seal_per_s": round(sealed / sealing) if sealed else None,
-               "verify_per_s": round(report.checked / verify), "database": vendor, "events": total,
-               "per_transaction": args.per_transaction, "bare_commits_per_s": ceiling}
+    figures = {
+        "writers": args.writers,
+        "appends_per_s": round(total / append),
+        "seal_per_s": round(sealed / sealing) if sealed else None,
+        "verify_per_s": round(report.checked / verify),
+        "database": vendor,
+        "events": total,
+        "per_transaction": args.per_transaction,
+        "bare_commits_per_s": ceiling,
+    }
 
     print(f"database: {vendor}, events: {total}, writers: {args.writers} processes")
-    print(f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)")
+    print(
+        f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)"
+    )
     if ceiling:
-        print(f"bare commits (one-row INSERT, no Django, same writers): {ceiling:,}/s; "
-              f"audited transactions: {total / args.per_transaction / append:,.0f}/s")
-    print(f"seal: {sealed:,} events in {sealing:.2f} s" + (f" ({sealed / sealing:,.0f} events/s)" if sealed else " (sealed as they were written)"))
+        print(
+            f"bare commits (one-row INSERT, no Django, same writers): {ceiling:,}/s; "
+            f"audited transactions: {total / args.per_transaction / append:,.0f}/s"
+        )
+    print(
+        f"seal: {sealed:,} events in {sealing:.2f} s"
+        + (f" ({sealed / sealing:,.0f} events/s)" if sealed else " (sealed as they were written)")
+    )
     print(f"verify: {report.checked / verify:,.0f} events/s ({verify:.2f} s for the chain)")
     print(f"verify peak Python memory: {peak / 2**20:.1f} MiB (batches of 2000 rows; flat in the log's length)")
     if args.json:

@@ -26,8 +26,10 @@ PASSWORD = "bench-password-12345"
 
 
 # The client's own peak memory (the children's ru_maxrss would include manage.py runs).
-RUNNER = ("import resource, sys\nfrom gdi_archive_client.cli import main\ncode = main(sys.argv[1:])\n"
-          "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(code)\n")
+RUNNER = (
+    "import resource, sys\nfrom gdi_archive_client.cli import main\ncode = main(sys.argv[1:])\n"
+    "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(code)\n"
+)
 
 
 def free_port() -> int:
@@ -47,17 +49,45 @@ def main():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    env.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(root / "data"), BASE_URL=url, LOG_LEVEL="WARNING",
-               GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_THREADS="8", C4GH_PASSPHRASE="bench-passphrase")
+    env.update(
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATA_DIR=str(root / "data"),
+        BASE_URL=url,
+        LOG_LEVEL="WARNING",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="8",
+        C4GH_PASSPHRASE="bench-passphrase",
+    )
 
     def manage(*argv, **extra):
-        subprocess.run([sys.executable, "manage.py", *argv], cwd=REPO, env={**env, **extra}, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *argv], cwd=REPO, env={**env, **extra}, check=True, capture_output=True
+        )
 
     manage("migrate", "--noinput")
-    manage("createsuperuser", "--noinput", "--username", "root", "--email", "r@example.org", DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-    manage("shell", "-c", f"from gdi_archive.accounts.models import User\nfor n in ('alice', 'carol'): User.objects.create_user(n, n + '@example.org', {PASSWORD!r})")
-    server = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "root",
+        "--email",
+        "r@example.org",
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+    )
+    manage(
+        "shell",
+        "-c",
+        f"from gdi_archive.accounts.models import User\nfor n in ('alice', 'carol'): User.objects.create_user(n, n + '@example.org', {PASSWORD!r})",
+    )
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         for _ in range(200):
             try:
@@ -69,10 +99,23 @@ def main():
         def cli(home: str, *argv, **extra):
             folder = root / home
             folder.mkdir(exist_ok=True)
-            run_env = {**env, "XDG_CONFIG_HOME": str(folder / "config"), "GDI_ARCHIVE_URL": url, "GDI_ARCHIVE_PASSWORD": PASSWORD,
-                       "C4GH_PASSPHRASE": "me", **extra}
+            run_env = {
+                **env,
+                "XDG_CONFIG_HOME": str(folder / "config"),
+                "GDI_ARCHIVE_URL": url,
+                "GDI_ARCHIVE_PASSWORD": PASSWORD,
+                "C4GH_PASSPHRASE": "me",
+                **extra,
+            }
             started = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", RUNNER, *argv], cwd=folder, env=run_env, check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", RUNNER, *argv],
+                cwd=folder,
+                env=run_env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             peak = int(out.stderr.rsplit("PEAK_RSS_KIB ", 1)[1].split()[0])
             return out.stdout, time.perf_counter() - started, peak
 
@@ -80,7 +123,9 @@ def main():
             return (root / home / "config" / "gdi-archive" / "token").read_text().strip()
 
         def api(home, method, path, **kwargs):
-            response = requests.request(method, url + path, headers={"Authorization": f"Bearer {token(home)}"}, timeout=600, **kwargs)
+            response = requests.request(
+                method, url + path, headers={"Authorization": f"Bearer {token(home)}"}, timeout=600, **kwargs
+            )
             response.raise_for_status()
             return response.json() if response.content else None
 
@@ -96,11 +141,17 @@ def main():
         assert entry["status"] == "ready", entry
         dac = api("root", "POST", "/api/dacs", json={"name": "Bench DAC"})
         api("root", "POST", f"/api/dacs/{dac['accession']}/members", json={"username": "carol"})
-        dataset = api("root", "POST", "/api/datasets", json={"title": "Bench", "dac": dac["accession"], "duo": ["DUO:0000042"]})
+        dataset = api(
+            "root", "POST", "/api/datasets", json={"title": "Bench", "dac": dac["accession"], "duo": ["DUO:0000042"]}
+        )
         api("root", "POST", f"/api/datasets/{dataset['accession']}/files", json={"files": [entry["accession"]]})
         api("root", "POST", f"/api/datasets/{dataset['accession']}/release")
-        request = api("alice", "POST", "/api/access-requests", json={"datasets": [dataset["accession"]], "title": "Bench",
-                                                                     "purpose": "Benchmark.", "accept_terms": True})
+        request = api(
+            "alice",
+            "POST",
+            "/api/access-requests",
+            json={"datasets": [dataset["accession"]], "title": "Bench", "purpose": "Benchmark.", "accept_terms": True},
+        )
         api("alice", "POST", f"/api/access-requests/{request['id']}/submit")
         cli("carol", "login", "--url", url, "--username", "carol")
         api("carol", "POST", f"/api/access-requests/{request['id']}/approve", json={})
@@ -118,8 +169,15 @@ def main():
 
         key = base64.b64encode(get_public_key(pk)).decode()
         started = time.perf_counter()
-        with requests.get(f"{url}/api/files/{entry['accession']}", headers={"Authorization": f"Bearer {token('alice')}", "X-C4GH-Public-Key": key},
-                          stream=True, timeout=600) as response, open(root / "alice" / "baseline.c4gh", "wb") as out:
+        with (
+            requests.get(
+                f"{url}/api/files/{entry['accession']}",
+                headers={"Authorization": f"Bearer {token('alice')}", "X-C4GH-Public-Key": key},
+                stream=True,
+                timeout=600,
+            ) as response,
+            open(root / "alice" / "baseline.c4gh", "wb") as out,
+        ):
             for chunk in response.iter_content(1024 * 1024):
                 out.write(chunk)
         baseline = time.perf_counter() - started
@@ -127,13 +185,21 @@ def main():
         print(f"baseline requests GET /api/files/{{acc}}: {mib / baseline:.1f} MiB/s")
         for label, argv in (
             ("client --parallel 1, encrypted", ["--parallel", "1", "--pk", pk, "--no-verify"]),
-            (f"client --parallel {args.parallel}, encrypted", ["--parallel", str(args.parallel), "--pk", pk, "--no-verify"]),
+            (
+                f"client --parallel {args.parallel}, encrypted",
+                ["--parallel", str(args.parallel), "--pk", pk, "--no-verify"],
+            ),
             ("client --parallel 1, decrypt + sha256", ["--parallel", "1", "--decrypt", "--sk", sk]),
-            (f"client --parallel {args.parallel}, decrypt + sha256", ["--parallel", str(args.parallel), "--decrypt", "--sk", sk]),
+            (
+                f"client --parallel {args.parallel}, decrypt + sha256",
+                ["--parallel", str(args.parallel), "--decrypt", "--sk", sk],
+            ),
         ):
             target = root / "alice" / f"out-{uuid.uuid4().hex[:6]}"
             _, seconds, peak_kib = cli("alice", "download", entry["accession"], "-o", str(target), *argv)
-            print(f"{label}: {mib / seconds:.1f} MiB/s (x{baseline / seconds:.2f} of baseline), client peak RSS {peak_kib / 1024:.0f} MiB")
+            print(
+                f"{label}: {mib / seconds:.1f} MiB/s (x{baseline / seconds:.2f} of baseline), client peak RSS {peak_kib / 1024:.0f} MiB"
+            )
             target.unlink()
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -97,8 +97,12 @@ def main():
 
     mib = size / 2**20
     results = {}
-    for name, fn in (("decrypt ours", ours_decrypt), ("decrypt crypt4gh.lib", lib_decrypt),
-                     ("encrypt ours", ours_encrypt), ("encrypt crypt4gh.lib", lib_encrypt)):
+    for name, fn in (
+        ("decrypt ours", ours_decrypt),
+        ("decrypt crypt4gh.lib", lib_decrypt),
+        ("encrypt ours", ours_encrypt),
+        ("encrypt crypt4gh.lib", lib_encrypt),
+    ):
         seconds = best(args.repeat, fn)
         results[name] = mib / seconds
         print(f"{name:24s} {mib / seconds:8.0f} MiB/s  ({seconds:.3f} s for {mib:.0f} MiB)")
@@ -121,7 +125,9 @@ def main():
     ours_decrypt()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"decrypt peak Python mem  {peak / 2**20:8.2f} MiB for {mib:.0f} MiB (input chunks are {CHUNK // 2**20} MiB views)")
+    print(
+        f"decrypt peak Python mem  {peak / 2**20:8.2f} MiB for {mib:.0f} MiB (input chunks are {CHUNK // 2**20} MiB views)"
+    )
 
 
 if __name__ == "__main__":

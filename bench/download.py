@@ -59,10 +59,30 @@ DATABASE = {}  # DATABASE_URL of a scratch PostgreSQL database, when one could b
 
 
 def _env(data_dir: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "STORAGE_URL", "INBOX_URL",
-                                                           "OUTBOX_URL", "C4GH_SECRET_KEY_FILE", "BASE_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(data_dir), C4GH_PASSPHRASE=PASSPHRASE,
-               ENVIRONMENT="development", LOG_LEVEL="WARNING", PYTHONPATH=str(REPO), **DATABASE, **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "REDIS_URL",
+            "DATABASE_URL",
+            "STORAGE_URL",
+            "INBOX_URL",
+            "OUTBOX_URL",
+            "C4GH_SECRET_KEY_FILE",
+            "BASE_URL",
+        )
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATA_DIR=str(data_dir),
+        C4GH_PASSPHRASE=PASSPHRASE,
+        ENVIRONMENT="development",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+        **DATABASE,
+        **extra,
+    )
     return env
 
 
@@ -91,8 +111,9 @@ def drop_database(server: str, name: str) -> None:
 
 
 def _child(mode: str, data_dir: Path, *args: str) -> dict:
-    out = subprocess.run([PYTHON, __file__, "--child", mode, *args], env=_env(data_dir), cwd=REPO,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [PYTHON, __file__, "--child", mode, *args], env=_env(data_dir), cwd=REPO, capture_output=True, text=True
+    )
     if out.returncode:
         sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -131,10 +152,14 @@ def child_main(mode: str, args: list[str]) -> None:
         if file.status != "ready":
             sys.exit(f"ingest failed: {file.error}")
         dac = DAC.objects.create(name="Bench DAC")
-        dataset = Dataset.objects.create(title="Bench", dac=dac, status=Dataset.Status.RELEASED, released_at=timezone.now())
+        dataset = Dataset.objects.create(
+            title="Bench", dac=dac, status=Dataset.Status.RELEASED, released_at=timezone.now()
+        )
         dataset.files.add(file)
         now = timezone.now()
-        Entitlement.objects.create(user=reader, dataset=dataset, start=now - timedelta(minutes=1), end=now + timedelta(days=1))
+        Entitlement.objects.create(
+            user=reader, dataset=dataset, start=now - timedelta(minutes=1), end=now + timedelta(days=1)
+        )
         print(json.dumps({"accession": file.accession, "stored": file.location}))
         return
     raise SystemExit(f"unknown child mode {mode}")
@@ -187,8 +212,12 @@ def ensure_nginx() -> str:
         return found
     print("installing nginx (apt-get)...", flush=True)
     subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"], check=True, capture_output=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
@@ -219,19 +248,34 @@ http {{
     }}
 }}
 """)
-    proc = subprocess.Popen([ensure_nginx(), "-c", str(conf), "-p", str(workdir)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [ensure_nginx(), "-c", str(conf), "-p", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     wait_for_port(port)
     return proc, port
 
 
 def start_gunicorn(data_dir: Path, workdir: Path, threads: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = _env(data_dir, BASE_URL=f"http://127.0.0.1:{port}", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
-               GUNICORN_THREADS=str(threads))
+    env = _env(
+        data_dir,
+        BASE_URL=f"http://127.0.0.1:{port}",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS=str(threads),
+    )
     log = open(workdir / "gunicorn.log", "wb")
-    proc = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"), "gdi_archive.wsgi:application"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "-c", str(REPO / "deploy" / "gunicorn.conf.py"), "gdi_archive.wsgi:application"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for_port(port)
     return proc, port
 
@@ -253,8 +297,11 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=20)
     parser.add_argument("--workdir", default=tempfile.gettempdir())
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432",
-                        help="PostgreSQL server for a scratch database ('' for SQLite)")
+    parser.add_argument(
+        "--postgres",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="PostgreSQL server for a scratch database ('' for SQLite)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -275,15 +322,21 @@ def main() -> None:
         plain, encrypted = workdir / "bench.bin", workdir / "bench.bin.c4gh"
         make_plaintext(plain, size)
         with open(plain, "rb") as source, open(encrypted, "wb") as target:
-            subprocess.run([CRYPT4GH, "encrypt", "--recipient_pk", str(archive_pub)], stdin=source, stdout=target, check=True)
+            subprocess.run(
+                [CRYPT4GH, "encrypt", "--recipient_pk", str(archive_pub)], stdin=source, stdout=target, check=True
+            )
         plain.unlink()
         started = time.monotonic()
         accession = _child("ingest", data_dir, str(encrypted))["accession"]
         print(f"ingested {accession} in {time.monotonic() - started:.1f} s", flush=True)
 
         client_sk, client_pk = workdir / "client.sec", workdir / "client.pub"
-        subprocess.run([str(BIN / "crypt4gh-keygen"), "--sk", str(client_sk), "--pk", str(client_pk), "--nocrypt", "-f"],
-                       check=True, capture_output=True, input=b"")
+        subprocess.run(
+            [str(BIN / "crypt4gh-keygen"), "--sk", str(client_sk), "--pk", str(client_pk), "--nocrypt", "-f"],
+            check=True,
+            capture_output=True,
+            input=b"",
+        )
         key_header = base64.b64encode(client_pk.read_bytes()).decode()
 
         gunicorn, port = start_gunicorn(data_dir, workdir, threads=max(8, args.concurrent // 2 + 1))
@@ -301,8 +354,13 @@ def main() -> None:
         static.mkdir()
         served = static / "bench.c4gh"
         curl_download(url, headers, str(served))  # warm-up, and the exact bytes for nginx
-        check = subprocess.run(f"{CRYPT4GH} decrypt --sk {client_sk} < {served} | wc -c", shell=True, capture_output=True,
-                               text=True, env={**os.environ, "C4GH_PASSPHRASE": ""})
+        check = subprocess.run(
+            f"{CRYPT4GH} decrypt --sk {client_sk} < {served} | wc -c",
+            shell=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "C4GH_PASSPHRASE": ""},
+        )
         if check.stdout.strip() != str(size):
             sys.exit(f"the API stream does not decrypt to {size} bytes: {check.stdout} {check.stderr[-500:]}")
 
@@ -316,17 +374,33 @@ def main() -> None:
         for _ in range(args.runs):
             started = time.monotonic()
             with open(encrypted, "rb") as source:
-                subprocess.run([CRYPT4GH, "reencrypt", "--sk", secret_key, "--recipient_pk", str(client_pk)], stdin=source,
-                               stdout=subprocess.DEVNULL, check=True, env={**os.environ, "C4GH_PASSPHRASE": PASSPHRASE})
+                subprocess.run(
+                    [CRYPT4GH, "reencrypt", "--sk", secret_key, "--recipient_pk", str(client_pk)],
+                    stdin=source,
+                    stdout=subprocess.DEVNULL,
+                    check=True,
+                    env={**os.environ, "C4GH_PASSPHRASE": PASSPHRASE},
+                )
             tool.append((encrypted.stat().st_size, time.monotonic() - started))
 
         api, static_rate, tool_rate = best(ours), best(theirs), best(tool)
         print()
         print(f"{'full download of ' + str(args.size_mib) + ' MiB':<44}{'MiB/s':>10}   runs")
-        print(f"{'  API (gunicorn, /api/files/{acc})':<44}{api:>10.0f}   " + ", ".join(f"{s / MIB / t:.0f}" for s, t in ours))
-        print(f"{'  nginx, same bytes as a static file':<44}{static_rate:>10.0f}   " + ", ".join(f"{s / MIB / t:.0f}" for s, t in theirs))
-        print(f"{'  crypt4gh reencrypt to /dev/null':<44}{tool_rate:>10.0f}   " + ", ".join(f"{s / MIB / t:.0f}" for s, t in tool))
-        print(f"  API / nginx = {api / static_rate:.2f} (goal >= 0.7);  API / crypt4gh tool = {api / tool_rate:.2f} (goal >= 1)")
+        print(
+            f"{'  API (gunicorn, /api/files/{acc})':<44}{api:>10.0f}   "
+            + ", ".join(f"{s / MIB / t:.0f}" for s, t in ours)
+        )
+        print(
+            f"{'  nginx, same bytes as a static file':<44}{static_rate:>10.0f}   "
+            + ", ".join(f"{s / MIB / t:.0f}" for s, t in theirs)
+        )
+        print(
+            f"{'  crypt4gh reencrypt to /dev/null':<44}{tool_rate:>10.0f}   "
+            + ", ".join(f"{s / MIB / t:.0f}" for s, t in tool)
+        )
+        print(
+            f"  API / nginx = {api / static_rate:.2f} (goal >= 0.7);  API / crypt4gh tool = {api / tool_rate:.2f} (goal >= 1)"
+        )
 
         # Concurrent downloads, with the server's memory sampled while they run.
         idle = process_tree_rss(gunicorn.pid)
@@ -364,10 +438,14 @@ def main() -> None:
             sys.exit(f"{len(failed)} of {args.concurrent} concurrent downloads failed: {failed[0]}")
         total = sum(r[0] for r in results)
         print()
-        print(f"{args.concurrent} concurrent full downloads: {total / MIB:.0f} MiB in {elapsed:.1f} s = {total / MIB / elapsed:.0f} MiB/s "
-              f"aggregate; slowest {max(r[1] for r in results):.1f} s")
-        print(f"  gunicorn RSS (master + 2 workers): idle {idle / MIB:.0f} MiB, peak during the run {peak[0] / MIB:.0f} MiB "
-              f"(+{(peak[0] - idle) / MIB:.0f} MiB for {args.concurrent} streams of {args.size_mib} MiB)")
+        print(
+            f"{args.concurrent} concurrent full downloads: {total / MIB:.0f} MiB in {elapsed:.1f} s = {total / MIB / elapsed:.0f} MiB/s "
+            f"aggregate; slowest {max(r[1] for r in results):.1f} s"
+        )
+        print(
+            f"  gunicorn RSS (master + 2 workers): idle {idle / MIB:.0f} MiB, peak during the run {peak[0] / MIB:.0f} MiB "
+            f"(+{(peak[0] - idle) / MIB:.0f} MiB for {args.concurrent} streams of {args.size_mib} MiB)"
+        )
     finally:
         for proc in processes:
             stop(proc)

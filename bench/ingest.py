@@ -40,16 +40,26 @@ PASSPHRASE = "bench-passphrase"
 
 
 def _env(data_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "STORAGE_URL", "INBOX_URL",
-                                                           "OUTBOX_URL", "C4GH_SECRET_KEY_FILE")}
-    env.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(data_dir), C4GH_PASSPHRASE=PASSPHRASE,
-               ENVIRONMENT="development", LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "STORAGE_URL", "INBOX_URL", "OUTBOX_URL", "C4GH_SECRET_KEY_FILE")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATA_DIR=str(data_dir),
+        C4GH_PASSPHRASE=PASSPHRASE,
+        ENVIRONMENT="development",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
     return env
 
 
 def _child(mode: str, data_dir: Path, *args: str) -> dict:
-    out = subprocess.run([PYTHON, __file__, "--child", mode, *args], env=_env(data_dir), cwd=REPO,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [PYTHON, __file__, "--child", mode, *args], env=_env(data_dir), cwd=REPO, capture_output=True, text=True
+    )
     if out.returncode:
         sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -90,9 +100,13 @@ def child_main(mode: str, args: list[str]) -> None:
         path = Path(args[0])
         user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
         with open(path, "rb") as handle:  # into the inbox first (not timed: that is the upload)
-            file, _ = receive_upload(submitter=user, name=f"{time.time_ns()}-{path.name}",
-                                     chunks=iter(lambda: handle.read(8 << 20), b""), size=path.stat().st_size,
-                                     enqueue=False)
+            file, _ = receive_upload(
+                submitter=user,
+                name=f"{time.time_ns()}-{path.name}",
+                chunks=iter(lambda: handle.read(8 << 20), b""),
+                size=path.stat().st_size,
+                enqueue=False,
+            )
         archive_store_path = Path(os.environ["DATA_DIR"]) / "archive"
         import resource
 
@@ -134,7 +148,13 @@ def time_tool(encrypted: Path, secret_key: str) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(encrypted, "rb") as src:
-        decrypt = subprocess.Popen([CRYPT4GH, "decrypt", "--sk", secret_key], stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        decrypt = subprocess.Popen(
+            [CRYPT4GH, "decrypt", "--sk", secret_key],
+            stdin=src,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         out = subprocess.run(["sha256sum"], stdin=decrypt.stdout, capture_output=True, text=True, check=True)
         decrypt.stdout.close()
         if decrypt.wait():
@@ -169,11 +189,19 @@ class IngestStack:
         self.processes: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         data = workdir / "stack-data"
-        self.env = {**_env(data), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.database}",
-                    "REDIS_URL": "redis://127.0.0.1:6379/0", "CELERY_KEY_PREFIX": f"gdi-bench-{self.run}:",
-                    "CACHE_KEY_PREFIX": f"gdi-bench-{self.run}", "CELERY_TASK_ALWAYS_EAGER": "false",
-                    "BASE_URL": self.url, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
-                    "GUNICORN_THREADS": "4", "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus")}
+        self.env = {
+            **_env(data),
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.database}",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "CELERY_KEY_PREFIX": f"gdi-bench-{self.run}:",
+            "CACHE_KEY_PREFIX": f"gdi-bench-{self.run}",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "BASE_URL": self.url,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_THREADS": "4",
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+        }
         for kind in ("archive", "inbox", "outbox"):
             self.env[f"{'STORAGE' if kind == 'archive' else kind.upper()}_URL"] = f"file://{data / kind}"
         (workdir / "prometheus").mkdir(exist_ok=True)
@@ -192,19 +220,31 @@ class IngestStack:
             conn.execute(f'CREATE DATABASE "{self.database}"')
         self.manage("migrate", "--noinput")
         pub = self.workdir / "stack-archive.pub"
-        self.manage("shell", "-c", (
-            "from pathlib import Path\n"
-            "from gdi_archive.accounts.models import User\n"
-            "from gdi_archive.crypt4gh.keys import format_public_key\n"
-            "from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys\n"
-            "ensure_archive_keys()\n"
-            f"Path({str(pub)!r}).write_text(format_public_key(current_public_key()))\n"
-            f"Path({str(self.workdir / 'stack-secret-key')!r}).write_text(str(_key_files()[0]))\n"
-            f"User.objects.create_superuser('bench', 'bench@example.org', {self.password!r})\n"))
+        self.manage(
+            "shell",
+            "-c",
+            (
+                "from pathlib import Path\n"
+                "from gdi_archive.accounts.models import User\n"
+                "from gdi_archive.crypt4gh.keys import format_public_key\n"
+                "from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys\n"
+                "ensure_archive_keys()\n"
+                f"Path({str(pub)!r}).write_text(format_public_key(current_public_key()))\n"
+                f"Path({str(self.workdir / 'stack-secret-key')!r}).write_text(str(_key_files()[0]))\n"
+                f"User.objects.create_superuser('bench', 'bench@example.org', {self.password!r})\n"
+            ),
+        )
         log = open(self.workdir / "gunicorn.log", "wb")
-        self.processes.append(subprocess.Popen([str(Path(PYTHON).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py",
-                                                "gdi_archive.wsgi"], cwd=REPO, env=self.env, stdout=log,
-                                               stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes.append(
+            subprocess.Popen(
+                [str(Path(PYTHON).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         deadline = time.monotonic() + 60
         while not self._answers("/health/live"):
             if time.monotonic() > deadline:
@@ -220,8 +260,12 @@ class IngestStack:
 
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         auth = base64.b64encode(f"bench:{self.password}".encode()).decode()
-        conn.request("POST", "/api/tokens", body=json.dumps({}), headers={
-            "Authorization": f"Basic {auth}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/tokens",
+            body=json.dumps({}),
+            headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         body = response.read()
         if response.status != 201:
@@ -239,16 +283,38 @@ class IngestStack:
             return False
 
     def start_workers(self, count: int) -> None:
-        queues = self.manage("shell", "-c", "from django.conf import settings\n"
-                                            "print(getattr(settings, 'CELERY_WORKER_QUEUES', ''))").strip()
+        queues = self.manage(
+            "shell", "-c", "from django.conf import settings\nprint(getattr(settings, 'CELERY_WORKER_QUEUES', ''))"
+        ).strip()
         for _ in range(count):
             log_path = self.workdir / f"worker-{len(self.workers)}.log"
-            argv = [PYTHON, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=WARNING", "--concurrency=1",
-                    "--pool=prefork", "--without-gossip", "--without-mingle", "-n", f"bench-{self.run}-{len(self.workers)}@%h"]
+            argv = [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "worker",
+                "--loglevel=WARNING",
+                "--concurrency=1",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"bench-{self.run}-{len(self.workers)}@%h",
+            ]
             if queues:
                 argv += ["-Q", queues]
-            self.workers.append(subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=open(log_path, "wb"),
-                                                 stderr=subprocess.STDOUT, start_new_session=True))
+            self.workers.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=REPO,
+                    env=self.env,
+                    stdout=open(log_path, "wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def stop_workers(self) -> None:
         import signal
@@ -265,9 +331,16 @@ class IngestStack:
 
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600, blocksize=1 << 20)
         with open(path, "rb") as body:
-            conn.request("PUT", f"/api/inbox/{name}", body=body, headers={
-                "Authorization": f"Bearer {self.token}", "Content-Length": str(path.stat().st_size),
-                "Content-Type": "application/octet-stream"})
+            conn.request(
+                "PUT",
+                f"/api/inbox/{name}",
+                body=body,
+                headers={
+                    "Authorization": f"Bearer {self.token}",
+                    "Content-Length": str(path.stat().st_size),
+                    "Content-Type": "application/octet-stream",
+                },
+            )
             response = conn.getresponse()
             text = response.read()
         if response.status not in (201, 202):
@@ -343,11 +416,18 @@ def bench_http(args, workdir: Path) -> dict:
             ours.append((time.perf_counter() - started, uploaded))
         best, upload = min(ours)
         mib = args.size_mib
-        row = {"size_mib": mib, "http_mib_s": round(mib / best, 1), "upload_mib_s": round(mib / upload, 1),
-               "tool_mib_s": round(mib / min(tool), 1), "http_ratio": round(min(tool) / best, 2)}
-        print(f"PUT {mib} MiB until ready: {row['http_mib_s']} MiB/s (the upload itself {row['upload_mib_s']} MiB/s), "
-              f"tool {row['tool_mib_s']} MiB/s: ratio {row['http_ratio']} (goal >= 1.0): "
-              f"{'met' if row['http_ratio'] >= 1.0 else 'NOT met'}")
+        row = {
+            "size_mib": mib,
+            "http_mib_s": round(mib / best, 1),
+            "upload_mib_s": round(mib / upload, 1),
+            "tool_mib_s": round(mib / min(tool), 1),
+            "http_ratio": round(min(tool) / best, 2),
+        }
+        print(
+            f"PUT {mib} MiB until ready: {row['http_mib_s']} MiB/s (the upload itself {row['upload_mib_s']} MiB/s), "
+            f"tool {row['tool_mib_s']} MiB/s: ratio {row['http_ratio']} (goal >= 1.0): "
+            f"{'met' if row['http_ratio'] >= 1.0 else 'NOT met'}"
+        )
         return row
     finally:
         stack.down()
@@ -376,12 +456,17 @@ def bench_workers(args, workdir: Path) -> dict:
             timings[count] = time.perf_counter() - started
             stack.stop_workers()
         total = args.files * args.size_mib
-        row = {"files": args.files, "size_mib": args.size_mib,
-               "one_worker_mib_s": round(total / timings[1], 1),
-               f"{args.workers}_workers_mib_s": round(total / timings[args.workers], 1),
-               "workers_ratio": round(timings[1] / timings[args.workers], 2)}
-        print(f"{args.files} x {args.size_mib} MiB: 1 worker {row['one_worker_mib_s']} MiB/s, {args.workers} workers "
-              f"{row[f'{args.workers}_workers_mib_s']} MiB/s: ratio {row['workers_ratio']} (goal >= 1.6 for 2)")
+        row = {
+            "files": args.files,
+            "size_mib": args.size_mib,
+            "one_worker_mib_s": round(total / timings[1], 1),
+            f"{args.workers}_workers_mib_s": round(total / timings[args.workers], 1),
+            "workers_ratio": round(timings[1] / timings[args.workers], 2),
+        }
+        print(
+            f"{args.files} x {args.size_mib} MiB: 1 worker {row['one_worker_mib_s']} MiB/s, {args.workers} workers "
+            f"{row[f'{args.workers}_workers_mib_s']} MiB/s: ratio {row['workers_ratio']} (goal >= 1.6 for 2)"
+        )
         return row
     finally:
         stack.down()
@@ -435,22 +520,40 @@ def main() -> None:
             encrypted.unlink()
             rows[mib] = (mib / min(ours), mib / min(tool), max(rss), min(ours_cpu), min(tool_cpu))
         print("best of", args.repeat, "runs each; CPU = user + system seconds of all processes/threads involved")
-        print(f"{'size':>9} {'ingest MiB/s':>13} {'tool MiB/s':>11} {'ratio':>6} {'ingest CPU s':>13} {'tool CPU s':>11} "
-              f"{'ingest peak RSS':>16}")
+        print(
+            f"{'size':>9} {'ingest MiB/s':>13} {'tool MiB/s':>11} {'ratio':>6} {'ingest CPU s':>13} {'tool CPU s':>11} "
+            f"{'ingest peak RSS':>16}"
+        )
         for mib, (ours, tool, rss, ocpu, tcpu) in rows.items():
-            print(f"{mib:>5} MiB {ours:>13.1f} {tool:>11.1f} {ours / tool:>6.2f} {ocpu:>13.2f} {tcpu:>11.2f} {rss:>12.1f} MiB")
+            print(
+                f"{mib:>5} MiB {ours:>13.1f} {tool:>11.1f} {ours / tool:>6.2f} {ocpu:>13.2f} {tcpu:>11.2f} {rss:>12.1f} MiB"
+            )
         main_ratio = rows[args.size_mib][0] / rows[args.size_mib][1]
-        print(f"ratio at {args.size_mib} MiB: {main_ratio:.2f} (goal >= 1.6): {'met' if main_ratio >= 1.6 else 'NOT met'}")
+        print(
+            f"ratio at {args.size_mib} MiB: {main_ratio:.2f} (goal >= 1.6): {'met' if main_ratio >= 1.6 else 'NOT met'}"
+        )
         flat = None
         if len(rows) > 1:
             small, big = rows[min(rows)][2], rows[max(rows)][2]
             flat = big < small * 1.2 + 8
-            print(f"peak RSS {small:.1f} MiB at {min(rows)} MiB vs {big:.1f} MiB at {max(rows)} MiB "
-                  f"({'flat' if flat else 'GROWS'})")
+            print(
+                f"peak RSS {small:.1f} MiB at {min(rows)} MiB vs {big:.1f} MiB at {max(rows)} MiB "
+                f"({'flat' if flat else 'GROWS'})"
+            )
         if args.json:
             ours, tool, rss, _, _ = rows[args.size_mib]
-            print(json.dumps({"size_mib": args.size_mib, "ingest_mib_s": round(ours, 1), "tool_mib_s": round(tool, 1),
-                              "ratio": round(main_ratio, 2), "peak_rss_mib": round(rss, 1), "memory_flat": flat}))
+            print(
+                json.dumps(
+                    {
+                        "size_mib": args.size_mib,
+                        "ingest_mib_s": round(ours, 1),
+                        "tool_mib_s": round(tool, 1),
+                        "ratio": round(main_ratio, 2),
+                        "peak_rss_mib": round(rss, 1),
+                        "memory_flat": flat,
+                    }
+                )
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

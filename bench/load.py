@@ -71,12 +71,20 @@ class Result:
 
     def summary(self) -> dict:
         return {
-            "phase": self.name, "clients": self.clients, "seconds": round(self.seconds, 1), "ok": len(self.latencies),
-            "errors": self.errors, "requests_per_second": round(self.rate, 1),
-            "p50_ms": round(self.percentile(50) * 1000, 1), "p99_ms": round(self.percentile(99) * 1000, 1),
+            "phase": self.name,
+            "clients": self.clients,
+            "seconds": round(self.seconds, 1),
+            "ok": len(self.latencies),
+            "errors": self.errors,
+            "requests_per_second": round(self.rate, 1),
+            "p50_ms": round(self.percentile(50) * 1000, 1),
+            "p99_ms": round(self.percentile(99) * 1000, 1),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 1) if self.latencies else None,
-            "by_kind": {kind: {"ok": len(times), "p50_ms": round(sorted(times)[len(times) // 2] * 1000, 1)}
-                        for kind, times in sorted(self.by_kind.items()) if times},
+            "by_kind": {
+                kind: {"ok": len(times), "p50_ms": round(sorted(times)[len(times) // 2] * 1000, 1)}
+                for kind, times in sorted(self.by_kind.items())
+                if times
+            },
             "server_rss_before_mib": round(self.rss_before / 2**20, 1),
             "server_rss_peak_mib": round(self.rss_peak / 2**20, 1),
         }
@@ -165,8 +173,10 @@ def run_load(target: Target, *, phase: str, clients: int, seconds: float, server
     rss_before = rss_of_group(server_pgid)
     peak = [rss_before]
     stop = time.monotonic() + seconds
-    threads = [threading.Thread(target=_client, args=(target, phase, stop, i, out, errors, kinds, lock), daemon=True)
-               for i in range(clients)]
+    threads = [
+        threading.Thread(target=_client, args=(target, phase, stop, i, out, errors, kinds, lock), daemon=True)
+        for i in range(clients)
+    ]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -201,16 +211,27 @@ def seed(stack, folder: Path) -> Target:
         response = root.put(f"{stack.url}/api/inbox/{encrypted.name}", data=encrypted.read_bytes(), timeout=60)
         assert response.status_code == 201, response.text
         names.append(encrypted.name)
-    entries = [wait_for(lambda n=n: (e := inbox_entry(root, stack.url, n)) and e["status"] in ("ready", "error") and e,
-                        120, f"{n} to be archived") for n in names]
+    entries = [
+        wait_for(
+            lambda n=n: (e := inbox_entry(root, stack.url, n)) and e["status"] in ("ready", "error") and e,
+            120,
+            f"{n} to be archived",
+        )
+        for n in names
+    ]
     assert all(e["status"] == "ready" for e in entries), entries
     publish(stack, [entries[0]["accession"]])
     time.sleep(1.1)  # tokens carry whole-second times
     client_pk = os.urandom(32)
     from crypt4gh import sodium
 
-    return Target(url=stack.url, token=stack.token("alice"), bam=entries[0]["accession"],
-                  key_b64=base64.b64encode(sodium.derive_pk(client_pk)).decode(), plaintext_size=bam.stat().st_size)
+    return Target(
+        url=stack.url,
+        token=stack.token("alice"),
+        bam=entries[0]["accession"],
+        key_b64=base64.b64encode(sodium.derive_pk(client_pk)).decode(),
+        plaintext_size=bam.stat().st_size,
+    )
 
 
 def main() -> None:
@@ -240,8 +261,9 @@ def main() -> None:
         stack.env["LOG_LEVEL"] = "WARNING"
         stack.manage_user = stack.manage
         stack.up()
-        stack.manage("shell", "-c", "from gdi_archive.accounts.models import User\n"
-                                    "User.objects.get_or_create(username='bob')")
+        stack.manage(
+            "shell", "-c", "from gdi_archive.accounts.models import User\nUser.objects.get_or_create(username='bob')"
+        )
         from tests.reliability.stack import ReliabilityStack as _R
 
         stack.session = _R.session.__get__(stack)
@@ -252,18 +274,28 @@ def main() -> None:
         cores = os.cpu_count()
         print(f"gunicorn on {stack.url}: deploy/gunicorn.conf.py defaults, {cores} cores shared with the clients")
         run_load(target, phase="mix", clients=10, seconds=3, server_pgid=pgid)  # warm up caches and connections
-        results = [run_load(target, phase=phase, clients=args.clients, seconds=args.seconds, server_pgid=pgid)
-                   for phase in ("mix", "live")]
+        results = [
+            run_load(target, phase=phase, clients=args.clients, seconds=args.seconds, server_pgid=pgid)
+            for phase in ("mix", "live")
+        ]
         for result in results:
             s = result.summary()
-            print(f"{s['phase']:>5}: {s['clients']} clients x {s['seconds']} s  {s['requests_per_second']:8.1f} req/s  "
-                  f"p50 {s['p50_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms  ok {s['ok']}  errors {sum(s['errors'].values())} "
-                  f"{s['errors'] or ''}  server RSS {s['server_rss_before_mib']} -> peak {s['server_rss_peak_mib']} MiB  "
-                  f"{ {k: v['p50_ms'] for k, v in s['by_kind'].items()} } (p50 ms by kind)")
+            print(
+                f"{s['phase']:>5}: {s['clients']} clients x {s['seconds']} s  {s['requests_per_second']:8.1f} req/s  "
+                f"p50 {s['p50_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms  ok {s['ok']}  errors {sum(s['errors'].values())} "
+                f"{s['errors'] or ''}  server RSS {s['server_rss_before_mib']} -> peak {s['server_rss_peak_mib']} MiB  "
+                f"{ {k: v['p50_ms'] for k, v in s['by_kind'].items()} } (p50 ms by kind)"
+            )
         mix, live = results
-        print(f"ratio mix/live: {mix.rate / live.rate:.2f} (the cost of authorisation, re-encryption and storage reads)")
+        print(
+            f"ratio mix/live: {mix.rate / live.rate:.2f} (the cost of authorisation, re-encryption and storage reads)"
+        )
         if args.json:
-            print(json.dumps({"mix": mix.summary(), "live": live.summary(), "ratio": round(mix.rate / live.rate, 3)}, indent=2))
+            print(
+                json.dumps(
+                    {"mix": mix.summary(), "live": live.summary(), "ratio": round(mix.rate / live.rate, 3)}, indent=2
+                )
+            )
     finally:
         if stack is not None:
             stack.down()

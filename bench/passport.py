@@ -62,8 +62,11 @@ def main() -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     iss, jku = f"{base}/broker", f"{base}/jwks"
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=tempfile.mkdtemp(prefix="gdi-bench-"),
-        DATABASE_URL="sqlite://:memory:", BASE_URL="http://archive.example", LOG_LEVEL="ERROR",
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATA_DIR=tempfile.mkdtemp(prefix="gdi-bench-"),
+        DATABASE_URL="sqlite://:memory:",
+        BASE_URL="http://archive.example",
+        LOG_LEVEL="ERROR",
         TRUSTED_ISSUERS=json.dumps([{"iss": iss, "jku": jku}]),
     )
     import django
@@ -82,16 +85,33 @@ def main() -> None:
     now = int(time.time())
     headers = {"kid": "k1", "jku": jku}
     visas = [
-        pyjwt.encode({"iss": iss, "sub": "alice", "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()),
-                      "ga4gh_visa_v1": {"type": "ControlledAccessGrants", "asserted": now,
-                                        "value": f"http://archive.example/datasets/GDID{n:011d}",
-                                        "source": "https://dac.example/dacs/1", "by": "dac"}},
-                     private, algorithm="RS256", headers={**headers, "typ": "vnd.ga4gh.visa+jwt"})
+        pyjwt.encode(
+            {
+                "iss": iss,
+                "sub": "alice",
+                "iat": now,
+                "exp": now + 3600,
+                "jti": str(uuid.uuid4()),
+                "ga4gh_visa_v1": {
+                    "type": "ControlledAccessGrants",
+                    "asserted": now,
+                    "value": f"http://archive.example/datasets/GDID{n:011d}",
+                    "source": "https://dac.example/dacs/1",
+                    "by": "dac",
+                },
+            },
+            private,
+            algorithm="RS256",
+            headers={**headers, "typ": "vnd.ga4gh.visa+jwt"},
+        )
         for n in range(args.visas)
     ]
-    passport = pyjwt.encode({"iss": iss, "sub": "alice", "iat": now, "exp": now + 3600, "jti": "p",
-                             "ga4gh_passport_v1": visas}, private, algorithm="RS256",
-                            headers={**headers, "typ": "vnd.ga4gh.passport+jwt"})
+    passport = pyjwt.encode(
+        {"iss": iss, "sub": "alice", "iat": now, "exp": now + 3600, "jti": "p", "ga4gh_passport_v1": visas},
+        private,
+        algorithm="RS256",
+        headers={**headers, "typ": "vnd.ga4gh.passport+jwt"},
+    )
     tokens = [passport, *visas]
 
     checked = check_passport(passport)
@@ -115,11 +135,15 @@ def main() -> None:
     joserfc_rate = rate(bare_joserfc, args.seconds)
     pyjwt_rate = rate(bare_pyjwt, args.seconds)
     server.shutdown()
-    print(f"passport of {args.visas} visas ({len(tokens)} RS256 JWTs, {len(passport)} bytes), JWKS fetched {_Jwks.hits} time(s)")
+    print(
+        f"passport of {args.visas} visas ({len(tokens)} RS256 JWTs, {len(passport)} bytes), JWKS fetched {_Jwks.hits} time(s)"
+    )
     print(f"  full checklist (check_passport, cached JWKS): {ours_rate:8.1f} passports/s")
     print(f"  bare joserfc decode+verify of the {len(tokens)} JWTs: {joserfc_rate:8.1f} passports/s")
     print(f"  bare PyJWT decode+verify of the {len(tokens)} JWTs:   {pyjwt_rate:8.1f} passports/s")
-    print(f"  ratio ours / bare joserfc: {ours_rate / joserfc_rate:.2f}   ours / bare PyJWT: {ours_rate / pyjwt_rate:.2f}   (goal >= 0.5)")
+    print(
+        f"  ratio ours / bare joserfc: {ours_rate / joserfc_rate:.2f}   ours / bare PyJWT: {ours_rate / pyjwt_rate:.2f}   (goal >= 0.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production")
 
 _base_host = urlsplit(BASE_URL).hostname or "127.0.0.1"
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [_base_host] if PRODUCTION else [_base_host, "127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [_base_host] if PRODUCTION else [_base_host, "127.0.0.1", "localhost", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{urlsplit(BASE_URL).scheme}://{urlsplit(BASE_URL).netloc}"])
 
 INSTALLED_APPS = [
@@ -233,7 +235,9 @@ OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
@@ -348,7 +352,10 @@ CELERY_BEAT_SCHEDULE["ingest-remove-abandoned-uploads"] = {
     "schedule": 3600.0,
 }
 # Exports: delete outbox copies whose links have expired; start again runs whose worker died.
-CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {"task": "gdi_archive.downloads.tasks.clean_outbox", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {
+    "task": "gdi_archive.downloads.tasks.clean_outbox",
+    "schedule": 3600.0,
+}
 EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300, minimum=30)
 CELERY_BEAT_SCHEDULE["recover-interrupted-exports"] = {
     "task": "gdi_archive.downloads.tasks.recover_interrupted_exports",
@@ -363,11 +370,17 @@ CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "gdi_archive.audit.tasks.seal_log"
 GDI_COUNTRY = env_str("GDI_COUNTRY", None if PRODUCTION else "EE")
 GDI_ORGANISATION = env_str("GDI_ORGANISATION", None if PRODUCTION else "DEMO")
 if PRODUCTION and not (GDI_COUNTRY and GDI_ORGANISATION):
-    raise ImproperlyConfigured("GDI_COUNTRY and GDI_ORGANISATION are required in production (FAIR Data Point identifiers)")
+    raise ImproperlyConfigured(
+        "GDI_COUNTRY and GDI_ORGANISATION are required in production (FAIR Data Point identifiers)"
+    )
 if GDI_COUNTRY and not re.fullmatch(r"[A-Z]{2}", GDI_COUNTRY):
-    raise ImproperlyConfigured(f"GDI_COUNTRY must be a two-letter country code in capitals (ISO 3166-1), not {GDI_COUNTRY!r}")
+    raise ImproperlyConfigured(
+        f"GDI_COUNTRY must be a two-letter country code in capitals (ISO 3166-1), not {GDI_COUNTRY!r}"
+    )
 if GDI_ORGANISATION and not re.fullmatch(r"[A-Z]+", GDI_ORGANISATION):
-    raise ImproperlyConfigured(f"GDI_ORGANISATION must be capital letters only (the GDI identifier pattern), not {GDI_ORGANISATION!r}")
+    raise ImproperlyConfigured(
+        f"GDI_ORGANISATION must be capital letters only (the GDI identifier pattern), not {GDI_ORGANISATION!r}"
+    )
 # The publisher of every dataset unless a steward names another; creator and contact point default to it.
 FDP_PUBLISHER_NAME = env_str("FDP_PUBLISHER_NAME", None if PRODUCTION else "GDI demo node (gdi-archive)")
 if PRODUCTION and not FDP_PUBLISHER_NAME:
@@ -380,8 +393,10 @@ FDP_APPLICABLE_LEGISLATION = env_list("FDP_APPLICABLE_LEGISLATION", ["http://dat
 FDP_TITLE = env_str("FDP_TITLE", f"{FDP_PUBLISHER_NAME or 'gdi-archive'} FAIR Data Point")
 FDP_DESCRIPTION = env_str("FDP_DESCRIPTION", "Controlled-access human genomic datasets of this GDI national node.")
 FDP_CATALOG_TITLE = env_str("FDP_CATALOG_TITLE", f"{FDP_PUBLISHER_NAME or 'gdi-archive'} genomic datasets")
-FDP_CATALOG_DESCRIPTION = env_str("FDP_CATALOG_DESCRIPTION", "Human genomic datasets held by this node; "
-                                  "access is decided by each dataset's Data Access Committee.")
+FDP_CATALOG_DESCRIPTION = env_str(
+    "FDP_CATALOG_DESCRIPTION",
+    "Human genomic datasets held by this node; access is decided by each dataset's Data Access Committee.",
+)
 FDP_HOMEPAGE = env_str("FDP_HOMEPAGE", f"{BASE_URL}/datasets")
 FDP_LANGUAGE = env_str("FDP_LANGUAGE", "http://publications.europa.eu/resource/authority/language/ENG")
 FDP_KEYWORDS = env_list("FDP_KEYWORDS", ["genomics", "GDI"])
@@ -400,7 +415,9 @@ BEACON_INDIVIDUALS = env_bool("BEACON_INDIVIDUALS", True)
 BEACON_REQUIRE_PASSPORT = env_bool("BEACON_REQUIRE_PASSPORT", False)
 # For VCFs whose header names no assembly.
 BEACON_DEFAULT_ASSEMBLY = env_str("BEACON_DEFAULT_ASSEMBLY", "GRCh38")
-BEACON_ID = env_str("BEACON_ID", "org.gdi.archive." + (BASE_URL.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "local"))
+BEACON_ID = env_str(
+    "BEACON_ID", "org.gdi.archive." + (BASE_URL.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "local")
+)
 BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
 BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
 BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)

@@ -148,10 +148,29 @@ class WorkerProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=INFO",
-             "--concurrency=1", "--pool=prefork", "-Q", settings.CELERY_WORKER_QUEUES, "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
-            cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "--pool=prefork",
+                "-Q",
+                settings.CELERY_WORKER_QUEUES,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

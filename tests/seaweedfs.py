@@ -92,8 +92,10 @@ class SeaweedFS:
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="gdi-weed-"))
         self.access_key, self.secret_key = access_key, secret_key
-        self.ports = {name: _free_port() for name in ("master", "master.grpc", "volume", "volume.grpc", "filer",
-                                                       "filer.grpc", "s3", "s3.grpc")}
+        self.ports = {
+            name: _free_port()
+            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
+        }
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.proc: subprocess.Popen | None = None
 
@@ -102,16 +104,31 @@ class SeaweedFS:
     def argv(self) -> list[str]:
         p = self.ports
         return [
-            weed_binary(), "server",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.root / 'data'}",
-            f"-master.port={p['master']}", f"-master.port.grpc={p['master.grpc']}", "-master.telemetry=false",
-            "-master.volumeSizeLimitMB=256", "-master.heartbeatInterval=200ms",
-            f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume.grpc']}", "-volume.max=4000",
+            weed_binary(),
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={self.root / 'data'}",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master.grpc']}",
+            "-master.telemetry=false",
+            "-master.volumeSizeLimitMB=256",
+            "-master.heartbeatInterval=200ms",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume.grpc']}",
+            "-volume.max=4000",
             "-volume.preStopSeconds=0",
-            "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
+            "-filer",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer.grpc']}",
             f"-filer.localSocket={self.root / 'filer.sock'}",
-            "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", f"-s3.config={self.root / 's3.json'}",
-            f"-s3.localSocket={self.root / 's3.sock'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-s3",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3.grpc']}",
+            f"-s3.config={self.root / 's3.json'}",
+            f"-s3.localSocket={self.root / 's3.sock'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-s3.autoCreateBucket=false",  # real S3 says NoSuchBucket; tests rely on that
         ]
 
@@ -119,18 +136,29 @@ class SeaweedFS:
         remove_stale_sockets()
         (self.root / "data").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(exist_ok=True)
-        identities = {"identities": [{
-            "name": "tests",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}
+        identities = {
+            "identities": [
+                {
+                    "name": "tests",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
         (self.root / "s3.json").write_text(json.dumps(identities))
         (self.root / "master.toml").write_text(MASTER_TOML)  # read from the working folder
         env = {**os.environ, "TMPDIR": str(self.root / "tmp")}  # its log files
         self.log_path = self.root / "weed.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv(),
+                cwd=self.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -144,8 +172,9 @@ class SeaweedFS:
         import boto3
         from botocore.config import Config
 
-        client = boto3.client("s3", **self.client_kwargs(),
-                              config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+        client = boto3.client(
+            "s3", **self.client_kwargs(), config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
+        )
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:
@@ -193,8 +222,12 @@ class SeaweedFS:
     # --- for callers -----------------------------------------------------------------------
 
     def client_kwargs(self) -> dict:
-        return {"endpoint_url": self.endpoint, "aws_access_key_id": self.access_key,
-                "aws_secret_access_key": self.secret_key, "region_name": REGION}
+        return {
+            "endpoint_url": self.endpoint,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "region_name": REGION,
+        }
 
     def log(self) -> str:
         try:

@@ -55,7 +55,9 @@ def load_token(required: bool = True) -> str | None:
                 raise ClientError(f"{path} is readable by other users; run `chmod 600 {path}` (or log in again).")
             token = path.read_text().strip()
     if not token and required:
-        raise ClientError("Not logged in. Run `gdi-archive login` and paste a token from the archive's Access tokens page.")
+        raise ClientError(
+            "Not logged in. Run `gdi-archive login` and paste a token from the archive's Access tokens page."
+        )
     return token
 
 

@@ -24,6 +24,7 @@ def passphrase_callback(prompt: str = "Passphrase for your Crypt4GH key: "):
     def callback():
         value = os.environ.get("C4GH_PASSPHRASE")
         return value if value is not None else getpass.getpass(prompt)
+
     return callback
 
 
@@ -33,7 +34,9 @@ def load_secret_key(path: str) -> bytes:
     except FileNotFoundError:
         raise ClientError(f"No key file at {path}") from None
     except Exception as exc:  # crypt4gh raises plain ValueError/AssertionError on a bad passphrase
-        raise ClientError(f"Cannot open the key {path}: wrong passphrase or not a Crypt4GH/ssh-ed25519 key ({exc.__class__.__name__})") from None
+        raise ClientError(
+            f"Cannot open the key {path}: wrong passphrase or not a Crypt4GH/ssh-ed25519 key ({exc.__class__.__name__})"
+        ) from None
 
 
 def load_public_key(path: str) -> bytes:
@@ -57,9 +60,11 @@ def derive_public_key(secret: bytes) -> bytes:
     """The public half of an X25519 key (what crypt4gh itself does when it writes a key pair)."""
     try:
         from crypt4gh.sodium import derive_pk  # crypt4gh >= 1.8
+
         return derive_pk(secret)
     except ImportError:  # crypt4gh 1.7 used PyNaCl
         from nacl.public import PrivateKey
+
         return bytes(PrivateKey(secret).public_key)
 
 
@@ -82,7 +87,12 @@ def generate(sk_path: str, pk_path: str, passphrase: str, comment: str = "gdi-ar
     for path in (sk_path, pk_path):
         if Path(path).exists():
             raise ClientError(f"{path} exists already; not overwriting a key")
-    c4gh.generate(os.path.expanduser(sk_path), os.path.expanduser(pk_path), passphrase=passphrase.encode(), comment=comment.encode())
+    c4gh.generate(
+        os.path.expanduser(sk_path),
+        os.path.expanduser(pk_path),
+        passphrase=passphrase.encode(),
+        comment=comment.encode(),
+    )
 
 
 class HashingWriter(io.RawIOBase):
@@ -110,7 +120,9 @@ def decrypt_stream(secret: bytes, infile, target=None) -> HashingWriter:
     try:
         lib.decrypt([(0, secret, None)], infile, out)
     except Exception as exc:
-        raise ClientError(f"Decryption failed ({exc.__class__.__name__}: {exc}); is this file encrypted to your key?") from None
+        raise ClientError(
+            f"Decryption failed ({exc.__class__.__name__}: {exc}); is this file encrypted to your key?"
+        ) from None
     return out
 
 

@@ -35,8 +35,11 @@ def cmd_login(args) -> int:
     if not url.startswith(("https://", "http://")):
         raise ClientError("The URL must start with https://")
     if args.device:
-        token = device_flow(issuer=args.issuer or os.environ.get("GDI_ARCHIVE_OIDC_ISSUER"),
-                            client_id=args.client_id or os.environ.get("GDI_ARCHIVE_OIDC_CLIENT_ID"), scope=args.scope)
+        token = device_flow(
+            issuer=args.issuer or os.environ.get("GDI_ARCHIVE_OIDC_ISSUER"),
+            client_id=args.client_id or os.environ.get("GDI_ARCHIVE_OIDC_CLIENT_ID"),
+            scope=args.scope,
+        )
     elif args.username:
         password = os.environ.get("GDI_ARCHIVE_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
         try:
@@ -78,8 +81,15 @@ def device_flow(*, issuer: str | None, client_id: str | None, scope: str) -> str
     deadline = time.monotonic() + int(grant.get("expires_in", 600))
     while time.monotonic() < deadline:
         time.sleep(interval)
-        reply = requests.post(token_endpoint, data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                                                    "device_code": grant["device_code"], "client_id": client_id}, timeout=30)
+        reply = requests.post(
+            token_endpoint,
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code": grant["device_code"],
+                "client_id": client_id,
+            },
+            timeout=30,
+        )
         body = reply.json() if reply.headers.get("Content-Type", "").startswith("application/json") else {}
         if reply.status_code == 200 and body.get("access_token"):
             return body["access_token"]
@@ -89,7 +99,9 @@ def device_flow(*, issuer: str | None, client_id: str | None, scope: str) -> str
         if error == "slow_down":
             interval += 5
             continue
-        raise ClientError(f"Sign-in did not complete: {error or reply.status_code} {body.get('error_description', '')}".strip())
+        raise ClientError(
+            f"Sign-in did not complete: {error or reply.status_code} {body.get('error_description', '')}".strip()
+        )
     raise ClientError("The code expired before sign-in completed; run `gdi-archive login --device` again.")
 
 
@@ -127,13 +139,26 @@ def cmd_download(args) -> int:
     secret, public = _keys(args)
     archive = Archive()
     out = Path(args.output or (args.accession + ("" if args.decrypt else ".c4gh")))
-    result = transfer.download(archive, args.accession, out, parallel=args.parallel, public=public, secret=secret,
-                               decrypt=args.decrypt, verify=not args.no_verify, limit_rate=transfer.parse_rate(args.limit_rate))
+    result = transfer.download(
+        archive,
+        args.accession,
+        out,
+        parallel=args.parallel,
+        public=public,
+        secret=secret,
+        decrypt=args.decrypt,
+        verify=not args.no_verify,
+        limit_rate=transfer.parse_rate(args.limit_rate),
+    )
     if args.json:
         print(json.dumps({**result, "output": str(out)}))
     else:
         note = " (resumed)" if result["resumed_from"] else ""
-        check = ", sha256 verified" if result.get("verified") else (", sha256 " + result["sha256"] if result.get("sha256") else "")
+        check = (
+            ", sha256 verified"
+            if result.get("verified")
+            else (", sha256 " + result["sha256"] if result.get("sha256") else "")
+        )
         print(f"{args.accession} -> {out}{note}{check}")
     return 0
 
@@ -161,7 +186,9 @@ def cmd_htsget(args) -> int:
     if args.region:
         params.update(_parse_region(args.region))
     headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
-    ticket = archive.json("GET", archive.path("htsget", kind, args.accession).removeprefix(archive.url), params=params, headers=headers)
+    ticket = archive.json(
+        "GET", archive.path("htsget", kind, args.accession).removeprefix(archive.url), params=params, headers=headers
+    )
     origin = urlsplit(archive.url)
     out = Path(args.output)
     encrypted = out.with_name(out.name + ".c4gh.tmp")
@@ -176,7 +203,9 @@ def cmd_htsget(args) -> int:
             try:
                 response = session.get(url, headers=item.get("headers", {}), stream=True, timeout=(10, 300))
             except requests.RequestException as exc:
-                raise ClientError(f"Cannot fetch a block of the ticket from {urlsplit(url).netloc}: {exc.__class__.__name__}") from None
+                raise ClientError(
+                    f"Cannot fetch a block of the ticket from {urlsplit(url).netloc}: {exc.__class__.__name__}"
+                ) from None
             if response.status_code not in (200, 206):
                 raise ClientError(explain(response))
             for chunk in response.iter_content(transfer.CHUNK):
@@ -187,7 +216,10 @@ def cmd_htsget(args) -> int:
         encrypted.unlink()
     else:
         os.replace(encrypted, out)
-    print(f"{args.accession} {args.region or ''} -> {out}" + ("" if secret is not None else " (Crypt4GH; decrypt with your key)"))
+    print(
+        f"{args.accession} {args.region or ''} -> {out}"
+        + ("" if secret is not None else " (Crypt4GH; decrypt with your key)")
+    )
     return 0
 
 
@@ -200,7 +232,9 @@ def cmd_keygen(args) -> int:
     if not passphrase:
         raise ClientError("Give the key a passphrase (C4GH_PASSPHRASE or at the prompt)")
     c4gh.generate(args.sk, args.pk, passphrase, args.comment)
-    print(f"Secret key: {args.sk} (keep it to yourself)\nPublic key: {args.pk} (register it on the archive's Keys page)")
+    print(
+        f"Secret key: {args.sk} (keep it to yourself)\nPublic key: {args.pk} (register it on the archive's Keys page)"
+    )
     return 0
 
 
@@ -215,6 +249,7 @@ def cmd_encrypt(args) -> int:
     tmp = out.with_name(out.name + ".tmp")
     digest = hashlib.sha256()
     with open(args.file, "rb") as source, open(tmp, "wb") as target:
+
         class Hashing:
             def read(self, n=-1):
                 data = source.read(n)
@@ -225,6 +260,7 @@ def cmd_encrypt(args) -> int:
                 n = source.readinto(buffer)
                 digest.update(memoryview(buffer)[:n])
                 return n
+
         c4gh.encrypt_stream(recipient, Hashing(), target)
     os.replace(tmp, out)
     print(f"{args.file} -> {out} (plaintext sha256 {digest.hexdigest()})")
@@ -241,8 +277,15 @@ def cmd_upload(args) -> int:
     part_size = transfer.parse_rate(args.part_size, "--part-size")
     if part_size < 64 * 1024:
         raise ClientError("--part-size must be at least 64K.")
-    entry = transfer.upload(archive, path, args.name or path.name, retries=args.retries, sha256=args.sha256,
-                            part_size=part_size, limit_rate=transfer.parse_rate(args.limit_rate))
+    entry = transfer.upload(
+        archive,
+        path,
+        args.name or path.name,
+        retries=args.retries,
+        sha256=args.sha256,
+        part_size=part_size,
+        limit_rate=transfer.parse_rate(args.limit_rate),
+    )
     if args.json:
         print(json.dumps(entry))
     else:
@@ -274,7 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", default="openid ga4gh_passport_v1", help="with --device: scopes to ask for")
     p.set_defaults(func=cmd_login)
 
-    for name, func, text in (("datasets", cmd_datasets, "datasets you may read"), ("inbox", cmd_inbox, "your uploads and their ingestion")):
+    for name, func, text in (
+        ("datasets", cmd_datasets, "datasets you may read"),
+        ("inbox", cmd_inbox, "your uploads and their ingestion"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
@@ -286,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def key_options(p):
         p.add_argument("--sk", help="your Crypt4GH secret key (passphrase from C4GH_PASSPHRASE or a prompt)")
-        p.add_argument("--pk", help="your Crypt4GH public key (default: derived from --sk, else the key registered on the web)")
+        p.add_argument(
+            "--pk", help="your Crypt4GH public key (default: derived from --sk, else the key registered on the web)"
+        )
 
     p = sub.add_parser("download", help="download a file (parallel, resumable)")
     p.add_argument("accession")
@@ -324,8 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--name", help="name in the inbox (default: the file's name)")
     p.add_argument("--sha256", help="the plaintext's sha256, checked by ingestion")
-    p.add_argument("--part-size", default="64M", help="send the file in parts of this size (e.g. 64M); an "
-                   "interrupted upload resumes at the last whole part, also when the command is run again")
+    p.add_argument(
+        "--part-size",
+        default="64M",
+        help="send the file in parts of this size (e.g. 64M); an "
+        "interrupted upload resumes at the last whole part, also when the command is run again",
+    )
     p.add_argument("--retries", type=int, default=5, help="tries in a row after a broken connection (each resumes)")
     p.add_argument("--limit-rate", help="at most this many bytes per second, e.g. 500K or 2M")
     p.add_argument("--json", action="store_true")

@@ -126,7 +126,7 @@ class GrowingBody(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if self.position < len(self.header):
             n = min(len(buffer), len(self.header) - self.position)
-            buffer[:n] = self.header[self.position:self.position + n]
+            buffer[:n] = self.header[self.position : self.position + n]
             self.position += n
             return n
         offset = self.position - len(self.header)
@@ -138,7 +138,7 @@ class GrowingBody(io.RawIOBase):
                     raise ClientError("The download stopped before the file was complete.")
                 self.partfile.grown.wait(0.5)
         data = os.pread(self.fd, min(len(buffer), available - offset), self.partfile.body_offset + offset)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.position += len(data)
         return len(data)
 
@@ -183,8 +183,17 @@ class ChangedOnServer(Exception):
     pass
 
 
-def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile: PartFile, etag: str, progress: Progress,
-                stop: threading.Event, limit: RateLimit) -> None:
+def _fetch_part(
+    archive: Archive,
+    url: str,
+    headers: dict,
+    part: dict,
+    partfile: PartFile,
+    etag: str,
+    progress: Progress,
+    stop: threading.Event,
+    limit: RateLimit,
+) -> None:
     attempts = 0
     while part["start"] + part["done"] < part["end"]:
         if stop.is_set():
@@ -223,7 +232,7 @@ def _fetch_part(archive: Archive, url: str, headers: dict, part: dict, partfile:
             attempts += 1
             if attempts > 5:
                 raise ClientError("The connection keeps failing; run the same command again to resume.") from None
-            time.sleep(min(2 ** attempts, 30))
+            time.sleep(min(2**attempts, 30))
 
 
 def _finish(decryptor: "Decryptor | None") -> None:
@@ -233,8 +242,19 @@ def _finish(decryptor: "Decryptor | None") -> None:
         decryptor.join()
 
 
-def download(archive: Archive, accession: str, out: Path, *, parallel: int, public: bytes | None, secret: bytes | None,
-             decrypt: bool, verify: bool = True, part_path: str = "content", limit_rate: int | None = None) -> dict:
+def download(
+    archive: Archive,
+    accession: str,
+    out: Path,
+    *,
+    parallel: int,
+    public: bytes | None,
+    secret: bytes | None,
+    decrypt: bool,
+    verify: bool = True,
+    part_path: str = "content",
+    limit_rate: int | None = None,
+) -> dict:
     """Header once, body in parallel ranges into OUT.part; with `decrypt`, the plaintext is written
     as the body arrives (following the contiguous part from the start), else the Crypt4GH file."""
     headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
@@ -271,8 +291,11 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
         decryptor.start()
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
-                       for part in partfile.state["parts"] if part["done"] < part["end"] - part["start"]]
+            futures = [
+                pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
+                for part in partfile.state["parts"]
+                if part["done"] < part["end"] - part["start"]
+            ]
             for future in as_completed(futures):
                 future.result()
     except ChangedOnServer:
@@ -280,7 +303,9 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
         _finish(decryptor)
         partfile.remove()
         tmp.unlink(missing_ok=True)
-        raise ClientError("The file changed on the server while downloading; the partial download was discarded. Run the command again.") from None
+        raise ClientError(
+            "The file changed on the server while downloading; the partial download was discarded. Run the command again."
+        ) from None
     except BaseException:
         stop.set()
         _finish(decryptor)
@@ -309,7 +334,9 @@ def download(archive: Archive, accession: str, out: Path, *, parallel: int, publ
             if expected and expected.lower() != result["sha256"]:
                 tmp.unlink(missing_ok=True)
                 partfile.remove()
-                raise ClientError(f"Checksum mismatch for {accession}: expected {expected}, got {result['sha256']}. Nothing was kept.")
+                raise ClientError(
+                    f"Checksum mismatch for {accession}: expected {expected}, got {result['sha256']}. Nothing was kept."
+                )
             result["verified"] = bool(expected)
     if decryptor:
         os.replace(tmp, out)
@@ -359,8 +386,16 @@ TIMEOUT_PROBE = (10, 60)
 PART_SIZE = 64 * 1024 * 1024
 
 
-def upload(archive: Archive, path: Path, name: str, *, retries: int, sha256: str | None = None,
-           part_size: int = PART_SIZE, limit_rate: int | None = None) -> dict:
+def upload(
+    archive: Archive,
+    path: Path,
+    name: str,
+    *,
+    retries: int,
+    sha256: str | None = None,
+    part_size: int = PART_SIZE,
+    limit_rate: int | None = None,
+) -> dict:
     """Send the file in parts (PUT with Content-Range). After a broken connection, or when the same
     command is run again, ask the server how many bytes it has and go on from there."""
     size = path.stat().st_size
@@ -390,10 +425,14 @@ def upload(archive: Archive, path: Path, name: str, *, retries: int, sha256: str
                 failures += 1
                 if failures > retries:
                     progress.close()
-                    raise ClientError(f"Upload stopped after {failures} failed attempts ({exc.__class__.__name__}); "
-                                      f"run the same command again to resume from where the archive stands.") from None
-                print(f"\nupload interrupted ({exc.__class__.__name__}); resuming ({failures}/{retries})", file=sys.stderr)
-                time.sleep(min(2 ** failures, 30))
+                    raise ClientError(
+                        f"Upload stopped after {failures} failed attempts ({exc.__class__.__name__}); "
+                        f"run the same command again to resume from where the archive stands."
+                    ) from None
+                print(
+                    f"\nupload interrupted ({exc.__class__.__name__}); resuming ({failures}/{retries})", file=sys.stderr
+                )
+                time.sleep(min(2**failures, 30))
                 known = server_offset(archive, url, size)
                 if known >= 0:
                     progress.add(known - offset)

@@ -78,11 +78,19 @@ class DecisionInline(EventInline):
 
 
 class DecisionForm(forms.Form):
-    verdict = forms.ChoiceField(label=gettext_lazy("Decision"), choices=Decision.Verdict.choices, widget=forms.RadioSelect)
-    end = forms.DateField(label=gettext_lazy("Access ends (approval; empty = the dataset's longest period)"), required=False,
-                          widget=forms.DateInput(attrs={"type": "date"}))
-    comment = forms.CharField(label=gettext_lazy("Reason or comment (required to reject or return)"), required=False,
-                              widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+    verdict = forms.ChoiceField(
+        label=gettext_lazy("Decision"), choices=Decision.Verdict.choices, widget=forms.RadioSelect
+    )
+    end = forms.DateField(
+        label=gettext_lazy("Access ends (approval; empty = the dataset's longest period)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    comment = forms.CharField(
+        label=gettext_lazy("Reason or comment (required to reject or return)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+    )
 
 
 @admin.register(AccessRequest)
@@ -91,8 +99,22 @@ class AccessRequestAdmin(DACScopedAdmin):
     list_display_links = ["id", "title"]
     list_filter = ["status", ("dac", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
-    fields = ["applicant_details", "committee", "dataset_list", "title", "purpose", "institution", "intended_use", "status",
-              "approvals", "round", "created_at", "submitted_at", "decided_at", "attachment_links"]
+    fields = [
+        "applicant_details",
+        "committee",
+        "dataset_list",
+        "title",
+        "purpose",
+        "institution",
+        "intended_use",
+        "status",
+        "approvals",
+        "round",
+        "created_at",
+        "submitted_at",
+        "decided_at",
+        "attachment_links",
+    ]
     readonly_fields = fields
     inlines = [DecisionInline, EventInline]
     change_form_template = "admin/access/accessrequest/change_form.html"
@@ -106,11 +128,17 @@ class AccessRequestAdmin(DACScopedAdmin):
     def has_approve_permission(self, request):
         return request.user.is_active and request.user.dacs.exists()
 
-    @admin.action(description=gettext_lazy("Approve selected requests (longest access period)"), permissions=["approve"])
+    @admin.action(
+        description=gettext_lazy("Approve selected requests (longest access period)"), permissions=["approve"]
+    )
     def approve_selected(self, request, queryset):
         """Each through the service, so quorum, state and membership rules hold for every one."""
-        _run_each(request, queryset, lambda req: services.approve_request(access_request=req, member=request.user, request=request),
-                  _("Approval recorded for request #%(id)s."))
+        _run_each(
+            request,
+            queryset,
+            lambda req: services.approve_request(access_request=req, member=request.user, request=request),
+            _("Approval recorded for request #%(id)s."),
+        )
 
     def get_queryset(self, request):
         # A draft is the applicant's own until it is submitted.
@@ -130,9 +158,14 @@ class AccessRequestAdmin(DACScopedAdmin):
     def dataset_list(self, obj):
         from django.utils.html import format_html, format_html_join
 
-        return format_html("<ul>{}</ul>", format_html_join(
-            "", "<li>{} {} (terms v{}, at most {} days)</li>",
-            ((d.accession, d.title, d.terms_version, d.max_access_days) for d in obj.datasets.all())))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {} (terms v{}, at most {} days)</li>",
+                ((d.accession, d.title, d.terms_version, d.max_access_days) for d in obj.datasets.all()),
+            ),
+        )
 
     @admin.display(description=gettext_lazy("Intended use"))
     def intended_use(self, obj):
@@ -149,13 +182,18 @@ class AccessRequestAdmin(DACScopedAdmin):
     def attachment_links(self, obj):
         from django.utils.html import format_html, format_html_join
 
-        items = format_html_join("", '<li><a href="{}">{}</a> ({} bytes)</li>',
-                                 ((reverse("request-attachment", args=[obj.pk, a.pk]), a.name, a.size) for a in obj.attachments.all()))
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> ({} bytes)</li>',
+            ((reverse("request-attachment", args=[obj.pk, a.pk]), a.name, a.size) for a in obj.attachments.all()),
+        )
         return format_html("<ul>{}</ul>", items) if items else "-"
 
     def get_urls(self):
-        return [path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view), name="access_accessrequest_decide"),
-                *super().get_urls()]
+        return [
+            path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view), name="access_accessrequest_decide"),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -173,7 +211,9 @@ class AccessRequestAdmin(DACScopedAdmin):
             verdict, comment, end = form.cleaned_data["verdict"], form.cleaned_data["comment"], form.cleaned_data["end"]
             try:
                 if verdict == Decision.Verdict.APPROVE:
-                    services.approve_request(access_request=req, member=request.user, end=end, comment=comment, request=request)
+                    services.approve_request(
+                        access_request=req, member=request.user, end=end, comment=comment, request=request
+                    )
                 elif verdict == Decision.Verdict.REJECT:
                     services.reject_request(access_request=req, member=request.user, reason=comment, request=request)
                 else:
@@ -182,15 +222,27 @@ class AccessRequestAdmin(DACScopedAdmin):
                 form.add_error(None, exc.detail)
             else:
                 req.refresh_from_db()
-                messages.success(request, _("Your decision was recorded; the request is now %(status)s.") % {"status": req.get_status_display()})
+                messages.success(
+                    request,
+                    _("Your decision was recorded; the request is now %(status)s.")
+                    % {"status": req.get_status_display()},
+                )
                 return redirect("admin:access_accessrequest_change", req.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": req, "form": form,
-                   "title": _("Decide on request #%(id)s") % {"id": req.pk}, "datasets": req.datasets.all()}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": req,
+            "form": form,
+            "title": _("Decide on request #%(id)s") % {"id": req.pk},
+            "datasets": req.datasets.all(),
+        }
         return TemplateResponse(request, "admin/access/accessrequest/decide.html", context)
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60})
+    )
 
 
 @admin.register(Entitlement)
@@ -199,8 +251,20 @@ class EntitlementAdmin(DACScopedAdmin):
     list_display = ["id", "user", "dataset", "status", "start", "end", "granted_by"]
     list_filter = ["status", ("dataset", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "dataset__accession"]
-    fields = ["holder", "dataset_name", "status", "start", "end", "granted_by_name", "granted_at", "request_link",
-              "revoked_at", "revoked_by_name", "revoke_reason", "reminder_sent_at"]
+    fields = [
+        "holder",
+        "dataset_name",
+        "status",
+        "start",
+        "end",
+        "granted_by_name",
+        "granted_at",
+        "request_link",
+        "revoked_at",
+        "revoked_by_name",
+        "revoke_reason",
+        "reminder_sent_at",
+    ]
     readonly_fields = fields
     change_form_template = "admin/access/entitlement/change_form.html"
     actions = ["revoke_selected"]
@@ -219,12 +283,23 @@ class EntitlementAdmin(DACScopedAdmin):
         form = RevokeForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             reason = form.cleaned_data["reason"]
-            _run_each(request, queryset, lambda ent: services.revoke_entitlement(entitlement=ent, member=request.user,
-                                                                                reason=reason, request=request),
-                      _("Entitlement #%(id)s was revoked."))
+            _run_each(
+                request,
+                queryset,
+                lambda ent: services.revoke_entitlement(
+                    entitlement=ent, member=request.user, reason=reason, request=request
+                ),
+                _("Entitlement #%(id)s was revoked."),
+            )
             return None
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "entitlements": queryset,
-                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "title": _("Revoke entitlements")}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "entitlements": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "title": _("Revoke entitlements"),
+        }
         return TemplateResponse(request, "admin/access/entitlement/revoke_selected.html", context)
 
     @admin.display(description=gettext_lazy("Holder"))
@@ -249,12 +324,17 @@ class EntitlementAdmin(DACScopedAdmin):
 
         if not obj.access_request_id:
             return "-"
-        return format_html('<a href="{}">#{}</a>', reverse("admin:access_accessrequest_change", args=[obj.access_request_id]),
-                           obj.access_request_id)
+        return format_html(
+            '<a href="{}">#{}</a>',
+            reverse("admin:access_accessrequest_change", args=[obj.access_request_id]),
+            obj.access_request_id,
+        )
 
     def get_urls(self):
-        return [path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="access_entitlement_revoke"),
-                *super().get_urls()]
+        return [
+            path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="access_entitlement_revoke"),
+            *super().get_urls(),
+        ]
 
     def revoke_view(self, request, pk):
         ent = self.get_queryset(request).filter(pk=pk).select_related("dataset", "user").first()
@@ -263,12 +343,19 @@ class EntitlementAdmin(DACScopedAdmin):
         form = RevokeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.revoke_entitlement(entitlement=ent, member=request.user, reason=form.cleaned_data["reason"], request=request)
+                services.revoke_entitlement(
+                    entitlement=ent, member=request.user, reason=form.cleaned_data["reason"], request=request
+                )
             except ArchiveError as exc:
                 form.add_error(None, exc.detail)
             else:
                 messages.success(request, _("The entitlement was revoked."))
                 return redirect("admin:access_entitlement_change", ent.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": ent, "form": form,
-                   "title": _("Revoke entitlement #%(id)s") % {"id": ent.pk}}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": ent,
+            "form": form,
+            "title": _("Revoke entitlement #%(id)s") % {"id": ent.pk},
+        }
         return TemplateResponse(request, "admin/access/entitlement/revoke.html", context)

@@ -37,7 +37,13 @@ from .serializers import (
     event_out,
 )
 
-ACTION_BODIES = {"submit": CommentBody, "withdraw": CommentBody, "approve": ApproveBody, "reject": RejectBody, "return": ReturnBody}
+ACTION_BODIES = {
+    "submit": CommentBody,
+    "withdraw": CommentBody,
+    "approve": ApproveBody,
+    "reject": RejectBody,
+    "return": ReturnBody,
+}
 
 
 def _body(request) -> dict:
@@ -55,25 +61,42 @@ def _answer(req, code=status.HTTP_200_OK, request=None):
 
 
 class AccessRequestList(APIView):
-    @extend_schema(operation_id="access_requests_list", responses={200: AccessRequestSerializer(many=True), **errors(401)})
+    @extend_schema(
+        operation_id="access_requests_list", responses={200: AccessRequestSerializer(many=True), **errors(401)}
+    )
     def get(self, request):
-        reqs = AccessRequest.objects.visible_to(request.user).select_related("dac", "applicant").prefetch_related("datasets")
+        reqs = (
+            AccessRequest.objects.visible_to(request.user)
+            .select_related("dac", "applicant")
+            .prefetch_related("datasets")
+        )
         return Response([AccessRequestSerializer(r, context={"request": request}).data for r in reqs])
 
-    @extend_schema(operation_id="access_requests_create", request=NewAccessRequestBody,
-                   responses={201: AccessRequestSerializer, **errors(400, 401, 403, 409)})
+    @extend_schema(
+        operation_id="access_requests_create",
+        request=NewAccessRequestBody,
+        responses={201: AccessRequestSerializer, **errors(400, 401, 403, 409)},
+    )
     def post(self, request):
         body = validated(NewAccessRequestBody, request)
         req = services.create_request(
-            applicant=request.user, datasets=body.get("datasets"), title=body.get("title"), purpose=body.get("purpose"),
-            institution=body.get("institution") or "", duo=body.get("duo"), accept_terms=body.get("accept_terms"),
-            language=translation.get_language() or "en", request=request,
+            applicant=request.user,
+            datasets=body.get("datasets"),
+            title=body.get("title"),
+            purpose=body.get("purpose"),
+            institution=body.get("institution") or "",
+            duo=body.get("duo"),
+            accept_terms=body.get("accept_terms"),
+            language=translation.get_language() or "en",
+            request=request,
         )
         return _answer(req, status.HTTP_201_CREATED, request)
 
 
 class AccessRequestDetail(APIView):
-    @extend_schema(operation_id="access_requests_retrieve", responses={200: AccessRequestSerializer, **errors(401, 404)})
+    @extend_schema(
+        operation_id="access_requests_retrieve", responses={200: AccessRequestSerializer, **errors(401, 404)}
+    )
     def get(self, request, pk):
         return _answer(selectors.get_request_for(user=request.user, pk=pk), request=request)
 
@@ -86,12 +109,17 @@ class AccessRequestAction(APIView):
         body = validated(ACTION_BODIES[self.action], request)
         user = request.user
         if self.action == "submit":
-            req = services.submit_request(access_request=req, applicant=user, comment=body.get("comment") or "", request=request)
+            req = services.submit_request(
+                access_request=req, applicant=user, comment=body.get("comment") or "", request=request
+            )
         elif self.action == "withdraw":
-            req = services.withdraw_request(access_request=req, applicant=user, comment=body.get("comment") or "", request=request)
+            req = services.withdraw_request(
+                access_request=req, applicant=user, comment=body.get("comment") or "", request=request
+            )
         elif self.action == "approve":
-            req = services.approve_request(access_request=req, member=user, end=body.get("end"),
-                                           comment=body.get("comment") or "", request=request)
+            req = services.approve_request(
+                access_request=req, member=user, end=body.get("end"), comment=body.get("comment") or "", request=request
+            )
         elif self.action == "reject":
             req = services.reject_request(access_request=req, member=user, reason=body.get("reason"), request=request)
         elif self.action == "return":
@@ -102,9 +130,12 @@ class AccessRequestAction(APIView):
 def action_view(action: str):
     """One view class per action, so the OpenAPI description shows each body."""
 
-    @extend_schema(operation_id=f"access_requests_{action}", request=ACTION_BODIES[action],
-                   responses={200: AccessRequestSerializer, **errors(400, 401, 403, 404, 409)},
-                   description="409 when the request's state does not allow this; 403 for a persona who may see it but not do this.")
+    @extend_schema(
+        operation_id=f"access_requests_{action}",
+        request=ACTION_BODIES[action],
+        responses={200: AccessRequestSerializer, **errors(400, 401, 403, 404, 409)},
+        description="409 when the request's state does not allow this; 403 for a persona who may see it but not do this.",
+    )
     def post(self, request, pk):
         return AccessRequestAction.post(self, request, pk)
 
@@ -114,7 +145,9 @@ def action_view(action: str):
 class EntitlementList(APIView):
     @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(401)})
     def get(self, request):
-        ents = Entitlement.objects.visible_to(request.user).select_related("dataset", "user", "granted_by", "revoked_by")
+        ents = Entitlement.objects.visible_to(request.user).select_related(
+            "dataset", "user", "granted_by", "revoked_by"
+        )
         return Response(EntitlementSerializer(ents, many=True).data)
 
 
@@ -123,28 +156,43 @@ class EntitlementRevoke(APIView):
     def post(self, request, pk):
         ent = selectors.get_entitlement_for(user=request.user, pk=pk)
         body = validated(RevokeBody, request)
-        ent = services.revoke_entitlement(entitlement=ent, member=request.user, reason=body.get("reason") or "", request=request)
+        ent = services.revoke_entitlement(
+            entitlement=ent, member=request.user, reason=body.get("reason") or "", request=request
+        )
         return Response(EntitlementSerializer(ent).data)
 
 
 def _member_out(member) -> dict:
-    return {"id": member.id, "email": member.email, "username": member.user.username if member.user else None,
-            "status": member.status, "terms_accepted": member.status == "accepted"}
+    return {
+        "id": member.id,
+        "email": member.email,
+        "username": member.user.username if member.user else None,
+        "status": member.status,
+        "terms_accepted": member.status == "accepted",
+    }
 
 
 class AccessRequestMembers(APIView):
-    @extend_schema(operation_id="access_requests_members_invite", request=MemberBody,
-                   responses={201: MemberOut, **errors(400, 401, 403, 404, 409)},
-                   description="Invite a co-applicant; the link with the token goes to that email address only.")
+    @extend_schema(
+        operation_id="access_requests_members_invite",
+        request=MemberBody,
+        responses={201: MemberOut, **errors(400, 401, 403, 404, 409)},
+        description="Invite a co-applicant; the link with the token goes to that email address only.",
+    )
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
-        member = services.invite_member(access_request=req, applicant=request.user, email=_body(request).get("email"), request=request)
+        member = services.invite_member(
+            access_request=req, applicant=request.user, email=_body(request).get("email"), request=request
+        )
         return Response(_member_out(member), status=status.HTTP_201_CREATED)
 
 
 class AccessRequestMember(APIView):
-    @extend_schema(operation_id="access_requests_members_remove", responses={204: None, **errors(401, 403, 404, 409)},
-                   description="The applicant removes a co-applicant (username, or the email of an open invitation).")
+    @extend_schema(
+        operation_id="access_requests_members_remove",
+        responses={204: None, **errors(401, 403, 404, 409)},
+        description="The applicant removes a co-applicant (username, or the email of an open invitation).",
+    )
     def delete(self, request, pk, username):
         req = selectors.get_request_for(user=request.user, pk=pk)
         services.remove_member(access_request=req, applicant=request.user, who=username, request=request)
@@ -152,46 +200,71 @@ class AccessRequestMember(APIView):
 
 
 class InvitationAccept(APIView):
-    @extend_schema(operation_id="invitations_accept", request=AcceptInvitationBody,
-                   responses={200: MemberOut, **errors(400, 401, 404, 409)})
+    @extend_schema(
+        operation_id="invitations_accept",
+        request=AcceptInvitationBody,
+        responses={200: MemberOut, **errors(400, 401, 404, 409)},
+    )
     def post(self, request, token):
-        member = services.accept_invitation(token=token, user=request.user, accept_terms=_body(request).get("accept_terms"),
-                                            request=request)
+        member = services.accept_invitation(
+            token=token, user=request.user, accept_terms=_body(request).get("accept_terms"), request=request
+        )
         return Response(_member_out(member))
 
 
 class AccessRequestRemark(APIView):
-    @extend_schema(operation_id="access_requests_remark", request=RemarkBody, responses={201: EventOut, **errors(400, 401, 403, 404, 409)},
-                   description="A DAC member's note, no decision; visible to the DAC, not to the applicants.")
+    @extend_schema(
+        operation_id="access_requests_remark",
+        request=RemarkBody,
+        responses={201: EventOut, **errors(400, 401, 403, 404, 409)},
+        description="A DAC member's note, no decision; visible to the DAC, not to the applicants.",
+    )
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
-        event = services.add_remark(access_request=req, member=request.user, comment=_body(request).get("comment"), request=request)
+        event = services.add_remark(
+            access_request=req, member=request.user, comment=_body(request).get("comment"), request=request
+        )
         return Response(event_out(event), status=status.HTTP_201_CREATED)
 
 
 class AccessRequestCopy(APIView):
-    @extend_schema(operation_id="access_requests_copy", request=CopyBody,
-                   responses={201: AccessRequestSerializer, **errors(400, 401, 403, 404, 409)},
-                   description="A new draft from a decided, withdrawn or expired request (an open one: 409); no documents.")
+    @extend_schema(
+        operation_id="access_requests_copy",
+        request=CopyBody,
+        responses={201: AccessRequestSerializer, **errors(400, 401, 403, 404, 409)},
+        description="A new draft from a decided, withdrawn or expired request (an open one: 409); no documents.",
+    )
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
-        copy = services.copy_request(access_request=req, applicant=request.user, accept_terms=_body(request).get("accept_terms"),
-                                     language=translation.get_language() or "en", request=request)
+        copy = services.copy_request(
+            access_request=req,
+            applicant=request.user,
+            accept_terms=_body(request).get("accept_terms"),
+            language=translation.get_language() or "en",
+            request=request,
+        )
         return _answer(copy, status.HTTP_201_CREATED, request)
 
 
 class AccessRequestAttachments(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(operation_id="access_requests_attachments_add", request={"multipart/form-data": AttachmentBody},
-                   responses={201: AttachmentOut, **errors(400, 401, 403, 404, 409, 413)},
-                   description="A PDF (checked by content); `kind` is one of the DAC's required_documents kinds.")
+    @extend_schema(
+        operation_id="access_requests_attachments_add",
+        request={"multipart/form-data": AttachmentBody},
+        responses={201: AttachmentOut, **errors(400, 401, 403, 404, 409, 413)},
+        description="A PDF (checked by content); `kind` is one of the DAC's required_documents kinds.",
+    )
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
         upload = request.FILES.get("file")
         if upload is None:
-            raise InvalidInput("Send the document as multipart form data, field \"file\".")
+            raise InvalidInput('Send the document as multipart form data, field "file".')
         kind = request.data.get("kind") if hasattr(request.data, "get") else ""
-        a = attachments.add_attachment(access_request=req, applicant=request.user, upload=upload, kind=kind or "", request=request)
-        return Response({"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256},
-                        status=status.HTTP_201_CREATED)
+        a = attachments.add_attachment(
+            access_request=req, applicant=request.user, upload=upload, kind=kind or "", request=request
+        )
+        return Response(
+            {"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256},
+            status=status.HTTP_201_CREATED,
+        )

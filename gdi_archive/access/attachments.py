@@ -43,8 +43,10 @@ def _clean_kind(access_request: AccessRequest, kind) -> str:
     kind = (kind or "").strip() if isinstance(kind, str) or kind is None else None
     kinds = [doc.get("kind") for doc in (access_request.dac.required_documents or [])]
     if kind is None or (kind and kind not in kinds):
-        raise InvalidInput(_("%(kind)s is not a document %(dac)s asks for; choose one of: %(kinds)s.")
-                           % {"kind": kind, "dac": access_request.dac.name, "kinds": ", ".join(kinds) or "-"})
+        raise InvalidInput(
+            _("%(kind)s is not a document %(dac)s asks for; choose one of: %(kinds)s.")
+            % {"kind": kind, "dac": access_request.dac.name, "kinds": ", ".join(kinds) or "-"}
+        )
     return kind
 
 
@@ -92,12 +94,28 @@ def add_attachment(*, access_request: AccessRequest, applicant, upload, kind: st
             req = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
             if not req.is_editable:
                 raise Conflict(_("Attachments can be added only while the request is a draft or returned."))
-            attachment = Attachment.objects.create(access_request=req, kind=kind, name=name, size=size, sha256=digest.hexdigest(),
-                                                   location=location, uploaded_by=applicant)
-            RequestEvent.objects.create(access_request=req, kind=RequestEvent.Kind.ATTACHMENT, actor=applicant,
-                                        comment=f"{kind}: {name}" if kind else name)
-            record(action="access.request.attachment_added", actor=applicant, target=req, request=request,
-                   details={"name": name, "kind": kind, "size": size, "sha256": attachment.sha256})
+            attachment = Attachment.objects.create(
+                access_request=req,
+                kind=kind,
+                name=name,
+                size=size,
+                sha256=digest.hexdigest(),
+                location=location,
+                uploaded_by=applicant,
+            )
+            RequestEvent.objects.create(
+                access_request=req,
+                kind=RequestEvent.Kind.ATTACHMENT,
+                actor=applicant,
+                comment=f"{kind}: {name}" if kind else name,
+            )
+            record(
+                action="access.request.attachment_added",
+                actor=applicant,
+                target=req,
+                request=request,
+                details={"name": name, "kind": kind, "size": size, "sha256": attachment.sha256},
+            )
     except BaseException:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

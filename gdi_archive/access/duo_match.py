@@ -82,28 +82,55 @@ def check(requested, datasets) -> dict:
     issues: list[dict] = []
     compatible = True
     if not uses:
-        issues.append(_issue("NoIntendedUse", "The request states no intended use (a DUO data use permission such as GRU, HMB or DS)."))
+        issues.append(
+            _issue(
+                "NoIntendedUse",
+                "The request states no intended use (a DUO data use permission such as GRU, HMB or DS).",
+            )
+        )
         compatible = False
     for accession, codes in datasets:
         permissions, diseases, modifiers = _split(codes)
         if not permissions:
-            issues.append(_issue("NoDatasetPermission", f"{accession} states no data use permission; check its terms by hand.", dataset=accession))
+            issues.append(
+                _issue(
+                    "NoDatasetPermission",
+                    f"{accession} states no data use permission; check its terms by hand.",
+                    dataset=accession,
+                )
+            )
             compatible = False
         for allowed in permissions[:1]:
             for use in uses:
                 if allowed not in _ancestors(use):
-                    issues.append(_issue(use, f"{_name(use)} is not within {accession}'s {_name(allowed)}.", dataset=accession))
+                    issues.append(
+                        _issue(use, f"{_name(use)} is not within {accession}'s {_name(allowed)}.", dataset=accession)
+                    )
                     compatible = False
                 elif use == DS and allowed == DS and diseases:
                     outside = sorted(use_diseases - diseases)
                     if not use_diseases:
-                        issues.append(_issue(DS, f"{accession} allows research on {', '.join(sorted(diseases))} only; the request names no disease.", dataset=accession))
+                        issues.append(
+                            _issue(
+                                DS,
+                                f"{accession} allows research on {', '.join(sorted(diseases))} only; the request names no disease.",
+                                dataset=accession,
+                            )
+                        )
                         compatible = False
                     elif outside:
-                        issues.append(_issue(outside[0], f"{accession} allows research on {', '.join(sorted(diseases))} only, not {', '.join(outside)}.", dataset=accession))
+                        issues.append(
+                            _issue(
+                                outside[0],
+                                f"{accession} allows research on {', '.join(sorted(diseases))} only, not {', '.join(outside)}.",
+                                dataset=accession,
+                            )
+                        )
                         compatible = False
         if NPOA in modifiers and POA in uses:
-            issues.append(_issue(NPOA, f"{accession} forbids population origins or ancestry research.", dataset=accession))
+            issues.append(
+                _issue(NPOA, f"{accession} forbids population origins or ancestry research.", dataset=accession)
+            )
             compatible = False
         if CC in use_modifiers and CC not in modifiers and NRES not in permissions:
             issues.append(_issue(CC, f"{accession} does not allow clinical care use.", dataset=accession))
@@ -111,8 +138,14 @@ def check(requested, datasets) -> dict:
         for modifier in modifiers:
             if modifier == NPOA and POA in uses:
                 continue
-            issues.append(_issue(modifier, f"{accession}: {_name(modifier)}, {CONDITIONS.get(modifier, TERMS[modifier].label)}.",
-                                 dataset=accession, condition=True))
+            issues.append(
+                _issue(
+                    modifier,
+                    f"{accession}: {_name(modifier)}, {CONDITIONS.get(modifier, TERMS[modifier].label)}.",
+                    dataset=accession,
+                    condition=True,
+                )
+            )
     return {"compatible": compatible, "issues": issues}
 
 

@@ -19,15 +19,19 @@ class RequestForm(forms.Form):
     title = forms.CharField(label=_("Project title"), max_length=300)
     purpose = forms.CharField(label=_("Research purpose"), widget=forms.Textarea(attrs={"rows": 6}))
     institution = forms.CharField(label=_("Institution"), max_length=300, required=False)
-    duo = forms.MultipleChoiceField(label=_("Intended use"), choices=DUO_CHOICES, required=False,
-                                    widget=forms.CheckboxSelectMultiple)
+    duo = forms.MultipleChoiceField(
+        label=_("Intended use"), choices=DUO_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
 
 
 class NewRequestForm(RequestForm):
     datasets = forms.MultipleChoiceField(label=_("Datasets"), widget=forms.CheckboxSelectMultiple)
     accept_terms = forms.BooleanField(label=_("I have read and accept the terms of use of the datasets above."))
-    attachment = forms.FileField(label=_("Attachment (PDF, optional)"), required=False,
-                                 widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}))
+    attachment = forms.FileField(
+        label=_("Attachment (PDF, optional)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
 
     def __init__(self, *args, dataset_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,4 +44,6 @@ class CommentForm(forms.Form):
 
 
 class AttachmentForm(forms.Form):
-    attachment = forms.FileField(label=_("Attachment (PDF)"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}))
+    attachment = forms.FileField(
+        label=_("Attachment (PDF)"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
+    )

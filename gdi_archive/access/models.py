@@ -22,7 +22,9 @@ class EntitlementQuerySet(models.QuerySet):
     def live(self, at=None):
         """Active, started and not yet ended: the only entitlements that open data."""
         now = at or timezone.now()
-        return self.filter(status=Entitlement.Status.ACTIVE, start__lte=now).filter(Q(end__isnull=True) | Q(end__gt=now))
+        return self.filter(status=Entitlement.Status.ACTIVE, start__lte=now).filter(
+            Q(end__isnull=True) | Q(end__gt=now)
+        )
 
 
 class Entitlement(models.Model):
@@ -36,12 +38,18 @@ class Entitlement(models.Model):
     start = models.DateTimeField(default=timezone.now)
     end = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
-    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     granted_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     revoke_reason = models.TextField(blank=True)
-    access_request = models.ForeignKey("access.AccessRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="entitlements")
+    access_request = models.ForeignKey(
+        "access.AccessRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="entitlements"
+    )
     reminder_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the holder was told it ends soon.")
 
     objects = EntitlementQuerySet.as_manager()
@@ -183,7 +191,9 @@ class Decision(models.Model):
     class Meta:
         ordering = ["at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["access_request", "member", "round"], name="one_decision_per_member_per_round"),
+            models.UniqueConstraint(
+                fields=["access_request", "member", "round"], name="one_decision_per_member_per_round"
+            ),
         ]
 
 
@@ -216,7 +226,9 @@ class RequestMember(models.Model):
 
     access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="members")
     email = models.EmailField()
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="co_applications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="co_applications"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True)
     # Only a SHA-256 of the token: the token itself exists only in the invitation email.
     token_sha256 = models.CharField(max_length=64, unique=True)

@@ -57,47 +57,77 @@ def _send(*, template: str, context: dict, recipients: list[str], language: str)
 def send_submission(req) -> int:
     """To the DAC: its contact address and every member."""
     recipients = [req.dac.contact_email, *req.dac.members.filter(is_active=True).values_list("email", flat=True)]
-    return _send(template="submitted", context={"req": req, "datasets": list(req.datasets.all())},
-                 recipients=list(dict.fromkeys(recipients)), language=settings.LANGUAGE_CODE)
+    return _send(
+        template="submitted",
+        context={"req": req, "datasets": list(req.datasets.all())},
+        recipients=list(dict.fromkeys(recipients)),
+        language=settings.LANGUAGE_CODE,
+    )
 
 
 def send_decision(req, status: str) -> int:
     """To the applicant and every co-applicant who joined."""
     last = req.events.filter(kind=status).order_by("-at", "-id").first()
     joined = req.members.filter(status="accepted").values_list("user__email", flat=True)
-    return _send(template="decided", context={"req": req, "status": status, "event": last,
-                                             "entitlements": list(req.entitlements.filter(user=req.applicant).select_related("dataset"))},
-                 recipients=list(dict.fromkeys([req.applicant.email, *joined])), language=req.language)
+    return _send(
+        template="decided",
+        context={
+            "req": req,
+            "status": status,
+            "event": last,
+            "entitlements": list(req.entitlements.filter(user=req.applicant).select_related("dataset")),
+        },
+        recipients=list(dict.fromkeys([req.applicant.email, *joined])),
+        language=req.language,
+    )
 
 
 def send_invitation(member, token: str) -> int:
     """The only place the token goes: the invitee's address."""
     req = member.access_request
-    return _send(template="invited", context={"req": req, "token": token}, recipients=[member.email], language=req.language)
+    return _send(
+        template="invited", context={"req": req, "token": token}, recipients=[member.email], language=req.language
+    )
 
 
 def send_member_change(member) -> int:
     """Joined: tell the applicant. Removed: tell the person removed."""
     req = member.access_request
     if member.status == "accepted":
-        return _send(template="member_joined", context={"req": req, "member": member},
-                     recipients=[req.applicant.email], language=req.language)
+        return _send(
+            template="member_joined",
+            context={"req": req, "member": member},
+            recipients=[req.applicant.email],
+            language=req.language,
+        )
     if member.status == "removed":
-        return _send(template="member_removed", context={"req": req, "member": member},
-                     recipients=[member.email], language=req.language)
+        return _send(
+            template="member_removed",
+            context={"req": req, "member": member},
+            recipients=[member.email],
+            language=req.language,
+        )
     return 0
 
 
 def send_review_request(req, reviewer, by, comment: str) -> int:
-    return _send(template="review_asked", context={"req": req, "by": by, "comment": comment},
-                 recipients=[reviewer.email], language=settings.LANGUAGE_CODE)
+    return _send(
+        template="review_asked",
+        context={"req": req, "by": by, "comment": comment},
+        recipients=[reviewer.email],
+        language=settings.LANGUAGE_CODE,
+    )
 
 
 def send_revocation(entitlement) -> int:
     language = getattr(entitlement.access_request, "language", None) or settings.LANGUAGE_CODE
-    return _send(template="revoked", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language)
+    return _send(
+        template="revoked", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language
+    )
 
 
 def send_expiry_reminder(entitlement) -> int:
     language = getattr(entitlement.access_request, "language", None) or settings.LANGUAGE_CODE
-    return _send(template="expiring", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language)
+    return _send(
+        template="expiring", context={"ent": entitlement}, recipients=[entitlement.user.email], language=language
+    )

@@ -60,11 +60,15 @@ def dac_inbox(user) -> dict:
     waiting for other members (they approved, the quorum is not reached), decided (the rest)."""
     from .models import Decision
 
-    reqs = (AccessRequest.objects.filter(dac__members=user).exclude(status=AccessRequest.Status.DRAFT)
-            .select_related("dac", "applicant").prefetch_related("datasets").distinct()
-            .order_by("submitted_at", "id"))
-    mine = set(Decision.objects.filter(member=user, access_request__in=reqs)
-               .values_list("access_request_id", "round"))
+    reqs = (
+        AccessRequest.objects.filter(dac__members=user)
+        .exclude(status=AccessRequest.Status.DRAFT)
+        .select_related("dac", "applicant")
+        .prefetch_related("datasets")
+        .distinct()
+        .order_by("submitted_at", "id")
+    )
+    mine = set(Decision.objects.filter(member=user, access_request__in=reqs).values_list("access_request_id", "round"))
     tabs = {"decide": [], "waiting": [], "decided": []}
     for req in reqs:
         if req.status != AccessRequest.Status.SUBMITTED:

@@ -42,8 +42,13 @@ class MemberOut(serializers.Serializer):
 
 
 def event_out(e) -> dict:
-    return {"id": e.id, "at": serializers.DateTimeField().to_representation(e.at), "kind": e.kind,
-            "actor": e.actor.username if e.actor else None, "comment": e.comment}
+    return {
+        "id": e.id,
+        "at": serializers.DateTimeField().to_representation(e.at),
+        "kind": e.kind,
+        "actor": e.actor.username if e.actor else None,
+        "comment": e.comment,
+    }
 
 
 class EventOut(serializers.Serializer):
@@ -62,8 +67,20 @@ class EntitlementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Entitlement
-        fields = ["id", "user", "dataset", "start", "end", "status", "granted_by", "granted_at",
-                  "revoked_at", "revoked_by", "revoke_reason", "access_request"]
+        fields = [
+            "id",
+            "user",
+            "dataset",
+            "start",
+            "end",
+            "status",
+            "granted_by",
+            "granted_at",
+            "revoked_at",
+            "revoked_by",
+            "revoke_reason",
+            "access_request",
+        ]
 
 
 class AccessRequestSerializer(serializers.ModelSerializer):
@@ -81,15 +98,38 @@ class AccessRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AccessRequest
-        fields = ["id", "status", "applicant", "dac", "datasets", "title", "purpose", "institution", "duo",
-                  "created_at", "submitted_at", "decided_at", "approvals", "attachments", "events", "entitlements",
-                  "members", "duo_match", "documents_missing", "copied_from"]
+        fields = [
+            "id",
+            "status",
+            "applicant",
+            "dac",
+            "datasets",
+            "title",
+            "purpose",
+            "institution",
+            "duo",
+            "created_at",
+            "submitted_at",
+            "decided_at",
+            "approvals",
+            "attachments",
+            "events",
+            "entitlements",
+            "members",
+            "duo_match",
+            "documents_missing",
+            "copied_from",
+        ]
 
     def _sees_dac_notes(self, obj) -> bool:
         """Remarks and review requests are for the committee (and operators), never the applicants."""
         user = getattr(self.context.get("request"), "user", None)
-        return bool(user and user.is_authenticated and (user.is_superuser or obj.dac.members.filter(pk=user.pk).exists())
-                    and obj.applicant_id != user.pk)
+        return bool(
+            user
+            and user.is_authenticated
+            and (user.is_superuser or obj.dac.members.filter(pk=user.pk).exists())
+            and obj.applicant_id != user.pk
+        )
 
     @extend_schema_field(MemberOut(many=True))
     def get_members(self, obj) -> list[dict]:
@@ -97,9 +137,18 @@ class AccessRequestSerializer(serializers.ModelSerializer):
         out = []
         for m in obj.members.select_related("user"):
             accepted = bool(m.user_id) and all(
-                TermsAcceptance.objects.filter(user_id=m.user_id, dataset=d, version=d.terms_version).exists() for d in datasets)
-            out.append({"id": m.id, "email": m.email, "username": m.user.username if m.user else None,
-                        "status": m.status, "terms_accepted": accepted and m.status == RequestMember.Status.ACCEPTED})
+                TermsAcceptance.objects.filter(user_id=m.user_id, dataset=d, version=d.terms_version).exists()
+                for d in datasets
+            )
+            out.append(
+                {
+                    "id": m.id,
+                    "email": m.email,
+                    "username": m.user.username if m.user else None,
+                    "status": m.status,
+                    "terms_accepted": accepted and m.status == RequestMember.Status.ACCEPTED,
+                }
+            )
         return out
 
     @extend_schema_field(DuoMatchOut)
@@ -121,7 +170,10 @@ class AccessRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(AttachmentOut(many=True))
     def get_attachments(self, obj) -> list[dict]:
-        return [{"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256} for a in obj.attachments.all()]
+        return [
+            {"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256}
+            for a in obj.attachments.all()
+        ]
 
     @extend_schema_field(EventOut(many=True))
     def get_events(self, obj) -> list[dict]:
@@ -148,7 +200,9 @@ class CommentBody(serializers.Serializer):
 
 
 class ApproveBody(serializers.Serializer):
-    end = serializers.DateField(required=False, help_text="Defaults to the dataset's longest period; past it is 400, never cut.")
+    end = serializers.DateField(
+        required=False, help_text="Defaults to the dataset's longest period; past it is 400, never cut."
+    )
     comment = serializers.CharField(required=False)
 
 

@@ -72,8 +72,11 @@ def _check_no_other_open_request(*, applicant, datasets, exclude_pk=None) -> Non
     others = AccessRequest.objects.open().filter(applicant=applicant, datasets__in=datasets)
     if exclude_pk:
         others = others.exclude(pk=exclude_pk)
-    clash = (Dataset.objects.filter(access_requests__in=others, pk__in=[d.pk for d in datasets])
-             .values_list("accession", flat=True).first())
+    clash = (
+        Dataset.objects.filter(access_requests__in=others, pk__in=[d.pk for d in datasets])
+        .values_list("accession", flat=True)
+        .first()
+    )
     if clash:
         raise Conflict(_("You already have an open request for %(acc)s.") % {"acc": clash})
 
@@ -93,9 +96,19 @@ def _resolve_datasets(accessions) -> list[Dataset]:
 
 
 @transaction.atomic
-def create_request(*, applicant, datasets: list[str], title: str, purpose: str, institution: str = "",
-                   duo=None, accept_terms: bool, language: str = "en", request=None,
-                   copied_from: AccessRequest | None = None) -> AccessRequest:
+def create_request(
+    *,
+    applicant,
+    datasets: list[str],
+    title: str,
+    purpose: str,
+    institution: str = "",
+    duo=None,
+    accept_terms: bool,
+    language: str = "en",
+    request=None,
+    copied_from: AccessRequest | None = None,
+) -> AccessRequest:
     """A draft request; accepting each dataset's terms (current version) is part of applying."""
     found = _resolve_datasets(datasets)
     title = _clean_text(title, _("The project title"), required=True, max_length=300)
@@ -106,15 +119,34 @@ def create_request(*, applicant, datasets: list[str], title: str, purpose: str, 
         raise InvalidInput(_("You must accept the terms of use of every dataset you ask for."))
     _check_no_other_open_request(applicant=applicant, datasets=found)
     req = AccessRequest.objects.create(
-        applicant=applicant, dac=found[0].dac, title=title, purpose=purpose, institution=institution,
-        duo=duo, language=(language or "en")[:8], copied_from=copied_from,
+        applicant=applicant,
+        dac=found[0].dac,
+        title=title,
+        purpose=purpose,
+        institution=institution,
+        duo=duo,
+        language=(language or "en")[:8],
+        copied_from=copied_from,
     )
     req.datasets.set(found)
     _accept_terms(user=applicant, datasets=found, request=request)
-    _event(req, RequestEvent.Kind.CREATED, applicant, _("Copied from request #%(id)d.") % {"id": copied_from.pk} if copied_from else "")
-    record(action="access.request.created", actor=applicant, target=req, request=request,
-           details={"datasets": [d.accession for d in found], "terms_versions": {d.accession: d.terms_version for d in found},
-                    "copied_from": copied_from.pk if copied_from else None})
+    _event(
+        req,
+        RequestEvent.Kind.CREATED,
+        applicant,
+        _("Copied from request #%(id)d.") % {"id": copied_from.pk} if copied_from else "",
+    )
+    record(
+        action="access.request.created",
+        actor=applicant,
+        target=req,
+        request=request,
+        details={
+            "datasets": [d.accession for d in found],
+            "terms_versions": {d.accession: d.terms_version for d in found},
+            "copied_from": copied_from.pk if copied_from else None,
+        },
+    )
     return req
 
 
@@ -122,28 +154,47 @@ def _accept_terms(*, user, datasets, request=None) -> None:
     for dataset in datasets:
         _, created = TermsAcceptance.objects.get_or_create(user=user, dataset=dataset, version=dataset.terms_version)
         if created:
-            record(action="access.terms.accepted", actor=user, target=dataset, request=request,
-                   details={"version": dataset.terms_version})
+            record(
+                action="access.terms.accepted",
+                actor=user,
+                target=dataset,
+                request=request,
+                details={"version": dataset.terms_version},
+            )
 
 
 @transaction.atomic
-def copy_request(*, access_request: AccessRequest, applicant, accept_terms: bool, language: str = "en",
-                 request=None) -> AccessRequest:
+def copy_request(
+    *, access_request: AccessRequest, applicant, accept_terms: bool, language: str = "en", request=None
+) -> AccessRequest:
     """A new draft from a decided, withdrawn or expired request: the same datasets, title, purpose,
     institution and intended use; no documents, and the terms are accepted again."""
     old = _locked(access_request)
     if old.applicant_id != applicant.pk:
         raise Forbidden(_("Only the applicant can copy this request."))
     if old.is_open:
-        raise Conflict(_("A %(status)s request is still open; change it instead of copying it.") % {"status": old.get_status_display()})
-    return create_request(applicant=applicant, datasets=[d.accession for d in old.datasets.all()], title=old.title,
-                          purpose=old.purpose, institution=old.institution, duo=old.duo, accept_terms=accept_terms,
-                          language=language, request=request, copied_from=old)
+        raise Conflict(
+            _("A %(status)s request is still open; change it instead of copying it.")
+            % {"status": old.get_status_display()}
+        )
+    return create_request(
+        applicant=applicant,
+        datasets=[d.accession for d in old.datasets.all()],
+        title=old.title,
+        purpose=old.purpose,
+        institution=old.institution,
+        duo=old.duo,
+        accept_terms=accept_terms,
+        language=language,
+        request=request,
+        copied_from=old,
+    )
 
 
 @transaction.atomic
-def update_request(*, access_request: AccessRequest, applicant, title: str, purpose: str, institution: str = "",
-                   duo=None, request=None) -> AccessRequest:
+def update_request(
+    *, access_request: AccessRequest, applicant, title: str, purpose: str, institution: str = "", duo=None, request=None
+) -> AccessRequest:
     """Change a draft, or answer a returned request before submitting it again."""
     req = _locked(access_request)
     if req.applicant_id != applicant.pk:
@@ -180,8 +231,13 @@ def submit_request(*, access_request: AccessRequest, applicant, comment: str = "
     req.save()
     Submission.objects.create(access_request=req, round=req.round, fields=snapshot(req), at=req.submitted_at)
     _event(req, RequestEvent.Kind.SUBMITTED, applicant, comment)
-    record(action="access.request.submitted", actor=applicant, target=req, request=request,
-           details={"round": req.round, "resubmission": resubmission})
+    record(
+        action="access.request.submitted",
+        actor=applicant,
+        target=req,
+        request=request,
+        details={"round": req.round, "resubmission": resubmission},
+    )
     notifications.on_commit_submitted(req)
     return req
 
@@ -196,14 +252,19 @@ def check_documents(req: AccessRequest) -> None:
     missing = missing_documents(req)
     if missing:
         raise DocumentsMissing(
-            _("Add the required documents before submitting: %(labels)s.") % {"labels": ", ".join(d.get("label") or d["kind"] for d in missing)},
-            missing=[d["kind"] for d in missing])
+            _("Add the required documents before submitting: %(labels)s.")
+            % {"labels": ", ".join(d.get("label") or d["kind"] for d in missing)},
+            missing=[d["kind"] for d in missing],
+        )
 
 
 def snapshot(req: AccessRequest) -> dict:
     """What the applicant wrote, as text, for the difference the DAC sees after a return."""
     return {
-        "title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": list(req.duo),
+        "title": req.title,
+        "purpose": req.purpose,
+        "institution": req.institution,
+        "duo": list(req.duo),
         "documents": [f"{a.kind or '-'}: {a.name} ({a.sha256[:12]})" for a in req.attachments.all()],
         "members": sorted(m.email for m in req.members.exclude(status=RequestMember.Status.REMOVED)),
     }
@@ -229,7 +290,9 @@ def _check_decider(req: AccessRequest, member) -> None:
     if not is_dac_member(member, req.dac):
         raise Forbidden(_("Only members of %(dac)s can decide on this request.") % {"dac": req.dac.name})
     if req.status != S.SUBMITTED:
-        raise Conflict(_("Only a submitted request can be decided; this one is %(status)s.") % {"status": req.get_status_display()})
+        raise Conflict(
+            _("Only a submitted request can be decided; this one is %(status)s.") % {"status": req.get_status_display()}
+        )
     if Decision.objects.filter(access_request=req, member=member, round=req.round).exists():
         raise Conflict(_("You have already decided on this submission."))
 
@@ -240,7 +303,11 @@ def _parse_end(end):
         return None
     if isinstance(end, str):
         try:
-            end = datetime.fromisoformat(end.strip()) if "T" in end else datetime.combine(datetime.fromisoformat(end.strip()).date(), time.max)
+            end = (
+                datetime.fromisoformat(end.strip())
+                if "T" in end
+                else datetime.combine(datetime.fromisoformat(end.strip()).date(), time.max)
+            )
         except ValueError:
             raise InvalidInput(_("end must be a date (YYYY-MM-DD).")) from None
     elif not isinstance(end, datetime):
@@ -262,12 +329,16 @@ def check_end(end, datasets) -> None:
     for dataset in datasets:
         limit = end_limit(dataset)
         if end.astimezone(UTC).date() > limit:
-            raise InvalidInput(_("The end date is past what %(acc)s allows: at most %(days)d days, until %(limit)s.")
-                               % {"acc": dataset.accession, "days": dataset.max_access_days, "limit": limit.isoformat()})
+            raise InvalidInput(
+                _("The end date is past what %(acc)s allows: at most %(days)d days, until %(limit)s.")
+                % {"acc": dataset.accession, "days": dataset.max_access_days, "limit": limit.isoformat()}
+            )
 
 
 @transaction.atomic
-def approve_request(*, access_request: AccessRequest, member, end=None, comment: str = "", request=None) -> AccessRequest:
+def approve_request(
+    *, access_request: AccessRequest, member, end=None, comment: str = "", request=None
+) -> AccessRequest:
     """Record one approval; when the DAC's quorum is reached, grant an entitlement per dataset.
 
     Each entitlement ends at the earliest end asked for by the approving members (an end past a
@@ -281,16 +352,31 @@ def approve_request(*, access_request: AccessRequest, member, end=None, comment:
     if end is not None:
         check_end(end, list(req.datasets.all()))
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
-    Decision.objects.create(access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round,
-                            comment=comment, end=end)
+    Decision.objects.create(
+        access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round, comment=comment, end=end
+    )
     approvals = selectors.current_approvals(req)
     given, required = approvals.count(), selectors.approvals_required(req.dac)
-    record(action="access.request.approval", actor=member, target=req, request=request,
-           details={"round": req.round, "given": given, "required": required, "comment": comment,
-                    "end": end.isoformat() if end else None})
+    record(
+        action="access.request.approval",
+        actor=member,
+        target=req,
+        request=request,
+        details={
+            "round": req.round,
+            "given": given,
+            "required": required,
+            "comment": comment,
+            "end": end.isoformat() if end else None,
+        },
+    )
     if given < required:
-        _event(req, RequestEvent.Kind.APPROVAL, member,
-               comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required})
+        _event(
+            req,
+            RequestEvent.Kind.APPROVAL,
+            member,
+            comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required},
+        )
         return req
     now = timezone.now()
     asked_ends = [d.end for d in approvals if d.end]
@@ -301,21 +387,47 @@ def approve_request(*, access_request: AccessRequest, member, end=None, comment:
     for dataset in datasets:
         latest = now + timedelta(days=dataset.max_access_days)
         entitlement_end = min(asked_ends) if asked_ends else latest
-        accepted = set(TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list("user_id", flat=True))
+        accepted = set(
+            TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list(
+                "user_id", flat=True
+            )
+        )
         # The applicant accepted when applying; a co-applicant only counts with the current terms accepted.
         holders = [req.applicant, *[user for user in joined if user.pk in accepted]]
         for holder in holders:
-            entitlement = Entitlement.objects.create(user=holder, dataset=dataset, start=now, end=entitlement_end,
-                                                     granted_by=member, granted_at=now, access_request=req)
-            record(action="access.entitlement.granted", actor=member, target=entitlement, request=request,
-                   details={"user": holder.get_username(), "dataset": dataset.accession,
-                            "start": now.isoformat(), "end": entitlement_end.isoformat(), "access_request": req.pk})
+            entitlement = Entitlement.objects.create(
+                user=holder,
+                dataset=dataset,
+                start=now,
+                end=entitlement_end,
+                granted_by=member,
+                granted_at=now,
+                access_request=req,
+            )
+            record(
+                action="access.entitlement.granted",
+                actor=member,
+                target=entitlement,
+                request=request,
+                details={
+                    "user": holder.get_username(),
+                    "dataset": dataset.accession,
+                    "start": now.isoformat(),
+                    "end": entitlement_end.isoformat(),
+                    "access_request": req.pk,
+                },
+            )
     req.status = S.APPROVED
     req.decided_at = now
     req.save()
     _event(req, RequestEvent.Kind.APPROVED, member, comment)
-    record(action="access.request.approved", actor=member, target=req, request=request,
-           details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]})
+    record(
+        action="access.request.approved",
+        actor=member,
+        target=req,
+        request=request,
+        details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]},
+    )
     notifications.on_commit_decided(req)
     return req
 
@@ -325,7 +437,9 @@ def reject_request(*, access_request: AccessRequest, member, reason: str, reques
     req = _locked(access_request)
     _check_decider(req, member)
     reason = _clean_text(reason, _("The reason"), required=True, max_length=20000)
-    Decision.objects.create(access_request=req, member=member, verdict=Decision.Verdict.REJECT, round=req.round, comment=reason)
+    Decision.objects.create(
+        access_request=req, member=member, verdict=Decision.Verdict.REJECT, round=req.round, comment=reason
+    )
     req.status = S.REJECTED
     req.decided_at = timezone.now()
     req.save()
@@ -341,7 +455,9 @@ def return_request(*, access_request: AccessRequest, member, comment: str, reque
     req = _locked(access_request)
     _check_decider(req, member)
     comment = _clean_text(comment, _("The comment"), required=True, max_length=20000)
-    Decision.objects.create(access_request=req, member=member, verdict=Decision.Verdict.RETURN, round=req.round, comment=comment)
+    Decision.objects.create(
+        access_request=req, member=member, verdict=Decision.Verdict.RETURN, round=req.round, comment=comment
+    )
     req.status = S.RETURNED
     req.save()
     _event(req, RequestEvent.Kind.RETURNED, member, comment)
@@ -377,8 +493,13 @@ def revoke_entitlement(*, entitlement: Entitlement, member, reason: str = "", re
     ent.revoked_by = member
     ent.revoke_reason = reason
     ent.save()
-    record(action="access.entitlement.revoked", actor=member, target=ent, request=request,
-           details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "reason": reason})
+    record(
+        action="access.entitlement.revoked",
+        actor=member,
+        target=ent,
+        request=request,
+        details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "reason": reason},
+    )
     notifications.on_commit_revoked(ent)
     return ent
 
@@ -394,26 +515,40 @@ def expire_entitlements(*, now=None) -> int:
                 continue
             ent.status = Entitlement.Status.EXPIRED
             ent.save(update_fields=["status"])
-            record(action="access.entitlement.expired", actor=None, target=ent,
-                   details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()})
+            record(
+                action="access.entitlement.expired",
+                actor=None,
+                target=ent,
+                details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()},
+            )
             count += 1
     return count
 
 
 def entitlements_to_remind(*, now=None, days: int = 14):
     now = now or timezone.now()
-    return Entitlement.objects.filter(status=Entitlement.Status.ACTIVE, reminder_sent_at__isnull=True,
-                                      end__gt=now, end__lte=now + timedelta(days=days))
+    return Entitlement.objects.filter(
+        status=Entitlement.Status.ACTIVE,
+        reminder_sent_at__isnull=True,
+        end__gt=now,
+        end__lte=now + timedelta(days=days),
+    )
 
 
 def mark_reminded(*, entitlement_id: int) -> bool:
     """Claim the reminder with a conditional update, so two beats never send it twice."""
     with transaction.atomic():
-        claimed = Entitlement.objects.filter(pk=entitlement_id, reminder_sent_at__isnull=True).update(reminder_sent_at=timezone.now())
+        claimed = Entitlement.objects.filter(pk=entitlement_id, reminder_sent_at__isnull=True).update(
+            reminder_sent_at=timezone.now()
+        )
         if claimed:
             ent = Entitlement.objects.select_related("dataset", "user").get(pk=entitlement_id)
-            record(action="access.entitlement.reminded", actor=None, target=ent,
-                   details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()})
+            record(
+                action="access.entitlement.reminded",
+                actor=None,
+                target=ent,
+                details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()},
+            )
     return bool(claimed)
 
 
@@ -445,9 +580,13 @@ def invite_member(*, access_request: AccessRequest, applicant, email: str, reque
     if req.members.exclude(status=RequestMember.Status.REMOVED).filter(email__iexact=email).exists():
         raise Conflict(_("%(email)s is already invited to this request.") % {"email": email})
     token = secrets.token_urlsafe(32)
-    member = RequestMember.objects.create(access_request=req, email=email, token_sha256=_token_hash(token), invited_by=applicant)
+    member = RequestMember.objects.create(
+        access_request=req, email=email, token_sha256=_token_hash(token), invited_by=applicant
+    )
     _event(req, RequestEvent.Kind.MEMBER_INVITED, applicant, email)
-    record(action="access.request.member_invited", actor=applicant, target=req, request=request, details={"email": email})
+    record(
+        action="access.request.member_invited", actor=applicant, target=req, request=request, details={"email": email}
+    )
     notifications.on_commit_invited(member, token)
     return member
 
@@ -456,8 +595,11 @@ def invitation_for(token: str) -> RequestMember:
     """The open invitation this token belongs to, or NotFound (a used or removed one too)."""
     if not isinstance(token, str) or not token or len(token) > 200:
         raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
-    member = (RequestMember.objects.select_related("access_request__dac", "access_request__applicant")
-              .filter(token_sha256=_token_hash(token), status=RequestMember.Status.INVITED).first())
+    member = (
+        RequestMember.objects.select_related("access_request__dac", "access_request__applicant")
+        .filter(token_sha256=_token_hash(token), status=RequestMember.Status.INVITED)
+        .first()
+    )
     if member is None:
         raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
     return member
@@ -472,7 +614,9 @@ def accept_invitation(*, token: str, user, accept_terms: bool, request=None) -> 
     if member.status != RequestMember.Status.INVITED:
         raise NotFound(_("This invitation is not valid (it may have been used or withdrawn)."))
     if not req.is_open:
-        raise Conflict(_("This request is %(status)s; it takes no more co-applicants.") % {"status": req.get_status_display()})
+        raise Conflict(
+            _("This request is %(status)s; it takes no more co-applicants.") % {"status": req.get_status_display()}
+        )
     if req.applicant_id == user.pk:
         raise Conflict(_("You are the applicant of this request."))
     if req.members.filter(user=user, status=RequestMember.Status.ACCEPTED).exists():
@@ -483,9 +627,17 @@ def accept_invitation(*, token: str, user, accept_terms: bool, request=None) -> 
     member.user, member.status, member.accepted_at = user, RequestMember.Status.ACCEPTED, timezone.now()
     member.save()
     _event(req, RequestEvent.Kind.MEMBER_JOINED, user, member.email)
-    record(action="access.request.member_joined", actor=user, target=req, request=request,
-           details={"email": member.email, "username": user.get_username(),
-                    "terms_versions": {d.accession: d.terms_version for d in req.datasets.all()}})
+    record(
+        action="access.request.member_joined",
+        actor=user,
+        target=req,
+        request=request,
+        details={
+            "email": member.email,
+            "username": user.get_username(),
+            "terms_versions": {d.accession: d.terms_version for d in req.datasets.all()},
+        },
+    )
     notifications.on_commit_member_joined(member)
     return member
 
@@ -504,8 +656,16 @@ def remove_member(*, access_request: AccessRequest, applicant, who: str, request
         raise NotFound(_("%(who)s is not a member of this request.") % {"who": who})
     member.status, member.removed_at = RequestMember.Status.REMOVED, timezone.now()
     member.save()
-    _event(req, RequestEvent.Kind.MEMBER_REMOVED, applicant, member.user.get_username() if member.user else member.email)
-    record(action="access.request.member_removed", actor=applicant, target=req, request=request, details={"email": member.email})
+    _event(
+        req, RequestEvent.Kind.MEMBER_REMOVED, applicant, member.user.get_username() if member.user else member.email
+    )
+    record(
+        action="access.request.member_removed",
+        actor=applicant,
+        target=req,
+        request=request,
+        details={"email": member.email},
+    )
     notifications.on_commit_member_removed(member)
     return member
 
@@ -528,18 +688,34 @@ def add_remark(*, access_request: AccessRequest, member, comment: str, request=N
 
 
 @transaction.atomic
-def ask_review(*, access_request: AccessRequest, member, reviewer: str, comment: str = "", request=None) -> RequestEvent:
+def ask_review(
+    *, access_request: AccessRequest, member, reviewer: str, comment: str = "", request=None
+) -> RequestEvent:
     """Ask another member of the same DAC to look at a submitted request (they are emailed)."""
     req = _locked(access_request)
     if not is_dac_member(member, req.dac):
         raise Forbidden(_("Only members of %(dac)s can ask for a review.") % {"dac": req.dac.name})
     if req.status != S.SUBMITTED:
-        raise Conflict(_("Only a submitted request can be reviewed; this one is %(status)s.") % {"status": req.get_status_display()})
+        raise Conflict(
+            _("Only a submitted request can be reviewed; this one is %(status)s.")
+            % {"status": req.get_status_display()}
+        )
     other = req.dac.members.filter(username=reviewer, is_active=True).exclude(pk=member.pk).first()
     if other is None:
         raise InvalidInput(_("%(who)s is not another member of %(dac)s.") % {"who": reviewer, "dac": req.dac.name})
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
-    event = _event(req, RequestEvent.Kind.REVIEW_ASKED, member, f"{other.get_username()}: {comment}" if comment else other.get_username())
-    record(action="access.request.review_asked", actor=member, target=req, request=request, details={"reviewer": other.get_username()})
+    event = _event(
+        req,
+        RequestEvent.Kind.REVIEW_ASKED,
+        member,
+        f"{other.get_username()}: {comment}" if comment else other.get_username(),
+    )
+    record(
+        action="access.request.review_asked",
+        actor=member,
+        target=req,
+        request=request,
+        details={"reviewer": other.get_username()},
+    )
     notifications.on_commit_review_asked(req, other, member, comment)
     return event

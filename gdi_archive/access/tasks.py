@@ -28,7 +28,11 @@ def notify_holder_of_revocation(entitlement_id: int) -> int:
 
 @shared_task(**RETRY)
 def notify_invitee(member_id: int, token: str) -> int:
-    member = RequestMember.objects.select_related("access_request__dac", "access_request__applicant").filter(pk=member_id).first()
+    member = (
+        RequestMember.objects.select_related("access_request__dac", "access_request__applicant")
+        .filter(pk=member_id)
+        .first()
+    )
     return notifications.send_invitation(member, token) if member else 0
 
 

@@ -7,15 +7,22 @@ urlpatterns = [
     path("api/access-requests", api.AccessRequestList.as_view(), name="api-access-requests"),
     path("api/access-requests/<int:pk>", api.AccessRequestDetail.as_view(), name="api-access-request"),
     *[
-        path(f"api/access-requests/<int:pk>/{action}", api.action_view(action),
-             name=f"api-access-request-{action}")
+        path(f"api/access-requests/<int:pk>/{action}", api.action_view(action), name=f"api-access-request-{action}")
         for action in ("submit", "withdraw", "approve", "reject", "return")
     ],
     path("api/access-requests/<int:pk>/members", api.AccessRequestMembers.as_view(), name="api-access-request-members"),
-    path("api/access-requests/<int:pk>/members/<str:username>", api.AccessRequestMember.as_view(), name="api-access-request-member"),
+    path(
+        "api/access-requests/<int:pk>/members/<str:username>",
+        api.AccessRequestMember.as_view(),
+        name="api-access-request-member",
+    ),
     path("api/access-requests/<int:pk>/remark", api.AccessRequestRemark.as_view(), name="api-access-request-remark"),
     path("api/access-requests/<int:pk>/copy", api.AccessRequestCopy.as_view(), name="api-access-request-copy"),
-    path("api/access-requests/<int:pk>/attachments", api.AccessRequestAttachments.as_view(), name="api-access-request-attachments"),
+    path(
+        "api/access-requests/<int:pk>/attachments",
+        api.AccessRequestAttachments.as_view(),
+        name="api-access-request-attachments",
+    ),
     path("api/invitations/<str:token>/accept", api.InvitationAccept.as_view(), name="api-invitation-accept"),
     path("api/entitlements", api.EntitlementList.as_view(), name="api-entitlements"),
     path("api/entitlements/<int:pk>/revoke", api.EntitlementRevoke.as_view(), name="api-entitlement-revoke"),

@@ -50,16 +50,24 @@ def new_request(request):
             data = form.cleaned_data
             try:
                 req = services.create_request(
-                    applicant=request.user, datasets=data["datasets"], title=data["title"], purpose=data["purpose"],
-                    institution=data["institution"], duo=data["duo"], accept_terms=data["accept_terms"],
-                    language=translation.get_language() or "en", request=request,
+                    applicant=request.user,
+                    datasets=data["datasets"],
+                    title=data["title"],
+                    purpose=data["purpose"],
+                    institution=data["institution"],
+                    duo=data["duo"],
+                    accept_terms=data["accept_terms"],
+                    language=translation.get_language() or "en",
+                    request=request,
                 )
             except ArchiveError as exc:
                 form.add_error(None, exc.detail)
             else:
                 if data.get("attachment"):
                     try:
-                        attachments.add_attachment(access_request=req, applicant=request.user, upload=data["attachment"], request=request)
+                        attachments.add_attachment(
+                            access_request=req, applicant=request.user, upload=data["attachment"], request=request
+                        )
                     except ArchiveError as exc:
                         messages.error(request, exc.detail)
                 if "submit" in request.POST:
@@ -82,13 +90,18 @@ def request_detail(request, pk):
     is_applicant = req.applicant_id == request.user.pk
     is_member = is_dac_member(request.user, req.dac)
     context = {
-        "req": req, "is_applicant": is_applicant, "is_member": is_member,
+        "req": req,
+        "is_applicant": is_applicant,
+        "is_member": is_member,
         "datasets": req.datasets.all(),
-        "events": req.events.select_related("actor") if is_member and not is_applicant
+        "events": req.events.select_related("actor")
+        if is_member and not is_applicant
         else req.events.select_related("actor").exclude(kind__in=RequestEvent.DAC_ONLY),
-        "attachments": req.attachments.all(), "entitlements": req.entitlements.select_related("dataset"),
+        "attachments": req.attachments.all(),
+        "entitlements": req.entitlements.select_related("dataset"),
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
-        "comment_form": CommentForm(), "attachment_form": AttachmentForm(),
+        "comment_form": CommentForm(),
+        "attachment_form": AttachmentForm(),
     }
     return render(request, "access/request_detail.html", context)
 
@@ -104,11 +117,22 @@ def edit_request(request, pk):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.update_request(access_request=req, applicant=request.user, title=data["title"], purpose=data["purpose"],
-                                        institution=data["institution"], duo=data["duo"], request=request)
+                services.update_request(
+                    access_request=req,
+                    applicant=request.user,
+                    title=data["title"],
+                    purpose=data["purpose"],
+                    institution=data["institution"],
+                    duo=data["duo"],
+                    request=request,
+                )
                 if "submit" in request.POST:
-                    services.submit_request(access_request=req, applicant=request.user,
-                                            comment=request.POST.get("comment", ""), request=request)
+                    services.submit_request(
+                        access_request=req,
+                        applicant=request.user,
+                        comment=request.POST.get("comment", ""),
+                        request=request,
+                    )
                     messages.success(request, _("Your request was sent to %(dac)s.") % {"dac": req.dac.name})
                 else:
                     messages.success(request, _("Your changes were saved."))
@@ -116,7 +140,9 @@ def edit_request(request, pk):
             except ArchiveError as exc:
                 form.add_error(None, exc.detail)
     else:
-        form = RequestForm(initial={"title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": req.duo})
+        form = RequestForm(
+            initial={"title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": req.duo}
+        )
     question = req.events.filter(kind="returned").order_by("-at", "-id").first() if req.status == "returned" else None
     return render(request, "access/request_edit.html", {"form": form, "req": req, "question": question})
 
@@ -134,23 +160,36 @@ def _act(request, pk, action, success):
 @login_required
 @require_POST
 def submit(request, pk):
-    return _act(request, pk, lambda req: services.submit_request(access_request=req, applicant=request.user, request=request),
-                _("Your request was submitted."))
+    return _act(
+        request,
+        pk,
+        lambda req: services.submit_request(access_request=req, applicant=request.user, request=request),
+        _("Your request was submitted."),
+    )
 
 
 @login_required
 @require_POST
 def withdraw(request, pk):
-    return _act(request, pk, lambda req: services.withdraw_request(access_request=req, applicant=request.user, request=request),
-                _("Your request was withdrawn."))
+    return _act(
+        request,
+        pk,
+        lambda req: services.withdraw_request(access_request=req, applicant=request.user, request=request),
+        _("Your request was withdrawn."),
+    )
 
 
 @login_required
 @require_POST
 def comment(request, pk):
-    return _act(request, pk, lambda req: services.add_comment(access_request=req, author=request.user,
-                                                            comment=request.POST.get("comment", ""), request=request),
-                _("Your comment was added."))
+    return _act(
+        request,
+        pk,
+        lambda req: services.add_comment(
+            access_request=req, author=request.user, comment=request.POST.get("comment", ""), request=request
+        ),
+        _("Your comment was added."),
+    )
 
 
 @login_required
@@ -161,9 +200,14 @@ def upload_attachment(request, pk):
     if not form.is_valid():
         messages.error(request, _("Choose a PDF file to attach."))
         return redirect("request-detail", pk=req.pk)
-    return _act(request, pk, lambda r: attachments.add_attachment(access_request=r, applicant=request.user,
-                                                                upload=form.cleaned_data["attachment"], request=request),
-                _("The attachment was added."))
+    return _act(
+        request,
+        pk,
+        lambda r: attachments.add_attachment(
+            access_request=r, applicant=request.user, upload=form.cleaned_data["attachment"], request=request
+        ),
+        _("The attachment was added."),
+    )
 
 
 @login_required
@@ -176,7 +220,9 @@ def download_attachment(request, pk, attachment_pk):
     path = attachments.path_of(attachment)
     if not path.is_file():
         raise Http404
-    response = FileResponse(open(path, "rb"), content_type="application/pdf", as_attachment=False, filename=attachment.name)
+    response = FileResponse(
+        open(path, "rb"), content_type="application/pdf", as_attachment=False, filename=attachment.name
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

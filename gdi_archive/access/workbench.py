@@ -25,9 +25,14 @@ from gdi_archive.common.errors import ArchiveError, NotFound
 from . import duo_match, selectors, services
 from .models import AccessRequest, Decision, RequestMember, TermsAcceptance
 
-FIELDS = [("title", gettext_lazy("Project title")), ("purpose", gettext_lazy("Research purpose")),
-          ("institution", gettext_lazy("Institution")), ("duo", gettext_lazy("Intended use")),
-          ("documents", gettext_lazy("Documents")), ("members", gettext_lazy("Co-applicants"))]
+FIELDS = [
+    ("title", gettext_lazy("Project title")),
+    ("purpose", gettext_lazy("Research purpose")),
+    ("institution", gettext_lazy("Institution")),
+    ("duo", gettext_lazy("Intended use")),
+    ("documents", gettext_lazy("Documents")),
+    ("members", gettext_lazy("Co-applicants")),
+]
 
 
 def _member_of_some_dac(user) -> bool:
@@ -53,9 +58,15 @@ def inbox(request):
     now = timezone.now()
     rows = [{"req": r, "age_days": (now - (r.submitted_at or r.created_at)).days} for r in tabs[tab]]
     names = [("decide", _("To decide")), ("waiting", _("Waiting for other members")), ("decided", _("Decided"))]
-    return render(request, "access/dac/inbox.html", {
-        "tab": tab, "rows": rows, "tabs": [(key, label, len(tabs[key])) for key, label in names],
-    })
+    return render(
+        request,
+        "access/dac/inbox.html",
+        {
+            "tab": tab,
+            "rows": rows,
+            "tabs": [(key, label, len(tabs[key])) for key, label in names],
+        },
+    )
 
 
 def _words_diff(old: str, new: str) -> str:
@@ -103,15 +114,26 @@ def _people(req: AccessRequest, datasets) -> list[dict]:
         for d in datasets:
             version = None
             if user is not None:
-                version = (TermsAcceptance.objects.filter(user=user, dataset=d).order_by("-version")
-                           .values_list("version", flat=True).first())
+                version = (
+                    TermsAcceptance.objects.filter(user=user, dataset=d)
+                    .order_by("-version")
+                    .values_list("version", flat=True)
+                    .first()
+                )
             terms.append({"dataset": d, "version": version, "current": version == d.terms_version})
         identities = list(user.external_identities.all()) if user is not None else []
-        people.append({
-            "user": user, "role": role, "status": status, "email": email, "identities": identities,
-            "bona_fide": getattr(user, "bona_fide_confirmed_at", None),
-            "terms": terms, "all_terms": status == "accepted" and all(t["current"] for t in terms),
-        })
+        people.append(
+            {
+                "user": user,
+                "role": role,
+                "status": status,
+                "email": email,
+                "identities": identities,
+                "bona_fide": getattr(user, "bona_fide_confirmed_at", None),
+                "terms": terms,
+                "all_terms": status == "accepted" and all(t["current"] for t in terms),
+            }
+        )
     return people
 
 
@@ -133,30 +155,44 @@ def _detail_context(request, req: AccessRequest, errors=None, typed=None) -> dic
     decisions = list(req.decisions.select_related("member"))
     current = [d for d in decisions if d.round == req.round]
     me = request.user
-    can_decide = (req.status == AccessRequest.Status.SUBMITTED and req.applicant_id != me.pk
-                  and req.dac.members.filter(pk=me.pk).exists() and not any(d.member_id == me.pk for d in current))
+    can_decide = (
+        req.status == AccessRequest.Status.SUBMITTED
+        and req.applicant_id != me.pk
+        and req.dac.members.filter(pk=me.pk).exists()
+        and not any(d.member_id == me.pk for d in current)
+    )
     kinds = {doc.get("kind"): doc.get("label") for doc in (req.dac.required_documents or [])}
     returned = req.events.filter(kind="returned").order_by("-at", "-id").first()
     return {
-        "req": req, "datasets": datasets, "limits": limits, "earliest_limit": earliest,
+        "req": req,
+        "datasets": datasets,
+        "limits": limits,
+        "earliest_limit": earliest,
         "default_end": (now + timedelta(days=min((d.max_access_days for d in datasets), default=365))).date(),
-        "duo": duo_match.for_request(req), "duo_labels": [describe(code) for code in req.duo],
+        "duo": duo_match.for_request(req),
+        "duo_labels": [describe(code) for code in req.duo],
         "dataset_duo": [(d, [describe(code) for code in d.duo]) for d in datasets],
-        "people": _people(req, datasets), "not_accepted": [p for p in _people(req, datasets) if not p["all_terms"]
-                                                             and p["status"] != RequestMember.Status.REMOVED],
+        "people": _people(req, datasets),
+        "not_accepted": [
+            p for p in _people(req, datasets) if not p["all_terms"] and p["status"] != RequestMember.Status.REMOVED
+        ],
         "documents": [{"a": a, "label": kinds.get(a.kind) or a.kind or _("Other")} for a in req.attachments.all()],
         "missing": services.missing_documents(req),
         "events": req.events.select_related("actor"),
-        "current_decisions": current, "decisions": decisions,
+        "current_decisions": current,
+        "decisions": decisions,
         "approvals": sum(1 for d in current if d.verdict == Decision.Verdict.APPROVE),
         "required": max(1, req.dac.required_approvals),
-        "can_decide": can_decide, "is_member": req.dac.members.filter(pk=me.pk).exists(),
+        "can_decide": can_decide,
+        "is_member": req.dac.members.filter(pk=me.pk).exists(),
         "reviewers": req.dac.members.filter(is_active=True).exclude(pk=me.pk).exclude(pk=req.applicant_id),
-        "changes": changes(req), "returned": returned,
+        "changes": changes(req),
+        "returned": returned,
         "entitlements": req.entitlements.select_related("user", "dataset"),
-        "errors": _Typed(errors or {}), "typed": _Typed({k: _Typed(v) for k, v in (typed or {}).items()}),
-        "end_value": (typed or {}).get("approve", {}).get("end") or
-        (now + timedelta(days=min((d.max_access_days for d in datasets), default=365))).date().isoformat(),
+        "errors": _Typed(errors or {}),
+        "typed": _Typed({k: _Typed(v) for k, v in (typed or {}).items()}),
+        "end_value": (typed or {}).get("approve", {}).get("end")
+        or (now + timedelta(days=min((d.max_access_days for d in datasets), default=365))).date().isoformat(),
     }
 
 
@@ -173,7 +209,9 @@ def _act(request, pk, form: str, action, success: str):
     except ArchiveError as exc:
         typed = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
         context = _detail_context(request, req, errors={form: exc.detail}, typed={form: typed})
-        return render(request, "access/dac/request.html", context, status=exc.status_code if exc.status_code < 500 else 400)
+        return render(
+            request, "access/dac/request.html", context, status=exc.status_code if exc.status_code < 500 else 400
+        )
     messages.success(request, success)
     return redirect("dac-request", pk=req.pk)
 
@@ -181,41 +219,79 @@ def _act(request, pk, form: str, action, success: str):
 @login_required
 @require_POST
 def approve(request, pk):
-    return _act(request, pk, "approve", lambda req: services.approve_request(
-        access_request=req, member=request.user, end=request.POST.get("end") or None,
-        comment=request.POST.get("comment", ""), request=request), _("Your approval was recorded."))
+    return _act(
+        request,
+        pk,
+        "approve",
+        lambda req: services.approve_request(
+            access_request=req,
+            member=request.user,
+            end=request.POST.get("end") or None,
+            comment=request.POST.get("comment", ""),
+            request=request,
+        ),
+        _("Your approval was recorded."),
+    )
 
 
 @login_required
 @require_POST
 def reject(request, pk):
-    return _act(request, pk, "reject", lambda req: services.reject_request(
-        access_request=req, member=request.user, reason=request.POST.get("reason", ""), request=request),
-        _("The request was rejected."))
+    return _act(
+        request,
+        pk,
+        "reject",
+        lambda req: services.reject_request(
+            access_request=req, member=request.user, reason=request.POST.get("reason", ""), request=request
+        ),
+        _("The request was rejected."),
+    )
 
 
 @login_required
 @require_POST
 def send_back(request, pk):
-    return _act(request, pk, "return", lambda req: services.return_request(
-        access_request=req, member=request.user, comment=request.POST.get("comment", ""), request=request),
-        _("The request was returned to the applicant with your question."))
+    return _act(
+        request,
+        pk,
+        "return",
+        lambda req: services.return_request(
+            access_request=req, member=request.user, comment=request.POST.get("comment", ""), request=request
+        ),
+        _("The request was returned to the applicant with your question."),
+    )
 
 
 @login_required
 @require_POST
 def remark(request, pk):
-    return _act(request, pk, "remark", lambda req: services.add_remark(
-        access_request=req, member=request.user, comment=request.POST.get("comment", ""), request=request),
-        _("Your remark was added. Only the committee sees it."))
+    return _act(
+        request,
+        pk,
+        "remark",
+        lambda req: services.add_remark(
+            access_request=req, member=request.user, comment=request.POST.get("comment", ""), request=request
+        ),
+        _("Your remark was added. Only the committee sees it."),
+    )
 
 
 @login_required
 @require_POST
 def review(request, pk):
-    return _act(request, pk, "review", lambda req: services.ask_review(
-        access_request=req, member=request.user, reviewer=request.POST.get("reviewer", ""),
-        comment=request.POST.get("comment", ""), request=request), _("The member was asked to review by email."))
+    return _act(
+        request,
+        pk,
+        "review",
+        lambda req: services.ask_review(
+            access_request=req,
+            member=request.user,
+            reviewer=request.POST.get("reviewer", ""),
+            comment=request.POST.get("comment", ""),
+            request=request,
+        ),
+        _("The member was asked to review by email."),
+    )
 
 
 @login_required
@@ -230,12 +306,17 @@ def revoke(request, pk):
     error = ""
     if request.method == "POST":
         try:
-            services.revoke_entitlement(entitlement=ent, member=request.user, reason=request.POST.get("reason", ""), request=request)
+            services.revoke_entitlement(
+                entitlement=ent, member=request.user, reason=request.POST.get("reason", ""), request=request
+            )
         except ArchiveError as exc:
             error = exc.detail
         else:
             messages.success(request, _("The entitlement was revoked."))
             return redirect("dac-request", pk=ent.access_request_id) if ent.access_request_id else redirect("dac-inbox")
-    return render(request, "access/dac/revoke.html", {"ent": ent, "error": error, "reason": request.POST.get("reason", "")},
-                  status=400 if error else 200)
-
+    return render(
+        request,
+        "access/dac/revoke.html",
+        {"ent": ent, "error": error, "reason": request.POST.get("reason", "")},
+        status=400 if error else 200,
+    )

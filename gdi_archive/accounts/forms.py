@@ -4,8 +4,12 @@ from django.utils.translation import gettext_lazy as _
 
 class PublicKeyForm(forms.Form):
     label = forms.CharField(label=_("Name (for you)"), max_length=100, required=False)
-    key = forms.CharField(label=_("Crypt4GH public key"), required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-                          help_text=_("Paste the public key file (-----BEGIN CRYPT4GH PUBLIC KEY-----…) or an ssh-ed25519 line."))
+    key = forms.CharField(
+        label=_("Crypt4GH public key"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text=_("Paste the public key file (-----BEGIN CRYPT4GH PUBLIC KEY-----…) or an ssh-ed25519 line."),
+    )
     key_file = forms.FileField(label=_("…or upload the public key file"), required=False)
 
     def clean(self):

@@ -17,8 +17,12 @@ def is_admin_steward(user) -> bool:
 
 def is_dac_member(user, dac) -> bool:
     """An active member of this Data Access Committee."""
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active
-                and dac.members.filter(pk=user.pk).exists())
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and dac.members.filter(pk=user.pk).exists()
+    )
 
 
 def is_admin_dac_member(user) -> bool:

@@ -31,9 +31,16 @@ def add_public_key(*, user, value: str, label: str = "", request=None) -> Public
         existing.save()
         key = existing
     else:
-        key = PublicKey.objects.create(user=user, label=label, key=base64.b64encode(raw).decode(), fingerprint=fingerprint)
-    record(action="accounts.key.added", actor=user, target=key, request=request,
-           details={"fingerprint": fingerprint, "label": label})
+        key = PublicKey.objects.create(
+            user=user, label=label, key=base64.b64encode(raw).decode(), fingerprint=fingerprint
+        )
+    record(
+        action="accounts.key.added",
+        actor=user,
+        target=key,
+        request=request,
+        details={"fingerprint": fingerprint, "label": label},
+    )
     return key
 
 
@@ -47,5 +54,7 @@ def revoke_public_key(*, user, key_pk, request=None) -> PublicKey:
         raise Conflict(_("This key is already revoked."))
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
-    record(action="accounts.key.revoked", actor=user, target=key, request=request, details={"fingerprint": key.fingerprint})
+    record(
+        action="accounts.key.revoked", actor=user, target=key, request=request, details={"fingerprint": key.fingerprint}
+    )
     return key

@@ -35,8 +35,9 @@ def my_keys(request):
         form = PublicKeyForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                key = services.add_public_key(user=request.user, value=form.cleaned_data["key"],
-                                              label=form.cleaned_data["label"], request=request)
+                key = services.add_public_key(
+                    user=request.user, value=form.cleaned_data["key"], label=form.cleaned_data["label"], request=request
+                )
             except ArchiveError as exc:
                 form.add_error("key", exc.detail)
             else:

@@ -10,16 +10,24 @@ class AuditEvent(models.Model):
     event's id and its content hash, so edits, deletions, insertions and reordering show."""
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=255, blank=True, help_text="Kept even if the user is deleted.")
     action = models.CharField(max_length=100, db_index=True)
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=100, blank=True, db_index=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    content_hash = models.CharField(max_length=64, null=True, blank=True,
-                                    help_text="sha256 of this event's own fields (empty on events written before sealing existed).")
-    seq = models.BigIntegerField(null=True, blank=True, unique=True, help_text="Place in the chain; empty until sealed.")
+    content_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="sha256 of this event's own fields (empty on events written before sealing existed).",
+    )
+    seq = models.BigIntegerField(
+        null=True, blank=True, unique=True, help_text="Place in the chain; empty until sealed."
+    )
     previous_hash = models.CharField(max_length=64, null=True, blank=True)
     hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 

@@ -48,8 +48,11 @@ def _lock(wait: bool) -> bool:
 
 
 def _seal_batch(batch_size: int) -> int:
-    pending = list(AuditEvent.objects.filter(seq__isnull=True, content_hash__isnull=False)
-                   .order_by("id").values_list("id", "content_hash")[:batch_size])
+    pending = list(
+        AuditEvent.objects.filter(seq__isnull=True, content_hash__isnull=False)
+        .order_by("id")
+        .values_list("id", "content_hash")[:batch_size]
+    )
     if not pending:
         return 0
     end = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
@@ -62,7 +65,9 @@ def _seal_batch(batch_size: int) -> int:
         previous = digest
     table = AuditEvent._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET seq = %s, previous_hash = %s, hash = %s WHERE id = %s AND seq IS NULL", rows)
+        cursor.executemany(
+            f"UPDATE {table} SET seq = %s, previous_hash = %s, hash = %s WHERE id = %s AND seq IS NULL", rows
+        )
     head_id, head_hash = rows[-1][3], rows[-1][2]
     # The newest link also goes to the log stream (shipped off this host), so a log cut back
     # from the end can be noticed: `audit_verify --head ID:HASH` with the last one logged.

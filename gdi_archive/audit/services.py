@@ -47,18 +47,30 @@ def _printable(value):
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
-def event_hash(*, previous_hash: str, at, actor_name: str, action: str, target_type: str, target_id: str,
-               client_address: str | None, details: dict) -> str:
+def event_hash(
+    *,
+    previous_hash: str,
+    at,
+    actor_name: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    client_address: str | None,
+    details: dict,
+) -> str:
     """The chain link of events written before sealing existed (their `content_hash` is empty)."""
-    return hashlib.sha256(_canonical(previous_hash, at, actor_name, action, target_type, target_id,
-                                     client_address, details)).hexdigest()
+    return hashlib.sha256(
+        _canonical(previous_hash, at, actor_name, action, target_type, target_id, client_address, details)
+    ).hexdigest()
 
 
-def content_hash(*, at, actor_name: str, action: str, target_type: str, target_id: str,
-                 client_address: str | None, details: dict) -> str:
+def content_hash(
+    *, at, actor_name: str, action: str, target_type: str, target_id: str, client_address: str | None, details: dict
+) -> str:
     """What one event says, on its own: written with the event, chained later by the sealer."""
-    return hashlib.sha256(_canonical("", at, actor_name, action, target_type, target_id,
-                                     client_address, details)).hexdigest()
+    return hashlib.sha256(
+        _canonical("", at, actor_name, action, target_type, target_id, client_address, details)
+    ).hexdigest()
 
 
 def link_hash(previous_hash: str, event_id: int, event_content_hash: str) -> str:
@@ -69,7 +81,9 @@ def link_hash(previous_hash: str, event_id: int, event_content_hash: str) -> str
 def _canonical(previous_hash, at, actor_name, action, target_type, target_id, client_address, details) -> bytes:
     return json.dumps(
         [previous_hash, at.isoformat(), actor_name, action, target_type, target_id, client_address or "", details],
-        sort_keys=True, separators=(",", ":"), default=str,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     ).encode()
 
 
@@ -83,8 +97,13 @@ def _event(*, action: str, actor, target, request, details: dict | None) -> Audi
     # Round-trip details through JSON so the hash sees what the database will give back.
     details = _clean_value(json.loads(json.dumps(_clean(details or {}), default=str)))
     fields = dict(
-        at=timezone.now(), actor_name=_printable(actor_name)[:255], action=action, target_type=target_type,
-        target_id=_printable(target_id)[:100], client_address=_client_address(request), details=details,
+        at=timezone.now(),
+        actor_name=_printable(actor_name)[:255],
+        action=action,
+        target_type=target_type,
+        target_id=_printable(target_id)[:100],
+        client_address=_client_address(request),
+        details=details,
     )
     return AuditEvent(actor=actor_user, content_hash=content_hash(**fields), **fields)
 
@@ -138,8 +157,17 @@ def _insert(conn, event: AuditEvent) -> None:
         cursor.execute(
             f"INSERT INTO {AuditEvent._meta.db_table} (at, actor_id, actor_name, action, target_type, target_id,"
             " client_address, details, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING id",
-            [event.at, event.actor_id, event.actor_name, event.action, event.target_type, event.target_id,
-             event.client_address, json.dumps(event.details), event.content_hash],
+            [
+                event.at,
+                event.actor_id,
+                event.actor_name,
+                event.action,
+                event.target_type,
+                event.target_id,
+                event.client_address,
+                json.dumps(event.details),
+                event.content_hash,
+            ],
         )
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS

@@ -9,7 +9,13 @@ from .services import record
 @receiver(user_logged_in, dispatch_uid="audit-user-logged-in")
 def _logged_in(sender, request, user, **kwargs):
     backend = getattr(user, "backend", "") or ""
-    record(action="accounts.signin", actor=user, target=user, request=request, details={"backend": backend.rsplit(".", 1)[-1]})
+    record(
+        action="accounts.signin",
+        actor=user,
+        target=user,
+        request=request,
+        details={"backend": backend.rsplit(".", 1)[-1]},
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="audit-user-login-failed")

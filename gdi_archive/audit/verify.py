@@ -38,8 +38,11 @@ def check(batch_size: int = 2000, head: tuple[int, str] | None = None, seal_firs
     if broken is None and head is not None:
         head_id, head_hash = head
         if not AuditEvent.objects.filter(pk=head_id, hash=head_hash, seq__isnull=False).exists():
-            broken = Break(head_id, f"event {head_id}, logged as the newest at some point, is missing or changed: "
-                                    "events were deleted from the end of the log")
+            broken = Break(
+                head_id,
+                f"event {head_id}, logged as the newest at some point, is missing or changed: "
+                "events were deleted from the end of the log",
+            )
     return Report(checked, unsealed, broken)
 
 
@@ -65,16 +68,23 @@ def _walk(batch_size: int) -> tuple[int, Break | None]:
         for row in rows:
             row_id = row["id"]
             if row["previous_hash"] != previous_hash:
-                return checked, Break(row_id, f"event {row_id} does not follow the event before it "
-                                              f"(after event {last_id or 'start'}): a row was deleted, inserted or moved")
+                return checked, Break(
+                    row_id,
+                    f"event {row_id} does not follow the event before it "
+                    f"(after event {last_id or 'start'}): a row was deleted, inserted or moved",
+                )
             if row["content_hash"] is None:  # written before sealing existed: the old link
                 expected = event_hash(previous_hash=row["previous_hash"], **{name: row[name] for name in CONTENT})
             elif _content(row) != row["content_hash"]:
-                return checked, Break(row_id, f"event {row_id} was changed after it was written (its content hash does not match)")
+                return checked, Break(
+                    row_id, f"event {row_id} was changed after it was written (its content hash does not match)"
+                )
             else:
                 expected = link_hash(row["previous_hash"], row_id, row["content_hash"])
             if expected != row["hash"]:
-                return checked, Break(row_id, f"event {row_id} was changed after it was written (its hash does not match)")
+                return checked, Break(
+                    row_id, f"event {row_id} was changed after it was written (its hash does not match)"
+                )
             previous_hash, last_seq, last_id = row["hash"], row["seq"], row_id
             checked += 1
 
@@ -83,7 +93,9 @@ def _unsealed(batch_size: int) -> tuple[int, Break | None]:
     """Events appended after the seal (their transactions committed meanwhile): content only."""
     count, last_id = 0, 0
     while True:
-        rows = list(AuditEvent.objects.filter(seq__isnull=True, id__gt=last_id).order_by("id").values(*FIELDS)[:batch_size])
+        rows = list(
+            AuditEvent.objects.filter(seq__isnull=True, id__gt=last_id).order_by("id").values(*FIELDS)[:batch_size]
+        )
         if not rows:
             return count, None
         for row in rows:

@@ -66,7 +66,7 @@ def split_records(body: bytes, *, ndjson: bool) -> list[tuple[int, object]]:
         return records
     decoder = json.JSONDecoder()
     position = len(text) - len(text.lstrip())
-    if not text[position:position + 1] == "[":
+    if not text[position : position + 1] == "[":
         raise InvalidInput("Send a JSON array of Beacon individuals, or JSON Lines as application/x-ndjson.")
     position += 1
     while True:
@@ -82,14 +82,14 @@ def split_records(body: bytes, *, ndjson: bool) -> list[tuple[int, object]]:
             raise InvalidIndividuals([BadRecord(_line_of(text, exc.pos), "", f"not JSON ({exc.msg})")]) from None
         records.append((_line_of(text, position), value))
         position = end
-    if text[position + 1:].strip():
+    if text[position + 1 :].strip():
         raise InvalidIndividuals([BadRecord(_line_of(text, position + 1), "", "text after the end of the JSON array")])
     return records
 
 
 def _term(value, where: str, prefixes: tuple[str, ...] | None = None) -> str:
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        raise ValueError(f"{where} must be an ontology term {{\"id\", \"label\"}}")
+        raise ValueError(f'{where} must be an ontology term {{"id", "label"}}')
     if "label" in value and not isinstance(value["label"], str):
         raise ValueError(f"{where}.label must be text")
     term = value["id"].strip()
@@ -151,8 +151,12 @@ def check_record(record) -> dict:
         terms.append(_term(origin, "geographicOrigin", ("GAZ",)))
         country = ontology.country_of(origin)
     return {
-        "individual_id": ident.strip(), "sex": ontology.SEX_CODES[sex_term], "country": country,
-        "terms": sorted(set(terms)), "onset_days": sorted(onsets), "record": record,
+        "individual_id": ident.strip(),
+        "sex": ontology.SEX_CODES[sex_term],
+        "country": country,
+        "terms": sorted(set(terms)),
+        "onset_days": sorted(onsets),
+        "record": record,
     }
 
 
@@ -189,8 +193,13 @@ def replace_individuals(*, dataset: Dataset, body: bytes, ndjson: bool, actor, r
         Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
         Individual.objects.filter(dataset=dataset).delete()
         Individual.objects.bulk_create([Individual(dataset=dataset, **row) for row in rows], batch_size=2000)
-        audit.record(action="beacon.individuals.replaced", actor=actor, target=dataset, request=request,
-                     details={"individuals": len(rows)})
+        audit.record(
+            action="beacon.individuals.replaced",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"individuals": len(rows)},
+        )
         from . import loading
 
         transaction.on_commit(lambda: loading.schedule_dataset(dataset.pk))

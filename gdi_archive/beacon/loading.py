@@ -29,8 +29,23 @@ from .models import Individual, Variant, VariantLoad
 log = logging.getLogger(__name__)
 VARIANT_FORMATS = (File.Format.VCF, File.Format.BCF)
 BATCH = 20_000
-COLUMNS = ("load_id", "dataset_id", "generation", "assembly", "chrom", "start", "end", "ref", "alt",
-           "variant_type", "ac", "an", "af", "populations", "carriers")
+COLUMNS = (
+    "load_id",
+    "dataset_id",
+    "generation",
+    "assembly",
+    "chrom",
+    "start",
+    "end",
+    "ref",
+    "alt",
+    "variant_type",
+    "ac",
+    "an",
+    "af",
+    "populations",
+    "carriers",
+)
 
 
 # --- scheduling (called from the catalogue's signals and the individuals upload) ------------
@@ -43,7 +58,8 @@ def variant_files(dataset: Dataset):
 def schedule_load(*, dataset: Dataset, file: File) -> VariantLoad:
     load, _ = VariantLoad.objects.get_or_create(dataset=dataset, file=file)
     VariantLoad.objects.filter(pk=load.pk).exclude(status=VariantLoad.Status.RUNNING).update(
-        status=VariantLoad.Status.QUEUED, error="")
+        status=VariantLoad.Status.QUEUED, error=""
+    )
     from . import tasks
 
     transaction.on_commit(lambda: tasks.load_variants.delay(load.pk))
@@ -118,7 +134,7 @@ class _Feeder(threading.Thread):
                 for chunk in self.chunks:
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(pipe.fileno(), view):]
+                        view = view[os.write(pipe.fileno(), view) :]
         except BrokenPipeError:
             pass  # the reader stopped early; its own error is the one to report
         except BaseException as exc:
@@ -127,7 +143,10 @@ class _Feeder(threading.Thread):
 
 def population_index(dataset: Dataset, samples: list[str]) -> tuple[list[str], list[tuple[int, ...]]]:
     """Population names (ALL first) and, per sample column, which populations it belongs to."""
-    people = {i.individual_id: (i.sex, i.country) for i in Individual.objects.filter(dataset=dataset).only("individual_id", "sex", "country")}
+    people = {
+        i.individual_id: (i.sex, i.country)
+        for i in Individual.objects.filter(dataset=dataset).only("individual_id", "sex", "country")
+    }
     names = ["ALL"]
     index = {"ALL": 0}
 
@@ -151,8 +170,9 @@ def population_index(dataset: Dataset, samples: list[str]) -> tuple[list[str], l
     return names, memberships
 
 
-def variant_rows(records, *, load: VariantLoad, assembly: str, names: list[str], memberships: list[tuple[int, ...]],
-                 on_record=None) -> Iterator[tuple]:
+def variant_rows(
+    records, *, load: VariantLoad, assembly: str, names: list[str], memberships: list[tuple[int, ...]], on_record=None
+) -> Iterator[tuple]:
     """Rows (COLUMNS order) for every alternate allele of every record."""
     n_samples = len(memberships)
     n_pops = len(names)
@@ -185,9 +205,23 @@ def variant_rows(records, *, load: VariantLoad, assembly: str, names: list[str],
                 continue
             counts = ac[i]
             populations = {names[p]: [counts[p], an[p]] for p in range(1, n_pops) if an[p]}
-            yield (load.pk, load.dataset_id, load.generation, assembly, chrom, rec.start, rec.stop, rec.ref, alt,
-                   genome.variant_type(rec.ref, alt), counts[0], an[0], (counts[0] / an[0]) if an[0] else 0.0,
-                   json.dumps(populations, separators=(",", ":")), bytes(carriers[i]))
+            yield (
+                load.pk,
+                load.dataset_id,
+                load.generation,
+                assembly,
+                chrom,
+                rec.start,
+                rec.stop,
+                rec.ref,
+                alt,
+                genome.variant_type(rec.ref, alt),
+                counts[0],
+                an[0],
+                (counts[0] / an[0]) if an[0] else 0.0,
+                json.dumps(populations, separators=(",", ":")),
+                bytes(carriers[i]),
+            )
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -269,7 +303,8 @@ def run_load(load_id: int) -> VariantLoad | None:
 
     def on_batch(_total):
         VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
-            bytes_done=progress["bytes"], records_done=progress["records"], updated_at=timezone.now())
+            bytes_done=progress["bytes"], records_done=progress["records"], updated_at=timezone.now()
+        )
 
     feeder = _Feeder(plaintext_chunks(load.file, on_bytes))
     feeder.start()
@@ -285,14 +320,16 @@ def run_load(load_id: int) -> VariantLoad | None:
             assembly = genome.assembly_from_header(header_lines) or settings.BEACON_DEFAULT_ASSEMBLY
             names, memberships = population_index(load.dataset, samples)
             VariantLoad.objects.filter(pk=load.pk).update(samples=samples, assembly=assembly)
-            rows = variant_rows(reader, load=load, assembly=assembly, names=names, memberships=memberships,
-                                on_record=on_record)
+            rows = variant_rows(
+                reader, load=load, assembly=assembly, names=names, memberships=memberships, on_record=on_record
+            )
             written = copy_rows(rows, on_batch=on_batch)
     except Exception as exc:
         reason = feeder.error or exc
         log.warning("beacon load %s (file %s) failed: %s", load.pk, load.file.accession, reason)
         VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
-            status=VariantLoad.Status.ERROR, error=str(reason)[:2000], finished_at=timezone.now())
+            status=VariantLoad.Status.ERROR, error=str(reason)[:2000], finished_at=timezone.now()
+        )
         raise
     finally:
         pysam.set_verbosity(previous)
@@ -303,7 +340,8 @@ def run_load(load_id: int) -> VariantLoad | None:
         feeder.join(timeout=30)
     if feeder.error is not None:
         VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
-            status=VariantLoad.Status.ERROR, error=str(feeder.error)[:2000], finished_at=timezone.now())
+            status=VariantLoad.Status.ERROR, error=str(feeder.error)[:2000], finished_at=timezone.now()
+        )
         raise feeder.error
     with transaction.atomic():
         current = VariantLoad.objects.select_for_update().get(pk=load.pk)
@@ -319,4 +357,3 @@ def run_load(load_id: int) -> VariantLoad | None:
         Variant.objects.filter(load_id=load.pk).exclude(generation=load.generation).delete()
     log.info("beacon load %s: %d variants from %s (%s)", load.pk, written, load.file.accession, assembly)
     return current
-

@@ -39,30 +39,87 @@ PARENTS: dict[str, tuple[str, ...]] = {
     "HP:0011015": ("HP:0000118",),
 }
 LABELS = {
-    "MONDO:0005148": "type 2 diabetes mellitus", "MONDO:0005147": "type 1 diabetes mellitus",
-    "MONDO:0005015": "diabetes mellitus", "MONDO:0007254": "breast cancer", "MONDO:0005575": "colorectal cancer",
-    "MONDO:0005044": "hypertensive disorder", "MONDO:0004992": "cancer", "MONDO:0100096": "COVID-19",
-    "NCIT:C4872": "Breast Carcinoma", "NCIT:C2916": "Carcinoma", "NCIT:C3262": "Neoplasm",
-    "NCIT:C26747": "Type 2 Diabetes Mellitus", "NCIT:C2985": "Diabetes Mellitus",
-    FEMALE: "female", MALE: "male", UNKNOWN_SEX: "unknown",
-    "HP:0001250": "Seizure", "HP:0000822": "Hypertension", "HP:0001513": "Obesity", "HP:0003074": "Hyperglycemia",
-    "ICD10:E11": "Type 2 diabetes mellitus", "ICD10:E10": "Type 1 diabetes mellitus", "ICD10:I10": "Essential (primary) hypertension",
-    "ICD10:C50": "Malignant neoplasm of breast", "ICD10:U07.1": "COVID-19", AGE: "age",
+    "MONDO:0005148": "type 2 diabetes mellitus",
+    "MONDO:0005147": "type 1 diabetes mellitus",
+    "MONDO:0005015": "diabetes mellitus",
+    "MONDO:0007254": "breast cancer",
+    "MONDO:0005575": "colorectal cancer",
+    "MONDO:0005044": "hypertensive disorder",
+    "MONDO:0004992": "cancer",
+    "MONDO:0100096": "COVID-19",
+    "NCIT:C4872": "Breast Carcinoma",
+    "NCIT:C2916": "Carcinoma",
+    "NCIT:C3262": "Neoplasm",
+    "NCIT:C26747": "Type 2 Diabetes Mellitus",
+    "NCIT:C2985": "Diabetes Mellitus",
+    FEMALE: "female",
+    MALE: "male",
+    UNKNOWN_SEX: "unknown",
+    "HP:0001250": "Seizure",
+    "HP:0000822": "Hypertension",
+    "HP:0001513": "Obesity",
+    "HP:0003074": "Hyperglycemia",
+    "ICD10:E11": "Type 2 diabetes mellitus",
+    "ICD10:E10": "Type 1 diabetes mellitus",
+    "ICD10:I10": "Essential (primary) hypertension",
+    "ICD10:C50": "Malignant neoplasm of breast",
+    "ICD10:U07.1": "COVID-19",
+    AGE: "age",
 }
 # GAZ countries -> ISO 3166-1 alpha-2 (also matched by label, for records that give only that).
 GAZ_COUNTRIES = {
-    "GAZ:00002959": "EE", "GAZ:00002937": "FI", "GAZ:00002958": "LV", "GAZ:00002960": "LT", "GAZ:00002729": "SE",
-    "GAZ:00002699": "NO", "GAZ:00005852": "DK", "GAZ:00002646": "DE", "GAZ:00002939": "PL", "GAZ:00002946": "NL",
-    "GAZ:00002938": "BE", "GAZ:00002947": "LU", "GAZ:00003940": "FR", "GAZ:00000591": "ES", "GAZ:00004126": "PT",
-    "GAZ:00002650": "IT", "GAZ:00002637": "GB", "GAZ:00002459": "US",
+    "GAZ:00002959": "EE",
+    "GAZ:00002937": "FI",
+    "GAZ:00002958": "LV",
+    "GAZ:00002960": "LT",
+    "GAZ:00002729": "SE",
+    "GAZ:00002699": "NO",
+    "GAZ:00005852": "DK",
+    "GAZ:00002646": "DE",
+    "GAZ:00002939": "PL",
+    "GAZ:00002946": "NL",
+    "GAZ:00002938": "BE",
+    "GAZ:00002947": "LU",
+    "GAZ:00003940": "FR",
+    "GAZ:00000591": "ES",
+    "GAZ:00004126": "PT",
+    "GAZ:00002650": "IT",
+    "GAZ:00002637": "GB",
+    "GAZ:00002459": "US",
 }
 COUNTRY_LABELS = {
-    "estonia": "EE", "finland": "FI", "latvia": "LV", "lithuania": "LT", "sweden": "SE", "norway": "NO",
-    "denmark": "DK", "germany": "DE", "poland": "PL", "netherlands": "NL", "belgium": "BE", "luxembourg": "LU",
-    "france": "FR", "spain": "ES", "portugal": "PT", "italy": "IT", "united kingdom": "GB", "ireland": "IE",
-    "austria": "AT", "switzerland": "CH", "czechia": "CZ", "czech republic": "CZ", "slovakia": "SK",
-    "hungary": "HU", "slovenia": "SI", "greece": "GR", "romania": "RO", "bulgaria": "BG", "iceland": "IS",
-    "cyprus": "CY", "malta": "MT", "croatia": "HR",
+    "estonia": "EE",
+    "finland": "FI",
+    "latvia": "LV",
+    "lithuania": "LT",
+    "sweden": "SE",
+    "norway": "NO",
+    "denmark": "DK",
+    "germany": "DE",
+    "poland": "PL",
+    "netherlands": "NL",
+    "belgium": "BE",
+    "luxembourg": "LU",
+    "france": "FR",
+    "spain": "ES",
+    "portugal": "PT",
+    "italy": "IT",
+    "united kingdom": "GB",
+    "ireland": "IE",
+    "austria": "AT",
+    "switzerland": "CH",
+    "czechia": "CZ",
+    "czech republic": "CZ",
+    "slovakia": "SK",
+    "hungary": "HU",
+    "slovenia": "SI",
+    "greece": "GR",
+    "romania": "RO",
+    "bulgaria": "BG",
+    "iceland": "IS",
+    "cyprus": "CY",
+    "malta": "MT",
+    "croatia": "HR",
 }
 
 _CHILDREN: dict[str, set[str]] = {}
@@ -71,8 +128,10 @@ for _child, _parents in PARENTS.items():
         _CHILDREN.setdefault(_parent, set()).add(_child)
 
 TERM = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*:[A-Za-z0-9_.:-]+$")
-_DURATION = re.compile(r"^P(?!$)(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
-                       r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DURATION = re.compile(
+    r"^P(?!$)(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
 
 
 def normalise(term: str) -> str:
@@ -104,7 +163,12 @@ def matches(filter_term: str, terms) -> bool:
     for term in terms:
         if term in wanted:
             return True
-        if icd and term.startswith("ICD10:") and term.startswith(filter_term) and term[len(filter_term):][:1] in (".", ""):
+        if (
+            icd
+            and term.startswith("ICD10:")
+            and term.startswith(filter_term)
+            and term[len(filter_term) :][:1] in (".", "")
+        ):
             return True
     return False
 

@@ -11,10 +11,31 @@ from . import genome, ontology
 
 GRANULARITIES = ("boolean", "count", "record")
 INCLUDE = ("ALL", "HIT", "MISS", "NONE")
-VARIANT_KEYS = {"referenceName", "start", "end", "referenceBases", "alternateBases", "assemblyId", "variantType",
-                "variantMinLength", "variantMaxLength", "geneId", "aminoacidChange", "genomicAlleleShortForm", "$schema"}
-SUPPORTED_VARIANT_KEYS = {"referenceName", "start", "end", "referenceBases", "alternateBases", "assemblyId",
-                          "variantType", "$schema"}
+VARIANT_KEYS = {
+    "referenceName",
+    "start",
+    "end",
+    "referenceBases",
+    "alternateBases",
+    "assemblyId",
+    "variantType",
+    "variantMinLength",
+    "variantMaxLength",
+    "geneId",
+    "aminoacidChange",
+    "genomicAlleleShortForm",
+    "$schema",
+}
+SUPPORTED_VARIANT_KEYS = {
+    "referenceName",
+    "start",
+    "end",
+    "referenceBases",
+    "alternateBases",
+    "assemblyId",
+    "variantType",
+    "$schema",
+}
 OPERATORS = ("=", "<", ">", "<=", ">=", "!")
 
 
@@ -85,7 +106,9 @@ class BeaconQuery:
 def _int(value, name: str) -> int:
     if isinstance(value, list):
         if len(value) != 1:
-            raise BadRequest(f"`{name}` with {len(value)} values (a bracket query) is not supported; give one position.")
+            raise BadRequest(
+                f"`{name}` with {len(value)} values (a bracket query) is not supported; give one position."
+            )
         value = value[0]
     if isinstance(value, bool):
         raise BadRequest(f"`{name}` must be a whole number.")
@@ -138,8 +161,15 @@ def variant_query(params: dict) -> VariantQuery | None:
     alt = _bases(params.get("alternateBases"), "alternateBases")
     if end is None and ref is None and alt is None and not vtype:
         end = start + 1  # a bare position: whatever starts there
-    return VariantQuery(chrom=genome.chromosome(name), start=start, end=end, ref=ref, alt=alt, assembly=assembly,
-                        variant_type=(vtype or None) and vtype.upper())
+    return VariantQuery(
+        chrom=genome.chromosome(name),
+        start=start,
+        end=end,
+        ref=ref,
+        alt=alt,
+        assembly=assembly,
+        variant_type=(vtype or None) and vtype.upper(),
+    )
 
 
 def _filters(raw) -> list[Filter]:
@@ -153,7 +183,11 @@ def _filters(raw) -> list[Filter]:
     for item in raw:
         if isinstance(item, str):
             item = {"id": item}
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not ontology.TERM.match(item["id"].strip()):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("id"), str)
+            or not ontology.TERM.match(item["id"].strip())
+        ):
             raise BadRequest("Each filter needs an `id` such as MONDO:0005015 or PATO:0000011.")
         term = ontology.normalise(item["id"])
         operator = item.get("operator", "=")
@@ -162,7 +196,9 @@ def _filters(raw) -> list[Filter]:
             raise BadRequest(f"Filter operator {operator!r} is not one of {', '.join(OPERATORS)}.")
         if term == ontology.AGE:
             if not isinstance(value, str) or ontology.duration_days(value) is None:
-                raise BadRequest("An age filter (PATO:0000011) needs a `value` that is an ISO 8601 duration such as P40Y.")
+                raise BadRequest(
+                    "An age filter (PATO:0000011) needs a `value` that is an ISO 8601 duration such as P40Y."
+                )
         elif value is not None and not isinstance(value, str | int | float):
             raise BadRequest("A filter `value` must be text or a number.")
         scope = item.get("scope")
@@ -251,7 +287,9 @@ def parse_get(params, *, max_page: int = 100) -> BeaconQuery:
             q[key] = params.get(key)
     if params.get("skip") or params.get("limit"):
         q["pagination"] = {k: params.get(k) for k in ("skip", "limit") if params.get(k)}
-    extra = set(params) - VARIANT_KEYS - {"filters", "requestedGranularity", "includeResultsetResponses", "skip", "limit"}
+    extra = (
+        set(params) - VARIANT_KEYS - {"filters", "requestedGranularity", "includeResultsetResponses", "skip", "limit"}
+    )
     if extra:
         raise BadRequest(f"Unknown parameter(s): {', '.join(sorted(extra))}.")
     return parse_body(body, max_page=max_page)

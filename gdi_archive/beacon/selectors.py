@@ -13,8 +13,12 @@ from .models import Individual, Variant, VariantLoad
 from .query import BeaconQuery, Filter, VariantQuery
 
 _OPS = {
-    "=": lambda a, b: abs(a - b) < 0.5, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "!": lambda a, b: abs(a - b) >= 0.5,
+    "=": lambda a, b: abs(a - b) < 0.5,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "!": lambda a, b: abs(a - b) >= 0.5,
 }
 
 
@@ -107,13 +111,17 @@ def hits(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, max_ro
         variants = by_dataset[dataset.pk]
         people: list[str] = []
         if need_people:
-            people_rows = {row["individual_id"]: row for row in
-                           Individual.objects.filter(dataset=dataset).values("individual_id", "terms", "onset_days")}
+            people_rows = {
+                row["individual_id"]: row
+                for row in Individual.objects.filter(dataset=dataset).values("individual_id", "terms", "onset_days")
+            }
             if query.filters:
                 candidates = {pid for pid, row in people_rows.items() if individual_matches(row, query.filters)}
             else:
                 candidates = set(people_rows)
-                for samples in VariantLoad.objects.filter(dataset=dataset, live_generation__isnull=False).values_list("samples", flat=True):
+                for samples in VariantLoad.objects.filter(dataset=dataset, live_generation__isnull=False).values_list(
+                    "samples", flat=True
+                ):
                     candidates.update(samples)
             if query.variant is not None:
                 carriers: set[str] = set()
@@ -139,9 +147,22 @@ def filtering_terms() -> list[dict]:
     for row in Individual.objects.filter(dataset__status=Dataset.Status.RELEASED).values_list("terms", flat=True):
         terms.update(row)
     has_age = Individual.objects.filter(dataset__status=Dataset.Status.RELEASED).exclude(onset_days=[]).exists()
-    listed = [{"type": "ontology", "id": term, **({"label": ontology.LABELS[term]} if term in ontology.LABELS else {}),
-               "scopes": ["individual"]} for term in sorted(terms)]
+    listed = [
+        {
+            "type": "ontology",
+            "id": term,
+            **({"label": ontology.LABELS[term]} if term in ontology.LABELS else {}),
+            "scopes": ["individual"],
+        }
+        for term in sorted(terms)
+    ]
     if has_age:
-        listed.append({"type": "alphanumeric", "id": ontology.AGE, "label": "age of onset (ISO 8601 duration)",
-                       "scopes": ["individual"]})
+        listed.append(
+            {
+                "type": "alphanumeric",
+                "id": ontology.AGE,
+                "label": "age of onset (ISO 8601 duration)",
+                "scopes": ["individual"],
+            }
+        )
     return listed

@@ -23,12 +23,21 @@ from .query import GRANULARITIES, BadRequest, BeaconQuery
 
 API_VERSION = "v2.0.0"
 SCHEMAS = {
-    "individuals": ("individual", "beacon-individual-v2.0.0",
-                    "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/individuals/defaultSchema.json"),
-    "g_variants": ("genomicVariation", "beacon-g_variant-v2.0.0",
-                   "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/genomicVariations/defaultSchema.json"),
-    "datasets": ("dataset", "beacon-dataset-v2.0.0",
-                 "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/datasets/defaultSchema.json"),
+    "individuals": (
+        "individual",
+        "beacon-individual-v2.0.0",
+        "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/individuals/defaultSchema.json",
+    ),
+    "g_variants": (
+        "genomicVariation",
+        "beacon-g_variant-v2.0.0",
+        "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/genomicVariations/defaultSchema.json",
+    ),
+    "datasets": (
+        "dataset",
+        "beacon-dataset-v2.0.0",
+        "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/datasets/defaultSchema.json",
+    ),
 }
 
 
@@ -49,7 +58,9 @@ def asker(request) -> Asker:
     user = getattr(request, "user", None)
     granted = granted_datasets(request)
     if isinstance(auth, Grants):
-        return Asker(key=f"sub:{auth.issuer}|{auth.subject}", authenticated=True, granted=granted, actor=user or auth.subject)
+        return Asker(
+            key=f"sub:{auth.issuer}|{auth.subject}", authenticated=True, granted=granted, actor=user or auth.subject
+        )
     if user is not None and user.is_authenticated:
         return Asker(key=f"user:{user.pk}", authenticated=True, granted=granted, actor=user)
     return Asker(key=f"addr:{client_address(request)}", authenticated=False, granted=frozenset(), actor="anonymous")
@@ -70,8 +81,11 @@ def budget_used(key: str, now: float | None = None) -> int:
 
 def check_budget(who: Asker) -> None:
     if budget_used(who.key) >= settings.BEACON_QUERY_BUDGET:
-        raise BadRequest(f"The daily query budget ({settings.BEACON_QUERY_BUDGET} queries in 24 hours) is used up; "
-                         "please try again later.", status=429)
+        raise BadRequest(
+            f"The daily query budget ({settings.BEACON_QUERY_BUDGET} queries in 24 hours) is used up; "
+            "please try again later.",
+            status=429,
+        )
 
 
 def spend_budget(who: Asker) -> None:
@@ -84,13 +98,22 @@ def spend_budget(who: Asker) -> None:
         cache.add(name, 1, timeout=25 * 3600)
 
 
-def audit_query(request, who: Asker, *, entry_type: str, query: BeaconQuery | None, granularity: str, outcome: str,
-                datasets: int = 0) -> None:
+def audit_query(
+    request,
+    who: Asker,
+    *,
+    entry_type: str,
+    query: BeaconQuery | None,
+    granularity: str,
+    outcome: str,
+    datasets: int = 0,
+) -> None:
     """One audit event per entry query: what kind of question, never its genotype detail."""
     details = {"entry_type": entry_type, "granularity": granularity, "outcome": outcome, "datasets": datasets}
     if query is not None:
-        details.update(requested=query.granularity, variant_query=query.variant is not None,
-                       filters=[f.id for f in query.filters])
+        details.update(
+            requested=query.granularity, variant_query=query.variant is not None, filters=[f.id for f in query.filters]
+        )
     audit.record(action="beacon.query", actor=who.actor, request=request, details=details)
 
 
@@ -108,35 +131,57 @@ def meta(query: BeaconQuery | None, *, entry_type: str | None, granularity: str)
         entity, _, url = SCHEMAS[entry_type]
         schemas = [{"entityType": entity, "schema": url}]
         summary["requestedSchemas"] = schemas
-    return {"beaconId": settings.BEACON_ID, "apiVersion": API_VERSION, "returnedSchemas": schemas,
-            "returnedGranularity": granularity, "receivedRequestSummary": summary}
+    return {
+        "beaconId": settings.BEACON_ID,
+        "apiVersion": API_VERSION,
+        "returnedSchemas": schemas,
+        "returnedGranularity": granularity,
+        "receivedRequestSummary": summary,
+    }
 
 
 def error_body(status: int, message: str, *, query: BeaconQuery | None = None, entry_type: str | None = None) -> dict:
-    return {"meta": meta(query, entry_type=entry_type, granularity="boolean"),
-            "error": {"errorCode": status, "errorMessage": message}}
+    return {
+        "meta": meta(query, entry_type=entry_type, granularity="boolean"),
+        "error": {"errorCode": status, "errorMessage": message},
+    }
 
 
 def variant_document(variant, dataset: Dataset, *, min_count: int) -> dict:
-    populations = [{"population": "ALL", "alleleFrequency": round(variant.af, 6), "alleleCount": variant.ac,
-                    "alleleNumber": variant.an}]
+    populations = [
+        {
+            "population": "ALL",
+            "alleleFrequency": round(variant.af, 6),
+            "alleleCount": variant.ac,
+            "alleleNumber": variant.an,
+        }
+    ]
     for name, (ac, an) in sorted(variant.populations.items()):
         if ac >= min_count and an:
-            populations.append({"population": name, "alleleFrequency": round(ac / an, 6), "alleleCount": ac,
-                                "alleleNumber": an})
+            populations.append(
+                {"population": name, "alleleFrequency": round(ac / an, 6), "alleleCount": ac, "alleleNumber": an}
+            )
     sequence = genome.refseq(variant.chrom, variant.assembly)
     return {
         "variantInternalId": f"{selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
         "variation": {
-            "variantType": variant.variant_type, "referenceBases": variant.ref, "alternateBases": variant.alt,
-            "location": {"type": "SequenceLocation", "sequence_id": f"refseq:{sequence}",
-                         "interval": {"type": "SequenceInterval",
-                                      "start": {"type": "Number", "value": variant.start},
-                                      "end": {"type": "Number", "value": variant.end}}},
+            "variantType": variant.variant_type,
+            "referenceBases": variant.ref,
+            "alternateBases": variant.alt,
+            "location": {
+                "type": "SequenceLocation",
+                "sequence_id": f"refseq:{sequence}",
+                "interval": {
+                    "type": "SequenceInterval",
+                    "start": {"type": "Number", "value": variant.start},
+                    "end": {"type": "Number", "value": variant.end},
+                },
+            },
         },
         "identifiers": {"genomicHGVSId": f"{sequence}:g.{variant.start + 1}{variant.ref}>{variant.alt}"},
-        "frequencyInPopulations": [{"source": dataset.title, "sourceReference": dataset.url,
-                                    "frequencies": populations}],
+        "frequencyInPopulations": [
+            {"source": dataset.title, "sourceReference": dataset.url, "frequencies": populations}
+        ],
     }
 
 
@@ -148,8 +193,9 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
     """The whole Beacon answer for an entry query, budget and audit included."""
     who = asker(request)
     if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
-        raise BadRequest("This Beacon answers only requests with a valid passport (Authorization: Bearer ...).",
-                         status=401)
+        raise BadRequest(
+            "This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401
+        )
     if entry_type == "individuals" and not settings.BEACON_INDIVIDUALS:
         raise BadRequest("This Beacon does not serve individuals.", status=404)
     if entry_type == "g_variants" and query.variant is None:
@@ -164,8 +210,15 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
     returned = GRANULARITIES[min(_rank(query.granularity), _rank(allowed_best))]
     body = build(query, datasets, entry_type=entry_type, returned=returned, who=who)
     spend_budget(who)
-    audit_query(request, who, entry_type=entry_type, query=query, granularity=returned,
-                outcome="found" if body["responseSummary"]["exists"] else "not-found", datasets=len(datasets))
+    audit_query(
+        request,
+        who,
+        entry_type=entry_type,
+        query=query,
+        granularity=returned,
+        outcome="found" if body["responseSummary"]["exists"] else "not-found",
+        datasets=len(datasets),
+    )
     return body
 
 
@@ -183,25 +236,37 @@ def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, retur
             if level == "record" and count:
                 from .models import Individual
 
-                page = hit.individuals[query.skip:query.skip + query.limit]
-                records = dict(Individual.objects.filter(dataset=dataset, individual_id__in=page)
-                               .values_list("individual_id", "record"))
+                page = hit.individuals[query.skip : query.skip + query.limit]
+                records = dict(
+                    Individual.objects.filter(dataset=dataset, individual_id__in=page).values_list(
+                        "individual_id", "record"
+                    )
+                )
                 results = [individual_document(dataset.pk, pid, records) for pid in page]
         else:
             shown = [v for v in hit.variants if v.ac >= minimum]
             count = len(shown)
-            results = [variant_document(v, dataset, min_count=minimum)
-                       for v in shown[query.skip:query.skip + query.limit]] if level in ("count", "record") else []
+            results = (
+                [variant_document(v, dataset, min_count=minimum) for v in shown[query.skip : query.skip + query.limit]]
+                if level in ("count", "record")
+                else []
+            )
         found = count > 0
         exists = exists or found
         total += count
         if query.include == "NONE" or (query.include == "HIT" and not found) or (query.include == "MISS" and found):
             continue
-        sets.append({"id": selectors.beacon_id(dataset), "setType": "dataset", "exists": found,
-                     "resultsCount": count, "results": results,
-                     "info": {"accession": dataset.accession, "granularity": level}})
-    body = {"meta": meta(query, entry_type=entry_type, granularity=returned),
-            "responseSummary": {"exists": exists}}
+        sets.append(
+            {
+                "id": selectors.beacon_id(dataset),
+                "setType": "dataset",
+                "exists": found,
+                "resultsCount": count,
+                "results": results,
+                "info": {"accession": dataset.accession, "granularity": level},
+            }
+        )
+    body = {"meta": meta(query, entry_type=entry_type, granularity=returned), "responseSummary": {"exists": exists}}
     if returned == "boolean":
         return body
     body["responseSummary"]["numTotalResults"] = total
@@ -217,10 +282,13 @@ def dataset_document(dataset: Dataset) -> dict:
 
     conditions = [{"id": term, "label": duo.describe(term), "version": "2021-02-23"} for term in dataset.duo or []]
     return {
-        "id": selectors.beacon_id(dataset), "name": dataset.title, "description": dataset.description,
+        "id": selectors.beacon_id(dataset),
+        "name": dataset.title,
+        "description": dataset.description,
         "createDateTime": dataset.created_at.isoformat() if getattr(dataset, "created_at", None) else None,
         "updateDateTime": dataset.updated_at.isoformat() if getattr(dataset, "updated_at", None) else None,
-        "externalUrl": dataset.url, "info": {"accession": dataset.accession},
+        "externalUrl": dataset.url,
+        "info": {"accession": dataset.accession},
         "dataUseConditions": {"duoDataUse": conditions},
     }
 
@@ -230,9 +298,11 @@ def datasets_answer(request, *, query: BeaconQuery, dataset_id: str | None = Non
     datasets = selectors.released_datasets(dataset_id)
     if dataset_id is not None and not datasets:
         raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
-    page = datasets[query.skip:query.skip + query.limit]
+    page = datasets[query.skip : query.skip + query.limit]
     documents = [{k: v for k, v in dataset_document(d).items() if v is not None} for d in page]
     granularity = "record" if query.granularity == "record" else "count"
-    return {"meta": meta(query, entry_type="datasets", granularity=granularity),
-            "responseSummary": {"exists": bool(datasets), "numTotalResults": len(datasets)},
-            "response": {"collections": documents}}
+    return {
+        "meta": meta(query, entry_type="datasets", granularity=granularity),
+        "responseSummary": {"exists": bool(datasets), "numTotalResults": len(datasets)},
+        "response": {"collections": documents},
+    }

@@ -17,7 +17,7 @@ def load_variants(self, load_id: int) -> int:
     try:
         load = loading.run_load(load_id)
     except StorageUnavailable as exc:
-        raise self.retry(exc=exc, countdown=min(300, 10 * 2 ** self.request.retries)) from None
+        raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from None
     except Exception:
         log.exception("beacon load %s failed", load_id)
         return 0

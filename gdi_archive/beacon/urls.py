@@ -21,6 +21,9 @@ beacon = [
 urlpatterns = [
     path("beacon/v2", views.Info.as_view()),
     path("beacon/v2/", include(beacon)),
-    path("api/datasets/<str:accession>/individuals", views.DatasetIndividualsUpload.as_view(),
-         name="api-dataset-individuals"),
+    path(
+        "api/datasets/<str:accession>/individuals",
+        views.DatasetIndividualsUpload.as_view(),
+        name="api-dataset-individuals",
+    ),
 ]

@@ -71,8 +71,9 @@ class EntryView(BeaconView):
         return self.answer(request, dataset_id)
 
     def answer(self, request, dataset_id):
-        return Response(services.answer(request, entry_type=self.entry_type, query=self.query(request),
-                                        dataset_id=dataset_id))
+        return Response(
+            services.answer(request, entry_type=self.entry_type, query=self.query(request), dataset_id=dataset_id)
+        )
 
 
 class GVariants(EntryView):
@@ -95,18 +96,27 @@ class Datasets(BeaconView):
     def answer(self, request, dataset_id):
         who = services.asker(request)
         if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
-            raise BadRequest("This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401)
+            raise BadRequest(
+                "This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401
+            )
         return Response(services.datasets_answer(request, query=self.query(request), dataset_id=dataset_id))
 
 
 def _informational(request, response: dict) -> Response:
-    return Response({"meta": {"beaconId": settings.BEACON_ID, "apiVersion": services.API_VERSION, "returnedSchemas": []},
-                     "response": response})
+    return Response(
+        {
+            "meta": {"beaconId": settings.BEACON_ID, "apiVersion": services.API_VERSION, "returnedSchemas": []},
+            "response": response,
+        }
+    )
 
 
 def _organisation() -> dict:
-    return {"id": settings.BEACON_ID.rsplit(".", 1)[0] or settings.BEACON_ID, "name": settings.BEACON_ORGANISATION,
-            "welcomeUrl": settings.BASE_URL + "/"}
+    return {
+        "id": settings.BEACON_ID.rsplit(".", 1)[0] or settings.BEACON_ID,
+        "name": settings.BEACON_ORGANISATION,
+        "welcomeUrl": settings.BASE_URL + "/",
+    }
 
 
 def _root(request) -> str:
@@ -116,80 +126,129 @@ def _root(request) -> str:
 def entry_types() -> dict:
     base = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model"
     types = {
-        "dataset": {"id": "dataset", "name": "Dataset", "partOfSpecification": "Beacon v2.0.0",
-                    "ontologyTermForThisType": {"id": "NCIT:C47824", "label": "Data set"},
-                    "defaultSchema": {"id": "beacon-dataset-v2.0.0", "name": "Default schema for datasets",
-                                      "referenceToSchemaDefinition": f"{base}/datasets/defaultSchema.json",
-                                      "schemaVersion": "v2.0.0"},
-                    "nonFilteredQueriesAllowed": True},
-        "genomicVariation": {"id": "genomicVariation", "name": "Genomic variation", "partOfSpecification": "Beacon v2.0.0",
-                             "ontologyTermForThisType": {"id": "ENSGLOSSARY:0000092", "label": "Variant"},
-                             "defaultSchema": {"id": "beacon-g_variant-v2.0.0", "name": "Default schema for a genomic variation",
-                                               "referenceToSchemaDefinition": f"{base}/genomicVariations/defaultSchema.json",
-                                               "schemaVersion": "v2.0.0"},
-                             "nonFilteredQueriesAllowed": False},
+        "dataset": {
+            "id": "dataset",
+            "name": "Dataset",
+            "partOfSpecification": "Beacon v2.0.0",
+            "ontologyTermForThisType": {"id": "NCIT:C47824", "label": "Data set"},
+            "defaultSchema": {
+                "id": "beacon-dataset-v2.0.0",
+                "name": "Default schema for datasets",
+                "referenceToSchemaDefinition": f"{base}/datasets/defaultSchema.json",
+                "schemaVersion": "v2.0.0",
+            },
+            "nonFilteredQueriesAllowed": True,
+        },
+        "genomicVariation": {
+            "id": "genomicVariation",
+            "name": "Genomic variation",
+            "partOfSpecification": "Beacon v2.0.0",
+            "ontologyTermForThisType": {"id": "ENSGLOSSARY:0000092", "label": "Variant"},
+            "defaultSchema": {
+                "id": "beacon-g_variant-v2.0.0",
+                "name": "Default schema for a genomic variation",
+                "referenceToSchemaDefinition": f"{base}/genomicVariations/defaultSchema.json",
+                "schemaVersion": "v2.0.0",
+            },
+            "nonFilteredQueriesAllowed": False,
+        },
     }
     if settings.BEACON_INDIVIDUALS:
-        types["individual"] = {"id": "individual", "name": "Individual", "partOfSpecification": "Beacon v2.0.0",
-                               "ontologyTermForThisType": {"id": "NCIT:C25190", "label": "Person"},
-                               "defaultSchema": {"id": "beacon-individual-v2.0.0", "name": "Default schema for an individual",
-                                                 "referenceToSchemaDefinition": f"{base}/individuals/defaultSchema.json",
-                                                 "schemaVersion": "v2.0.0"},
-                               "nonFilteredQueriesAllowed": True}
+        types["individual"] = {
+            "id": "individual",
+            "name": "Individual",
+            "partOfSpecification": "Beacon v2.0.0",
+            "ontologyTermForThisType": {"id": "NCIT:C25190", "label": "Person"},
+            "defaultSchema": {
+                "id": "beacon-individual-v2.0.0",
+                "name": "Default schema for an individual",
+                "referenceToSchemaDefinition": f"{base}/individuals/defaultSchema.json",
+                "schemaVersion": "v2.0.0",
+            },
+            "nonFilteredQueriesAllowed": True,
+        }
     return types
 
 
 class Info(BeaconView):
     def get(self, request):
-        return _informational(request, {
-            "id": settings.BEACON_ID, "name": settings.BEACON_NAME, "apiVersion": services.API_VERSION,
-            "environment": "prod" if settings.PRODUCTION else "dev", "organization": _organisation(),
-            "description": "Counts and allele frequencies from the archive's own released datasets, "
-                           "under the archive's access rules.",
-            "version": services.API_VERSION, "welcomeUrl": settings.BASE_URL + "/",
-        })
+        return _informational(
+            request,
+            {
+                "id": settings.BEACON_ID,
+                "name": settings.BEACON_NAME,
+                "apiVersion": services.API_VERSION,
+                "environment": "prod" if settings.PRODUCTION else "dev",
+                "organization": _organisation(),
+                "description": "Counts and allele frequencies from the archive's own released datasets, "
+                "under the archive's access rules.",
+                "version": services.API_VERSION,
+                "welcomeUrl": settings.BASE_URL + "/",
+            },
+        )
 
 
 class ServiceInfo(BeaconView):
     def get(self, request):
-        return Response({
-            "id": settings.BEACON_ID, "name": settings.BEACON_NAME,
-            "type": {"group": "org.ga4gh", "artifact": "beacon", "version": services.API_VERSION},
-            "organization": {"name": settings.BEACON_ORGANISATION, "url": settings.BASE_URL + "/"},
-            "version": services.API_VERSION, "environment": "prod" if settings.PRODUCTION else "dev",
-            "description": "Beacon v2 of a gdi-archive node.",
-        })
+        return Response(
+            {
+                "id": settings.BEACON_ID,
+                "name": settings.BEACON_NAME,
+                "type": {"group": "org.ga4gh", "artifact": "beacon", "version": services.API_VERSION},
+                "organization": {"name": settings.BEACON_ORGANISATION, "url": settings.BASE_URL + "/"},
+                "version": services.API_VERSION,
+                "environment": "prod" if settings.PRODUCTION else "dev",
+                "description": "Beacon v2 of a gdi-archive node.",
+            }
+        )
 
 
 class Configuration(BeaconView):
     def get(self, request):
-        return _informational(request, {
-            "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconConfigurationSchema.json",
-            "maturityAttributes": {"productionStatus": "PROD" if settings.PRODUCTION else "DEV"},
-            "securityAttributes": {"defaultGranularity": "boolean",
-                                   "securityLevels": ["PUBLIC", "REGISTERED", "CONTROLLED"]},
-            "entryTypes": entry_types(),
-        })
+        return _informational(
+            request,
+            {
+                "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconConfigurationSchema.json",
+                "maturityAttributes": {"productionStatus": "PROD" if settings.PRODUCTION else "DEV"},
+                "securityAttributes": {
+                    "defaultGranularity": "boolean",
+                    "securityLevels": ["PUBLIC", "REGISTERED", "CONTROLLED"],
+                },
+                "entryTypes": entry_types(),
+            },
+        )
 
 
 class Map(BeaconView):
     def get(self, request):
         root = _root(request)
         sets = {
-            "dataset": {"entryType": "dataset", "rootUrl": f"{root}/datasets",
-                        "singleEntryUrl": f"{root}/datasets/{{id}}",
-                        "endpoints": {"genomicVariation": {"returnedEntryType": "genomicVariation",
-                                                           "url": f"{root}/datasets/{{id}}/g_variants"}}},
+            "dataset": {
+                "entryType": "dataset",
+                "rootUrl": f"{root}/datasets",
+                "singleEntryUrl": f"{root}/datasets/{{id}}",
+                "endpoints": {
+                    "genomicVariation": {
+                        "returnedEntryType": "genomicVariation",
+                        "url": f"{root}/datasets/{{id}}/g_variants",
+                    }
+                },
+            },
             "genomicVariation": {"entryType": "genomicVariation", "rootUrl": f"{root}/g_variants"},
         }
         if settings.BEACON_INDIVIDUALS:
-            sets["dataset"]["endpoints"]["individual"] = {"returnedEntryType": "individual",
-                                                          "url": f"{root}/datasets/{{id}}/individuals"}
+            sets["dataset"]["endpoints"]["individual"] = {
+                "returnedEntryType": "individual",
+                "url": f"{root}/datasets/{{id}}/individuals",
+            }
             sets["individual"] = {"entryType": "individual", "rootUrl": f"{root}/individuals"}
-        return _informational(request, {
-            "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconMapSchema.json",
-            "endpointSets": sets,
-        })
+        return _informational(
+            request,
+            {
+                "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconMapSchema.json",
+                "endpointSets": sets,
+            },
+        )
 
 
 class EntryTypes(BeaconView):
@@ -201,7 +260,9 @@ class FilteringTerms(BeaconView):
     def get(self, request):
         who = services.asker(request)
         if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
-            raise BadRequest("This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401)
+            raise BadRequest(
+                "This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401
+            )
         terms = selectors.filtering_terms() if settings.BEACON_INDIVIDUALS else []
         prefixes = sorted({t["id"].split(":", 1)[0] for t in terms})
         return _informational(request, {"filteringTerms": terms, "resources": [{"id": p} for p in prefixes]})
@@ -218,9 +279,14 @@ class DatasetIndividualsUpload(APIView):
     def get_parsers(self):
         return []  # the body is read raw: records are checked one by one, with their line numbers
 
-    @extend_schema(operation_id="datasets_individuals_replace", request={"application/json": OpenApiTypes.OBJECT},
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{dataset, individuals}`: how many "
-                                                   "were stored"), **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        operation_id="datasets_individuals_replace",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="`{dataset, individuals}`: how many were stored"),
+            **errors(400, 401, 403, 404, 409),
+        },
+    )
     def post(self, request, accession):
         dataset = Dataset.objects.filter(accession=accession).first()
         if dataset is None:
@@ -228,14 +294,25 @@ class DatasetIndividualsUpload(APIView):
         if dataset.status == Dataset.Status.WITHDRAWN:
             raise ArchiveError("The dataset is withdrawn.", code="Conflict", status_code=409)
         content_type = (request.content_type or "").split(";")[0].strip().lower()
-        ndjson = content_type in ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
+        ndjson = content_type in (
+            "application/x-ndjson",
+            "application/jsonl",
+            "application/json-lines",
+            "application/jsonlines",
+        )
         if not ndjson and content_type not in ("application/json", ""):
-            raise ArchiveError("Send application/json (an array) or application/x-ndjson (JSON Lines).",
-                               code="UnsupportedMediaType", status_code=415)
+            raise ArchiveError(
+                "Send application/json (an array) or application/x-ndjson (JSON Lines).",
+                code="UnsupportedMediaType",
+                status_code=415,
+            )
         try:
-            count = individuals.replace_individuals(dataset=dataset, body=request.body, ndjson=ndjson,
-                                                    actor=request.user, request=request)
+            count = individuals.replace_individuals(
+                dataset=dataset, body=request.body, ndjson=ndjson, actor=request.user, request=request
+            )
         except individuals.InvalidIndividuals as exc:
-            return Response({"error": "InvalidInput", "detail": exc.detail,
-                             "records": [p.as_dict() for p in exc.problems[:1000]]}, status=400)
+            return Response(
+                {"error": "InvalidInput", "detail": exc.detail, "records": [p.as_dict() for p in exc.problems[:1000]]},
+                status=400,
+            )
         return Response({"dataset": dataset.accession, "individuals": count}, status=200)

@@ -72,8 +72,10 @@ class DACForm(forms.ModelForm):
     class Meta:
         model = DAC
         fields = ["name", "description", "contact_email", "required_documents"]
-        help_texts = {"required_documents": 'The documents a request form asks for, e.g. '
-                                            '[{"kind": "ethics-approval", "label": "Ethics approval", "required": true}].'}
+        help_texts = {
+            "required_documents": "The documents a request form asks for, e.g. "
+            '[{"kind": "ethics-approval", "label": "Ethics approval", "required": true}].'
+        }
 
     def clean_name(self):
         name = (self.cleaned_data.get("name") or "").strip()
@@ -112,7 +114,16 @@ class DACAdmin(StewardOnlyAdmin):
             return ["name", "description", "contact_email", "required_documents"]
         if not self.has_change_permission(request, obj):
             return ["accession", "name", "description", "contact_email", "required_documents", "member_names"]
-        return ["accession", "name", "description", "contact_email", "required_documents", "member_names", "add_member", "remove_member"]
+        return [
+            "accession",
+            "name",
+            "description",
+            "contact_email",
+            "required_documents",
+            "member_names",
+            "add_member",
+            "remove_member",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return ["accession", "member_names", "name"] if obj else []
@@ -129,15 +140,24 @@ class DACAdmin(StewardOnlyAdmin):
         data = form.cleaned_data
         try:
             if not change:
-                created = services.create_dac(actor=request.user, name=data["name"], request=request,
-                                              description=data.get("description", ""),
-                                              contact_email=data.get("contact_email", ""),
-                                              required_documents=data.get("required_documents") or [])
+                created = services.create_dac(
+                    actor=request.user,
+                    name=data["name"],
+                    request=request,
+                    description=data.get("description", ""),
+                    contact_email=data.get("contact_email", ""),
+                    required_documents=data.get("required_documents") or [],
+                )
                 obj.pk, obj.accession = created.pk, created.accession
                 return
-            services.update_dac(actor=request.user, dac=obj, description=data.get("description", ""),
-                                contact_email=data.get("contact_email", ""),
-                                required_documents=data.get("required_documents") or [], request=request)
+            services.update_dac(
+                actor=request.user,
+                dac=obj,
+                description=data.get("description", ""),
+                contact_email=data.get("contact_email", ""),
+                required_documents=data.get("required_documents") or [],
+                request=request,
+            )
             if data.get("add_member"):
                 services.add_dac_member(actor=request.user, dac=obj, username=data["add_member"], request=request)
             if data.get("remove_member"):
@@ -194,15 +214,28 @@ class FileInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 GDI = "http://data.gdi.eu/core/p2/"
-HEALTH_CATEGORIES = [(f"{GDI}HealthCategoryHumanGenomic", "Human genomic data"),
-                     (f"{GDI}HealthCategoryHumanGenetic", "Human genetic data"),
-                     (f"{GDI}HealthCategoryHumanEpigenomic", "Human epigenomic data")]
-CONFORMS_TO = [(f"{GDI}ExternallyGoverned", "Externally governed"), (f"{GDI}1MGCompliant", "1+MG compliant"),
-               (f"{GDI}1MGCohort", "1+MG cohort")]
-LEGAL_BASES = [(f"https://w3id.org/dpv#{name}", label) for name, label in (
-    ("Consent", "Consent"), ("Contract", "Contract"), ("LegalObligation", "Legal obligation"),
-    ("VitalInterest", "Vital interest"), ("LegitimateInterest", "Legitimate interest"),
-    ("PublicInterest", "Public interest"), ("OfficialAuthorityOfController", "Official authority of the controller"))]
+HEALTH_CATEGORIES = [
+    (f"{GDI}HealthCategoryHumanGenomic", "Human genomic data"),
+    (f"{GDI}HealthCategoryHumanGenetic", "Human genetic data"),
+    (f"{GDI}HealthCategoryHumanEpigenomic", "Human epigenomic data"),
+]
+CONFORMS_TO = [
+    (f"{GDI}ExternallyGoverned", "Externally governed"),
+    (f"{GDI}1MGCompliant", "1+MG compliant"),
+    (f"{GDI}1MGCohort", "1+MG cohort"),
+]
+LEGAL_BASES = [
+    (f"https://w3id.org/dpv#{name}", label)
+    for name, label in (
+        ("Consent", "Consent"),
+        ("Contract", "Contract"),
+        ("LegalObligation", "Legal obligation"),
+        ("VitalInterest", "Vital interest"),
+        ("LegitimateInterest", "Legitimate interest"),
+        ("PublicInterest", "Public interest"),
+        ("OfficialAuthorityOfController", "Official authority of the controller"),
+    )
+]
 SYNTHETIC = "https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA"
 AGENT_FIELDS = ("publisher", "creator", "contact_point")
 
@@ -212,23 +245,33 @@ def _metadata_fields():
     fields = {}
     for agent in AGENT_FIELDS:
         label = agent.replace("_", " ")
-        fields[f"md_{agent}_name"] = forms.CharField(required=False, label=f"{label}: name",
-                                                     help_text="Empty: the node's publisher (FDP_PUBLISHER_NAME).")
+        fields[f"md_{agent}_name"] = forms.CharField(
+            required=False, label=f"{label}: name", help_text="Empty: the node's publisher (FDP_PUBLISHER_NAME)."
+        )
         fields[f"md_{agent}_email"] = forms.EmailField(required=False, label=f"{label}: email")
-        fields[f"md_{agent}_identifier"] = forms.URLField(required=False, label=f"{label}: identifier",
-                                                          assume_scheme="https", help_text="A URL, e.g. a ROR id.")
+        fields[f"md_{agent}_identifier"] = forms.URLField(
+            required=False, label=f"{label}: identifier", assume_scheme="https", help_text="A URL, e.g. a ROR id."
+        )
     fields["md_health_category"] = forms.MultipleChoiceField(
-        required=False, label="health category", widget=forms.CheckboxSelectMultiple, choices=HEALTH_CATEGORIES,
-        help_text="None ticked: the node default (FDP_HEALTH_CATEGORY).")
+        required=False,
+        label="health category",
+        widget=forms.CheckboxSelectMultiple,
+        choices=HEALTH_CATEGORIES,
+        help_text="None ticked: the node default (FDP_HEALTH_CATEGORY).",
+    )
     fields["md_keywords"] = forms.CharField(required=False, label="keywords", help_text="Separated by commas.")
-    fields["md_legal_basis"] = forms.MultipleChoiceField(required=False, label="legal basis",
-                                                         widget=forms.CheckboxSelectMultiple, choices=LEGAL_BASES)
-    fields["md_conforms_to"] = forms.MultipleChoiceField(required=False, label="conforms to",
-                                                         widget=forms.CheckboxSelectMultiple, choices=CONFORMS_TO)
-    fields["md_synthetic"] = forms.BooleanField(required=False, label="synthetic data",
-                                                help_text="Tick only for synthetic (demo) data.")
-    fields["md_population_coverage"] = forms.CharField(required=False, label="population coverage",
-                                                       widget=forms.Textarea(attrs={"rows": 2}))
+    fields["md_legal_basis"] = forms.MultipleChoiceField(
+        required=False, label="legal basis", widget=forms.CheckboxSelectMultiple, choices=LEGAL_BASES
+    )
+    fields["md_conforms_to"] = forms.MultipleChoiceField(
+        required=False, label="conforms to", widget=forms.CheckboxSelectMultiple, choices=CONFORMS_TO
+    )
+    fields["md_synthetic"] = forms.BooleanField(
+        required=False, label="synthetic data", help_text="Tick only for synthetic (demo) data."
+    )
+    fields["md_population_coverage"] = forms.CharField(
+        required=False, label="population coverage", widget=forms.Textarea(attrs={"rows": 2})
+    )
     return fields
 
 
@@ -239,13 +282,27 @@ MetadataFieldsForm = type("MetadataFieldsForm", (forms.Form,), _metadata_fields(
 
 def form_metadata(data: dict, previous: dict) -> dict:
     """The metadata the form describes, over what it cannot show (e.g. themes set through the API)."""
-    metadata = {key: value for key, value in (previous or {}).items()
-                if key not in (*AGENT_FIELDS, "health_category", "keywords", "legal_basis", "conforms_to", "type",
-                               "population_coverage")}
+    metadata = {
+        key: value
+        for key, value in (previous or {}).items()
+        if key
+        not in (
+            *AGENT_FIELDS,
+            "health_category",
+            "keywords",
+            "legal_basis",
+            "conforms_to",
+            "type",
+            "population_coverage",
+        )
+    }
     for agent in AGENT_FIELDS:
         if data.get(f"md_{agent}_name"):
-            metadata[agent] = {key: data[f"md_{agent}_{key}"] for key in ("name", "email", "identifier")
-                               if data.get(f"md_{agent}_{key}")}
+            metadata[agent] = {
+                key: data[f"md_{agent}_{key}"]
+                for key in ("name", "email", "identifier")
+                if data.get(f"md_{agent}_{key}")
+            }
     for key in ("health_category", "legal_basis", "conforms_to"):
         if data.get(f"md_{key}"):
             metadata[key] = list(data[f"md_{key}"])
@@ -261,13 +318,16 @@ def form_metadata(data: dict, previous: dict) -> dict:
 
 class DatasetForm(forms.ModelForm, MetadataFieldsForm):
     duo_codes = forms.MultipleChoiceField(
-        required=False, label="DUO terms", widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="DUO terms",
+        widget=forms.CheckboxSelectMultiple,
         choices=[(code, f"{code} {describe(code)}") for code in TERMS],
         help_text="At most one permission (GRU, HMB, DS, POA, NRES) and any modifiers.",
     )
     terms_url = forms.URLField(required=False, max_length=255, assume_scheme="https")
     add_files = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="File accessions to add (ready data files; their indexes follow). Drafts only.",
     )
 
@@ -323,8 +383,13 @@ class DatasetAdmin(StewardOnlyAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).annotate(
-            file_total=Count("files", distinct=True), size_total=Sum("files__plaintext_size"),
+        queryset = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                file_total=Count("files", distinct=True),
+                size_total=Sum("files__plaintext_size"),
+            )
         )
         if is_admin_steward(request.user):
             return queryset
@@ -339,10 +404,29 @@ class DatasetAdmin(StewardOnlyAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["title", "description", "dac", "duo_codes", "terms_url", "terms_text", "max_access_days",
-                    *METADATA_FORM_FIELDS]
-        fields = ["accession", "status", "title", "description", "dac", "duo_terms", "terms_url", "terms_text",
-                  "terms_version", "max_access_days", "released_at"]
+            return [
+                "title",
+                "description",
+                "dac",
+                "duo_codes",
+                "terms_url",
+                "terms_text",
+                "max_access_days",
+                *METADATA_FORM_FIELDS,
+            ]
+        fields = [
+            "accession",
+            "status",
+            "title",
+            "description",
+            "dac",
+            "duo_terms",
+            "terms_url",
+            "terms_text",
+            "terms_version",
+            "max_access_days",
+            "released_at",
+        ]
         if self.has_change_permission(request, obj):
             fields[fields.index("duo_terms")] = "duo_codes"
             if obj.status == Dataset.Status.DRAFT:
@@ -381,19 +465,31 @@ class DatasetAdmin(StewardOnlyAdmin):
         fields = {key: data.get(key) for key in ("title", "description", "terms_url", "terms_text", "max_access_days")}
         try:
             if not change:
-                created = services.create_dataset(actor=request.user, dac=data["dac"].accession,
-                                                  duo=data.get("duo_codes"), metadata=form_metadata(data, {}),
-                                                  request=request, **fields)
+                created = services.create_dataset(
+                    actor=request.user,
+                    dac=data["dac"].accession,
+                    duo=data.get("duo_codes"),
+                    metadata=form_metadata(data, {}),
+                    request=request,
+                    **fields,
+                )
                 obj.pk, obj.accession = created.pk, created.accession
                 return
             # Keep MONDO ids (set through the API) that the checkboxes cannot show.
             duo = list(data.get("duo_codes") or []) + [code for code in obj.duo if code not in TERMS]
             previous = Dataset.objects.get(pk=obj.pk).metadata
-            services.update_dataset(actor=request.user, dataset=obj, duo=duo, request=request,
-                                    metadata=form_metadata(data, previous), **fields)
+            services.update_dataset(
+                actor=request.user,
+                dataset=obj,
+                duo=duo,
+                request=request,
+                metadata=form_metadata(data, previous),
+                **fields,
+            )
             if _accessions(data.get("add_files")):
-                services.add_files_to_dataset(actor=request.user, dataset=obj, files=_accessions(data["add_files"]),
-                                              request=request)
+                services.add_files_to_dataset(
+                    actor=request.user, dataset=obj, files=_accessions(data["add_files"]), request=request
+                )
         except ArchiveError as error:
             self._refuse(request, error)
 

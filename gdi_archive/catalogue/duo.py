@@ -72,9 +72,7 @@ def validate_duo(codes) -> list[str]:
     diseases = [code for code in cleaned if _MONDO.match(code)]
     unknown = [code for code in cleaned if code not in TERMS and code not in diseases]
     if unknown:
-        raise InvalidInput(
-            f"Unknown DUO code(s): {', '.join(unknown)}. Known codes: {', '.join(sorted(TERMS))}."
-        )
+        raise InvalidInput(f"Unknown DUO code(s): {', '.join(unknown)}. Known codes: {', '.join(sorted(TERMS))}.")
     permissions = [code for code in cleaned if code in TERMS and TERMS[code].kind == PERMISSION]
     if len(permissions) > 1:
         raise InvalidInput(

@@ -66,8 +66,13 @@ def archived_files(accessions: Iterable[str] | None = None):
 
 
 def _missing_record(file: File) -> list[str]:
-    needed = {"location": file.location, "header": file.header, "stored_sha256": file.stored_sha256,
-              "sha256": file.sha256, "md5": file.md5}
+    needed = {
+        "location": file.location,
+        "header": file.header,
+        "stored_sha256": file.stored_sha256,
+        "sha256": file.sha256,
+        "md5": file.md5,
+    }
     missing = [name for name, value in needed.items() if not value]
     missing += [name for name in ("stored_size", "plaintext_size") if getattr(file, name) is None]
     return missing
@@ -80,8 +85,14 @@ def _hashing(chunks: Iterator[bytes], digest, counter: list[int]) -> Iterator[by
         yield chunk
 
 
-def verify_file(file: File, *, secret_keys: list[bytes], key_ids: list[str], quick: bool = False,
-                on_bytes: Callable[[int], None] | None = None) -> tuple[list[Problem], int]:
+def verify_file(
+    file: File,
+    *,
+    secret_keys: list[bytes],
+    key_ids: list[str],
+    quick: bool = False,
+    on_bytes: Callable[[int], None] | None = None,
+) -> tuple[list[Problem], int]:
     """The problems found with one archived file, and how many body bytes were read."""
     name = label(file)
     problems: list[Problem] = []
@@ -107,8 +118,10 @@ def verify_file(file: File, *, secret_keys: list[bytes], key_ids: list[str], qui
             session_keys = opened.session_keys
             opened_by = key_ids[opened.key_index]
             if file.archive_key_id and file.archive_key_id != opened_by:
-                problem("header-key-mismatch", f"the header opens with archive key {opened_by}, "
-                                               f"but the catalogue says {file.archive_key_id}")
+                problem(
+                    "header-key-mismatch",
+                    f"the header opens with archive key {opened_by}, but the catalogue says {file.archive_key_id}",
+                )
             if opened.edit_list is not None:
                 problem("header-edit-list", "the stored header carries an edit list; archived headers never should")
 
@@ -151,14 +164,20 @@ def verify_file(file: File, *, secret_keys: list[bytes], key_ids: list[str], qui
         return problems, read[0]
 
     if file.stored_sha256 and body_sha.hexdigest() != file.stored_sha256:
-        problem("body-sha256-mismatch", f"the stored body hashes to {body_sha.hexdigest()}, "
-                                        f"the catalogue says {file.stored_sha256}")
+        problem(
+            "body-sha256-mismatch",
+            f"the stored body hashes to {body_sha.hexdigest()}, the catalogue says {file.stored_sha256}",
+        )
     if decrypt:
         if file.plaintext_size is not None and plain_size != file.plaintext_size:
-            problem("plaintext-size-mismatch", f"the body decrypts to {plain_size} bytes, "
-                                               f"the catalogue says {file.plaintext_size}")
+            problem(
+                "plaintext-size-mismatch",
+                f"the body decrypts to {plain_size} bytes, the catalogue says {file.plaintext_size}",
+            )
         if file.sha256 and plain_sha.hexdigest() != file.sha256:
-            problem("sha256-mismatch", f"the plaintext hashes to {plain_sha.hexdigest()}, the catalogue says {file.sha256}")
+            problem(
+                "sha256-mismatch", f"the plaintext hashes to {plain_sha.hexdigest()}, the catalogue says {file.sha256}"
+            )
         if file.md5 and plain_md5.hexdigest() != file.md5:
             problem("md5-mismatch", f"the plaintext's md5 is {plain_md5.hexdigest()}, the catalogue says {file.md5}")
     return problems, read[0]
@@ -170,9 +189,13 @@ def _reporting(chunks: Iterator[bytes], on_bytes: Callable[[int], None]) -> Iter
         yield chunk
 
 
-def verify_archive(*, quick: bool = False, accessions: Iterable[str] | None = None,
-                   on_file: Callable[[File, list[Problem]], None] | None = None,
-                   on_bytes: Callable[[int], None] | None = None) -> Report:
+def verify_archive(
+    *,
+    quick: bool = False,
+    accessions: Iterable[str] | None = None,
+    on_file: Callable[[File, list[Problem]], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Report:
     """Check every archived file (or those named); never stops at the first problem."""
     from gdi_archive.keyring.archive import archive_key_ids, archive_secret_keys
 

@@ -19,9 +19,13 @@ DUO_CODE = re.compile(r"^(DUO|MONDO):\d{7}$")
 
 def _released():
     ready = Q(files__status=File.Status.READY, files__index_of__isnull=True)
-    return (Dataset.objects.filter(status=Dataset.Status.RELEASED).select_related("dac")
-            .annotate(file_count=Count("files", filter=ready, distinct=True),
-                      size=Sum("files__plaintext_size", filter=ready)))
+    return (
+        Dataset.objects.filter(status=Dataset.Status.RELEASED)
+        .select_related("dac")
+        .annotate(
+            file_count=Count("files", filter=ready, distinct=True), size=Sum("files__plaintext_size", filter=ready)
+        )
+    )
 
 
 def catalogue(request):
@@ -37,9 +41,17 @@ def catalogue(request):
     if dac:
         datasets = datasets.filter(dac__accession=dac)
     dacs = DAC.objects.filter(datasets__status=Dataset.Status.RELEASED).distinct().order_by("name")
-    duo_codes = [(code, describe(code)) for code in sorted(
-        {code for codes in Dataset.objects.filter(status=Dataset.Status.RELEASED).values_list("duo", flat=True)
-         for code in (codes or []) if isinstance(code, str)})]
+    duo_codes = [
+        (code, describe(code))
+        for code in sorted(
+            {
+                code
+                for codes in Dataset.objects.filter(status=Dataset.Status.RELEASED).values_list("duo", flat=True)
+                for code in (codes or [])
+                if isinstance(code, str)
+            }
+        )
+    ]
     shown = list(datasets[:PAGE_SIZE])
     for dataset in shown:
         dataset.duo_labels = [describe(code) for code in dataset.duo or []]

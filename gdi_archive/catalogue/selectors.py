@@ -29,9 +29,9 @@ def datasets_for(granted: frozenset[str]) -> QuerySet:
     """The released datasets among `granted` (the accessions the request may read)."""
     if not granted:
         return Dataset.objects.none()
-    return with_totals(
-        Dataset.objects.filter(status=Dataset.Status.RELEASED, accession__in=sorted(granted))
-    ).order_by("accession")
+    return with_totals(Dataset.objects.filter(status=Dataset.Status.RELEASED, accession__in=sorted(granted))).order_by(
+        "accession"
+    )
 
 
 def get_dataset_for(granted: frozenset[str], accession: str) -> Dataset:

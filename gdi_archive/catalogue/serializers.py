@@ -19,8 +19,9 @@ class DACInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     contact_email = serializers.CharField(required=False, allow_blank=True, default="")
-    required_documents = serializers.JSONField(required=False, default=list,
-                                               help_text='[{"kind", "label", "required"}] (checked by the service)')
+    required_documents = serializers.JSONField(
+        required=False, default=list, help_text='[{"kind", "label", "required"}] (checked by the service)'
+    )
 
 
 class DACChangeInput(serializers.Serializer):
@@ -41,8 +42,12 @@ class DatasetInput(serializers.Serializer):
     terms_url = serializers.CharField(required=False, allow_blank=True, default="")
     terms_text = serializers.CharField(required=False, allow_blank=True, default="")
     max_access_days = serializers.IntegerField(required=False, allow_null=True, default=None)
-    metadata = serializers.DictField(required=False, allow_null=True, default=None,
-                                     help_text="Steward metadata for the FAIR Data Point record (design.md 7).")
+    metadata = serializers.DictField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Steward metadata for the FAIR Data Point record (design.md 7).",
+    )
 
 
 class DatasetPatchInput(serializers.Serializer):
@@ -115,8 +120,24 @@ class DatasetOut(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["accession", "title", "description", "dac", "duo", "terms_url", "terms_text", "terms_version",
-                  "max_access_days", "status", "released_at", "created_at", "metadata", "file_count", "size", "files"]
+        fields = [
+            "accession",
+            "title",
+            "description",
+            "dac",
+            "duo",
+            "terms_url",
+            "terms_text",
+            "terms_version",
+            "max_access_days",
+            "status",
+            "released_at",
+            "created_at",
+            "metadata",
+            "file_count",
+            "size",
+            "files",
+        ]
 
     def _files(self, dataset):
         from .selectors import dataset_files

@@ -93,7 +93,7 @@ def clean_required_documents(value) -> list[dict]:
             raise InvalidInput(f'"kind" must be a slug (lower-case letters, digits, - and _): {kind!r}.')
         kind = kind.strip()
         if kind in seen:
-            raise InvalidInput(f'The document kind {kind!r} is listed twice.')
+            raise InvalidInput(f"The document kind {kind!r} is listed twice.")
         seen.add(kind)
         label = _text(item.get("label") or kind, "label", max_length=200) or kind
         required = item.get("required", True)
@@ -107,14 +107,19 @@ def clean_required_documents(value) -> list[dict]:
 
 def require_steward_or_member(actor, dac: DAC) -> None:
     """Stewards, and the DAC's own members for what the DAC decides itself (its request form)."""
-    if actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active \
-            and dac.members.filter(pk=actor.pk).exists():
+    if (
+        actor is not None
+        and getattr(actor, "is_authenticated", False)
+        and actor.is_active
+        and dac.members.filter(pk=actor.pk).exists()
+    ):
         return
     require_steward(actor)
 
 
-def create_dac(*, actor, name: str, description: str = "", contact_email: str = "", required_documents=None,
-               request=None) -> DAC:
+def create_dac(
+    *, actor, name: str, description: str = "", contact_email: str = "", required_documents=None, request=None
+) -> DAC:
     require_steward(actor)
     name = _text(name, "name", required=True, max_length=200)
     description = _text(description, "description")
@@ -125,8 +130,12 @@ def create_dac(*, actor, name: str, description: str = "", contact_email: str = 
             raise Conflict(f"A DAC named {name!r} already exists.")
         try:
             with transaction.atomic():
-                dac = DAC.objects.create(name=name, description=description, contact_email=contact_email,
-                                         required_documents=required_documents)
+                dac = DAC.objects.create(
+                    name=name,
+                    description=description,
+                    contact_email=contact_email,
+                    required_documents=required_documents,
+                )
         except IntegrityError:
             raise Conflict(f"A DAC named {name!r} already exists.") from None
         dac.refresh_from_db()
@@ -134,8 +143,9 @@ def create_dac(*, actor, name: str, description: str = "", contact_email: str = 
     return dac
 
 
-def update_dac(*, actor, dac: DAC, description: str = "", contact_email: str = "", required_documents=None,
-               request=None) -> DAC:
+def update_dac(
+    *, actor, dac: DAC, description: str = "", contact_email: str = "", required_documents=None, request=None
+) -> DAC:
     """`required_documents` None leaves them as they are. A DAC's members may change only them."""
     current = DAC.objects.get(pk=dac.pk)
     if required_documents is not None and description == current.description and contact_email == current.contact_email:
@@ -144,17 +154,26 @@ def update_dac(*, actor, dac: DAC, description: str = "", contact_email: str = "
         require_steward(actor)
     description = _text(description, "description")
     contact_email = _checked_email(contact_email)
-    documents = current.required_documents if required_documents is None else clean_required_documents(required_documents)
+    documents = (
+        current.required_documents if required_documents is None else clean_required_documents(required_documents)
+    )
     with transaction.atomic():
         dac = DAC.objects.select_for_update().get(pk=dac.pk)
-        changed = [name for name, value in (("description", description), ("contact_email", contact_email),
-                                            ("required_documents", documents))
-                   if getattr(dac, name) != value]
+        changed = [
+            name
+            for name, value in (
+                ("description", description),
+                ("contact_email", contact_email),
+                ("required_documents", documents),
+            )
+            if getattr(dac, name) != value
+        ]
         if changed:
             dac.description, dac.contact_email, dac.required_documents = description, contact_email, documents
             dac.save()
-            record(action="catalogue.dac.updated", actor=actor, target=dac, request=request,
-                   details={"changed": changed})
+            record(
+                action="catalogue.dac.updated", actor=actor, target=dac, request=request, details={"changed": changed}
+            )
     return dac
 
 
@@ -181,8 +200,13 @@ def add_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
-        record(action="catalogue.dac.member_added", actor=actor, target=dac, request=request,
-               details={"username": user.username})
+        record(
+            action="catalogue.dac.member_added",
+            actor=actor,
+            target=dac,
+            request=request,
+            details={"username": user.username},
+        )
     return dac
 
 
@@ -197,8 +221,13 @@ def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
         if user.is_staff and not user.is_superuser and not user.is_steward and not user.dacs.exists():
             user.is_staff = False
             user.save(update_fields=["is_staff"])
-        record(action="catalogue.dac.member_removed", actor=actor, target=dac, request=request,
-               details={"username": user.username})
+        record(
+            action="catalogue.dac.member_removed",
+            actor=actor,
+            target=dac,
+            request=request,
+            details={"username": user.username},
+        )
     return dac
 
 
@@ -208,8 +237,14 @@ def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
 # Steward metadata for the FAIR Data Point record (design.md 7). Only its shape is checked here;
 # whether the values fit the GDI vocabularies is the FDP's release check (signals.release_checks).
 METADATA_AGENTS = ("publisher", "creator", "contact_point", "hdab")
-METADATA_IRI_LISTS = ("health_category", "theme", "legal_basis", "applicable_legislation", "conforms_to",
-                      "is_referenced_by")
+METADATA_IRI_LISTS = (
+    "health_category",
+    "theme",
+    "legal_basis",
+    "applicable_legislation",
+    "conforms_to",
+    "is_referenced_by",
+)
 METADATA_KEYS = (*METADATA_AGENTS, *METADATA_IRI_LISTS, "keywords", "type", "population_coverage")
 
 
@@ -277,8 +312,7 @@ def clean_metadata(metadata) -> dict:
     return clean
 
 
-def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms_text="",
-                         max_access_days=None) -> dict:
+def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms_text="", max_access_days=None) -> dict:
     """The descriptive fields checked and tidied, or InvalidInput (the admin form uses it too)."""
     title = _text(title, "title", required=True, max_length=300)
     description = _text(description, "description")
@@ -292,32 +326,73 @@ def clean_dataset_fields(*, title, description="", duo=None, terms_url="", terms
     terms_text = _text(terms_text, "terms_text")
     if max_access_days is None:
         max_access_days = Dataset._meta.get_field("max_access_days").default
-    if isinstance(max_access_days, bool) or not isinstance(max_access_days, int) \
-            or not 1 <= max_access_days <= MAX_ACCESS_DAYS_LIMIT:
+    if (
+        isinstance(max_access_days, bool)
+        or not isinstance(max_access_days, int)
+        or not 1 <= max_access_days <= MAX_ACCESS_DAYS_LIMIT
+    ):
         raise InvalidInput(f'"max_access_days" must be a whole number from 1 to {MAX_ACCESS_DAYS_LIMIT}.')
-    return dict(title=title, description=description, duo=duo, terms_url=terms_url, terms_text=terms_text,
-                max_access_days=max_access_days)
+    return dict(
+        title=title,
+        description=description,
+        duo=duo,
+        terms_url=terms_url,
+        terms_text=terms_text,
+        max_access_days=max_access_days,
+    )
 
 
-def create_dataset(*, actor, title: str, dac: str, description: str = "", duo=None, terms_url: str = "",
-                   terms_text: str = "", max_access_days: int | None = None, metadata=None, request=None) -> Dataset:
+def create_dataset(
+    *,
+    actor,
+    title: str,
+    dac: str,
+    description: str = "",
+    duo=None,
+    terms_url: str = "",
+    terms_text: str = "",
+    max_access_days: int | None = None,
+    metadata=None,
+    request=None,
+) -> Dataset:
     """A draft dataset governed by the DAC with accession `dac`."""
     require_steward(actor)
-    fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
-                                  terms_text=terms_text, max_access_days=max_access_days)
+    fields = clean_dataset_fields(
+        title=title,
+        description=description,
+        duo=duo,
+        terms_url=terms_url,
+        terms_text=terms_text,
+        max_access_days=max_access_days,
+    )
     fields["metadata"] = clean_metadata(metadata)
     with transaction.atomic():
         governing = _dac_by_accession(dac)
         dataset = Dataset.objects.create(dac=governing, **fields)
         dataset.refresh_from_db()
-        record(action="catalogue.dataset.created", actor=actor, target=dataset, request=request,
-               details={"title": fields["title"], "dac": governing.accession, "duo": fields["duo"]})
+        record(
+            action="catalogue.dataset.created",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"title": fields["title"], "dac": governing.accession, "duo": fields["duo"]},
+        )
     return dataset
 
 
-def update_dataset(*, actor, dataset: Dataset, title: str, description: str = "", duo=None, terms_url: str = "",
-                   terms_text: str = "", max_access_days: int | None = None, metadata=None,
-                   request=None) -> Dataset:
+def update_dataset(
+    *,
+    actor,
+    dataset: Dataset,
+    title: str,
+    description: str = "",
+    duo=None,
+    terms_url: str = "",
+    terms_text: str = "",
+    max_access_days: int | None = None,
+    metadata=None,
+    request=None,
+) -> Dataset:
     """Change the description of a draft or released dataset (not its DAC or files).
 
     New terms on a released dataset get a new `terms_version`, so holders accept them again.
@@ -325,8 +400,14 @@ def update_dataset(*, actor, dataset: Dataset, title: str, description: str = ""
     stay fit for release: the same `release_checks` run before the change is kept.
     """
     require_steward(actor)
-    fields = clean_dataset_fields(title=title, description=description, duo=duo, terms_url=terms_url,
-                                  terms_text=terms_text, max_access_days=max_access_days)
+    fields = clean_dataset_fields(
+        title=title,
+        description=description,
+        duo=duo,
+        terms_url=terms_url,
+        terms_text=terms_text,
+        max_access_days=max_access_days,
+    )
     if metadata is not None:
         fields["metadata"] = clean_metadata(metadata)
     with transaction.atomic():
@@ -343,8 +424,13 @@ def update_dataset(*, actor, dataset: Dataset, title: str, description: str = ""
         if dataset.status == Dataset.Status.RELEASED:
             signals.release_checks.send(sender=Dataset, dataset=dataset)
         dataset.save()
-        record(action="catalogue.dataset.updated", actor=actor, target=dataset, request=request,
-               details={"changed": changed, "terms_version": dataset.terms_version})
+        record(
+            action="catalogue.dataset.updated",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"changed": changed, "terms_version": dataset.terms_version},
+        )
         transaction.on_commit(lambda: signals.dataset_changed.send(sender=Dataset, dataset=dataset))
     return dataset
 
@@ -352,8 +438,10 @@ def update_dataset(*, actor, dataset: Dataset, title: str, description: str = ""
 def patch_dataset(*, actor, dataset: Dataset, changes: dict, request=None) -> Dataset:
     """PATCH semantics over update_dataset: absent fields keep their value; metadata keys given
     replace those keys only (null drops one, so the node default applies again)."""
-    current = {name: getattr(dataset, name) for name in
-               ("title", "description", "duo", "terms_url", "terms_text", "max_access_days")}
+    current = {
+        name: getattr(dataset, name)
+        for name in ("title", "description", "duo", "terms_url", "terms_text", "max_access_days")
+    }
     current.update({name: value for name, value in changes.items() if name in current})
     metadata = None
     if "metadata" in changes:
@@ -398,8 +486,13 @@ def add_files_to_dataset(*, actor, dataset: Dataset, files, request=None) -> Dat
         new = [f for f in find_ready_files(files) if f.pk not in present]
         dataset.files.add(*new)
         dataset.save(update_fields=["updated_at"])
-        record(action="catalogue.dataset.files_added", actor=actor, target=dataset, request=request,
-               details={"files": [f.accession for f in new]})
+        record(
+            action="catalogue.dataset.files_added",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"files": [f.accession for f in new]},
+        )
     return dataset
 
 
@@ -419,8 +512,13 @@ def release_dataset(*, actor, dataset: Dataset, request=None) -> Dataset:
         dataset.status = Dataset.Status.RELEASED
         dataset.released_at = timezone.now()
         dataset.save(update_fields=["status", "released_at", "updated_at"])
-        record(action="catalogue.dataset.released", actor=actor, target=dataset, request=request,
-               details={"files": dataset.files.count()})
+        record(
+            action="catalogue.dataset.released",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"files": dataset.files.count()},
+        )
         transaction.on_commit(lambda: signals.dataset_released.send(sender=Dataset, dataset=dataset))
     return dataset
 
@@ -436,7 +534,12 @@ def withdraw_dataset(*, actor, dataset: Dataset, reason: str = "", request=None)
         previous = dataset.status
         dataset.status = Dataset.Status.WITHDRAWN
         dataset.save(update_fields=["status", "updated_at"])
-        record(action="catalogue.dataset.withdrawn", actor=actor, target=dataset, request=request,
-               details={"previous_status": previous, "reason": reason})
+        record(
+            action="catalogue.dataset.withdrawn",
+            actor=actor,
+            target=dataset,
+            request=request,
+            details={"previous_status": previous, "reason": reason},
+        )
         transaction.on_commit(lambda: signals.dataset_withdrawn.send(sender=Dataset, dataset=dataset))
     return dataset

@@ -62,7 +62,9 @@ class DACListView(APIView):
     def get(self, request):
         return Response(DACOut(DAC.objects.prefetch_related("members"), many=True).data)
 
-    @extend_schema(request=DACInput, responses={201: DACOut, **errors(400, 401, 403, 409)}, summary="Create a DAC (stewards)")
+    @extend_schema(
+        request=DACInput, responses={201: DACOut, **errors(400, 401, 403, 409)}, summary="Create a DAC (stewards)"
+    )
     def post(self, request):
         data = validated(DACInput, request)
         dac = services.create_dac(actor=request.user, request=request, **data)
@@ -83,18 +85,27 @@ class DACDetailView(APIView):
     def get(self, request, accession):
         return Response(DACOut(self._dac(request, accession)).data)
 
-    @extend_schema(request=DACChangeInput, responses={200: DACOut, **errors(400, 401, 403, 404)},
-                   summary="Change a DAC; fields left out stay as they are")
+    @extend_schema(
+        request=DACChangeInput,
+        responses={200: DACOut, **errors(400, 401, 403, 404)},
+        summary="Change a DAC; fields left out stay as they are",
+    )
     def patch(self, request, accession):
         dac = self._dac(request, accession)
         data = validated(DACChangeInput, request)
-        dac = services.update_dac(actor=request.user, dac=dac, description=data.get("description", dac.description),
-                                  contact_email=data.get("contact_email", dac.contact_email),
-                                  required_documents=data.get("required_documents"), request=request)
+        dac = services.update_dac(
+            actor=request.user,
+            dac=dac,
+            description=data.get("description", dac.description),
+            contact_email=data.get("contact_email", dac.contact_email),
+            required_documents=data.get("required_documents"),
+            request=request,
+        )
         return Response(DACOut(dac).data)
 
-    @extend_schema(request=DACChangeInput, responses={200: DACOut, **errors(400, 401, 403, 404)},
-                   summary="Same as PATCH")
+    @extend_schema(
+        request=DACChangeInput, responses={200: DACOut, **errors(400, 401, 403, 404)}, summary="Same as PATCH"
+    )
     def post(self, request, accession):
         return self.patch(request, accession)
 
@@ -102,7 +113,11 @@ class DACDetailView(APIView):
 class DACMembersView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=MemberInput, responses={201: DACOut, **errors(400, 401, 403, 404, 409)}, summary="Add a DAC member; they become staff (stewards)")
+    @extend_schema(
+        request=MemberInput,
+        responses={201: DACOut, **errors(400, 401, 403, 404, 409)},
+        summary="Add a DAC member; they become staff (stewards)",
+    )
     def post(self, request, accession):
         data = validated(MemberInput, request)
         dac = DAC.objects.filter(accession=accession).first()
@@ -117,7 +132,11 @@ class DatasetListView(StewardOnWrite):
     def get(self, request):
         return Response(DatasetSummaryOut(selectors.datasets_for(granted_datasets(request)), many=True).data)
 
-    @extend_schema(request=DatasetInput, responses={201: DatasetOut, **errors(400, 401, 403)}, summary="Create a draft dataset (stewards)")
+    @extend_schema(
+        request=DatasetInput,
+        responses={201: DatasetOut, **errors(400, 401, 403)},
+        summary="Create a draft dataset (stewards)",
+    )
     def post(self, request):
         data = validated(DatasetInput, request)
         dataset = services.create_dataset(actor=request.user, request=request, **data)
@@ -129,11 +148,18 @@ class DatasetFilesView(StewardOnWrite):
     def get(self, request, accession):
         return Response(FileOut(selectors.files_for_dataset(granted_datasets(request), accession), many=True).data)
 
-    @extend_schema(request=FilesInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)}, summary="Add ready files to a draft dataset (stewards)")
+    @extend_schema(
+        request=FilesInput,
+        responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+        summary="Add ready files to a draft dataset (stewards)",
+    )
     def post(self, request, accession):
         data = validated(FilesInput, request)
         dataset = services.add_files_to_dataset(
-            actor=request.user, dataset=_dataset(accession), files=data["files"], request=request,
+            actor=request.user,
+            dataset=_dataset(accession),
+            files=data["files"],
+            request=request,
         )
         return Response(DatasetOut(dataset).data)
 
@@ -141,8 +167,11 @@ class DatasetFilesView(StewardOnWrite):
 class DatasetReleaseView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=None, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
-                   summary="Release a draft dataset; 400 MetadataIncomplete while its FAIR Data Point record fails the GDI shapes (stewards)")
+    @extend_schema(
+        request=None,
+        responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+        summary="Release a draft dataset; 400 MetadataIncomplete while its FAIR Data Point record fails the GDI shapes (stewards)",
+    )
     def post(self, request, accession):
         dataset = services.release_dataset(actor=request.user, dataset=_dataset(accession), request=request)
         return Response(DatasetOut(dataset).data)
@@ -151,12 +180,17 @@ class DatasetReleaseView(APIView):
 class DatasetDetailView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(responses={200: DatasetOut, **errors(401, 403, 404)}, summary="A dataset with its files and metadata (stewards)")
+    @extend_schema(
+        responses={200: DatasetOut, **errors(401, 403, 404)}, summary="A dataset with its files and metadata (stewards)"
+    )
     def get(self, request, accession):
         return Response(DatasetOut(_dataset(accession)).data)
 
-    @extend_schema(request=DatasetPatchInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
-                   summary="Change a dataset's description or FAIR Data Point metadata (stewards)")
+    @extend_schema(
+        request=DatasetPatchInput,
+        responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+        summary="Change a dataset's description or FAIR Data Point metadata (stewards)",
+    )
     def patch(self, request, accession):
         dataset = _dataset(accession)
         data = validated(DatasetPatchInput, request)
@@ -167,8 +201,11 @@ class DatasetDetailView(APIView):
 class DatasetWithdrawView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(request=WithdrawInput, responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
-                   summary="Withdraw a dataset: nobody can find or download it any more; final (stewards)")
+    @extend_schema(
+        request=WithdrawInput,
+        responses={200: DatasetOut, **errors(400, 401, 403, 404, 409)},
+        summary="Withdraw a dataset: nobody can find or download it any more; final (stewards)",
+    )
     def post(self, request, accession):
         dataset = _dataset(accession)
         data = validated(WithdrawInput, request)

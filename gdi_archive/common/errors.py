@@ -131,12 +131,15 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
-def error_response(code: str, detail: str, status_code: int, headers: dict | None = None,
-                   extra: dict | None = None) -> Response:
+def error_response(
+    code: str, detail: str, status_code: int, headers: dict | None = None, extra: dict | None = None
+) -> Response:
     return Response({"error": code, "detail": detail, **(extra or {})}, status=status_code, headers=headers)
 
 
-def json_error(code: str | ArchiveError, detail: str = "", status_code: int = 400, headers: dict | None = None) -> JsonResponse:
+def json_error(
+    code: str | ArchiveError, detail: str = "", status_code: int = 400, headers: dict | None = None
+) -> JsonResponse:
     """The error body for plain Django views (outside DRF): from a code and detail, or from an ArchiveError."""
     if isinstance(code, ArchiveError):
         return JsonResponse(code.body(), status=code.status_code, headers={**code.headers, **(headers or {})})

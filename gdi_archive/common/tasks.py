@@ -12,6 +12,7 @@ from django.db import transaction
 
 def enqueue(task_name: str, *args, on_commit: bool = True, **kwargs) -> None:
     """Queue `task_name(*args, **kwargs)`; after commit unless `on_commit` is false (then now, raising if the broker is down)."""
+
     def send():
         _task(task_name).apply_async(args=args, kwargs=kwargs)
 

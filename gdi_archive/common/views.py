@@ -22,14 +22,20 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
-def service_info_document(*, artifact: str = "gdi-archive", version: str | None = None, suffix: str = "", extra=None) -> dict:
+def service_info_document(
+    *, artifact: str = "gdi-archive", version: str | None = None, suffix: str = "", extra=None
+) -> dict:
     """A GA4GH service-info object; htsget and DRS reuse it with their own type."""
     host = settings.BASE_URL.split("://", 1)[-1].split("/")[0].split(":")[0]
     reverse_host = ".".join(reversed(host.split("."))) if host.replace(".", "").isalpha() else "local.gdi-archive"
     document = {
         "id": f"{reverse_host}.{artifact}{suffix}",
         "name": f"GDI archive ({artifact})" if artifact != "gdi-archive" else "GDI archive",
-        "type": {"group": "org.ga4gh" if artifact != "gdi-archive" else "eu.gdi", "artifact": artifact, "version": version or gdi_archive.__version__},
+        "type": {
+            "group": "org.ga4gh" if artifact != "gdi-archive" else "eu.gdi",
+            "artifact": artifact,
+            "version": version or gdi_archive.__version__,
+        },
         "description": "Controlled-access archive for Crypt4GH-encrypted human genomic data.",
         "organization": {"name": getattr(settings, "ORGANIZATION_NAME", "GDI national node"), "url": settings.BASE_URL},
         "version": gdi_archive.__version__,
@@ -73,7 +79,11 @@ def health_ready(request):
     try:
         from gdi_archive import storage
 
-        for name, store in (("archive", storage.archive_store()), ("inbox", storage.inbox_store()), ("outbox", storage.outbox_store())):
+        for name, store in (
+            ("archive", storage.archive_store()),
+            ("inbox", storage.inbox_store()),
+            ("outbox", storage.outbox_store()),
+        ):
             try:
                 store.ping()
                 checks[f"storage.{name}"] = "ok"

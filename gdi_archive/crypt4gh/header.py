@@ -130,7 +130,9 @@ def _parse_payloads(payloads: list[bytes]) -> tuple[list[bytes], tuple[int, ...]
                 raise UnsupportedHeader("A Crypt4GH data-key packet is too short.")
             method = int.from_bytes(payload[4:8], "little")
             if method != 0:
-                raise UnsupportedHeader(f"Data encryption method {method} is not supported (only ChaCha20-IETF-Poly1305).")
+                raise UnsupportedHeader(
+                    f"Data encryption method {method} is not supported (only ChaCha20-IETF-Poly1305)."
+                )
             session_keys.append(bytes(payload[8 : 8 + KEY_SIZE]))
         elif kind == PACKET_EDIT_LIST:
             if edit_list is not None:
@@ -183,7 +185,9 @@ def _edit_list_payload(edit_list) -> bytes:
     )
 
 
-def build_header(session_keys, recipient_public_keys: list[bytes], *, edit_list=None, writer_secret_key: bytes | None = None) -> bytes:
+def build_header(
+    session_keys, recipient_public_keys: list[bytes], *, edit_list=None, writer_secret_key: bytes | None = None
+) -> bytes:
     """A fresh header: each session key and the optional edit list sealed for each recipient.
 
     Without `writer_secret_key` a throw-away writer key is made, as `crypt4gh encrypt` does.

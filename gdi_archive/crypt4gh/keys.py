@@ -91,7 +91,9 @@ def load_secret_key(path, passphrase: str | None) -> bytes:
     except UnicodeDecodeError:
         raise InvalidKey("The secret key file is not a Crypt4GH key file.") from None
     except OSError as exc:
-        raise InvalidKey(f"The secret key file {path} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
+        raise InvalidKey(
+            f"The secret key file {path} cannot be read ({exc.strerror or exc.__class__.__name__})."
+        ) from None
     data = _pem_body(text, PRIVATE_BEGIN, PRIVATE_END)
     stream = io.BytesIO(data)
     if stream.read(len(c4gh.MAGIC_WORD)) != c4gh.MAGIC_WORD:
@@ -200,8 +202,7 @@ def parse_public_key(value: str | bytes) -> bytes:
         decoded = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidKey(
-            "The public key is not recognised: send the Crypt4GH public key file, base64 of it, "
-            "or an ssh-ed25519 line."
+            "The public key is not recognised: send the Crypt4GH public key file, base64 of it, or an ssh-ed25519 line."
         ) from None
     if decoded.lstrip().startswith(b"-----BEGIN"):
         try:

@@ -160,7 +160,9 @@ def plan_regions(plaintext_size: int, ranges: list[tuple[int, int]]) -> MultiRan
     return MultiRangePlan(
         ranges=tuple((s, e) for s, e in merged),
         segments=tuple((first, last) for first, last, _ in runs),
-        spans=tuple((first * CIPHER_SEGMENT_SIZE, min((last + 1) * CIPHER_SEGMENT_SIZE, full_body)) for first, last, _ in runs),
+        spans=tuple(
+            (first * CIPHER_SEGMENT_SIZE, min((last + 1) * CIPHER_SEGMENT_SIZE, full_body)) for first, last, _ in runs
+        ),
         edit_list=tuple(edit_list),
     )
 
@@ -238,8 +240,10 @@ def decrypt_whole_segments(body: bytes, ciphers, *, start_segment: int = 0) -> b
     plain = bytearray(full * SEGMENT_SIZE + (rest - CIPHER_DIFF if rest else 0))
     out = memoryview(plain)
     for n in range(full + (1 if rest else 0)):
-        cipher = view[n * CIPHER_SEGMENT_SIZE:(n + 1) * CIPHER_SEGMENT_SIZE]
-        _open_into(cipher, ciphers, start_segment + n, out[n * SEGMENT_SIZE:n * SEGMENT_SIZE + len(cipher) - CIPHER_DIFF])
+        cipher = view[n * CIPHER_SEGMENT_SIZE : (n + 1) * CIPHER_SEGMENT_SIZE]
+        _open_into(
+            cipher, ciphers, start_segment + n, out[n * SEGMENT_SIZE : n * SEGMENT_SIZE + len(cipher) - CIPHER_DIFF]
+        )
     return plain
 
 
@@ -277,7 +281,9 @@ def encrypt_segments(chunks: Iterable[bytes], session_key: bytes) -> Iterator[by
             yield bytes(view[:size])
 
 
-def encrypt_stream(chunks: Iterable[bytes], recipient_public_keys: list[bytes], *, writer_secret_key: bytes | None = None) -> Iterator[bytes]:
+def encrypt_stream(
+    chunks: Iterable[bytes], recipient_public_keys: list[bytes], *, writer_secret_key: bytes | None = None
+) -> Iterator[bytes]:
     """A complete Crypt4GH stream: the header, then the segments, under a fresh data key."""
     session_key = os.urandom(32)
     yield build_header([session_key], recipient_public_keys, writer_secret_key=writer_secret_key)

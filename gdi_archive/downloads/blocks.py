@@ -21,7 +21,9 @@ from .streaming import Piece, Unsatisfiable, make_etag, parse_range, stream_resp
 BODY, PLAIN, STREAM = "body", "plain", "stream"
 
 
-def block_url(file: File, kind: str, start: int, end: int, *, header_id: int | None = None, ttl: int | None = None) -> str:
+def block_url(
+    file: File, kind: str, start: int, end: int, *, header_id: int | None = None, ttl: int | None = None
+) -> str:
     fields = {"kind": kind, "range": f"{start}-{end}"}
     if header_id is not None:
         fields["header"] = header_id
@@ -62,7 +64,9 @@ def _window_response(request, *, length: int, window: tuple[int, int], etag: str
 @require_GET
 def block(request, accession: str):
     try:
-        fields = signing.verify(request.GET, ("kind", "range", "file") + (("header",) if "header" in request.GET else ()))
+        fields = signing.verify(
+            request.GET, ("kind", "range", "file") + (("header",) if "header" in request.GET else ())
+        )
         if fields["file"] != accession:
             raise NotFound("This link is not valid.")
         file = File.objects.filter(accession=accession, status=File.Status.READY).first()
@@ -73,7 +77,10 @@ def block(request, accession: str):
         if kind == BODY:
             length = services.body_size(file)
             return _window_response(
-                request, length=length, window=(lo, min(hi, length)), etag=make_etag("content", file.accession, file.stored_sha256, 0, length),
+                request,
+                length=length,
+                window=(lo, min(hi, length)),
+                etag=make_etag("content", file.accession, file.stored_sha256, 0, length),
                 produce=lambda s, e: storage.archive_store().iter_range(file.location, s, e),
             )
         if kind == PLAIN:
@@ -81,7 +88,10 @@ def block(request, accession: str):
                 raise NotFound("Plaintext downloads are not enabled.")
             length = file.plaintext_size
             return _window_response(
-                request, length=length, window=(lo, min(hi, length)), etag=make_etag("plain", file.accession, file.sha256),
+                request,
+                length=length,
+                window=(lo, min(hi, length)),
+                etag=make_etag("plain", file.accession, file.sha256),
                 produce=lambda s, e: _plaintext(file, s, e),
             )
         if kind == STREAM:
@@ -92,8 +102,12 @@ def block(request, accession: str):
             pieces = [Piece(data=header)]
             if hi > lo:
                 pieces.append(Piece(location=file.location, start=lo, end=hi))
-            return stream_response(request, pieces=pieces, etag=make_etag("stream", file.accession, file.stored_sha256, header, lo, hi),
-                                   filename=f"{file.name}.c4gh")
+            return stream_response(
+                request,
+                pieces=pieces,
+                etag=make_etag("stream", file.accession, file.stored_sha256, header, lo, hi),
+                filename=f"{file.name}.c4gh",
+            )
         raise NotFound("This link is not valid.")
     except ArchiveError as exc:
         return json_error(exc)

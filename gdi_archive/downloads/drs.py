@@ -53,7 +53,12 @@ class DrsView(APIView):
 def drs_object(file) -> dict:
     methods = [{"type": "https", "access_id": C4GH_ACCESS}]
     if file.format in HTSGET_TYPES:
-        methods.append({"type": "htsget", "access_url": {"url": f"{settings.BASE_URL}/htsget/{HTSGET_TYPES[file.format]}/{file.accession}"}})
+        methods.append(
+            {
+                "type": "htsget",
+                "access_url": {"url": f"{settings.BASE_URL}/htsget/{HTSGET_TYPES[file.format]}/{file.accession}"},
+            }
+        )
     checksums = [{"checksum": file.sha256, "type": "sha-256"}]
     if file.md5:
         checksums.append({"checksum": file.md5, "type": "md5"})
@@ -84,8 +89,9 @@ class DrsObject(DrsView):
 
     def options(self, request, object_id):
         """Which authorisations the object accepts (no token needed)."""
-        return JsonResponse({"drs_object_id": object_id, "supported_types": ["BearerAuth"],
-                             "bearer_auth_issuers": [settings.BASE_URL]})
+        return JsonResponse(
+            {"drs_object_id": object_id, "supported_types": ["BearerAuth"], "bearer_auth_issuers": [settings.BASE_URL]}
+        )
 
 
 class DrsAccess(DrsView):
@@ -98,7 +104,10 @@ class DrsAccess(DrsView):
         download = services.plan_download(file=file, key=key)
         served = ServedHeader.objects.get(file=file, key_fingerprint=key.fingerprint, span=services.WHOLE)
         services.record_download(
-            request=request, actor=selectors.actor_of(request), file=file, action="download.ticket",
+            request=request,
+            actor=selectors.actor_of(request),
+            file=file,
+            action="download.ticket",
             details={"protocol": "drs", "bytes": download.length, "key_fingerprint": key.fingerprint},
         )
         url = block_url(file, STREAM, download.body_start, download.body_end, header_id=served.pk)
@@ -111,5 +120,6 @@ class DrsServiceInfo(APIView):
 
     @schema.drs_service_info
     def get(self, request):
-        return JsonResponse(service_info_document(artifact="drs", version="1.4.0", suffix=".drs",
-                                                  extra={"maxBulkRequestLength": 1}))
+        return JsonResponse(
+            service_info_document(artifact="drs", version="1.4.0", suffix=".drs", extra={"maxBulkRequestLength": 1})
+        )

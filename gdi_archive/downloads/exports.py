@@ -56,15 +56,27 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
     requester = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         export = Export.objects.create(
-            requester=requester, subject=_subject(request),
-            public_key=key.b64, key_fingerprint=key.fingerprint, dataset=dataset or "",
+            requester=requester,
+            subject=_subject(request),
+            public_key=key.b64,
+            key_fingerprint=key.fingerprint,
+            dataset=dataset or "",
             bytes_total=sum(services.body_size(f) for f in chosen),
             visa_access_until=_visa_access_until(request, requester, chosen),
         )
         ExportFile.objects.bulk_create([ExportFile(export=export, file=f) for f in chosen])
-        audit.record(action="download.export.requested", actor=selectors.actor_of(request), target=export, request=request,
-                     details={"files": [f.accession for f in chosen], "dataset": dataset or "", "bytes": export.bytes_total,
-                              "key_fingerprint": key.fingerprint})
+        audit.record(
+            action="download.export.requested",
+            actor=selectors.actor_of(request),
+            target=export,
+            request=request,
+            details={
+                "files": [f.accession for f in chosen],
+                "dataset": dataset or "",
+                "bytes": export.bytes_total,
+                "key_fingerprint": key.fingerprint,
+            },
+        )
         enqueue("gdi_archive.downloads.tasks.run_export", str(export.id))
     return export
 
@@ -129,8 +141,12 @@ def _write_item(export: Export, item: ExportFile, key: ClientKey, done_before: i
     with transaction.atomic():
         ExportFile.objects.filter(pk=item.pk).update(location=location, size=size, done=True)
         Export.objects.filter(pk=export.pk).update(bytes_done=state["done"])
-        audit.record(action="download.export", actor=export.requester or export.subject, target=file,
-                     details={"export": str(export.id), "bytes": size, "key_fingerprint": export.key_fingerprint})
+        audit.record(
+            action="download.export",
+            actor=export.requester or export.subject,
+            target=file,
+            details={"export": str(export.id), "bytes": size, "key_fingerprint": export.key_fingerprint},
+        )
     return state["done"]
 
 
@@ -142,7 +158,8 @@ def run_export(*, export_id, worker: str = "") -> None:
     """
     now = timezone.now()
     claimed = Export.objects.filter(pk=export_id, status__in=[Export.Status.QUEUED]).update(
-        status=Export.Status.RUNNING, started_at=now, worker=worker, heartbeat_at=now)
+        status=Export.Status.RUNNING, started_at=now, worker=worker, heartbeat_at=now
+    )
     if not claimed:
         return
     export = Export.objects.get(pk=export_id)
@@ -156,12 +173,20 @@ def run_export(*, export_id, worker: str = "") -> None:
             done = _write_item(export, item, key, done)
     except Exception as exc:  # the job fails as a whole; the user sees why
         log.exception("export %s failed", export_id)
-        message = str(exc) if isinstance(exc, storage.StorageError) else "The export could not be written; please try again."
-        Export.objects.filter(pk=export_id).update(status=Export.Status.FAILED, error=message, finished_at=timezone.now())
+        message = (
+            str(exc) if isinstance(exc, storage.StorageError) else "The export could not be written; please try again."
+        )
+        Export.objects.filter(pk=export_id).update(
+            status=Export.Status.FAILED, error=message, finished_at=timezone.now()
+        )
         return
     now = timezone.now()
-    Export.objects.filter(pk=export_id).update(status=Export.Status.DONE, finished_at=now, bytes_done=done,
-                                              expires_at=now + timedelta(seconds=settings.EXPORT_LINK_TTL))
+    Export.objects.filter(pk=export_id).update(
+        status=Export.Status.DONE,
+        finished_at=now,
+        bytes_done=done,
+        expires_at=now + timedelta(seconds=settings.EXPORT_LINK_TTL),
+    )
 
 
 def export_links(export: Export, *, request) -> list[dict]:
@@ -178,8 +203,11 @@ def export_links(export: Export, *, request) -> list[dict]:
             url = storage.outbox_store().presigned_url(item.location, expires_in=ttl)
         except storage.StorageError:
             url = None
-        url = url or signing.signed_url(f"/api/exports/{export.id}/files/{item.file.accession}",
-                                        {"export": export.id, "file": item.file.accession}, ttl=ttl)
+        url = url or signing.signed_url(
+            f"/api/exports/{export.id}/files/{item.file.accession}",
+            {"export": export.id, "file": item.file.accession},
+            ttl=ttl,
+        )
         links.append({"file": item.file.accession, "name": f"{item.file.name}.c4gh", "size": item.size, "url": url})
     return links
 

@@ -38,7 +38,9 @@ class Export(models.Model):
         EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports"
+    )
     subject = models.CharField(max_length=255, help_text="Who asked (the token's subject).")
     public_key = models.CharField(max_length=64, help_text="Base64 of the raw 32-byte recipient key.")
     key_fingerprint = models.CharField(max_length=64)

@@ -9,27 +9,42 @@ from gdi_archive.common.schema import ServiceInfoOut, errors
 from .models import Export
 
 KEY_HEADERS = [
-    OpenApiParameter(name, str, OpenApiParameter.HEADER,
-                     description="Your Crypt4GH public key: base64 of the key file or of the raw 32 bytes. "
-                                 "Without one, the key you registered on the web is used.")
+    OpenApiParameter(
+        name,
+        str,
+        OpenApiParameter.HEADER,
+        description="Your Crypt4GH public key: base64 of the key file or of the raw 32 bytes. "
+        "Without one, the key you registered on the web is used.",
+    )
     for name in ("X-C4GH-Public-Key", "Client-Public-Key", "Htsget-Context-Public-Key")
 ]
 OFFSETS = [
     OpenApiParameter("start", int, OpenApiParameter.QUERY, description="First plaintext byte (inclusive)."),
-    OpenApiParameter("end", int, OpenApiParameter.QUERY, description="Plaintext byte to stop before (exclusive); clamped to the size."),
+    OpenApiParameter(
+        "end",
+        int,
+        OpenApiParameter.QUERY,
+        description="Plaintext byte to stop before (exclusive); clamped to the size.",
+    ),
 ]
 RANGE = [OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="bytes=a-b, to resume (with If-Range).")]
 
 
 def binary(description: str, *codes: int) -> dict:
     """Byte answers: `responses` entries with an octet-stream body."""
-    return {(code, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=description) for code in codes}
+    return {
+        (code, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=description)
+        for code in codes
+    }
 
 
 file_stream = extend_schema(
     summary="A complete Crypt4GH stream for your key (new header + body); ?start=&end= for a part",
     parameters=KEY_HEADERS + OFFSETS + RANGE,
-    responses={**binary("The Crypt4GH stream (206: the part asked for with Range).", 200, 206), **errors(400, 401, 404, 416, 503)},
+    responses={
+        **binary("The Crypt4GH stream (206: the part asked for with Range).", 200, 206),
+        **errors(400, 401, 404, 416, 503),
+    },
 )
 file_header = extend_schema(
     summary="The Crypt4GH header re-encrypted for your key (with an edit list for ?start=&end=)",
@@ -39,7 +54,10 @@ file_header = extend_schema(
 file_content = extend_schema(
     summary="The stored Crypt4GH body alone; Range and a stable ETag for resuming",
     parameters=OFFSETS + RANGE,
-    responses={**binary("The body segments (206: the part asked for with Range).", 200, 206), **errors(400, 401, 404, 416, 503)},
+    responses={
+        **binary("The body segments (206: the part asked for with Range).", 200, 206),
+        **errors(400, 401, 404, 416, 503),
+    },
 )
 
 
@@ -47,7 +65,9 @@ file_content = extend_schema(
 
 
 class ExportRequest(serializers.Serializer):
-    files = serializers.ListField(child=serializers.CharField(), required=False, help_text="File accessions; or give `dataset`.")
+    files = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="File accessions; or give `dataset`."
+    )
     dataset = serializers.CharField(required=False, help_text="A dataset accession; or give `files`.")
     public_key = serializers.CharField(required=False, help_text="Your Crypt4GH public key, if not in a header.")
 
@@ -80,19 +100,23 @@ class ExportOut(serializers.Serializer):
 
 export_create = extend_schema(
     summary="Export files (or a dataset) re-encrypted for your key into the outbox, in the background",
-    request=ExportRequest, parameters=KEY_HEADERS,
+    request=ExportRequest,
+    parameters=KEY_HEADERS,
     responses={202: ExportCreatedOut, **errors(400, 401, 404)},
 )
-export_detail = extend_schema(summary="An export's progress and, when done, its links",
-                              responses={200: ExportOut, **errors(401, 404)})
+export_detail = extend_schema(
+    summary="An export's progress and, when done, its links", responses={200: ExportOut, **errors(401, 404)}
+)
 
 
 # --- htsget ---------------------------------------------------------------------------------------
 
 
 class HtsgetErrorDetail(serializers.Serializer):
-    error = serializers.CharField(help_text="InvalidAuthentication, PermissionDenied, NotFound, InvalidInput, InvalidRange, "
-                                            "UnsupportedFormat, PayloadTooLarge or ServiceUnavailable.")
+    error = serializers.CharField(
+        help_text="InvalidAuthentication, PermissionDenied, NotFound, InvalidInput, InvalidRange, "
+        "UnsupportedFormat, PayloadTooLarge or ServiceUnavailable."
+    )
     message = serializers.CharField()
 
 
@@ -142,15 +166,30 @@ def htsget_errors(*codes: int) -> dict:
 
 HTSGET_QUERY = [
     OpenApiParameter(name, kind, OpenApiParameter.QUERY)
-    for name, kind in (("format", str), ("class", str), ("referenceName", str), ("start", int), ("end", int),
-                       ("fields", str), ("tags", str), ("notags", str), ("encryptionScheme", str))
+    for name, kind in (
+        ("format", str),
+        ("class", str),
+        ("referenceName", str),
+        ("start", int),
+        ("end", int),
+        ("fields", str),
+        ("tags", str),
+        ("notags", str),
+        ("encryptionScheme", str),
+    )
 ]
 TICKET = OpenApiResponse(HtsgetTicketOut, description="An htsget ticket (application/vnd.ga4gh.htsget.v1.3.0+json).")
-htsget_get = extend_schema(summary="An htsget ticket for a region of the file", parameters=KEY_HEADERS + HTSGET_QUERY,
-                           responses={200: TICKET, **htsget_errors(400, 401, 404, 500, 503)})
-htsget_post = extend_schema(summary="An htsget ticket for several regions (JSON body)", request=HtsgetQueryBody,
-                            parameters=KEY_HEADERS + [OpenApiParameter("encryptionScheme", str, OpenApiParameter.QUERY)],
-                            responses={200: TICKET, **htsget_errors(400, 401, 404, 413, 500, 503)})
+htsget_get = extend_schema(
+    summary="An htsget ticket for a region of the file",
+    parameters=KEY_HEADERS + HTSGET_QUERY,
+    responses={200: TICKET, **htsget_errors(400, 401, 404, 500, 503)},
+)
+htsget_post = extend_schema(
+    summary="An htsget ticket for several regions (JSON body)",
+    request=HtsgetQueryBody,
+    parameters=KEY_HEADERS + [OpenApiParameter("encryptionScheme", str, OpenApiParameter.QUERY)],
+    responses={200: TICKET, **htsget_errors(400, 401, 404, 413, 500, 503)},
+)
 
 
 class HtsgetServiceDetail(serializers.Serializer):
@@ -216,8 +255,13 @@ def drs_errors(*codes: int) -> dict:
     return {code: OpenApiResponse(DrsErrorOut, description="DRS error body.") for code in codes}
 
 
-drs_object = extend_schema(summary="A DRS object (a file's plaintext size and checksums)",
-                           responses={200: DrsObjectOut, **drs_errors(401, 404)})
-drs_access = extend_schema(summary="A short-lived URL for the object's Crypt4GH stream (access_id c4gh)", parameters=KEY_HEADERS,
-                           responses={200: DrsAccessOut, **drs_errors(400, 401, 404, 503)})
+drs_object = extend_schema(
+    summary="A DRS object (a file's plaintext size and checksums)",
+    responses={200: DrsObjectOut, **drs_errors(401, 404)},
+)
+drs_access = extend_schema(
+    summary="A short-lived URL for the object's Crypt4GH stream (access_id c4gh)",
+    parameters=KEY_HEADERS,
+    responses={200: DrsAccessOut, **drs_errors(400, 401, 404, 503)},
+)
 drs_service_info = extend_schema(summary="DRS service-info", responses={200: DrsServiceInfoOut})

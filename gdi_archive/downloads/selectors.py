@@ -12,16 +12,13 @@ def readable_files(request):
     granted = granted_datasets(request)
     if not granted:
         return File.objects.none()
-    return (
-        File.objects.filter(
-            status=File.Status.READY,
-            accession__isnull=False,
-            index_of__isnull=True,
-            datasets__accession__in=granted,
-            datasets__status=Dataset.Status.RELEASED,
-        )
-        .distinct()
-    )
+    return File.objects.filter(
+        status=File.Status.READY,
+        accession__isnull=False,
+        index_of__isnull=True,
+        datasets__accession__in=granted,
+        datasets__status=Dataset.Status.RELEASED,
+    ).distinct()
 
 
 def get_file_for_download(*, request, accession: str) -> File:
@@ -33,7 +30,10 @@ def get_file_for_download(*, request, accession: str) -> File:
 
 def readable_dataset_files(*, request, accession: str) -> list[File]:
     granted = granted_datasets(request)
-    if accession not in granted or not Dataset.objects.filter(accession=accession, status=Dataset.Status.RELEASED).exists():
+    if (
+        accession not in granted
+        or not Dataset.objects.filter(accession=accession, status=Dataset.Status.RELEASED).exists()
+    ):
         raise NotFound("There is no such dataset, or your token does not grant access to it.")
     return list(readable_files(request).filter(datasets__accession=accession).order_by("id"))
 

@@ -115,12 +115,21 @@ def plan_range_or_error(file: File, start: int, end: int | None) -> segments.Ran
 def plan_download(*, file: File, key: ClientKey, start: int | None = None, end: int | None = None) -> Download:
     size = body_size(file)
     if start is None and end is None:
-        return Download(file=file, header=served_header(file=file, key=key, span=WHOLE), span=WHOLE, body_start=0, body_end=size)
+        return Download(
+            file=file, header=served_header(file=file, key=key, span=WHOLE), span=WHOLE, body_start=0, body_end=size
+        )
     plan = plan_range_or_error(file, start or 0, end)
     span = f"{plan.start}-{plan.end}"
     header = served_header(file=file, key=key, span=span, edit_list=plan.edit_list)
-    return Download(file=file, header=header, span=span, body_start=plan.body_start, body_end=plan.body_end,
-                    start=plan.start, end=plan.end)
+    return Download(
+        file=file,
+        header=header,
+        span=span,
+        body_start=plan.body_start,
+        body_end=plan.body_end,
+        start=plan.start,
+        end=plan.end,
+    )
 
 
 def record_download(*, request, actor, file: File, action: str = "download.file", details: dict) -> None:

@@ -27,7 +27,10 @@ def _message(fields: dict) -> bytes:
 
 def sign(fields: dict, *, ttl: int | None = None) -> dict:
     """`fields` plus `expires` and `signature`, ready for a query string."""
-    signed = {**{k: str(v) for k, v in fields.items()}, "expires": str(int(time.time()) + (ttl or settings.SIGNED_URL_TTL))}
+    signed = {
+        **{k: str(v) for k, v in fields.items()},
+        "expires": str(int(time.time()) + (ttl or settings.SIGNED_URL_TTL)),
+    }
     signed["signature"] = hmac.new(_key(), _message(signed), hashlib.sha256).hexdigest()
     return signed
 

@@ -107,8 +107,14 @@ def make_etag(*parts) -> str:
     return f'"{digest.hexdigest()[:40]}"'
 
 
-def stream_response(request, *, pieces: list[Piece], etag: str, filename: str | None = None,
-                    content_type: str = "application/octet-stream") -> HttpResponse:
+def stream_response(
+    request,
+    *,
+    pieces: list[Piece],
+    etag: str,
+    filename: str | None = None,
+    content_type: str = "application/octet-stream",
+) -> HttpResponse:
     """200 with the whole resource, or 206 for a satisfiable `Range` (honouring `If-Range`)."""
     length = sum(piece.length for piece in pieces)
     start, end, status = 0, length, 200
@@ -130,13 +136,17 @@ def stream_response(request, *, pieces: list[Piece], etag: str, filename: str | 
         body = open_pieces(pieces, start, end)
     except storage.StorageUnavailable as exc:
         log.warning("download %s refused: storage unreachable: %s", etag, exc)
-        return json_error("StorageUnavailable",
-                          "The archive's storage cannot be reached just now. Please try again in a few minutes.", 503,
-                          headers={"Retry-After": "60"})
+        return json_error(
+            "StorageUnavailable",
+            "The archive's storage cannot be reached just now. Please try again in a few minutes.",
+            503,
+            headers={"Retry-After": "60"},
+        )
     except storage.StorageError as exc:
         log.error("download %s refused: stored object unreadable: %s", etag, exc)
-        return json_error("InternalError",
-                          "This file cannot be read from the archive just now; the operators have been alerted.", 500)
+        return json_error(
+            "InternalError", "This file cannot be read from the archive just now; the operators have been alerted.", 500
+        )
     response = StreamingHttpResponse(body, status=status, content_type=content_type)
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"

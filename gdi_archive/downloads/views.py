@@ -26,10 +26,15 @@ def _download(request, accession: str):
 def _audit(request, download, key, *, part: str, length: int) -> None:
     lo, hi = served_bytes(request, length)
     services.record_download(
-        request=request, actor=selectors.actor_of(request), file=download.file,
+        request=request,
+        actor=selectors.actor_of(request),
+        file=download.file,
         details={
-            "part": part, "plaintext_range": download.span, "http_range": request.META.get("HTTP_RANGE", ""),
-            "bytes": hi - lo, "key_fingerprint": key.fingerprint,
+            "part": part,
+            "plaintext_range": download.span,
+            "http_range": request.META.get("HTTP_RANGE", ""),
+            "bytes": hi - lo,
+            "key_fingerprint": key.fingerprint,
         },
     )
 
@@ -45,7 +50,9 @@ class FileStream(BinaryAPIView):
         if download.body_length:
             pieces.append(Piece(location=file.location, start=download.body_start, end=download.body_end))
         _audit(request, download, key, part="stream", length=download.length)
-        etag = make_etag("stream", file.accession, file.stored_sha256, download.header, download.body_start, download.body_end)
+        etag = make_etag(
+            "stream", file.accession, file.stored_sha256, download.header, download.body_start, download.body_end
+        )
         return stream_response(request, pieces=pieces, etag=etag, filename=f"{file.name}.c4gh")
 
 
@@ -76,8 +83,15 @@ class FileContent(BinaryAPIView):
         pieces = [Piece(location=file.location, start=body_start, end=body_end)] if body_end > body_start else []
         lo, hi = served_bytes(request, body_end - body_start)
         services.record_download(
-            request=request, actor=selectors.actor_of(request), file=file,
-            details={"part": "content", "plaintext_range": span, "http_range": request.META.get("HTTP_RANGE", ""), "bytes": hi - lo},
+            request=request,
+            actor=selectors.actor_of(request),
+            file=file,
+            details={
+                "part": "content",
+                "plaintext_range": span,
+                "http_range": request.META.get("HTTP_RANGE", ""),
+                "bytes": hi - lo,
+            },
         )
         etag = make_etag("content", file.accession, file.stored_sha256, body_start, body_end)
         return stream_response(request, pieces=pieces, etag=etag, filename=f"{file.name}.c4gh.body")
@@ -130,11 +144,17 @@ def export_file(request, export_id, accession):
         if fields["export"] != str(export_id) or fields["file"] != accession:
             raise NotFound("This link is not valid.")
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
-        item = export.items.select_related("file").filter(file__accession=accession, done=True).first() if export else None
+        item = (
+            export.items.select_related("file").filter(file__accession=accession, done=True).first() if export else None
+        )
         if item is None or not exports.still_allowed(export, item.file):
             raise NotFound("This link is not valid or has expired.")
     except ArchiveError as exc:
         return json_error(exc)
     pieces = [Piece(location=item.location, start=0, end=item.size, store="outbox")]
-    return stream_response(request, pieces=pieces, etag=make_etag("export", export.id, accession, item.size),
-                           filename=item.location.rsplit("/", 1)[-1])
+    return stream_response(
+        request,
+        pieces=pieces,
+        etag=make_etag("export", export.id, accession, item.size),
+        filename=item.location.rsplit("/", 1)[-1],
+    )

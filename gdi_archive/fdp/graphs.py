@@ -46,14 +46,21 @@ CATALOG_ID = "main"
 PROFILES = {
     # type: (label, shape files, the shape that names the record's class)
     "catalog": ("Catalog", ["Catalog.ttl"], GDI.CatalogShape),
-    "dataset": ("Dataset", ["Dataset.ttl", "AgentCreator.ttl", "AgentHdab.ttl", "Kind.ttl", "Identifier.ttl"],
-                GDI.DatasetShape),
+    "dataset": (
+        "Dataset",
+        ["Dataset.ttl", "AgentCreator.ttl", "AgentHdab.ttl", "Kind.ttl", "Identifier.ttl"],
+        GDI.DatasetShape,
+    ),
     "distribution": ("Distribution", ["Distribution.ttl"], GDI.DistributionShape),
     "dataservice": ("Data Service", ["DataService.ttl"], GDI.DataServiceShape),
 }
 SERVICES = {
-    "htsget": ("htsget: streaming of BAM, CRAM, VCF and BCF regions", "/htsget", HTSGET_SPEC,
-               {"BAM", "CRAM", "VCF", "BCF"}),
+    "htsget": (
+        "htsget: streaming of BAM, CRAM, VCF and BCF regions",
+        "/htsget",
+        HTSGET_SPEC,
+        {"BAM", "CRAM", "VCF", "BCF"},
+    ),
     "drs": ("GA4GH Data Repository Service (DRS)", "/ga4gh/drs/v1", DRS_SPEC, None),
 }
 DATA_FORMATS = ("BAM", "CRAM", "VCF", "BCF", "OTHER")
@@ -225,10 +232,17 @@ def _description(dataset: Dataset, dists: list[Distribution]) -> str:
     """The steward's description, or one the archive can state from what it holds."""
     if dataset.description.strip():
         return dataset.description.strip()
-    held = ", ".join(f"{len(d.files)} {d.fmt if d.fmt != 'OTHER' else 'other'} file{'s' if len(d.files) != 1 else ''}"
-                     for d in dists) or "no files yet"
-    return (f"Controlled-access human genomic data ({held}). Access is decided by the Data Access "
-            f"Committee {dataset.dac.name}.")
+    held = (
+        ", ".join(
+            f"{len(d.files)} {d.fmt if d.fmt != 'OTHER' else 'other'} file{'s' if len(d.files) != 1 else ''}"
+            for d in dists
+        )
+        or "no files yet"
+    )
+    return (
+        f"Controlled-access human genomic data ({held}). Access is decided by the Data Access "
+        f"Committee {dataset.dac.name}."
+    )
 
 
 def unique_individuals(files: list[File]) -> int | None:
@@ -256,8 +270,13 @@ def dataset_graph(dataset: Dataset) -> Graph:
     graph.add((subject, ADMS.identifier, other))
     graph.add((other, RDF.type, ADMS.Identifier))
     graph.add((other, SKOS.notation, Literal(dataset.accession, datatype=XSD.string)))
-    graph.add((other, ADMS.schemaAgency, Literal(meta["publisher"]["name"] if meta["publisher"] else "gdi-archive",
-                                                  datatype=XSD.string)))
+    graph.add(
+        (
+            other,
+            ADMS.schemaAgency,
+            Literal(meta["publisher"]["name"] if meta["publisher"] else "gdi-archive", datatype=XSD.string),
+        )
+    )
     # Controlled access: access right RESTRICTED; the DUO terms beside it (never in its place).
     graph.add((subject, DCTERMS.accessRights, ACCESS_RIGHT.RESTRICTED))
     for code in dataset.duo or []:
@@ -298,8 +317,14 @@ def dataset_graph(dataset: Dataset) -> Graph:
         graph.add((subject, HEALTH.numberOfUniqueIndividuals, _count(individuals)))
     for dist in dists:
         graph.add((subject, DCAT.distribution, URIRef(dist.url)))
-    _container(graph, f"{dataset_url(dataset.accession)}/distribution/", "Distributions", subject,
-               DCAT.distribution, [d.url for d in dists])
+    _container(
+        graph,
+        f"{dataset_url(dataset.accession)}/distribution/",
+        "Distributions",
+        subject,
+        DCAT.distribution,
+        [d.url for d in dists],
+    )
     return graph
 
 
@@ -327,9 +352,16 @@ def distribution_graph(dist: Distribution) -> Graph:
     label = dist.fmt if dist.fmt != "OTHER" else "Other"
     graph.add((subject, RDF.type, DCAT.Distribution))
     graph.add((subject, DCTERMS.title, _text(f"{label} files of {dataset.title}")))
-    graph.add((subject, DCTERMS.description, _text(
-        f"{len(dist.files)} {label} file{'s' if len(dist.files) != 1 else ''}, Crypt4GH-encrypted; "
-        "access follows a decision of the dataset's Data Access Committee.")))
+    graph.add(
+        (
+            subject,
+            DCTERMS.description,
+            _text(
+                f"{len(dist.files)} {label} file{'s' if len(dist.files) != 1 else ''}, Crypt4GH-encrypted; "
+                "access follows a decision of the dataset's Data Access Committee."
+            ),
+        )
+    )
     graph.add((subject, DCAT.accessURL, URIRef(dataset.url)))
     _iris(graph, subject, DCATAP.applicableLegislation, effective_metadata(dataset)["applicable_legislation"])
     graph.add((subject, ADMS.status, DISTRIBUTION_STATUS.COMPLETED))
@@ -363,8 +395,9 @@ def find_distribution(dist_id: str) -> Distribution | None:
 
 def dataservice_graph(service: str) -> Graph:
     graph = _graph()
-    served = [d.accession for d in released_datasets()
-              if any(service in services_for(dist.fmt) for dist in distributions(d))]
+    served = [
+        d.accession for d in released_datasets() if any(service in services_for(dist.fmt) for dist in distributions(d))
+    ]
     node = _service(graph, service, served)
     graph.add((node, FDPO.metadataIdentifier, node))
     graph.add((node, DCTERMS.isPartOf, URIRef(catalog_url())))

@@ -19,7 +19,8 @@ def check_metadata(sender, dataset, **kwargs) -> None:
         return
     raise MetadataIncomplete(
         f"{dataset.accession} cannot be published in the FAIR Data Point until its metadata is complete: "
-        + "; ".join(report.problems) + ".",
+        + "; ".join(report.problems)
+        + ".",
         properties=report.problems,
     )
 

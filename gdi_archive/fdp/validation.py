@@ -15,9 +15,9 @@ HINTS = {
     "publisher": 'give "publisher" in the dataset\'s metadata, or set FDP_PUBLISHER_NAME for the node',
     "creator": 'give "creator" in the dataset\'s metadata (it defaults to the publisher)',
     "contact point": 'give "contact_point" with an email in the dataset\'s metadata, or set FDP_PUBLISHER_EMAIL',
-    "health category": 'use one of the GDI health categories, e.g. http://data.gdi.eu/core/p2/HealthCategoryHumanGenomic',
+    "health category": "use one of the GDI health categories, e.g. http://data.gdi.eu/core/p2/HealthCategoryHumanGenomic",
     "type": "only https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA is allowed; "
-            "leave it out for real data",
+    "leave it out for real data",
     "conforms to": "use http://data.gdi.eu/core/p2/ExternallyGoverned, 1MGCompliant or 1MGCohort",
     "description": "write a description of the dataset",
     "title": "give the dataset a title",
@@ -112,8 +112,19 @@ def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
     problems, nested_failures = [], set()
     rows = []
     for result in results.subjects(RDF.type, SH.ValidationResult):
-        rows.append({key: results.value(result, getattr(SH, key)) for key in
-                     ("focusNode", "resultPath", "sourceShape", "sourceConstraintComponent", "value", "resultMessage")})
+        rows.append(
+            {
+                key: results.value(result, getattr(SH, key))
+                for key in (
+                    "focusNode",
+                    "resultPath",
+                    "sourceShape",
+                    "sourceConstraintComponent",
+                    "value",
+                    "resultMessage",
+                )
+            }
+        )
     focus_nodes = {row["focusNode"] for row in rows}
     for row in rows:
         component = row["sourceConstraintComponent"]
@@ -123,7 +134,9 @@ def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
         component = row["sourceConstraintComponent"]
         if component == SH.NodeConstraintComponent and row["value"] in nested_failures:
             continue
-        what = _name(shapes, row["sourceShape"]) or (_path_name(shapes, row["resultPath"]) if row["resultPath"] else "record")
+        what = _name(shapes, row["sourceShape"]) or (
+            _path_name(shapes, row["resultPath"]) if row["resultPath"] else "record"
+        )
         owner = _owner(data, shapes, row["focusNode"])
         label = f"{owner}: {what}" if owner and owner != what else what
         problem = COMPONENTS.get(component, str(row["resultMessage"] or "does not conform"))
@@ -140,6 +153,5 @@ def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
 
 def validate_graph(data: Graph) -> Report:
     shapes = shapes_graph()
-    conforms, results, text = validate(data, shacl_graph=shapes, inference="none", advanced=False,
-                                       allow_warnings=True)
+    conforms, results, text = validate(data, shacl_graph=shapes, inference="none", advanced=False, allow_warnings=True)
     return Report(conforms=bool(conforms), problems=[] if conforms else describe(results, data, shapes), text=text)

@@ -62,8 +62,11 @@ def rdf_response(request, graph, *, profile: str | None = None) -> HttpResponse:
     if chosen is None:
         if request.GET.get("format"):
             return _error("InvalidInput", "format must be one of ttl, jsonld, rdf.", 400)
-        return _error("NotAcceptable", "This record is available as text/turtle, application/ld+json "
-                                        "and application/rdf+xml.", 406)
+        return _error(
+            "NotAcceptable",
+            "This record is available as text/turtle, application/ld+json and application/rdf+xml.",
+            406,
+        )
     syntax, media = FORMATS[chosen]
     response = HttpResponse(graph.serialize(format=syntax), content_type=f"{media}; charset=utf-8")
     response["Vary"] = "Accept"
@@ -158,12 +161,22 @@ class DatasetValidity(APIView):
 
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(responses={200: ValidityOut, **errors(401, 403, 404)}, tags=["fdp"],
-                   summary="Check a dataset's FAIR Data Point record against the GDI shapes (stewards)")
+    @extend_schema(
+        responses={200: ValidityOut, **errors(401, 403, 404)},
+        tags=["fdp"],
+        summary="Check a dataset's FAIR Data Point record against the GDI shapes (stewards)",
+    )
     def get(self, request, accession):
         found = Dataset.objects.select_related("dac").filter(accession=accession).first()
         if found is None:
             raise NotFound(f"No dataset {accession}.")
         report = validate_graph(graphs.dataset_graph(found))
-        return Response({"accession": found.accession, "status": found.status, "conforms": report.conforms,
-                         "properties": report.problems, "report": report.text})
+        return Response(
+            {
+                "accession": found.accession,
+                "status": found.status,
+                "conforms": report.conforms,
+                "properties": report.problems,
+                "report": report.text,
+            }
+        )

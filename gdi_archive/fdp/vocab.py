@@ -33,7 +33,21 @@ DRS_SPEC = "https://ga4gh.github.io/data-repository-service-schemas/"
 FORMATS = {"BAM": EDAM.format_2572, "CRAM": EDAM.format_3462, "VCF": EDAM.format_3016, "BCF": EDAM.format_3020}
 
 PREFIXES = {
-    "adms": ADMS, "dcat": DCAT, "dcatap": DCATAP, "dct": DCTERMS, "dpv": DPV, "fdp-o": FDPO, "foaf": FOAF,
-    "gdi": GDI, "healthdcatap": HEALTH, "ldp": LDP, "prof": PROF, "rdf": RDF, "rdfs": RDFS, "skos": SKOS,
-    "spdx": SPDX, "vcard": VCARD, "xsd": XSD,
+    "adms": ADMS,
+    "dcat": DCAT,
+    "dcatap": DCATAP,
+    "dct": DCTERMS,
+    "dpv": DPV,
+    "fdp-o": FDPO,
+    "foaf": FOAF,
+    "gdi": GDI,
+    "healthdcatap": HEALTH,
+    "ldp": LDP,
+    "prof": PROF,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "skos": SKOS,
+    "spdx": SPDX,
+    "vcard": VCARD,
+    "xsd": XSD,
 }

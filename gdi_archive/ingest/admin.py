@@ -79,8 +79,12 @@ class FileAdmin(admin.ModelAdmin):
         skipped = queryset.count() - restarted
         self.message_user(request, f"{restarted} file(s) queued for ingest again.", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{skipped} file(s) skipped: only failed files whose upload is still in the "
-                                       "inbox can be restarted; the others must be uploaded again.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{skipped} file(s) skipped: only failed files whose upload is still in the "
+                "inbox can be restarted; the others must be uploaded again.",
+                messages.WARNING,
+            )
 
     def has_module_permission(self, request):
         return is_admin_steward(request.user)

@@ -67,7 +67,9 @@ def ensure_room(store, needed: int) -> None:
         store.ensure_ready()
         free = store.free_space()
     if free is not None and free < needed:
-        raise InsufficientStorage("The inbox does not have room for this upload now; try again later or contact the archive.")
+        raise InsufficientStorage(
+            "The inbox does not have room for this upload now; try again later or contact the archive."
+        )
 
 
 def refuse_if_archived(*, submitter, name: str) -> None:
@@ -81,12 +83,16 @@ def store_upload(*, store, key: str, body, name: str, submitter) -> None:
     try:
         store.write(key, body)
     except StorageFull:
-        raise InsufficientStorage("The inbox ran out of space during the upload; nothing was kept. Try again later.") from None
+        raise InsufficientStorage(
+            "The inbox ran out of space during the upload; nothing was kept. Try again later."
+        ) from None
     except StorageUnavailable:
         raise ServiceUnavailable("The inbox storage is unavailable; please try again shortly.") from None
     except StorageError as exc:
         log.error("upload of %s by %s could not be stored: %s", name, submitter, exc)
-        raise ServiceUnavailable("The inbox could not store the upload; nothing was kept. The operators have been told.") from None
+        raise ServiceUnavailable(
+            "The inbox could not store the upload; nothing was kept. The operators have been told."
+        ) from None
 
 
 def delete_inbox_object(key: str) -> None:
@@ -145,11 +151,24 @@ def register_upload(*, submitter, name, key, size, sha256, md5, request, enqueue
         if not created:
             job.attempt += 1  # fences off any run still working on the old bytes
             job.save(update_fields=["attempt"])
-        FileEvent.objects.create(file=file, status=File.Status.UPLOADED,
-                                 detail=f"uploaded, {size} bytes" + ("" if created else " (replaces an earlier upload)"))
-        record(action="ingest.upload", actor=submitter, target=file, request=request,
-               details={"inbox_name": name, "bytes": size, "replaced": not created,
-                        "supplied_sha256": sha256, "supplied_md5": md5})
+        FileEvent.objects.create(
+            file=file,
+            status=File.Status.UPLOADED,
+            detail=f"uploaded, {size} bytes" + ("" if created else " (replaces an earlier upload)"),
+        )
+        record(
+            action="ingest.upload",
+            actor=submitter,
+            target=file,
+            request=request,
+            details={
+                "inbox_name": name,
+                "bytes": size,
+                "replaced": not created,
+                "supplied_sha256": sha256,
+                "supplied_md5": md5,
+            },
+        )
         if enqueue:
             transaction.on_commit(lambda: queue_ingest(file.pk))
         if old_key:

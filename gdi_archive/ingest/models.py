@@ -19,7 +19,8 @@ class IngestJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     archive_key = models.CharField(
-        max_length=512, blank=True,
+        max_length=512,
+        blank=True,
         help_text="Archive object the current attempt writes; removed if the attempt does not finish.",
     )
     transient_failures = models.PositiveIntegerField(default=0)

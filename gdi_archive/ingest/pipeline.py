@@ -183,8 +183,10 @@ def verify_and_store(
 
         return archive.write(archive_key, hashed())
 
-    stages = [_Stage("ingest-sha256", lambda blocks: _digest(hashes.plain_sha, blocks)),
-              _Stage("ingest-md5", lambda blocks: _digest(hashes.plain_md5, blocks))]
+    stages = [
+        _Stage("ingest-sha256", lambda blocks: _digest(hashes.plain_sha, blocks)),
+        _Stage("ingest-md5", lambda blocks: _digest(hashes.plain_md5, blocks)),
+    ]
     writer = _Stage("ingest-write", write_body)
     read, segment, plaintext_size = len(header), 0, 0
     try:

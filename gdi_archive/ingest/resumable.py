@@ -75,7 +75,7 @@ def find(*, submitter, name: str, store=None) -> PartialUpload | None:
     prefix = _prefix(submitter, name)
     parts = []
     for key in store.list(prefix):
-        match = _PART.fullmatch(key[len(prefix):])
+        match = _PART.fullmatch(key[len(prefix) :])
         if match:
             parts.append((int(match[1]), int(match[2]), int(match[3]), int(match[4]), key))
     if not parts:
@@ -101,23 +101,46 @@ def discard(*, submitter, name: str, store=None) -> None:
         inbox.delete_inbox_object(key)
 
 
-def receive_part(*, submitter, name: str, chunks, size: int | None, content_range: str,
-                 sha256: str | None = None, md5: str | None = None, request=None):
+def receive_part(
+    *,
+    submitter,
+    name: str,
+    chunks,
+    size: int | None,
+    content_range: str,
+    sha256: str | None = None,
+    md5: str | None = None,
+    request=None,
+):
     """Take one part; returns (PartialUpload, None, None) or, for the last part, (None, file, created).
 
     A part must start where the upload stands (else OffsetMismatch, 409). A part whose bytes do not
     match its Content-Range is refused and not kept. START 0 with a different TOTAL starts afresh.
     """
-    sha256, md5, (start, end, total) = _check_part(submitter=submitter, name=name, size=size,
-                                                   content_range=content_range, sha256=sha256, md5=md5)
+    sha256, md5, (start, end, total) = _check_part(
+        submitter=submitter, name=name, size=size, content_range=content_range, sha256=sha256, md5=md5
+    )
     store = inbox_store()
     current = _current_upload(submitter=submitter, name=name, store=store, start=start, total=total)
     inbox.ensure_room(store, total - start)
     body = inbox.LimitedBody(chunks, end - start + 1)
     if end + 1 < total:
-        return _store_part(submitter=submitter, name=name, store=store, body=body, start=start, end=end, total=total), None, None
-    file, created = _complete(submitter=submitter, name=name, store=store, current=current, body=body, total=total,
-                              sha256=sha256, md5=md5, request=request)
+        return (
+            _store_part(submitter=submitter, name=name, store=store, body=body, start=start, end=end, total=total),
+            None,
+            None,
+        )
+    file, created = _complete(
+        submitter=submitter,
+        name=name,
+        store=store,
+        current=current,
+        body=body,
+        total=total,
+        sha256=sha256,
+        md5=md5,
+        request=request,
+    )
     return None, file, created
 
 
@@ -135,7 +158,9 @@ def _check_part(*, submitter, name, size, content_range, sha256, md5):
     if size != length:
         raise InvalidInput(f"The part has {size} bytes but its Content-Range says {length}; nothing was kept.")
     if total > settings.INBOX_MAX_BYTES:
-        raise TooLarge(f"The upload is {total} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file.")
+        raise TooLarge(
+            f"The upload is {total} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file."
+        )
     inbox.refuse_if_archived(submitter=submitter, name=name)
     return sha256, md5, (start, end, total)
 
@@ -148,11 +173,18 @@ def _current_upload(*, submitter, name, store, start, total):
         current = None
     received = current.received if current is not None else 0
     if current is not None and current.total != total:
-        raise OffsetMismatch(f"The unfinished upload of {name} is {current.total} bytes long, not {total}; "
-                             "send it again from the start.", offset=received, total=current.total)
+        raise OffsetMismatch(
+            f"The unfinished upload of {name} is {current.total} bytes long, not {total}; "
+            "send it again from the start.",
+            offset=received,
+            total=current.total,
+        )
     if start != received:
-        raise OffsetMismatch(f"The server has the first {received} bytes of {name}; send the part starting there.",
-                             offset=received, total=total if current is not None else None)
+        raise OffsetMismatch(
+            f"The server has the first {received} bytes of {name}; send the part starting there.",
+            offset=received,
+            total=total if current is not None else None,
+        )
     return current
 
 
@@ -164,8 +196,11 @@ def _store_part(*, submitter, name, store, body, start, end, total):
     if after is None or after.received != end + 1 or key not in after.keys:
         inbox.delete_inbox_object(key)
         offset = after.received if after else 0
-        raise OffsetMismatch(f"Another part of {name} arrived at the same time; the server has {offset} bytes.",
-                             offset=offset, total=total)
+        raise OffsetMismatch(
+            f"Another part of {name} arrived at the same time; the server has {offset} bytes.",
+            offset=offset,
+            total=total,
+        )
     return after
 
 
@@ -180,8 +215,9 @@ def _complete(*, submitter, name, store, current, body, total, sha256, md5, requ
 
     inbox.store_upload(store=store, key=key, body=concatenation(), name=name, submitter=submitter)
     try:
-        file, created = inbox.register_upload(submitter=submitter, name=name, key=key, size=total, sha256=sha256,
-                                              md5=md5, request=request, enqueue=True)
+        file, created = inbox.register_upload(
+            submitter=submitter, name=name, key=key, size=total, sha256=sha256, md5=md5, request=request, enqueue=True
+        )
     except BaseException:
         inbox.delete_inbox_object(key)
         raise

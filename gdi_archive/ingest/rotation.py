@@ -35,8 +35,9 @@ def rekey_header(*, file_id: int, actor) -> bool:
         new_header = reencrypt_header(bytes(file.header), [sk for sk, _ in keyring], public_from_secret(current_sk))
         previous = file.archive_key_id
         File.objects.filter(pk=file.pk).update(header=new_header, archive_key_id=target)
-        record(action="ingest.header.rekeyed", actor=actor, target=file,
-               details={"from_key": previous, "to_key": target})
+        record(
+            action="ingest.header.rekeyed", actor=actor, target=file, details={"from_key": previous, "to_key": target}
+        )
     return True
 
 

@@ -84,8 +84,9 @@ def claim_ingest(*, file_id: int, worker: str) -> tuple[File, int, str] | None:
         job.finished_at = None
         job.archive_key = f"files/{file_id}/{uuid.uuid4().hex}"
         job.save()
-        FileEvent.objects.create(file_id=file_id, status=File.Status.VERIFYING,
-                                 detail=f"checking every segment (attempt {job.attempt})")
+        FileEvent.objects.create(
+            file_id=file_id, status=File.Status.VERIFYING, detail=f"checking every segment (attempt {job.attempt})"
+        )
         file = File.objects.get(pk=file_id)
     if leftover:  # an earlier attempt died; its object (if it got that far) is garbage
         _delete_quietly(archive_store(), leftover)
@@ -108,7 +109,9 @@ class _Progress:
             return
         self.last_bytes, self.last_time = done, now
         with transaction.atomic():
-            if not IngestJob.objects.filter(file_id=self.file_id, attempt=self.attempt).update(heartbeat_at=timezone.now()):
+            if not IngestJob.objects.filter(file_id=self.file_id, attempt=self.attempt).update(
+                heartbeat_at=timezone.now()
+            ):
                 raise Superseded()
             File.objects.filter(pk=self.file_id).update(bytes_done=done)
 
@@ -116,8 +119,9 @@ class _Progress:
         with transaction.atomic():
             _fenced(self.file_id, self.attempt)
             File.objects.filter(pk=self.file_id).update(status=File.Status.ARCHIVING)
-            FileEvent.objects.create(file_id=self.file_id, status=File.Status.ARCHIVING,
-                                     detail="all segments verified; storing the body")
+            FileEvent.objects.create(
+                file_id=self.file_id, status=File.Status.ARCHIVING, detail="all segments verified; storing the body"
+            )
 
 
 def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
@@ -129,20 +133,31 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     archive = archive_store()
     tracker = _Progress(file_id, attempt, progress)
     if not file.inbox_location:
-        return fail_ingest(file_id=file_id, attempt=attempt,
-                           reason="The uploaded file is no longer in the inbox; please upload it again.")
+        return fail_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            reason="The uploaded file is no longer in the inbox; please upload it again.",
+        )
     try:
         keyring = archive_keyring()
     except Exception:  # an operator's problem, not the submitter's: keep the upload for a restart
         log.exception("ingest of file %s: the archive keys could not be loaded", file_id)
-        return fail_ingest(file_id=file_id, attempt=attempt,
-                           reason="The archive's keys could not be loaded; the operators have been told.")
+        return fail_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            reason="The archive's keys could not be loaded; the operators have been told.",
+        )
     try:
         with inbox_store().open(file.inbox_location) as source:
             verified = verify_and_store(
-                source=source, archive=archive, archive_key=key, secret_keys=[sk for sk, _ in keyring],
-                expected_sha256=file.supplied_sha256, expected_md5=file.supplied_md5,
-                on_progress=tracker, on_verified=tracker.verified,
+                source=source,
+                archive=archive,
+                archive_key=key,
+                secret_keys=[sk for sk, _ in keyring],
+                expected_sha256=file.supplied_sha256,
+                expected_md5=file.supplied_md5,
+                on_progress=tracker,
+                on_verified=tracker.verified,
             )
     except Superseded:
         _delete_quietly(archive, key)
@@ -154,26 +169,43 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     except Crypt4GHError as exc:
         return fail_ingest(file_id=file_id, attempt=attempt, reason=str(exc), drop_upload=True)
     except ObjectNotFound:
-        return fail_ingest(file_id=file_id, attempt=attempt,
-                           reason="The uploaded file is no longer in the inbox; please upload it again.")
+        return fail_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            reason="The uploaded file is no longer in the inbox; please upload it again.",
+        )
     except StorageFull:
         _delete_quietly(archive, key)
-        return fail_ingest(file_id=file_id, attempt=attempt,
-                           reason="The archive store is full; an operator must add space, then ingest the file again.")
+        return fail_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            reason="The archive store is full; an operator must add space, then ingest the file again.",
+        )
     except StorageError as exc:
         log.error("ingest of file %s: storage error: %s", file_id, exc)
         _delete_quietly(archive, key)
-        return fail_ingest(file_id=file_id, attempt=attempt,
-                           reason="The file could not be stored in the archive; the operators have been told.")
+        return fail_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            reason="The file could not be stored in the archive; the operators have been told.",
+        )
     except Exception as exc:
         log.exception("ingest of file %s failed unexpectedly", file_id)
         _delete_quietly(archive, key)
-        reason = "Ingest stopped: it took longer than the time limit." if type(exc).__name__ == "SoftTimeLimitExceeded" \
+        reason = (
+            "Ingest stopped: it took longer than the time limit."
+            if type(exc).__name__ == "SoftTimeLimitExceeded"
             else "Ingest failed because of an internal error; the operators have been told. Please try again later."
+        )
         return fail_ingest(file_id=file_id, attempt=attempt, reason=reason)
     try:
-        return finish_ingest(file_id=file_id, attempt=attempt, verified=verified, location=key,
-                             archive_key_id=keyring[verified.key_index][1])
+        return finish_ingest(
+            file_id=file_id,
+            attempt=attempt,
+            verified=verified,
+            location=key,
+            archive_key_id=keyring[verified.key_index][1],
+        )
     except Superseded:
         _delete_quietly(archive, key)
         return None
@@ -202,12 +234,23 @@ def finish_ingest(*, file_id: int, attempt: int, verified, location: str, archiv
         job.finished_at = timezone.now()
         job.archive_key = ""  # now owned by File.location
         job.save(update_fields=["finished_at", "archive_key"])
-        FileEvent.objects.create(file=file, status=File.Status.READY,
-                                 detail=f"archived: {verified.plaintext_size} bytes, sha256 {verified.sha256}")
-        record(action="ingest.ready", actor=ACTOR, target=file,
-               details={"sha256": verified.sha256, "plaintext_size": verified.plaintext_size,
-                        "stored_size": verified.stored_size, "archive_key_id": file.archive_key_id,
-                        "index_of": file.index_of_id})
+        FileEvent.objects.create(
+            file=file,
+            status=File.Status.READY,
+            detail=f"archived: {verified.plaintext_size} bytes, sha256 {verified.sha256}",
+        )
+        record(
+            action="ingest.ready",
+            actor=ACTOR,
+            target=file,
+            details={
+                "sha256": verified.sha256,
+                "plaintext_size": verified.plaintext_size,
+                "stored_size": verified.stored_size,
+                "archive_key_id": file.archive_key_id,
+                "index_of": file.index_of_id,
+            },
+        )
         transaction.on_commit(lambda: _delete_quietly(inbox_store(), inbox_key))
         transaction.on_commit(lambda: catalogue_signals.file_ready.send(sender=File, file=file))
     return file
@@ -245,8 +288,9 @@ def release_for_retry(*, file_id: int, attempt: int, reason: str) -> None:
             job.transient_failures += 1
             job.save(update_fields=["transient_failures"])
             File.objects.filter(pk=file_id, status__in=_IN_PROGRESS).update(status=File.Status.UPLOADED, bytes_done=0)
-            FileEvent.objects.create(file_id=file_id, status=File.Status.UPLOADED,
-                                     detail=f"storage unavailable, will try again: {reason}")
+            FileEvent.objects.create(
+                file_id=file_id, status=File.Status.UPLOADED, detail=f"storage unavailable, will try again: {reason}"
+            )
     except Superseded:
         pass
 
@@ -269,7 +313,9 @@ def recover_interrupted_ingests(*, dead_worker: str | None = None, stale_after: 
     stale_after = stale_after if stale_after is not None else settings.INGEST_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     requeue = []
-    candidates = IngestJob.objects.filter(file__status__in=_IN_PROGRESS).values_list("file_id", "attempt", "worker", "heartbeat_at")
+    candidates = IngestJob.objects.filter(file__status__in=_IN_PROGRESS).values_list(
+        "file_id", "attempt", "worker", "heartbeat_at"
+    )
     for file_id, attempt, worker, heartbeat in candidates:
         if not ((dead_worker and worker == dead_worker) or heartbeat is None or heartbeat < cutoff):
             continue
@@ -279,15 +325,25 @@ def recover_interrupted_ingests(*, dead_worker: str | None = None, stale_after: 
                 continue
             job.attempt += 1  # fences the old run, should it still be alive after all
             job.save(update_fields=["attempt"])
-            if File.objects.filter(pk=file_id, status__in=_IN_PROGRESS).update(status=File.Status.UPLOADED, bytes_done=0):
-                FileEvent.objects.create(file_id=file_id, status=File.Status.UPLOADED,
-                                         detail=f"the worker running attempt {attempt} stopped; starting again")
+            if File.objects.filter(pk=file_id, status__in=_IN_PROGRESS).update(
+                status=File.Status.UPLOADED, bytes_done=0
+            ):
+                FileEvent.objects.create(
+                    file_id=file_id,
+                    status=File.Status.UPLOADED,
+                    detail=f"the worker running attempt {attempt} stopped; starting again",
+                )
                 requeue.append(file_id)
     # Uploads whose task never got queued (broker down) or was lost long ago; not the ones
     # merely waiting their turn behind other ingests, which would only pile up duplicates.
     lost_cutoff = timezone.now() - timedelta(seconds=LOST_AFTER_STALE * stale_after)
-    lost = File.objects.filter(status=File.Status.UPLOADED).exclude(inbox_location="").filter(
-        Q(ingest_job__queued_at__isnull=True) | Q(ingest_job__queued_at__lt=lost_cutoff), updated_at__lt=cutoff,
+    lost = (
+        File.objects.filter(status=File.Status.UPLOADED)
+        .exclude(inbox_location="")
+        .filter(
+            Q(ingest_job__queued_at__isnull=True) | Q(ingest_job__queued_at__lt=lost_cutoff),
+            updated_at__lt=cutoff,
+        )
     )
     requeue += [pk for pk in lost.values_list("pk", flat=True) if pk not in requeue]
     if requeue:

@@ -36,5 +36,7 @@ class OffsetMismatchOut(serializers.Serializer):
 
     error = serializers.CharField(help_text="Conflict or UploadOffsetMismatch")
     detail = serializers.CharField()
-    bytes_received = serializers.IntegerField(required=False, help_text="Where the next part must start (also the Upload-Offset header).")
+    bytes_received = serializers.IntegerField(
+        required=False, help_text="Where the next part must start (also the Upload-Offset header)."
+    )
     bytes_total = serializers.IntegerField(required=False, allow_null=True)

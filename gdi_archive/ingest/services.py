@@ -34,9 +34,17 @@ def can_submit(user) -> bool:
     return is_steward(user) or user.groups.filter(name=SUBMITTERS_GROUP).exists()
 
 
-def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int | None,
-                   sha256: str | None = None, md5: str | None = None, request=None,
-                   enqueue: bool = True) -> tuple[File, bool]:
+def receive_upload(
+    *,
+    submitter,
+    name: str,
+    chunks: Iterable[bytes],
+    size: int | None,
+    sha256: str | None = None,
+    md5: str | None = None,
+    request=None,
+    enqueue: bool = True,
+) -> tuple[File, bool]:
     """Stream an upload into the inbox and register it; ingestion starts after commit.
 
     Returns (file, created). A name that is already ready is a conflict; one that failed or is
@@ -52,15 +60,18 @@ def receive_upload(*, submitter, name: str, chunks: Iterable[bytes], size: int |
     if size <= 0:
         raise InvalidInput("The upload is empty.")
     if size > settings.INBOX_MAX_BYTES:
-        raise TooLarge(f"The upload is {size} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file.")
+        raise TooLarge(
+            f"The upload is {size} bytes; the inbox accepts at most {settings.INBOX_MAX_BYTES} bytes per file."
+        )
     inbox.refuse_if_archived(submitter=submitter, name=name)
     store = inbox_store()
     inbox.ensure_room(store, size)
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
     inbox.store_upload(store=store, key=key, body=inbox.LimitedBody(chunks, size), name=name, submitter=submitter)
     try:
-        result = inbox.register_upload(submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5,
-                                       request=request, enqueue=enqueue)
+        result = inbox.register_upload(
+            submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5, request=request, enqueue=enqueue
+        )
     except BaseException:
         inbox.delete_inbox_object(key)
         raise
@@ -78,8 +89,16 @@ def _file_chunks(path: Path, progress=None):
             yield chunk
 
 
-def ingest_local_file(*, path, submitter, name: str | None = None, sha256: str | None = None,
-                      md5: str | None = None, run_now: bool = True, progress=None) -> File:
+def ingest_local_file(
+    *,
+    path,
+    submitter,
+    name: str | None = None,
+    sha256: str | None = None,
+    md5: str | None = None,
+    run_now: bool = True,
+    progress=None,
+) -> File:
     """Put a local Crypt4GH file into the inbox and ingest it (here, unless `run_now` is false).
 
     `progress(stage, bytes_done)` is called as the copy and the ingest move on.
@@ -88,16 +107,25 @@ def ingest_local_file(*, path, submitter, name: str | None = None, sha256: str |
     if not path.is_file():
         raise InvalidInput(f"There is no file at {path}.")
     size = path.stat().st_size
-    file, _ = receive_upload(submitter=submitter, name=name or path.name, chunks=_file_chunks(path, progress),
-                             size=size, sha256=sha256, md5=md5, enqueue=not run_now)
+    file, _ = receive_upload(
+        submitter=submitter,
+        name=name or path.name,
+        chunks=_file_chunks(path, progress),
+        size=size,
+        sha256=sha256,
+        md5=md5,
+        enqueue=not run_now,
+    )
     if run_now:
         try:
-            run_ingest(file_id=file.pk, worker="local",
-                       progress=(lambda done: progress("ingest", done)) if progress else None)
+            run_ingest(
+                file_id=file.pk, worker="local", progress=(lambda done: progress("ingest", done)) if progress else None
+            )
         except StorageUnavailable as exc:  # the file is back to `uploaded`; the workers will retry it
             transaction.on_commit(lambda: inbox.queue_ingest(file.pk))
-            raise ServiceUnavailable(f"Storage is unavailable ({exc}); the file stays in the inbox and will be ingested "
-                                     "again automatically.") from exc
+            raise ServiceUnavailable(
+                f"Storage is unavailable ({exc}); the file stays in the inbox and will be ingested again automatically."
+            ) from exc
     file.refresh_from_db()
     return file
 

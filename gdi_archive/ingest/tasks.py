@@ -29,10 +29,13 @@ def ingest_file(self, file_id: int) -> str:
     except StorageUnavailable as exc:
         if self.request.retries >= MAX_RETRIES:
             log.error("ingest of file %s: storage still unavailable, giving up: %s", file_id, exc)
-            runs.give_up(file_id=file_id, reason=f"Storage stayed unavailable after {MAX_RETRIES + 1} tries; "
-                                                 "the operators have been told and can start the ingest again.")
+            runs.give_up(
+                file_id=file_id,
+                reason=f"Storage stayed unavailable after {MAX_RETRIES + 1} tries; "
+                "the operators have been told and can start the ingest again.",
+            )
             return "error"
-        raise self.retry(exc=exc, countdown=min(300, settings.INGEST_RETRY_DELAY * 2 ** self.request.retries))
+        raise self.retry(exc=exc, countdown=min(300, settings.INGEST_RETRY_DELAY * 2**self.request.retries))
     return file.status if file is not None else "skipped"
 
 

@@ -45,7 +45,9 @@ def _request_chunks(request):
         try:
             chunk = request.read(UPLOAD_CHUNK)
         except (TimeoutError, ConnectionError, UnreadablePostError) as exc:
-            raise RequestTimeout("The upload stalled or the connection broke; nothing was kept. Please upload again.") from exc
+            raise RequestTimeout(
+                "The upload stalled or the connection broke; nothing was kept. Please upload again."
+            ) from exc
         if not chunk:
             return
         yield chunk
@@ -96,15 +98,29 @@ class InboxUploadView(APIView):
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={201: InboxEntryOut, **errors(400, 401, 403, 408, 409, 411, 413, 503, 507),
-                   202: PolymorphicProxySerializer(component_name="InboxUploadAccepted",
-                                                   serializers=[InboxEntryOut, PartialUploadOut], resource_type_field_name=None),
-                   409: OpenApiResponse(OffsetMismatchOut, description="The name is already archived, or (a part) the "
-                                        "part does not start at the bytes received: see `bytes_received` and the "
-                                        "Upload-Offset header.")},
+        responses={
+            201: InboxEntryOut,
+            **errors(400, 401, 403, 408, 409, 411, 413, 503, 507),
+            202: PolymorphicProxySerializer(
+                component_name="InboxUploadAccepted",
+                serializers=[InboxEntryOut, PartialUploadOut],
+                resource_type_field_name=None,
+            ),
+            409: OpenApiResponse(
+                OffsetMismatchOut,
+                description="The name is already archived, or (a part) the "
+                "part does not start at the bytes received: see `bytes_received` and the "
+                "Upload-Offset header.",
+            ),
+        },
         parameters=[
-            OpenApiParameter("Content-Range", str, OpenApiParameter.HEADER, description="For an upload in parts: "
-                             "`bytes START-END/TOTAL`, END inclusive; START must equal the bytes already received."),
+            OpenApiParameter(
+                "Content-Range",
+                str,
+                OpenApiParameter.HEADER,
+                description="For an upload in parts: "
+                "`bytes START-END/TOTAL`, END inclusive; START must equal the bytes already received.",
+            ),
             OpenApiParameter("X-Checksum-SHA256", str, OpenApiParameter.HEADER, description="SHA-256 of the plaintext"),
             OpenApiParameter("X-Checksum-MD5", str, OpenApiParameter.HEADER, description="MD5 of the plaintext"),
             OpenApiParameter("sha256", str, OpenApiParameter.QUERY, description="SHA-256 of the plaintext"),
@@ -124,7 +140,9 @@ class InboxUploadView(APIView):
             request=request,
         )
         file.refresh_from_db()
-        return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+        return Response(
+            InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED
+        )
 
     def _put_part(self, request, name: str):
         partial, file, created = resumable.receive_part(  # OffsetMismatch answers 409 with Upload-Offset
@@ -138,21 +156,33 @@ class InboxUploadView(APIView):
             request=request,
         )
         if partial is not None:
-            return Response(PartialUploadOut(partial.as_dict()).data, status=status.HTTP_202_ACCEPTED,
-                            headers={"Upload-Offset": str(partial.received)})
+            return Response(
+                PartialUploadOut(partial.as_dict()).data,
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Upload-Offset": str(partial.received)},
+            )
         file.refresh_from_db()
-        return Response(InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+        return Response(
+            InboxEntryOut(file).data, status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(
         summary="Where an unfinished upload in parts stands (also HEAD)",
-        responses={200: OpenApiResponse(PartialUploadOut, description="Headers Upload-Offset and Upload-Length say the same."),
-                   **errors(401, 403, 404)},
+        responses={
+            200: OpenApiResponse(PartialUploadOut, description="Headers Upload-Offset and Upload-Length say the same."),
+            **errors(401, 403, 404),
+        },
     )
     def get(self, request, name: str):
         """How many bytes of my unfinished upload of `name` the server has: resume from there."""
         partial = resumable.find(submitter=request.user, name=name) if not names.check_inbox_name(name) else None
         if partial is None:
             raise NotFound(f"You have no unfinished upload called {name}.")
-        return Response(PartialUploadOut(partial.as_dict()).data,
-                        headers={"Upload-Offset": str(partial.received), "Upload-Length": str(partial.total),
-                                 "Cache-Control": "no-store"})
+        return Response(
+            PartialUploadOut(partial.as_dict()).data,
+            headers={
+                "Upload-Offset": str(partial.received),
+                "Upload-Length": str(partial.total),
+                "Cache-Control": "no-store",
+            },
+        )

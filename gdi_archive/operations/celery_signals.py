@@ -57,7 +57,9 @@ class _WorkerHandler(BaseHTTPRequestHandler):
         elif path == "/health/ready":
             response = common_views.health_ready(RequestFactory().get("/health/ready"))
             status, body, kind = response.status_code, response.content, "application/json"
-        elif path == "/metrics" and may_read_metrics(authorization=self.headers.get("Authorization", ""), remote_addr=self.client_address[0]):
+        elif path == "/metrics" and may_read_metrics(
+            authorization=self.headers.get("Authorization", ""), remote_addr=self.client_address[0]
+        ):
             status, body, kind = 200, metrics.exposition(), "text/plain; version=0.0.4"
         else:
             status, body, kind = 404, b'{"error": "NotFound", "detail": "Not found."}', "application/json"

@@ -36,7 +36,9 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 HTTP_REQUESTS = Counter("gdi_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"])
 HTTP_DURATION = Histogram(
-    "gdi_http_request_duration_seconds", "Seconds until the response headers were ready.", ["route"],
+    "gdi_http_request_duration_seconds",
+    "Seconds until the response headers were ready.",
+    ["route"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 DOWNLOADS = Counter("gdi_downloads_total", "Successful downloads by kind.", ["kind"])
@@ -44,7 +46,8 @@ DOWNLOAD_BYTES = Counter("gdi_download_bytes_total", "Bytes sent to downloaders 
 INGEST_FILES = Counter("gdi_ingest_files_total", "Files whose ingest ended, by result.", ["result"])
 INGEST_BYTES = Counter("gdi_ingest_bytes_total", "Plaintext bytes verified by ingest.")
 INGEST_DURATION = Histogram(
-    "gdi_ingest_duration_seconds", "Seconds an ingest task ran.",
+    "gdi_ingest_duration_seconds",
+    "Seconds an ingest task ran.",
     buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 28800),
 )
 VISA_VALIDATIONS = Counter("gdi_visa_validations_total", "Visas checked, by result.", ["result"])

@@ -154,8 +154,12 @@ class RateLimitMiddleware:
                 since = cache.get(f"{key}:since") or now
                 wait = max(1, int(settings.RATE_LIMIT_WINDOW - (now - since)) + 1)
                 metrics.RATE_LIMITED.labels(scope=scope).inc()
-                return json_error("TooManyRequests", f"Too many failed attempts. Try again in {wait} seconds.", 429,
-                                  headers={"Retry-After": str(wait)})
+                return json_error(
+                    "TooManyRequests",
+                    f"Too many failed attempts. Try again in {wait} seconds.",
+                    429,
+                    headers={"Retry-After": str(wait)},
+                )
         response = self.get_response(request)
         failed = response.status_code in (400, 401, 403) or (scope == "signin" and response.status_code == 200)
         if failed:

@@ -12,6 +12,8 @@ from .access import may_read_metrics
 
 @require_GET
 def metrics_view(request):
-    if not may_read_metrics(authorization=request.headers.get("Authorization", ""), remote_addr=request.META.get("REMOTE_ADDR", "")):
+    if not may_read_metrics(
+        authorization=request.headers.get("Authorization", ""), remote_addr=request.META.get("REMOTE_ADDR", "")
+    ):
         return json_error("Forbidden", "Metrics need the operator's METRICS_TOKEN.", 403)
     return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -53,7 +53,7 @@ def dataset_accession(value: str) -> str | None:
     """`{BASE_URL}/datasets/{acc}` or a bare accession; anything else is not ours."""
     prefix = f"{settings.BASE_URL.rstrip('/')}/datasets/"
     if value.startswith(prefix):
-        value = value[len(prefix):]
+        value = value[len(prefix) :]
     return value if _ACCESSION.match(value) else None
 
 
@@ -67,7 +67,9 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
             continue  # A.5: ControlledAccessGrants must say who granted it
         accession = dataset_accession(visa.value)
         if accession is None:
-            ignore("dataset", "%r is not a dataset of this archive (iss=%s jti=%s)", visa.value[:80], visa.iss, visa.jti)
+            ignore(
+                "dataset", "%r is not a dataset of this archive (iss=%s jti=%s)", visa.value[:80], visa.iss, visa.jti
+            )
             continue
         wanted.setdefault(accession, []).append(visa)
     if not wanted:
@@ -76,8 +78,11 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
     own_subjects = {visa.sub for group in wanted.values() for visa in group if visa.iss == own_iss}
     live = set()
     if own_subjects:
-        live = set(Entitlement.objects.live().filter(user__username__in=own_subjects, dataset__accession__in=list(held))
-                   .values_list("user__username", "dataset__accession"))
+        live = set(
+            Entitlement.objects.live()
+            .filter(user__username__in=own_subjects, dataset__accession__in=list(held))
+            .values_list("user__username", "dataset__accession")
+        )
     granted, earliest, evidence = set(), None, []
     for accession, group in wanted.items():
         if accession not in held:
@@ -85,7 +90,9 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
             continue
         for visa in group:
             if visa.iss == own_iss and (visa.sub, accession) not in live:
-                ignore("entitlement", "entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti)
+                ignore(
+                    "entitlement", "entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti
+                )
                 continue
             granted.add(accession)
             earliest = visa.exp if earliest is None else min(earliest, visa.exp)
@@ -157,7 +164,9 @@ def _userinfo(parsed: Parsed | None, token: str, *, now: float) -> tuple[str, Us
     cached = cache.get(cache_key)
     if cached is None:
         try:
-            status, document = fetch_json(broker.userinfo, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+            status, document = fetch_json(
+                broker.userinfo, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            )
         except Untrusted as exc:
             raise Refused(f"userinfo: {exc}") from None
         except Exception as exc:  # network errors
@@ -184,8 +193,13 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         checked = check_passport(token, now=now)
         user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
         datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
-        grants = Grants(subject=checked.sub, issuer=checked.iss, datasets=datasets,
-                        expires_at=_expiry(checked.exp, earliest), evidence=evidence)
+        grants = Grants(
+            subject=checked.sub,
+            issuer=checked.iss,
+            datasets=datasets,
+            expires_at=_expiry(checked.exp, earliest),
+            evidence=evidence,
+        )
         return user, grants
     iss, info, token_exp, cache_key, document = _userinfo(parsed, token, now=now)
     visas, _ = check_visas(info.ga4gh_passport_v1, now=now)
@@ -193,7 +207,10 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     datasets, earliest, evidence = grants_from_visas(visas, now=now)
     visa_exps = [v.exp for v in visas]
     until = min([s for s in [token_exp, *visa_exps] if s is not None] or [now + USERINFO_CACHE_MAX])
-    cache.set(cache_key, document, timeout=max(1, min(int(until - now), USERINFO_CACHE_MAX if token_exp is None else 3600)))
+    cache.set(
+        cache_key, document, timeout=max(1, min(int(until - now), USERINFO_CACHE_MAX if token_exp is None else 3600))
+    )
     user = _user_for(iss, info.sub, own=False)
-    return user, Grants(subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest),
-                        evidence=evidence)
+    return user, Grants(
+        subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest), evidence=evidence
+    )

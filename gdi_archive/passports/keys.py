@@ -73,7 +73,7 @@ def _created_at(path: Path) -> datetime:
     stem = path.stem
     if stem.startswith(KEY_PREFIX):
         try:
-            return datetime.strptime(stem[len(KEY_PREFIX):], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            return datetime.strptime(stem[len(KEY_PREFIX) :], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
         except ValueError:
             pass
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
@@ -164,7 +164,9 @@ def write_new_key(folder: Path, algorithm: str, *, now: datetime | None = None) 
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"{KEY_PREFIX}{stamp}.pem"
     pem = _generate_private_key(algorithm).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:

@@ -60,7 +60,9 @@ def oidc_login(request):
     """Start the authorization-code flow (PKCE, state and nonce kept in the session)."""
     client = _client()
     next_url = request.GET.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         request.session["oidc_next"] = next_url
     else:
         request.session.pop("oidc_next", None)
@@ -135,6 +137,11 @@ def oidc_callback(request):
     grants = _passport_grants(issuer=issuer, subject=subject, visas=info.get("ga4gh_passport_v1", []))
     if grants:
         request.session[SESSION_GRANTS] = grants
-    record(action="accounts.oidc.login", actor=user, target=user, request=request,
-           details={"issuer": issuer, "datasets_from_visas": (grants or {}).get("datasets", [])})
+    record(
+        action="accounts.oidc.login",
+        actor=user,
+        target=user,
+        request=request,
+        details={"issuer": issuer, "datasets_from_visas": (grants or {}).get("datasets", [])},
+    )
     return redirect(next_url or settings.LOGIN_REDIRECT_URL)

@@ -56,16 +56,23 @@ def _sign(claims: dict, *, typ: str) -> str:
     return jwt.encode(header, claims, key.private, algorithms=[key.alg])
 
 
-def _visa(*, user, now: datetime, exp: datetime, type_: str, value: str, source: str, by: str, asserted: datetime) -> str:
+def _visa(
+    *, user, now: datetime, exp: datetime, type_: str, value: str, source: str, by: str, asserted: datetime
+) -> str:
     claims = {
-        "iss": issuer(), "sub": user.get_username(), "iat": _epoch(now), "exp": _epoch(exp),
+        "iss": issuer(),
+        "sub": user.get_username(),
+        "iat": _epoch(now),
+        "exp": _epoch(exp),
         "jti": str(uuid.uuid4()),
         "ga4gh_visa_v1": {"type": type_, "asserted": _epoch(asserted), "value": value, "source": source, "by": by},
     }
     return _sign(claims, typ=VISA_TYP)
 
 
-def user_visas(*, user, lifetime: int | None = None, now: datetime | None = None) -> tuple[list[str], list[str], datetime]:
+def user_visas(
+    *, user, lifetime: int | None = None, now: datetime | None = None
+) -> tuple[list[str], list[str], datetime]:
     """The user's visas now, the dataset accessions they grant, and the earliest grant expiry."""
     now = now or timezone.now()
     ceiling = now + timedelta(seconds=max(settings.VISA_MAX_AGE, lifetime or 0))
@@ -74,21 +81,50 @@ def user_visas(*, user, lifetime: int | None = None, now: datetime | None = None
     for entitlement in entitlements:
         exp = min(entitlement.end, ceiling) if entitlement.end else ceiling
         dataset = entitlement.dataset
-        visas.append(_visa(user=user, now=now, exp=exp, type_="ControlledAccessGrants", value=dataset.url,
-                           source=dac_url(dataset.dac), by="dac", asserted=entitlement.granted_at))
+        visas.append(
+            _visa(
+                user=user,
+                now=now,
+                exp=exp,
+                type_="ControlledAccessGrants",
+                value=dataset.url,
+                source=dac_url(dataset.dac),
+                by="dac",
+                asserted=entitlement.granted_at,
+            )
+        )
         datasets.append(dataset.accession)
         earliest = min(earliest, exp)
     for acceptance in TermsAcceptance.objects.filter(user=user).select_related("dataset"):
         dataset = acceptance.dataset
         if not dataset.terms_url or acceptance.version != dataset.terms_version:
             continue  # only the current version of terms that have a URL can be named in a visa
-        visas.append(_visa(user=user, now=now, exp=ceiling, type_="AcceptedTermsAndPolicies", value=dataset.terms_url,
-                           source=issuer(), by="self", asserted=acceptance.accepted_at))
+        visas.append(
+            _visa(
+                user=user,
+                now=now,
+                exp=ceiling,
+                type_="AcceptedTermsAndPolicies",
+                value=dataset.terms_url,
+                source=issuer(),
+                by="self",
+                asserted=acceptance.accepted_at,
+            )
+        )
     confirmed = getattr(user, "bona_fide_confirmed_at", None)
     if confirmed:
-        visas.append(_visa(user=user, now=now, exp=ceiling, type_="ResearcherStatus",
-                           value=REGISTERED_ACCESS,
-                           source=issuer(), by="so", asserted=confirmed))
+        visas.append(
+            _visa(
+                user=user,
+                now=now,
+                exp=ceiling,
+                type_="ResearcherStatus",
+                value=REGISTERED_ACCESS,
+                source=issuer(),
+                by="so",
+                asserted=confirmed,
+            )
+        )
     return visas, datasets, earliest
 
 
@@ -96,13 +132,20 @@ def user_visas(*, user, lifetime: int | None = None, now: datetime | None = None
 def issue_permissions(*, user, actor, request=None) -> list[str]:
     """Visas for `/api/permissions/{user}` (REMS-compatible), audited."""
     visas, datasets, _ = user_visas(user=user)
-    record(action="passport.visas.issued", actor=actor, target=user, request=request,
-           details={"visas": len(visas), "datasets": datasets})
+    record(
+        action="passport.visas.issued",
+        actor=actor,
+        target=user,
+        request=request,
+        details={"visas": len(visas), "datasets": datasets},
+    )
     return visas
 
 
 @transaction.atomic
-def mint_passport_token(*, user, lifetime: int | None = None, label: str = "", request=None) -> tuple[str, PassportToken]:
+def mint_passport_token(
+    *, user, lifetime: int | None = None, label: str = "", request=None
+) -> tuple[str, PassportToken]:
     """A signed passport (`typ` vnd.ga4gh.passport+jwt) holding the user's visas.
 
     It expires after `lifetime` seconds (at most PASSPORT_TOKEN_MAX_AGE) or when its first
@@ -122,15 +165,33 @@ def mint_passport_token(*, user, lifetime: int | None = None, label: str = "", r
     visas, datasets, earliest = user_visas(user=user, lifetime=lifetime, now=moment)
     expires_at = min(now + timedelta(seconds=lifetime), earliest)
     jti = str(uuid.uuid4())
-    claims = {"iss": issuer(), "sub": user.get_username(), "iat": _epoch(now), "exp": _epoch(expires_at),
-              "jti": jti, "ga4gh_passport_v1": visas}
+    claims = {
+        "iss": issuer(),
+        "sub": user.get_username(),
+        "iat": _epoch(now),
+        "exp": _epoch(expires_at),
+        "jti": jti,
+        "ga4gh_passport_v1": visas,
+    }
     token = _sign(claims, typ=PASSPORT_TYP)
-    saved = PassportToken.objects.create(user=user, jti=jti, token_sha256=token_hash(token), label=label,
-                                         created_at=now, expires_at=expires_at, datasets=datasets)
+    saved = PassportToken.objects.create(
+        user=user,
+        jti=jti,
+        token_sha256=token_hash(token),
+        label=label,
+        created_at=now,
+        expires_at=expires_at,
+        datasets=datasets,
+    )
     if metrics is not None:
         transaction.on_commit(metrics.PASSPORT_TOKENS.inc)
-    record(action="passport.token.minted", actor=user, target=saved, request=request,
-           details={"jti": jti, "expires_at": expires_at.isoformat(), "datasets": datasets})
+    record(
+        action="passport.token.minted",
+        actor=user,
+        target=saved,
+        request=request,
+        details={"jti": jti, "expires_at": expires_at.isoformat(), "datasets": datasets},
+    )
     return token, saved
 
 
@@ -144,7 +205,13 @@ def revoke_passport_token(*, user, token_id: int, actor=None, request=None) -> P
     if saved.revoked_at is None:
         saved.revoked_at = timezone.now()
         saved.save(update_fields=["revoked_at"])
-        record(action="passport.token.revoked", actor=actor or user, target=saved, request=request, details={"jti": saved.jti})
+        record(
+            action="passport.token.revoked",
+            actor=actor or user,
+            target=saved,
+            request=request,
+            details={"jti": saved.jti},
+        )
     return saved
 
 
@@ -152,7 +219,9 @@ def revoke_passport_token(*, user, token_id: int, actor=None, request=None) -> P
 def create_broker_api_key(*, name: str, actor, request=None) -> tuple[str, BrokerApiKey]:
     """A new API key; the caller shows it once. Only its hash is stored."""
     key = "gdik_" + secrets.token_urlsafe(32)
-    saved = BrokerApiKey.objects.create(name=name, key_prefix=key[:12], key_sha256=hashlib.sha256(key.encode()).hexdigest())
+    saved = BrokerApiKey.objects.create(
+        name=name, key_prefix=key[:12], key_sha256=hashlib.sha256(key.encode()).hexdigest()
+    )
     record(action="passport.broker_key.created", actor=actor, target=saved, request=request, details={"name": name})
     return key, saved
 

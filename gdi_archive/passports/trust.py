@@ -44,7 +44,11 @@ class TrustedIssuer:
 def trusted_issuers() -> dict[str, TrustedIssuer]:
     issuers = {}
     for entry in settings.TRUSTED_ISSUERS:
-        if not isinstance(entry, dict) or not isinstance(entry.get("iss"), str) or not isinstance(entry.get("jku"), str):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("iss"), str)
+            or not isinstance(entry.get("jku"), str)
+        ):
             log.error("TRUSTED_ISSUERS entry ignored: it needs string fields iss and jku")
             continue
         iss = entry["iss"].rstrip("/")
@@ -97,7 +101,9 @@ def check_fetchable(url: str) -> None:
 def fetch_json(url: str, *, headers: dict | None = None) -> tuple[int, object]:
     """GET a small JSON document from a trusted URL (no redirects, bounded size and time)."""
     check_fetchable(url)
-    with requests.get(url, headers=headers or {}, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True) as response:
+    with requests.get(
+        url, headers=headers or {}, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True
+    ) as response:
         body = b""
         for chunk in response.iter_content(16384):
             body += chunk

@@ -99,9 +99,18 @@ def parse(token: str) -> Parsed:
 
 def failure_label(message: str) -> str:
     """A short, fixed label for a refusal (metrics must not get one series per message)."""
-    for word, label in (("signature", "signature"), ("expired", "expired"), ("future", "time"), ("kid", "key"),
-                        ("jku", "key"), ("JWKS", "key"), ("not trusted", "issuer"), ("not linked", "identity"),
-                        ("claims", "claims"), ("algorithm", "algorithm")):
+    for word, label in (
+        ("signature", "signature"),
+        ("expired", "expired"),
+        ("future", "time"),
+        ("kid", "key"),
+        ("jku", "key"),
+        ("JWKS", "key"),
+        ("not trusted", "issuer"),
+        ("not linked", "identity"),
+        ("claims", "claims"),
+        ("algorithm", "algorithm"),
+    ):
         if word in message:
             return label
     return "malformed"
@@ -185,8 +194,17 @@ def check_visa(token: str, *, now: float) -> Visa | None:
     if visa.type not in STANDARD_TYPES:
         ignore("type", "unsupported type %r (iss=%s jti=%s)", visa.type[:80], claims.iss, claims.jti)
         return None
-    return Visa(iss=issuer.iss, sub=claims.sub, jti=claims.jti, exp=claims.exp, type=visa.type, value=visa.value,
-                source=visa.source, by=visa.by, asserted=visa.asserted)
+    return Visa(
+        iss=issuer.iss,
+        sub=claims.sub,
+        jti=claims.jti,
+        exp=claims.exp,
+        type=visa.type,
+        value=visa.value,
+        source=visa.source,
+        by=visa.by,
+        asserted=visa.asserted,
+    )
 
 
 def linked_identities(visas: list[Visa]) -> dict[tuple[str, str], set[tuple[str, str]]]:

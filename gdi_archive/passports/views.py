@@ -54,11 +54,17 @@ class BrokerApiKeyScheme(OpenApiAuthenticationExtension):
     name = "brokerApiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                "description": "A broker's API key, made in the admin (REMS's x-rems-api-key is accepted too)."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "A broker's API key, made in the admin (REMS's x-rems-api-key is accepted too).",
+        }
 
 
-PASSPORT_OUT = inline_serializer("Permissions", {"ga4gh_passport_v1": serializers.ListField(child=serializers.CharField())})
+PASSPORT_OUT = inline_serializer(
+    "Permissions", {"ga4gh_passport_v1": serializers.ListField(child=serializers.CharField())}
+)
 
 
 class PermissionsView(APIView):
@@ -99,21 +105,44 @@ class TokensView(APIView):
     authentication_classes = [SessionAuthentication, BasicAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=TokenRequest, summary="Mint a passport token for the signed-in user.", responses={201: inline_serializer(
-        "PassportToken", {"token": serializers.CharField(), "token_type": serializers.ChoiceField(choices=["Bearer"]),
-                          "expires_at": serializers.DateTimeField()}), **errors(400, 401, 429)})
+    @extend_schema(
+        request=TokenRequest,
+        summary="Mint a passport token for the signed-in user.",
+        responses={
+            201: inline_serializer(
+                "PassportToken",
+                {
+                    "token": serializers.CharField(),
+                    "token_type": serializers.ChoiceField(choices=["Bearer"]),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            ),
+            **errors(400, 401, 429),
+        },
+    )
     def post(self, request):
         body = TokenRequest(data=request.data or {})
         body.is_valid(raise_exception=True)
         token, saved = services.mint_passport_token(
-            user=request.user, lifetime=body.validated_data.get("lifetime"),
-            label=body.validated_data.get("label", ""), request=request,
+            user=request.user,
+            lifetime=body.validated_data.get("lifetime"),
+            label=body.validated_data.get("label", ""),
+            request=request,
         )
-        return Response({"token": token, "token_type": "Bearer", "expires_at": saved.expires_at.isoformat()},
-                        status=201, headers=NO_STORE)
+        return Response(
+            {"token": token, "token_type": "Bearer", "expires_at": saved.expires_at.isoformat()},
+            status=201,
+            headers=NO_STORE,
+        )
 
 
-LIFETIME_CHOICES = [(900, "15 minutes"), (3600, "1 hour"), (4 * 3600, "4 hours"), (12 * 3600, "12 hours"), (86400, "1 day")]
+LIFETIME_CHOICES = [
+    (900, "15 minutes"),
+    (3600, "1 hour"),
+    (4 * 3600, "4 hours"),
+    (12 * 3600, "12 hours"),
+    (86400, "1 day"),
+]
 
 
 @never_cache
@@ -131,11 +160,15 @@ def access_tokens(request):
                 except ValueError:
                     lifetime = -1
                 new_token, _ = services.mint_passport_token(
-                    user=request.user, lifetime=min(lifetime, settings.PASSPORT_TOKEN_MAX_AGE) if lifetime > 0 else lifetime,
-                    label=request.POST.get("label", "").strip(), request=request,
+                    user=request.user,
+                    lifetime=min(lifetime, settings.PASSPORT_TOKEN_MAX_AGE) if lifetime > 0 else lifetime,
+                    label=request.POST.get("label", "").strip(),
+                    request=request,
                 )
             elif action == "revoke":
-                services.revoke_passport_token(user=request.user, token_id=int(request.POST.get("token", "0") or 0), request=request)
+                services.revoke_passport_token(
+                    user=request.user, token_id=int(request.POST.get("token", "0") or 0), request=request
+                )
             else:
                 error = "Unknown action."
         except ValueError:
@@ -143,7 +176,8 @@ def access_tokens(request):
         except (InvalidInput, NotFound) as exc:
             error = exc.detail
     lifetimes = [(s, label) for s, label in LIFETIME_CHOICES if s <= settings.PASSPORT_TOKEN_MAX_AGE] or [
-        (settings.PASSPORT_TOKEN_MAX_AGE, f"{settings.PASSPORT_TOKEN_MAX_AGE // 60} minutes")]
+        (settings.PASSPORT_TOKEN_MAX_AGE, f"{settings.PASSPORT_TOKEN_MAX_AGE // 60} minutes")
+    ]
     context = {
         "new_token": new_token,
         "error": error,

@@ -15,8 +15,19 @@ from .local import LocalStore
 from .s3 import S3Store
 
 __all__ = [
-    "InvalidKey", "LocalStore", "ObjectNotFound", "S3Store", "Store", "StorageError", "StorageFull",
-    "StorageUnavailable", "archive_store", "inbox_store", "open_store", "outbox_store", "safe_key",
+    "InvalidKey",
+    "LocalStore",
+    "ObjectNotFound",
+    "S3Store",
+    "Store",
+    "StorageError",
+    "StorageFull",
+    "StorageUnavailable",
+    "archive_store",
+    "inbox_store",
+    "open_store",
+    "outbox_store",
+    "safe_key",
 ]
 
 _cache: dict[tuple, Store] = {}

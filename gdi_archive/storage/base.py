@@ -52,7 +52,9 @@ class Store(abc.ABC):
         """A readable binary file-like object (`read(n)`, `close()`, context manager)."""
 
     @abc.abstractmethod
-    def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Iterator[bytes]:
         """Bytes [start, end) of the object in chunks; `end` None means to the end."""
 
     @abc.abstractmethod
@@ -77,7 +79,9 @@ class Store(abc.ABC):
     def ensure_ready(self) -> None:
         """Create the folder or bucket if it is missing (and the credentials allow it)."""
 
-    def presigned_url(self, key: str, *, expires_in: int, start: int | None = None, end: int | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, *, expires_in: int, start: int | None = None, end: int | None = None
+    ) -> str | None:
         """A URL a client can GET directly, or None when the backend cannot make one."""
         return None
 

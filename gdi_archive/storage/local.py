@@ -121,7 +121,9 @@ class LocalStore(Store):
         except OSError as exc:
             raise _translate(exc, key) from exc
 
-    def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Iterator[bytes]:
         self._check_range(start, end)
         handle = self.open(key)  # raise ObjectNotFound now, not at the first next()
         return self._iter(handle, key, start, end, chunk_size)

@@ -34,13 +34,39 @@ MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10000
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _TRANSIENT = {
-    "500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "Throttling",
-    "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed", "RequestLimitExceeded",
-    "NoSuchBucket", "NoSuchUpload",
+    "500",
+    "502",
+    "503",
+    "504",
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "RequestLimitExceeded",
+    "NoSuchBucket",
+    "NoSuchUpload",
 }
-_FULL = {"EntityTooLarge", "QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "InsufficientStorage", "507"}
+_FULL = {
+    "EntityTooLarge",
+    "QuotaExceeded",
+    "XMinioStorageFull",
+    "XMinioAdminBucketQuotaExceeded",
+    "InsufficientStorage",
+    "507",
+}
 MAX_RESUMES = 3
-_NETWORK = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError, ResponseStreamingError, Urllib3HTTPError, ConnectionError)
+_NETWORK = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    ResponseStreamingError,
+    Urllib3HTTPError,
+    ConnectionError,
+)
 
 _RESUMABLE = (*_NETWORK, IncompleteReadError)
 
@@ -128,8 +154,12 @@ class S3Store(Store):
         self.region = region or "us-east-1"
         self.part_size = part_size
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
-        self.client = session.client("s3", endpoint_url=endpoint_url, config=self._config(max_attempts, connect_timeout, read_timeout))
+        session = boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region
+        )
+        self.client = session.client(
+            "s3", endpoint_url=endpoint_url, config=self._config(max_attempts, connect_timeout, read_timeout)
+        )
         # Readiness probes must answer in seconds, not wait out retries and long read timeouts.
         self._probe = session.client("s3", endpoint_url=endpoint_url, config=self._config(1, 2, 5))
 
@@ -179,7 +209,9 @@ class S3Store(Store):
                 written += len(chunk)
                 while len(buffer) >= (size := self.part_size_for(len(parts) + 1)):
                     if upload_id is None:
-                        upload_id = self._call(key, self.client.create_multipart_upload, Bucket=self.bucket, Key=full_key)["UploadId"]
+                        upload_id = self._call(
+                            key, self.client.create_multipart_upload, Bucket=self.bucket, Key=full_key
+                        )["UploadId"]
                     with memoryview(buffer) as view:
                         part = bytes(view[:size])  # one copy, not two
                     del buffer[:size]
@@ -191,8 +223,14 @@ class S3Store(Store):
             if buffer:
                 self._upload_part(key, full_key, upload_id, parts, bytes(buffer))
                 buffer.clear()
-            self._call(key, self.client.complete_multipart_upload, Bucket=self.bucket, Key=full_key,
-                       UploadId=upload_id, MultipartUpload={"Parts": parts})
+            self._call(
+                key,
+                self.client.complete_multipart_upload,
+                Bucket=self.bucket,
+                Key=full_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
             upload_id = None
             return written
         finally:
@@ -209,8 +247,15 @@ class S3Store(Store):
         number = len(parts) + 1
         if number > MAX_PARTS:
             raise StorageFull(f"{key!r} is larger than one S3 object can be.")
-        response = self._call(key, self.client.upload_part, Bucket=self.bucket, Key=full_key, UploadId=upload_id,
-                              PartNumber=number, Body=data)
+        response = self._call(
+            key,
+            self.client.upload_part,
+            Bucket=self.bucket,
+            Key=full_key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+        )
         parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
     def _abort(self, full_key: str, upload_id: str) -> None:
@@ -228,7 +273,9 @@ class S3Store(Store):
             raise _translate(exc, self._what(key)) from exc
         return _S3Reader(response["Body"], self._what(key))
 
-    def iter_range(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Iterator[bytes]:
         """Ranged GETs; a connection lost mid-stream is resumed where it stopped (same ETag)."""
         self._check_range(start, end)
         if end is not None and end == start:
@@ -239,7 +286,11 @@ class S3Store(Store):
 
     def _get_range(self, key: str, start: int, end: int | None, etag: str | None = None):
         """(body, etag) for bytes [start, end), or (None, None) when start is past the end."""
-        params = {"Bucket": self.bucket, "Key": self._key(key), "Range": f"bytes={start}-" + ("" if end is None else str(end - 1))}
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            "Range": f"bytes={start}-" + ("" if end is None else str(end - 1)),
+        }
         if etag:
             params["IfMatch"] = etag  # a resumed read must continue the same object
         try:
@@ -318,7 +369,7 @@ class S3Store(Store):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", ()):
-                    yield item["Key"][len(self.prefix):]
+                    yield item["Key"][len(self.prefix) :]
         except Exception as exc:
             raise _translate(exc, f"the listing of {prefix!r}") from exc
 
@@ -349,14 +400,18 @@ class S3Store(Store):
             if self.region == "us-east-1":
                 self.client.create_bucket(Bucket=self.bucket)
             else:
-                self.client.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+                self.client.create_bucket(
+                    Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
+                )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise _translate(exc, f"bucket {self.bucket!r}") from exc
         except Exception as exc:
             raise _translate(exc, f"bucket {self.bucket!r}") from exc
 
-    def presigned_url(self, key: str, *, expires_in: int, start: int | None = None, end: int | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, *, expires_in: int, start: int | None = None, end: int | None = None
+    ) -> str | None:
         """A presigned GET. With start/end the Range header is signed: the client must send
         exactly `Range: bytes=start-(end-1)` (htsget tickets carry it in `headers`)."""
         params = {"Bucket": self.bucket, "Key": self._key(key)}

@@ -22,8 +22,14 @@ def signed_in(user) -> Client:
 
 
 def submitted(applicant, dataset, title="Burden test"):
-    req = services.create_request(applicant=applicant, datasets=[dataset.accession], title=title, purpose="Find variants.",
-                                  institution="UT", accept_terms=True)
+    req = services.create_request(
+        applicant=applicant,
+        datasets=[dataset.accession],
+        title=title,
+        purpose="Find variants.",
+        institution="UT",
+        accept_terms=True,
+    )
     return services.submit_request(access_request=req, applicant=applicant)
 
 
@@ -64,12 +70,16 @@ def test_approve_in_admin_with_end_date(dac_member, two_requests):
     mine, _ = two_requests
     client = signed_in(dac_member)
     # 2099 is past the dataset's 365 days: refused with the limit shown, never cut silently
-    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": "2099-01-01", "comment": ""})
+    response = client.post(
+        f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": "2099-01-01", "comment": ""}
+    )
     assert response.status_code == 200 and "at most 365 days" in response.content.decode()
     mine.refresh_from_db()
     assert mine.status == "submitted"
     end = (timezone.now() + timedelta(days=100)).date().isoformat()
-    response = client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": end, "comment": ""})
+    response = client.post(
+        f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve", "end": end, "comment": ""}
+    )
     assert response.status_code == 302
     mine.refresh_from_db()
     assert mine.status == "approved"
@@ -124,8 +134,13 @@ def test_applicants_and_plain_staff_see_nothing(applicant, two_requests):
 
 
 def test_drafts_stay_private_in_admin(applicant, dac_member, dac):
-    req = services.create_request(applicant=applicant, datasets=[released_dataset(dac).accession], title="Secret draft",
-                                  purpose="p", accept_terms=True)
+    req = services.create_request(
+        applicant=applicant,
+        datasets=[released_dataset(dac).accession],
+        title="Secret draft",
+        purpose="p",
+        accept_terms=True,
+    )
     client = signed_in(dac_member)
     assert "Secret draft" not in client.get("/admin/access/accessrequest/").content.decode()
     assert client.get(f"/admin/access/accessrequest/{req.pk}/decide/").status_code == 404
@@ -134,8 +149,12 @@ def test_drafts_stay_private_in_admin(applicant, dac_member, dac):
 
 def test_anonymous_is_sent_to_the_admin_sign_in(client, two_requests):
     mine, _ = two_requests
-    for url in (f"/admin/access/accessrequest/{mine.pk}/change/", f"/admin/access/accessrequest/{mine.pk}/decide/",
-                "/admin/access/entitlement/1/revoke/", "/admin/audit/auditevent/"):
+    for url in (
+        f"/admin/access/accessrequest/{mine.pk}/change/",
+        f"/admin/access/accessrequest/{mine.pk}/decide/",
+        "/admin/access/entitlement/1/revoke/",
+        "/admin/audit/auditevent/",
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
     assert client.post(f"/admin/access/accessrequest/{mine.pk}/decide/", {"verdict": "approve"}).status_code == 302
@@ -148,14 +167,26 @@ def test_list_actions_go_through_the_services(applicant, other_applicant, dac, d
     draft_like = submitted(other_applicant, released_dataset(dac, title="Second"), title="Second")
     client = signed_in(dac_member)
     # theirs belongs to another DAC: even if its id is posted, the action's queryset does not hold it
-    client.post("/admin/access/accessrequest/", {"action": "approve_selected", "_selected_action": [mine.pk, theirs.pk, draft_like.pk]})
-    assert {r.pk: r.status for r in AccessRequest.objects.all()} == {mine.pk: "approved", theirs.pk: "submitted", draft_like.pk: "approved"}
+    client.post(
+        "/admin/access/accessrequest/",
+        {"action": "approve_selected", "_selected_action": [mine.pk, theirs.pk, draft_like.pk]},
+    )
+    assert {r.pk: r.status for r in AccessRequest.objects.all()} == {
+        mine.pk: "approved",
+        theirs.pk: "submitted",
+        draft_like.pk: "approved",
+    }
     ids = list(Entitlement.objects.values_list("pk", flat=True))
     page = client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids})
     assert page.status_code == 200 and "Reason" in page.content.decode()
     assert Entitlement.objects.filter(status="active").count() == 2
-    client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids, "apply": "1", "reason": "Audit finding."})
+    client.post(
+        "/admin/access/entitlement/",
+        {"action": "revoke_selected", "_selected_action": ids, "apply": "1", "reason": "Audit finding."},
+    )
     assert set(Entitlement.objects.values_list("status", "revoke_reason")) == {("revoked", "Audit finding.")}
     # a second time: refused per entitlement by the service, nothing changes
-    response = client.post("/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids, "apply": "1"}, follow=True)
+    response = client.post(
+        "/admin/access/entitlement/", {"action": "revoke_selected", "_selected_action": ids, "apply": "1"}, follow=True
+    )
     assert "already" in response.content.decode()

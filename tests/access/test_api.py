@@ -40,17 +40,20 @@ def test_create_records_terms_version_and_is_a_draft(applicant, dataset, dataset
     assert AuditEvent.objects.filter(action="access.request.created", target_id=str(body["id"])).exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"accept_terms": False}, "terms"),
-    ({"accept_terms": None}, "terms"),
-    ({"title": ""}, "title"),
-    ({"purpose": "   "}, "purpose"),
-    ({"duo": ["GRU"]}, "DUO"),
-    ({"duo": "DUO:0000042"}, "DUO"),
-    ({"duo": ["DUO:9999999"]}, "DUO:9999999"),
-    ({"datasets": []}, "dataset"),
-    ({"datasets": ["GDID99999999999"]}, "GDID99999999999"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"accept_terms": False}, "terms"),
+        ({"accept_terms": None}, "terms"),
+        ({"title": ""}, "title"),
+        ({"purpose": "   "}, "purpose"),
+        ({"duo": ["GRU"]}, "DUO"),
+        ({"duo": "DUO:0000042"}, "DUO"),
+        ({"duo": ["DUO:9999999"]}, "DUO:9999999"),
+        ({"datasets": []}, "dataset"),
+        ({"datasets": ["GDID99999999999"]}, "GDID99999999999"),
+    ],
+)
 def test_create_refuses_bad_input(applicant, dataset, change, message):
     response = client_for(applicant).post("/api/access-requests", request_body(dataset, **change), format="json")
     assert response.status_code == 400
@@ -89,8 +92,9 @@ def test_closed_request_does_not_block_a_new_one(applicant, dataset):
     create(client, dataset)
 
 
-def test_submit_approve_creates_entitlements_within_each_max_period(applicant, dac_member, dataset, dataset2, mailoutbox,
-                                                                   django_capture_on_commit_callbacks):
+def test_submit_approve_creates_entitlements_within_each_max_period(
+    applicant, dac_member, dataset, dataset2, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         req = submitted(applicant, dataset, dataset2)
     assert req["status"] == "submitted"
@@ -104,7 +108,9 @@ def test_submit_approve_creates_entitlements_within_each_max_period(applicant, d
     assert AccessRequest.objects.get(pk=req["id"]).status == "submitted"
     far = (timezone.now() + timedelta(days=20)).date().isoformat()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/approve", {"end": far, "comment": "fine"}, format="json")
+        response = client_for(dac_member).post(
+            f"/api/access-requests/{req['id']}/approve", {"end": far, "comment": "fine"}, format="json"
+        )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "approved"
@@ -126,7 +132,9 @@ def test_approve_default_end_is_the_maximum_period(applicant, dac_member, datase
 
 def test_approve_end_in_the_past_is_400(applicant, dac_member, dataset):
     req = submitted(applicant, dataset)
-    response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/approve", {"end": "2001-01-01"}, format="json")
+    response = client_for(dac_member).post(
+        f"/api/access-requests/{req['id']}/approve", {"end": "2001-01-01"}, format="json"
+    )
     assert response.status_code == 400
     assert AccessRequest.objects.get(pk=req["id"]).status == "submitted"
 
@@ -148,27 +156,40 @@ def test_quorum_needs_two_members(applicant, dac, dac_member, dataset, django_us
     assert done["status"] == "approved" and len(done["entitlements"]) == 1
 
 
-def test_reject_needs_a_reason_and_is_final(applicant, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks):
+def test_reject_needs_a_reason_and_is_final(
+    applicant, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     req = submitted(applicant, dataset)
     member = client_for(dac_member)
     assert member.post(f"/api/access-requests/{req['id']}/reject", {}, format="json").status_code == 400
     with django_capture_on_commit_callbacks(execute=True):
-        response = member.post(f"/api/access-requests/{req['id']}/reject", {"reason": "No ethics approval."}, format="json")
+        response = member.post(
+            f"/api/access-requests/{req['id']}/reject", {"reason": "No ethics approval."}, format="json"
+        )
     assert response.status_code == 200 and response.json()["status"] == "rejected"
     assert "No ethics approval." in mailoutbox[-1].body
     for action in ("approve", "reject", "return"):
-        assert member.post(f"/api/access-requests/{req['id']}/{action}", {"reason": "x", "comment": "x"}, format="json").status_code == 409
+        assert (
+            member.post(
+                f"/api/access-requests/{req['id']}/{action}", {"reason": "x", "comment": "x"}, format="json"
+            ).status_code
+            == 409
+        )
     applicant_client = client_for(applicant)
     assert applicant_client.post(f"/api/access-requests/{req['id']}/withdraw").status_code == 409
     assert applicant_client.post(f"/api/access-requests/{req['id']}/submit").status_code == 409
 
 
-def test_return_then_resubmit_then_approve(applicant, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks):
+def test_return_then_resubmit_then_approve(
+    applicant, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     req = submitted(applicant, dataset)
     member = client_for(dac_member)
     assert member.post(f"/api/access-requests/{req['id']}/return", {}, format="json").status_code == 400
     with django_capture_on_commit_callbacks(execute=True):
-        body = member.post(f"/api/access-requests/{req['id']}/return", {"comment": "Add the ethics approval."}, format="json").json()
+        body = member.post(
+            f"/api/access-requests/{req['id']}/return", {"comment": "Add the ethics approval."}, format="json"
+        ).json()
     assert body["status"] == "returned"
     assert "Add the ethics approval." in mailoutbox[-1].body
     # a returned request cannot be decided
@@ -216,7 +237,9 @@ def test_applicant_may_see_but_not_decide_own_request(applicant, dataset):
     client = client_for(applicant)
     assert client.get(f"/api/access-requests/{req['id']}").status_code == 200
     for action in ("approve", "reject", "return"):
-        response = client.post(f"/api/access-requests/{req['id']}/{action}", {"reason": "x", "comment": "x"}, format="json")
+        response = client.post(
+            f"/api/access-requests/{req['id']}/{action}", {"reason": "x", "comment": "x"}, format="json"
+        )
         assert response.status_code == 403, action
         assert response.json()["error"] == "Forbidden"
 
@@ -235,9 +258,17 @@ def test_wrong_persona_gets_the_same_404_as_a_missing_request(request, persona, 
     client = client_for(request.getfixturevalue(persona))
     missing = client.get("/api/access-requests/999999")
     assert missing.status_code == 404
-    for method, suffix in [("get", ""), ("post", "/submit"), ("post", "/withdraw"), ("post", "/approve"),
-                           ("post", "/reject"), ("post", "/return")]:
-        response = getattr(client, method)(f"/api/access-requests/{req['id']}{suffix}", {"reason": "x", "comment": "x"}, format="json")
+    for method, suffix in [
+        ("get", ""),
+        ("post", "/submit"),
+        ("post", "/withdraw"),
+        ("post", "/approve"),
+        ("post", "/reject"),
+        ("post", "/return"),
+    ]:
+        response = getattr(client, method)(
+            f"/api/access-requests/{req['id']}{suffix}", {"reason": "x", "comment": "x"}, format="json"
+        )
         assert response.status_code == 404, suffix
         assert response.json() == missing.json()
     assert client.get("/api/access-requests").json() == []
@@ -246,13 +277,20 @@ def test_wrong_persona_gets_the_same_404_as_a_missing_request(request, persona, 
 
 def test_anonymous_is_turned_away(api, applicant, dataset):
     req = submitted(applicant, dataset)
-    for path in (f"/api/access-requests/{req['id']}", "/api/access-requests/999999", "/api/access-requests", "/api/entitlements"):
+    for path in (
+        f"/api/access-requests/{req['id']}",
+        "/api/access-requests/999999",
+        "/api/access-requests",
+        "/api/entitlements",
+    ):
         assert api.get(path).status_code == 401
     assert api.post(f"/api/access-requests/{req['id']}/approve").status_code == 401
     assert api.post("/api/access-requests", request_body(dataset), format="json").status_code == 401
 
 
-def test_lists_show_only_what_each_persona_may_see(applicant, other_applicant, dac_member, other_dac_member, dataset, other_dataset):
+def test_lists_show_only_what_each_persona_may_see(
+    applicant, other_applicant, dac_member, other_dac_member, dataset, other_dataset
+):
     mine = submitted(applicant, dataset)
     theirs = submitted(other_applicant, other_dataset)
     create(client_for(other_applicant), dataset)  # a draft: the DAC does not see it
@@ -269,8 +307,9 @@ def approved(applicant, member, *datasets):
     return client_for(member).post(f"/api/access-requests/{req['id']}/approve").json()
 
 
-def test_entitlement_list_and_revoke(applicant, other_applicant, dac_member, other_dac_member, dataset,
-                                     mailoutbox, django_capture_on_commit_callbacks):
+def test_entitlement_list_and_revoke(
+    applicant, other_applicant, dac_member, other_dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     ent = approved(applicant, dac_member, dataset)["entitlements"][0]
     assert [e["id"] for e in client_for(applicant).get("/api/entitlements").json()] == [ent["id"]]
     assert [e["id"] for e in client_for(dac_member).get("/api/entitlements").json()] == [ent["id"]]
@@ -282,7 +321,9 @@ def test_entitlement_list_and_revoke(applicant, other_applicant, dac_member, oth
         assert client_for(persona).post(f"/api/entitlements/{ent['id']}/revoke").status_code == 404
     assert client_for(dac_member).post("/api/entitlements/999999/revoke").status_code == 404
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(dac_member).post(f"/api/entitlements/{ent['id']}/revoke", {"reason": "Project ended."}, format="json")
+        response = client_for(dac_member).post(
+            f"/api/entitlements/{ent['id']}/revoke", {"reason": "Project ended."}, format="json"
+        )
     assert response.status_code == 200
     assert response.json()["status"] == "revoked" and response.json()["revoke_reason"] == "Project ended."
     assert not Entitlement.objects.live().exists()

@@ -13,8 +13,14 @@ from .factories import released_dataset
 
 
 def submitted(applicant, dataset, language="en"):
-    req = services.create_request(applicant=applicant, datasets=[dataset.accession], title="Burden test",
-                                  purpose="Find variants.", accept_terms=True, language=language)
+    req = services.create_request(
+        applicant=applicant,
+        datasets=[dataset.accession],
+        title="Burden test",
+        purpose="Find variants.",
+        accept_terms=True,
+        language=language,
+    )
     return services.submit_request(access_request=req, applicant=applicant)
 
 
@@ -81,7 +87,9 @@ def test_beat_schedule_names_real_tasks(settings):
 
 
 @pytest.mark.worker
-def test_a_real_worker_sends_the_submission_email(transactional_db, monkeypatch, tmp_path, applicant, dac, dac_member, request):
+def test_a_real_worker_sends_the_submission_email(
+    transactional_db, monkeypatch, tmp_path, applicant, dac, dac_member, request
+):
     monkeypatch.setenv("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     monkeypatch.setenv("EMAIL_FILE_PATH", str(tmp_path / "mail"))
     worker = request.getfixturevalue("celery_worker_process")

@@ -21,8 +21,15 @@ def signed_in(user) -> Client:
 
 
 def form(dataset, **extra):
-    data = {"datasets": [dataset.accession], "title": "Burden test", "purpose": "Find variants.",
-            "institution": "UT", "duo": ["DUO:0000042"], "accept_terms": "on", "submit": "1"}
+    data = {
+        "datasets": [dataset.accession],
+        "title": "Burden test",
+        "purpose": "Find variants.",
+        "institution": "UT",
+        "duo": ["DUO:0000042"],
+        "accept_terms": "on",
+        "submit": "1",
+    }
     data.update(extra)
     if data.get("submit") is None:
         data.pop("submit")
@@ -62,7 +69,9 @@ def test_local_sign_in_is_audited(dac, applicant):
     client = Client()
     assert client.get("/login").status_code == 200
     response = client.post("/login", {"username": "alice", "password": "wrong"})
-    assert response.status_code == 200 and "alice" not in str(AuditEvent.objects.filter(action="accounts.signin").values())
+    assert response.status_code == 200 and "alice" not in str(
+        AuditEvent.objects.filter(action="accounts.signin").values()
+    )
     response = client.post("/login", {"username": "alice", "password": PASSWORD, "next": "/requests"})
     assert response.status_code == 302 and response["Location"] == "/requests"
     assert AuditEvent.objects.filter(action="accounts.signin", actor=applicant).exists()
@@ -105,10 +114,13 @@ def test_terms_must_be_accepted_on_the_page(applicant, dac):
     assert not AccessRequest.objects.exists()
 
 
-@pytest.mark.parametrize("name, body, message", [
-    ("notes.txt", PDF, "PDF"),
-    ("fake.pdf", b"MZ\x90\x00 not a pdf", "not a PDF"),
-])
+@pytest.mark.parametrize(
+    "name, body, message",
+    [
+        ("notes.txt", PDF, "PDF"),
+        ("fake.pdf", b"MZ\x90\x00 not a pdf", "not a PDF"),
+    ],
+)
 def test_attachment_must_be_a_pdf(applicant, dac, settings, tmp_path, name, body, message):
     settings.ACCESS_ATTACHMENTS_DIR = tmp_path / "att"
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -117,7 +129,9 @@ def test_attachment_must_be_a_pdf(applicant, dac, settings, tmp_path, name, body
     client = signed_in(applicant)
     client.post("/requests/new", form(d, submit=None, draft="1"))
     req = AccessRequest.objects.get()
-    response = client.post(f"/requests/{req.pk}/attachments", {"attachment": SimpleUploadedFile(name, body)}, follow=True)
+    response = client.post(
+        f"/requests/{req.pk}/attachments", {"attachment": SimpleUploadedFile(name, body)}, follow=True
+    )
     assert message in response.content.decode()
     assert not Attachment.objects.exists()
     assert not any((tmp_path / "att").rglob("*.pdf"))
@@ -148,8 +162,17 @@ def test_returned_request_is_answered_and_resubmitted(applicant, dac_member, dac
     services.return_request(access_request=req, member=dac_member, comment="Name your supervisor.")
     detail = client.get(f"/requests/{req.pk}").content.decode()
     assert "Name your supervisor." in detail and "Answer and submit again" in detail
-    response = client.post(f"/requests/{req.pk}/edit", {"title": "Burden test", "purpose": "Supervisor: Prof. Tamm.",
-                                                       "institution": "UT", "duo": ["DUO:0000042"], "comment": "Added.", "submit": "1"})
+    response = client.post(
+        f"/requests/{req.pk}/edit",
+        {
+            "title": "Burden test",
+            "purpose": "Supervisor: Prof. Tamm.",
+            "institution": "UT",
+            "duo": ["DUO:0000042"],
+            "comment": "Added.",
+            "submit": "1",
+        },
+    )
     assert response.status_code == 302
     req.refresh_from_db()
     assert req.status == "submitted" and req.round == 2 and "Tamm" in req.purpose
@@ -194,8 +217,13 @@ def test_pages_of_a_request_are_404_for_the_wrong_persona(request, persona, appl
     req = AccessRequest.objects.get()
     att = Attachment.objects.get()
     client = signed_in(request.getfixturevalue(persona))
-    for url in (f"/requests/{req.pk}", f"/requests/{req.pk}/edit", f"/requests/{req.pk}/attachments/{att.pk}",
-                "/requests/99999", f"/requests/99999/attachments/{att.pk}"):
+    for url in (
+        f"/requests/{req.pk}",
+        f"/requests/{req.pk}/edit",
+        f"/requests/{req.pk}/attachments/{att.pk}",
+        "/requests/99999",
+        f"/requests/99999/attachments/{att.pk}",
+    ):
         assert client.get(url).status_code == 404, url
     for url in (f"/requests/{req.pk}/withdraw", f"/requests/{req.pk}/submit", f"/requests/{req.pk}/comment"):
         assert client.post(url, {"comment": "x"}).status_code == 404, url
@@ -208,8 +236,15 @@ def test_anonymous_is_sent_to_sign_in_for_every_private_page(client, applicant, 
     d = released_dataset(dac)
     signed_in(applicant).post("/requests/new", form(d))
     req = AccessRequest.objects.get()
-    for url in ("/requests", "/requests/new", f"/requests/{req.pk}", "/requests/99999", "/access", "/keys",
-                f"/requests/{req.pk}/attachments/1"):
+    for url in (
+        "/requests",
+        "/requests/new",
+        f"/requests/{req.pk}",
+        "/requests/99999",
+        "/access",
+        "/keys",
+        f"/requests/{req.pk}/attachments/1",
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login?next="), url
 

@@ -17,9 +17,11 @@ from .factories import request_body
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-DOCS = [{"kind": "ethics-approval", "label": "Ethics approval", "required": True},
-        {"kind": "project-description", "label": "Project description", "required": True},
-        {"kind": "funding", "label": "Funding", "required": False}]
+DOCS = [
+    {"kind": "ethics-approval", "label": "Ethics approval", "required": True},
+    {"kind": "project-description", "label": "Project description", "required": True},
+    {"kind": "funding", "label": "Funding", "required": False},
+]
 
 
 def create(client, *datasets, **extra):
@@ -29,9 +31,11 @@ def create(client, *datasets, **extra):
 
 
 def upload(client, req_id, kind, content=PDF, name="doc.pdf"):
-    return client.post(f"/api/access-requests/{req_id}/attachments",
-                       {"kind": kind, "file": SimpleUploadedFile(name, content, content_type="application/pdf")},
-                       format="multipart")
+    return client.post(
+        f"/api/access-requests/{req_id}/attachments",
+        {"kind": kind, "file": SimpleUploadedFile(name, content, content_type="application/pdf")},
+        format="multipart",
+    )
 
 
 def token_from(mail) -> str:
@@ -41,15 +45,21 @@ def token_from(mail) -> str:
 # --- co-applicants --------------------------------------------------------------------------------
 
 
-def test_co_applicant_invited_joins_and_gets_an_entitlement(applicant, dac_member, dataset, mailoutbox,
-                                                           django_capture_on_commit_callbacks):
+def test_co_applicant_invited_joins_and_gets_an_entitlement(
+    applicant, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     alice = client_for(applicant)
     req = create(alice, dataset)
     with django_capture_on_commit_callbacks(execute=True):
         response = alice.post(f"/api/access-requests/{req['id']}/members", {"email": "Erik@Example.org"}, format="json")
     assert response.status_code == 201, response.content
-    assert response.json() == {"id": response.json()["id"], "email": "erik@example.org", "username": None,
-                               "status": "invited", "terms_accepted": False}
+    assert response.json() == {
+        "id": response.json()["id"],
+        "email": "erik@example.org",
+        "username": None,
+        "status": "invited",
+        "terms_accepted": False,
+    }
     assert "token" not in str(response.json())
     [invitation] = mailoutbox
     assert invitation.to == ["erik@example.org"]
@@ -57,7 +67,10 @@ def test_co_applicant_invited_joins_and_gets_an_entitlement(applicant, dac_membe
     assert token not in alice.get(f"/api/access-requests/{req['id']}").content.decode()
 
     erik = make_user("erik")
-    assert APIClient().post(f"/api/invitations/{token}/accept", {"accept_terms": True}, format="json").status_code in (401, 403)
+    assert APIClient().post(f"/api/invitations/{token}/accept", {"accept_terms": True}, format="json").status_code in (
+        401,
+        403,
+    )
     refused = client_for(erik).post(f"/api/invitations/{token}/accept", {"accept_terms": False}, format="json")
     assert refused.status_code == 400
     assert client_for(erik).get(f"/api/access-requests/{req['id']}").status_code == 404  # not a member yet
@@ -66,7 +79,10 @@ def test_co_applicant_invited_joins_and_gets_an_entitlement(applicant, dac_membe
     assert joined.status_code == 200 and joined.json()["status"] == "accepted"
     assert mailoutbox[-1].to == ["alice@example.org"]
     assert TermsAcceptance.objects.filter(user=erik, dataset=dataset, version=dataset.terms_version).exists()
-    assert client_for(erik).post(f"/api/invitations/{token}/accept", {"accept_terms": True}, format="json").status_code == 404
+    assert (
+        client_for(erik).post(f"/api/invitations/{token}/accept", {"accept_terms": True}, format="json").status_code
+        == 404
+    )
     assert client_for(erik).get(f"/api/access-requests/{req['id']}").status_code == 200
     assert client_for(erik).post(f"/api/access-requests/{req['id']}/submit").status_code == 403  # the applicant submits
 
@@ -75,7 +91,9 @@ def test_co_applicant_invited_joins_and_gets_an_entitlement(applicant, dac_membe
     assert alice.post(f"/api/access-requests/{req['id']}/submit").status_code == 200
     seen = client_for(dac_member).get(f"/api/access-requests/{req['id']}").json()
     assert {(m["email"], m["status"], m["terms_accepted"]) for m in seen["members"]} == {
-        ("erik@example.org", "accepted", True), ("frida@example.org", "invited", False)}
+        ("erik@example.org", "accepted", True),
+        ("frida@example.org", "invited", False),
+    }
     kinds = [e["kind"] for e in seen["events"]]
     assert kinds.count("member_invited") == 2 and "member_joined" in kinds
     with django_capture_on_commit_callbacks(execute=True):
@@ -85,8 +103,9 @@ def test_co_applicant_invited_joins_and_gets_an_entitlement(applicant, dac_membe
     assert {"alice@example.org", "erik@example.org"} <= set(mailoutbox[-1].to)
 
 
-def test_applicant_removes_a_member_and_others_cannot(applicant, other_applicant, dataset, mailoutbox,
-                                                     django_capture_on_commit_callbacks):
+def test_applicant_removes_a_member_and_others_cannot(
+    applicant, other_applicant, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     alice = client_for(applicant)
     req = create(alice, dataset)
     with django_capture_on_commit_callbacks(execute=True):
@@ -107,7 +126,12 @@ def test_applicant_removes_a_member_and_others_cannot(applicant, other_applicant
 @pytest.mark.parametrize("email, status", [("not-an-email", 400), ("alice@example.org", 400), ("", 400)])
 def test_invitation_refusals(applicant, dataset, email, status):
     req = create(client_for(applicant), dataset)
-    assert client_for(applicant).post(f"/api/access-requests/{req['id']}/members", {"email": email}, format="json").status_code == status
+    assert (
+        client_for(applicant)
+        .post(f"/api/access-requests/{req['id']}/members", {"email": email}, format="json")
+        .status_code
+        == status
+    )
 
 
 # --- documents ------------------------------------------------------------------------------------
@@ -119,9 +143,19 @@ def test_required_documents_set_by_the_dac_and_checked_at_submit(applicant, dac,
     assert response.status_code == 200, response.content
     assert response.json()["required_documents"] == DOCS
     # A DAC member may set its own form too; another user may not see the DAC at all.
-    assert client_for(dac_member).post(f"/api/dacs/{dac.accession}", {"required_documents": DOCS}, format="json").status_code == 200
-    assert client_for(applicant).patch(f"/api/dacs/{dac.accession}", {"required_documents": []}, format="json").status_code == 404
-    bad = client_for(steward).patch(f"/api/dacs/{dac.accession}", {"required_documents": [{"kind": "Not A Slug"}]}, format="json")
+    assert (
+        client_for(dac_member)
+        .post(f"/api/dacs/{dac.accession}", {"required_documents": DOCS}, format="json")
+        .status_code
+        == 200
+    )
+    assert (
+        client_for(applicant).patch(f"/api/dacs/{dac.accession}", {"required_documents": []}, format="json").status_code
+        == 404
+    )
+    bad = client_for(steward).patch(
+        f"/api/dacs/{dac.accession}", {"required_documents": [{"kind": "Not A Slug"}]}, format="json"
+    )
     assert bad.status_code == 400
 
     alice = client_for(applicant)
@@ -144,7 +178,9 @@ def test_required_documents_set_by_the_dac_and_checked_at_submit(applicant, dac,
     assert submitted.status_code == 200 and submitted.json()["documents_missing"] == []
 
 
-def test_documents_open_inline_for_the_dac_and_applicant_only(applicant, other_applicant, dac_member, other_dac_member, dataset):
+def test_documents_open_inline_for_the_dac_and_applicant_only(
+    applicant, other_applicant, dac_member, other_dac_member, dataset
+):
     alice = client_for(applicant)
     req = create(alice, dataset)
     attachment = upload(alice, req["id"], "").json()
@@ -162,21 +198,32 @@ def test_documents_open_inline_for_the_dac_and_applicant_only(applicant, other_a
 # --- remarks, review requests, copies -------------------------------------------------------------
 
 
-def test_remark_is_for_the_dac_only(applicant, dac, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks):
+def test_remark_is_for_the_dac_only(
+    applicant, dac, dac_member, dataset, mailoutbox, django_capture_on_commit_callbacks
+):
     alice = client_for(applicant)
     req = create(alice, dataset)
     alice.post(f"/api/access-requests/{req['id']}/submit")
     assert alice.post(f"/api/access-requests/{req['id']}/remark", {"comment": "mine"}, format="json").status_code == 403
-    response = client_for(dac_member).post(f"/api/access-requests/{req['id']}/remark", {"comment": "Ethics letter is old."}, format="json")
+    response = client_for(dac_member).post(
+        f"/api/access-requests/{req['id']}/remark", {"comment": "Ethics letter is old."}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["kind"] == "remark" and response.json()["comment"] == "Ethics letter is old."
-    assert client_for(dac_member).post(f"/api/access-requests/{req['id']}/remark", {"comment": " "}, format="json").status_code == 400
+    assert (
+        client_for(dac_member)
+        .post(f"/api/access-requests/{req['id']}/remark", {"comment": " "}, format="json")
+        .status_code
+        == 400
+    )
     assert alice.get(f"/api/access-requests/{req['id']}").json()["status"] == "submitted"  # no decision
 
     second = make_user("greta", is_staff=True)
     dac.members.add(second)
     with django_capture_on_commit_callbacks(execute=True):
-        asked = client_for(dac_member).post(f"/dac/requests/{req['id']}/review", {"reviewer": "greta", "comment": "Please look"})
+        asked = client_for(dac_member).post(
+            f"/dac/requests/{req['id']}/review", {"reviewer": "greta", "comment": "Please look"}
+        )
     assert asked.status_code == 302
     assert mailoutbox[-1].to == ["greta@example.org"] and f"/dac/requests/{req['id']}" in mailoutbox[-1].body
 
@@ -191,10 +238,17 @@ def test_copy_a_closed_request(applicant, dac_member, dataset):
     alice = client_for(applicant)
     req = create(alice, dataset, duo=["DUO:0000006"])
     upload(alice, req["id"], "")
-    assert alice.post(f"/api/access-requests/{req['id']}/copy", {"accept_terms": True}, format="json").status_code == 409
+    assert (
+        alice.post(f"/api/access-requests/{req['id']}/copy", {"accept_terms": True}, format="json").status_code == 409
+    )
     alice.post(f"/api/access-requests/{req['id']}/submit")
     client_for(dac_member).post(f"/api/access-requests/{req['id']}/reject", {"reason": "Too broad"}, format="json")
-    assert client_for(dac_member).post(f"/api/access-requests/{req['id']}/copy", {"accept_terms": True}, format="json").status_code == 403
+    assert (
+        client_for(dac_member)
+        .post(f"/api/access-requests/{req['id']}/copy", {"accept_terms": True}, format="json")
+        .status_code
+        == 403
+    )
     assert alice.post(f"/api/access-requests/{req['id']}/copy", {}, format="json").status_code == 400  # terms again
     response = alice.post(f"/api/access-requests/{req['id']}/copy", {"accept_terms": True}, format="json")
     assert response.status_code == 201, response.content
@@ -209,11 +263,21 @@ def test_returned_request_shows_the_dac_what_changed(applicant, dac_member, data
     alice = client_for(applicant)
     req = create(alice, dataset)
     alice.post(f"/api/access-requests/{req['id']}/submit")
-    client_for(dac_member).post(f"/api/access-requests/{req['id']}/return", {"comment": "Which variants exactly?"}, format="json")
+    client_for(dac_member).post(
+        f"/api/access-requests/{req['id']}/return", {"comment": "Which variants exactly?"}, format="json"
+    )
     page = alice.get(f"/requests/{req['id']}/edit").content.decode()
     assert "Which variants exactly?" in page
-    alice.post(f"/requests/{req['id']}/edit", {"title": req["title"], "purpose": "Find causal splice variants.",
-                                               "institution": req["institution"], "duo": ["DUO:0000042"], "submit": "1"})
+    alice.post(
+        f"/requests/{req['id']}/edit",
+        {
+            "title": req["title"],
+            "purpose": "Find causal splice variants.",
+            "institution": req["institution"],
+            "duo": ["DUO:0000042"],
+            "submit": "1",
+        },
+    )
     assert alice.get(f"/api/access-requests/{req['id']}").json()["status"] == "submitted"
     page = client_for(dac_member).get(f"/dac/requests/{req['id']}").content.decode()
     assert "<ins>splice</ins>" in page

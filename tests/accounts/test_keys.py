@@ -16,8 +16,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def keypair(tmp_path):
     sk, pk = tmp_path / "me.sec", tmp_path / "me.pub"
-    subprocess.run([str(Path(sys.executable).parent / "crypt4gh-keygen"), "--sk", str(sk), "--pk", str(pk), "--nocrypt", "-f"], check=True,
-                   capture_output=True, input=b"")
+    subprocess.run(
+        [str(Path(sys.executable).parent / "crypt4gh-keygen"), "--sk", str(sk), "--pk", str(pk), "--nocrypt", "-f"],
+        check=True,
+        capture_output=True,
+        input=b"",
+    )
     return sk, pk
 
 
@@ -46,7 +50,9 @@ def test_add_list_and_revoke_a_key(applicant, keypair):
     client.post(f"/keys/{key.pk}/revoke")
     key.refresh_from_db()
     assert key.revoked_at is not None
-    actions = list(AuditEvent.objects.filter(actor=applicant, action__startswith="accounts.key").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(actor=applicant, action__startswith="accounts.key").values_list("action", flat=True)
+    )
     assert actions == ["accounts.key.added", "accounts.key.revoked"]
     assert text.splitlines()[1] not in str(AuditEvent.objects.values_list("details", flat=True))  # fingerprints only
 
@@ -60,11 +66,14 @@ def test_key_file_upload(applicant, keypair):
     assert PublicKey.objects.filter(user=applicant).count() == 1
 
 
-@pytest.mark.parametrize("value, message", [
-    ("not a key", "not recognised"),
-    ("-----BEGIN CRYPT4GH PRIVATE KEY-----\nAAAA\n-----END CRYPT4GH PRIVATE KEY-----", "secret"),
-    ("", "Paste a public key"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("not a key", "not recognised"),
+        ("-----BEGIN CRYPT4GH PRIVATE KEY-----\nAAAA\n-----END CRYPT4GH PRIVATE KEY-----", "secret"),
+        ("", "Paste a public key"),
+    ],
+)
 def test_bad_keys_are_refused_with_a_reason(applicant, value, message):
     response = signed_in(applicant).post("/keys", {"key": value})
     assert response.status_code == 200

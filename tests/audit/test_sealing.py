@@ -52,7 +52,10 @@ def test_edit_with_a_recomputed_content_hash_is_found(sealed):
     from gdi_archive.audit.services import content_hash
 
     row = sealed[2]
-    fields = {name: getattr(row, name) for name in ("at", "actor_name", "action", "target_type", "target_id", "client_address")}
+    fields = {
+        name: getattr(row, name)
+        for name in ("at", "actor_name", "action", "target_type", "target_id", "client_address")
+    }
     forged = content_hash(**fields, details={"n": 99})
     AuditEvent.objects.filter(pk=row.pk).update(details={"n": 99}, content_hash=forged)
     assert "changed" in _broken_at(row.pk)
@@ -66,9 +69,16 @@ def test_delete_after_sealing_is_found(sealed):
 def test_insert_into_the_chain_is_found(sealed):
     forged = sealed[3]
     AuditEvent.objects.filter(seq__gt=forged.seq).update(seq=models_f_plus_one())
-    AuditEvent.objects.create(at=forged.at, actor_name="mallory", action="test.event", details={"n": 3.5},
-                              content_hash=forged.content_hash, seq=forged.seq + 1, previous_hash=forged.hash,
-                              hash="f" * 64)
+    AuditEvent.objects.create(
+        at=forged.at,
+        actor_name="mallory",
+        action="test.event",
+        details={"n": 3.5},
+        content_hash=forged.content_hash,
+        seq=forged.seq + 1,
+        previous_hash=forged.hash,
+        hash="f" * 64,
+    )
     _broken_at(AuditEvent.objects.get(actor_name="mallory").pk)
 
 
@@ -151,8 +161,12 @@ for n in range({count}):
 @pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("sqlite"), reason="several processes need PostgreSQL")
 def test_writers_in_several_processes_give_one_valid_chain(capsys):
     name = connection.settings_dict["NAME"]
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="gdi_archive.settings",
-               DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}", LOG_LEVEL="ERROR")
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
+        LOG_LEVEL="ERROR",
+    )
     code = WRITER.format(repo=str(REPO), count=40)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, cwd=REPO) for i in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0] * 4

@@ -70,7 +70,9 @@ def test_admin_is_read_only_and_for_operators(admin_user, dac_member, chain):
     assert member.get("/admin/audit/auditevent/").status_code == 403
 
 
-def test_events_deleted_from_the_end_are_found_with_the_logged_head(applicant, caplog, django_capture_on_commit_callbacks):
+def test_events_deleted_from_the_end_are_found_with_the_logged_head(
+    applicant, caplog, django_capture_on_commit_callbacks
+):
     with caplog.at_level("INFO", logger="gdi_archive.audit.head"):
         for n in range(3):
             record(action="test.event", actor=applicant, details={"n": n})
@@ -90,8 +92,12 @@ def test_events_deleted_from_the_end_are_found_with_the_logged_head(applicant, c
 
 def test_what_clients_send_is_stored_even_with_a_nul_and_the_chain_holds(applicant):
     """Details often hold client input; PostgreSQL refuses NUL, so it is replaced, not a 500."""
-    record(action="test.event", actor="broker-subject\x00x" + "y" * 300, target="t\x00" * 80,
-           details={"range": "bytes=\x000-", "names": ["a\x00b"], "nested": {"k\x00": "v"}})
+    record(
+        action="test.event",
+        actor="broker-subject\x00x" + "y" * 300,
+        target="t\x00" * 80,
+        details={"range": "bytes=\x000-", "names": ["a\x00b"], "nested": {"k\x00": "v"}},
+    )
     event = AuditEvent.objects.get()
     assert event.details == {"range": "bytes=\ufffd0-", "names": ["a\ufffdb"], "nested": {"k\ufffd": "v"}}
     assert "\x00" not in event.actor_name + event.target_id

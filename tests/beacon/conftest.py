@@ -41,9 +41,9 @@ class Schemas:
 
         def retrieve(uri: str):
             if uri.startswith(self.REMOTE):
-                path = root / uri[len(self.REMOTE):].split("#")[0]
+                path = root / uri[len(self.REMOTE) :].split("#")[0]
             elif uri.startswith("file://"):
-                path = Path(uri[len("file://"):].split("#")[0])
+                path = Path(uri[len("file://") :].split("#")[0])
             else:  # VRS and other outside schemas: accepted as they are
                 return Resource.from_contents({}, default_specification=DRAFT202012)
             return Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT202012)
@@ -101,13 +101,22 @@ def individuals_records() -> list[dict]:
     records = []
     for n, sample in enumerate(SAMPLES):
         female = n % 2 == 0
-        record = {"id": sample, "sex": {"id": "NCIT:C16576", "label": "female"} if female else {"id": "NCIT:C20197", "label": "male"},
-                  "geographicOrigin": GAZ["EE"] if n < 20 else GAZ["FI"]}
+        record = {
+            "id": sample,
+            "sex": {"id": "NCIT:C16576", "label": "female"} if female else {"id": "NCIT:C20197", "label": "male"},
+            "geographicOrigin": GAZ["EE"] if n < 20 else GAZ["FI"],
+        }
         if n < 14:
-            record["diseases"] = [{"diseaseCode": {"id": "MONDO:0005148", "label": "type 2 diabetes mellitus"},
-                                   "ageOfOnset": {"iso8601duration": f"P{30 + n}Y"}}]
+            record["diseases"] = [
+                {
+                    "diseaseCode": {"id": "MONDO:0005148", "label": "type 2 diabetes mellitus"},
+                    "ageOfOnset": {"iso8601duration": f"P{30 + n}Y"},
+                }
+            ]
         elif n < 20:
-            record["diseases"] = [{"diseaseCode": {"id": "ICD10:E11.9", "label": "Type 2 diabetes mellitus without complications"}}]
+            record["diseases"] = [
+                {"diseaseCode": {"id": "ICD10:E11.9", "label": "Type 2 diabetes mellitus without complications"}}
+            ]
         if n % 3 == 0:
             record["phenotypicFeatures"] = [{"featureType": {"id": "HP:0001250", "label": "Seizure"}}]
         records.append(record)
@@ -119,9 +128,14 @@ def vcf(tmp_path_factory) -> Path:
     """A bgzipped, indexed VCF: 30 samples, ~120 sites on chr22 (some multi-allelic) and chrX."""
     rng = random.Random(1337)
     folder = tmp_path_factory.mktemp("beacon-vcf")
-    lines = ["##fileformat=VCFv4.2", "##reference=GRCh38", "##contig=<ID=chr22,length=50818468>",
-             "##contig=<ID=chrX,length=156040895>", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(SAMPLES)]
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##reference=GRCh38",
+        "##contig=<ID=chr22,length=50818468>",
+        "##contig=<ID=chrX,length=156040895>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(SAMPLES),
+    ]
     males = {s for n, s in enumerate(SAMPLES) if n % 2 == 1}
     for chrom, count, base in (("chr22", 100, 16_050_000), ("chrX", 20, 2_800_000)):
         for pos in sorted(rng.sample(range(base, base + 2_000_000), count)):
@@ -147,10 +161,15 @@ def bcftools_counts(vcf: Path, samples: list[str] | None = None) -> dict:
     if samples is not None:
         view += ["-s", ",".join(samples)]
     first = subprocess.run(view, check=True, capture_output=True).stdout
-    filled = subprocess.run(["bcftools", "+fill-tags", "-Ou", "-", "--", "-t", "AC,AN"], input=first,
-                            check=True, capture_output=True).stdout
-    table = subprocess.run(["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%AC\t%AN\n", "-"], input=filled,
-                           check=True, capture_output=True).stdout.decode()
+    filled = subprocess.run(
+        ["bcftools", "+fill-tags", "-Ou", "-", "--", "-t", "AC,AN"], input=first, check=True, capture_output=True
+    ).stdout
+    table = subprocess.run(
+        ["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%AC\t%AN\n", "-"],
+        input=filled,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
     counts = {}
     for line in table.splitlines():
         chrom, pos, ref, alts, acs, an = line.split("\t")

@@ -14,7 +14,18 @@ def passport_client(user) -> APIClient:
     return client
 
 
-def g_variant(client, *, chrom: str, start: int, ref=None, alt=None, end=None, granularity="count", path="/beacon/v2/g_variants", **extra):
+def g_variant(
+    client,
+    *,
+    chrom: str,
+    start: int,
+    ref=None,
+    alt=None,
+    end=None,
+    granularity="count",
+    path="/beacon/v2/g_variants",
+    **extra,
+):
     params = {"referenceName": chrom, "start": start, "assemblyId": "GRCh38"}
     if ref is not None:
         params["referenceBases"] = ref
@@ -22,15 +33,24 @@ def g_variant(client, *, chrom: str, start: int, ref=None, alt=None, end=None, g
         params["alternateBases"] = alt
     if end is not None:
         params["end"] = end
-    body = {"meta": {"apiVersion": "2.0"}, "query": {"requestParameters": params, "filters": [], **extra},
-            "requestedGranularity": granularity}
+    body = {
+        "meta": {"apiVersion": "2.0"},
+        "query": {"requestParameters": params, "filters": [], **extra},
+        "requestedGranularity": granularity,
+    }
     return client.post(path, body, format="json")
 
 
 def individuals(client, *, filters=(), variant=None, granularity="count", path="/beacon/v2/individuals", **query):
-    body = {"meta": {"apiVersion": "2.0"},
-            "query": {"requestParameters": {"g_variant": variant} if variant else [], "filters": list(filters),
-                      "requestedGranularity": granularity, **query}}
+    body = {
+        "meta": {"apiVersion": "2.0"},
+        "query": {
+            "requestParameters": {"g_variant": variant} if variant else [],
+            "filters": list(filters),
+            "requestedGranularity": granularity,
+            **query,
+        },
+    }
     return client.post(path, body, format="json")
 
 
@@ -38,5 +58,7 @@ def frequencies(body: dict) -> dict:
     """{population: (ac, an, af)} of the first variant of the first result set."""
     [result_set] = body["response"]["resultSets"]
     [variant] = result_set["results"]
-    return {f["population"]: (f["alleleCount"], f["alleleNumber"], f["alleleFrequency"])
-            for f in variant["frequencyInPopulations"][0]["frequencies"]}
+    return {
+        f["population"]: (f["alleleCount"], f["alleleNumber"], f["alleleFrequency"])
+        for f in variant["frequencyInPopulations"][0]["frequencies"]
+    }

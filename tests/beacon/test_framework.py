@@ -34,7 +34,15 @@ def test_filtering_terms_list_what_released_datasets_hold(beacon_dataset, api, s
     body = api.get("/beacon/v2/filtering_terms").json()
     schemas.response(body, "beaconFilteringTermsResponse")
     ids = {term["id"] for term in body["response"]["filteringTerms"]}
-    assert {"MONDO:0005148", "ICD10:E11.9", "HP:0001250", "NCIT:C16576", "NCIT:C20197", "GAZ:00002959", "PATO:0000011"} <= ids
+    assert {
+        "MONDO:0005148",
+        "ICD10:E11.9",
+        "HP:0001250",
+        "NCIT:C16576",
+        "NCIT:C20197",
+        "GAZ:00002959",
+        "PATO:0000011",
+    } <= ids
 
 
 def test_datasets_are_listed_with_their_gdi_identifier(beacon_dataset, api, schemas):
@@ -49,14 +57,27 @@ def test_datasets_are_listed_with_their_gdi_identifier(beacon_dataset, api, sche
         assert one.status_code == 200 and one.json()["response"]["collections"][0]["id"] == listed["id"]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status"), [
-    ("post", "/beacon/v2/g_variants", {"query": {"requestParameters": {"start": 5}}}, 400),
-    ("post", "/beacon/v2/g_variants", {"query": {"requestedGranularity": "everything"}}, 400),
-    ("post", "/beacon/v2/g_variants", {"query": {"requestParameters": {"referenceName": "22", "start": [1, 2]}}}, 400),
-    ("post", "/beacon/v2/individuals", {"query": {"filters": [{"id": "PATO:0000011", "operator": ">", "value": "old"}]}}, 400),
-    ("get", "/beacon/v2/g_variants?colour=blue", None, 400),
-    ("get", "/beacon/v2/datasets/GDI-EE-DEMO-999/g_variants?referenceName=1&start=5", None, 404),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/beacon/v2/g_variants", {"query": {"requestParameters": {"start": 5}}}, 400),
+        ("post", "/beacon/v2/g_variants", {"query": {"requestedGranularity": "everything"}}, 400),
+        (
+            "post",
+            "/beacon/v2/g_variants",
+            {"query": {"requestParameters": {"referenceName": "22", "start": [1, 2]}}},
+            400,
+        ),
+        (
+            "post",
+            "/beacon/v2/individuals",
+            {"query": {"filters": [{"id": "PATO:0000011", "operator": ">", "value": "old"}]}},
+            400,
+        ),
+        ("get", "/beacon/v2/g_variants?colour=blue", None, 400),
+        ("get", "/beacon/v2/datasets/GDI-EE-DEMO-999/g_variants?referenceName=1&start=5", None, 404),
+    ],
+)
 def test_bad_requests_are_beacon_errors(db, api, schemas, method, path, body, status):
     response = getattr(api, method)(path, body, format="json") if body is not None else getattr(api, method)(path)
     assert response.status_code == status, response.content

@@ -19,8 +19,9 @@ def common_variant():
 
 
 def ask(client, variant, granularity="record"):
-    return g_variant(client, chrom=variant.chrom, start=variant.start, ref=variant.ref, alt=variant.alt,
-                     granularity=granularity)
+    return g_variant(
+        client, chrom=variant.chrom, start=variant.start, ref=variant.ref, alt=variant.alt, granularity=granularity
+    )
 
 
 def test_anonymous_gets_at_most_boolean(beacon_dataset, api, schemas):
@@ -45,7 +46,9 @@ def test_a_passport_gets_counts_a_grant_gets_records_never_more_than_asked(beaco
     validate_answer(schemas, body)
     assert body["meta"]["returnedGranularity"] == "count"
     [result_set] = body["response"]["resultSets"]
-    assert result_set["resultsCount"] == 14 and result_set["results"] == []  # the 14 MONDO cases; the 6 ICD10 ones are not under it
+    assert (
+        result_set["resultsCount"] == 14 and result_set["results"] == []
+    )  # the 14 MONDO cases; the 6 ICD10 ones are not under it
     entitle(applicant, beacon_dataset)
     granted = passport_client(applicant)
     body = individuals(granted, filters=[DIABETES], granularity="record").json()
@@ -73,7 +76,9 @@ def test_a_revoked_grant_changes_the_answer_at_once(beacon_dataset, applicant, d
     assert body["response"]["resultSets"][0]["results"] == []
 
 
-def test_a_withdrawn_dataset_disappears_at_once(beacon_dataset, applicant, steward, schemas, django_capture_on_commit_callbacks):
+def test_a_withdrawn_dataset_disappears_at_once(
+    beacon_dataset, applicant, steward, schemas, django_capture_on_commit_callbacks
+):
     from gdi_archive.catalogue import services as catalogue
 
     variant = common_variant()
@@ -163,6 +168,9 @@ def test_a_broker_passport_with_no_grant_gets_counts(beacon_dataset, applicant, 
     from gdi_archive.passports.grants import Grants
 
     client = APIClient()
-    client.force_authenticate(user=applicant, token=Grants(subject="someone@lifescience-ri.eu", issuer="https://login.aai.lifescience-ri.eu/oidc/"))
+    client.force_authenticate(
+        user=applicant,
+        token=Grants(subject="someone@lifescience-ri.eu", issuer="https://login.aai.lifescience-ri.eu/oidc/"),
+    )
     body = individuals(client, granularity=granularity).json()
     assert body["meta"]["returnedGranularity"] == "count"

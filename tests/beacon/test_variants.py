@@ -57,8 +57,12 @@ def test_region_counts_agree_with_bcftools_view(beacon_dataset, applicant, vcf, 
     minimum = settings.BEACON_MIN_COUNT
     for start, end in ((16_100_000, 17_100_000), (16_500_000, 16_600_000)):
         # bcftools regions are 1-based inclusive and match overlapping records; keep those starting inside
-        lines = subprocess.run(["bcftools", "view", "-H", "-r", f"chr22:{start + 1}-{end}", str(vcf)],
-                               check=True, capture_output=True, text=True).stdout.splitlines()
+        lines = subprocess.run(
+            ["bcftools", "view", "-H", "-r", f"chr22:{start + 1}-{end}", str(vcf)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
         expected = set()
         for line in lines:
             chrom, pos, _, ref, alts = line.split("\t")[:5]
@@ -70,31 +74,59 @@ def test_region_counts_agree_with_bcftools_view(beacon_dataset, applicant, vcf, 
         validate_answer(schemas, body)
         [result_set] = body["response"]["resultSets"] if expected else [{"resultsCount": 0, "results": []}]
         assert result_set["resultsCount"] == len(expected)
-        got = {(r["variation"]["location"]["interval"]["start"]["value"], r["variation"]["referenceBases"],
-                r["variation"]["alternateBases"]) for r in result_set["results"]}
+        got = {
+            (
+                r["variation"]["location"]["interval"]["start"]["value"],
+                r["variation"]["referenceBases"],
+                r["variation"]["alternateBases"],
+            )
+            for r in result_set["results"]
+        }
         assert got == expected
 
 
 def test_chromosome_names_are_the_same_chromosome(beacon_dataset, applicant):
     client = passport_client(applicant)
     variant = Variant.objects.filter(chrom="22", ac__gte=settings.BEACON_MIN_COUNT).order_by("start").first()
-    answers = {name: g_variant(client, chrom=name, start=variant.start, ref=variant.ref, alt=variant.alt).json()
-               for name in ("22", "chr22", "NC_000022.11")}
+    answers = {
+        name: g_variant(client, chrom=name, start=variant.start, ref=variant.ref, alt=variant.alt).json()
+        for name in ("22", "chr22", "NC_000022.11")
+    }
     assert {body["responseSummary"]["numTotalResults"] for body in answers.values()} == {1}
     wrong = g_variant(client, chrom="21", start=variant.start, ref=variant.ref, alt=variant.alt).json()
     assert wrong["responseSummary"]["exists"] is False
-    other_assembly = client.post("/beacon/v2/g_variants", {"query": {"requestParameters": {
-        "referenceName": "22", "start": variant.start, "referenceBases": variant.ref, "alternateBases": variant.alt,
-        "assemblyId": "GRCh37"}, "requestedGranularity": "count"}}, format="json").json()
+    other_assembly = client.post(
+        "/beacon/v2/g_variants",
+        {
+            "query": {
+                "requestParameters": {
+                    "referenceName": "22",
+                    "start": variant.start,
+                    "referenceBases": variant.ref,
+                    "alternateBases": variant.alt,
+                    "assemblyId": "GRCh37",
+                },
+                "requestedGranularity": "count",
+            }
+        },
+        format="json",
+    ).json()
     assert other_assembly["responseSummary"]["exists"] is False
 
 
 def test_get_queries_work_like_post(beacon_dataset, applicant, schemas):
     client = passport_client(applicant)
     variant = Variant.objects.filter(ac__gte=settings.BEACON_MIN_COUNT).first()
-    response = client.get("/beacon/v2/g_variants", {"referenceName": f"chr{variant.chrom}", "start": variant.start,
-                                                    "referenceBases": variant.ref, "alternateBases": variant.alt,
-                                                    "requestedGranularity": "count"})
+    response = client.get(
+        "/beacon/v2/g_variants",
+        {
+            "referenceName": f"chr{variant.chrom}",
+            "start": variant.start,
+            "referenceBases": variant.ref,
+            "alternateBases": variant.alt,
+            "requestedGranularity": "count",
+        },
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     validate_answer(schemas, body)
@@ -104,7 +136,23 @@ def test_get_queries_work_like_post(beacon_dataset, applicant, schemas):
 def test_no_genotypes_are_stored(beacon_dataset):
     """What a variant row holds: aggregates and a bitmap of carriers, not per-sample genotypes."""
     fields = {f.name for f in Variant._meta.get_fields()}
-    assert fields == {"id", "load", "dataset", "generation", "assembly", "chrom", "start", "end", "ref", "alt",
-                      "variant_type", "ac", "an", "af", "populations", "carriers"}
+    assert fields == {
+        "id",
+        "load",
+        "dataset",
+        "generation",
+        "assembly",
+        "chrom",
+        "start",
+        "end",
+        "ref",
+        "alt",
+        "variant_type",
+        "ac",
+        "an",
+        "af",
+        "populations",
+        "carriers",
+    }
     variant = Variant.objects.first()
     assert len(bytes(variant.carriers)) == (len(SAMPLES) + 7) // 8

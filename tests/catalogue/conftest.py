@@ -10,8 +10,14 @@ from gdi_archive.passports.grants import Grants
 
 def make_file(submitter, name, *, status=File.Status.READY, fmt=File.Format.BAM, size=1000, index_of=None):
     file = File.objects.create(
-        submitter=submitter, inbox_name=f"{name}.c4gh", name=name, format=fmt, status=status,
-        plaintext_size=size, sha256=hashlib.sha256(name.encode()).hexdigest(), index_of=index_of,
+        submitter=submitter,
+        inbox_name=f"{name}.c4gh",
+        name=name,
+        format=fmt,
+        status=status,
+        plaintext_size=size,
+        sha256=hashlib.sha256(name.encode()).hexdigest(),
+        index_of=index_of,
     )
     if status == File.Status.READY:
         file.assign_accession()
@@ -41,8 +47,9 @@ def draft(dac, steward):
 def released(draft, ready_files, steward):
     from gdi_archive.catalogue.services import add_files_to_dataset, release_dataset
 
-    add_files_to_dataset(actor=steward, dataset=draft,
-                         files=[ready_files["first"].accession, ready_files["second"].accession])
+    add_files_to_dataset(
+        actor=steward, dataset=draft, files=[ready_files["first"].accession, ready_files["second"].accession]
+    )
     return release_dataset(actor=steward, dataset=draft)
 
 
@@ -51,7 +58,8 @@ def token_client(user, datasets: list[Dataset]):
     from rest_framework.test import APIClient
 
     client = APIClient()
-    grants = Grants(subject=user.username, issuer="http://testserver",
-                    datasets=frozenset(d.accession for d in datasets))
+    grants = Grants(
+        subject=user.username, issuer="http://testserver", datasets=frozenset(d.accession for d in datasets)
+    )
     client.force_authenticate(user=user, token=grants)
     return client

@@ -75,8 +75,15 @@ def test_applicant_is_kept_out_of_the_admin(applicant, released):
 
 def test_steward_adds_a_dataset_and_files_and_releases_it_through_the_admin(steward, dac, ready_files):
     client = browser(steward)
-    form = {"title": "Admin dataset", "description": "", "dac": dac.pk, "duo_codes": ["DUO:0000042"],
-            "terms_url": "", "terms_text": "", "max_access_days": 365}
+    form = {
+        "title": "Admin dataset",
+        "description": "",
+        "dac": dac.pk,
+        "duo_codes": ["DUO:0000042"],
+        "terms_url": "",
+        "terms_text": "",
+        "max_access_days": 365,
+    }
     prefix = _inline_prefix(client.get(LIST + "add/"))
     form.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     bad = client.post(LIST + "add/", {**form, "duo_codes": ["DUO:0000042", "DUO:0000006"]})
@@ -104,18 +111,31 @@ def test_steward_adds_a_dataset_and_files_and_releases_it_through_the_admin(stew
     client.post(LIST, {"action": "withdraw", "_selected_action": [dataset.pk]})
     dataset.refresh_from_db()
     assert dataset.status == "withdrawn"
-    assert {"catalogue.dataset.created", "catalogue.dataset.files_added", "catalogue.dataset.released",
-            "catalogue.dataset.withdrawn"} <= set(AuditEvent.objects.values_list("action", flat=True))
+    assert {
+        "catalogue.dataset.created",
+        "catalogue.dataset.files_added",
+        "catalogue.dataset.released",
+        "catalogue.dataset.withdrawn",
+    } <= set(AuditEvent.objects.values_list("action", flat=True))
 
 
 def test_changing_terms_of_a_released_dataset_bumps_the_version(steward, released):
     client = browser(steward)
     change = f"{LIST}{released.pk}/change/"
     prefix = _inline_prefix(client.get(change))
-    response = client.post(change, {
-        "title": released.title, "description": "", "duo_codes": ["DUO:0000042"], "terms_url": "",
-        "terms_text": "New terms.", "max_access_days": 365, f"{prefix}-TOTAL_FORMS": 2, f"{prefix}-INITIAL_FORMS": 2,
-    })
+    response = client.post(
+        change,
+        {
+            "title": released.title,
+            "description": "",
+            "duo_codes": ["DUO:0000042"],
+            "terms_url": "",
+            "terms_text": "New terms.",
+            "max_access_days": 365,
+            f"{prefix}-TOTAL_FORMS": 2,
+            f"{prefix}-INITIAL_FORMS": 2,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-2000:]
     released.refresh_from_db()
     assert released.terms_text == "New terms." and released.terms_version == 2 and released.files.count() == 2

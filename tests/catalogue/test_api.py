@@ -55,11 +55,19 @@ def test_stewardship_refuses_anonymous_with_401(method, path, body, names):
 @pytest.mark.parametrize("method, path, body", STEWARD_CALLS)
 def test_stewardship_refuses_other_personas_with_403(persona, method, path, body, names, request, draft):
     user = request.getfixturevalue(persona)
-    before = (DAC.objects.count(), Dataset.objects.count(), AuditEvent.objects.filter(action__startswith="catalogue.").count())
+    before = (
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        AuditEvent.objects.filter(action__startswith="catalogue.").count(),
+    )
     response = call(client_for(user), method, path, body, names)
     assert response.status_code == 403
     assert response.json()["error"] == "Forbidden"
-    assert (DAC.objects.count(), Dataset.objects.count(), AuditEvent.objects.filter(action__startswith="catalogue.").count()) == before
+    assert (
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        AuditEvent.objects.filter(action__startswith="catalogue.").count(),
+    ) == before
     draft.refresh_from_db()
     assert draft.status == "draft" and draft.files.count() == 0
 
@@ -82,9 +90,16 @@ def test_steward_walkthrough(steward, applicant, ready_files):
     assert applicant.is_staff
     assert [d["accession"] for d in api.get("/api/dacs").json()] == [dac["accession"]]
 
-    dataset = api.post("/api/datasets", {"title": "Brain exomes", "dac": dac["accession"],
-                                         "duo": ["DUO:0000006", "DUO:0000046"], "max_access_days": 180},
-                       format="json")
+    dataset = api.post(
+        "/api/datasets",
+        {
+            "title": "Brain exomes",
+            "dac": dac["accession"],
+            "duo": ["DUO:0000006", "DUO:0000046"],
+            "max_access_days": 180,
+        },
+        format="json",
+    )
     assert dataset.status_code == 201, dataset.content
     body = dataset.json()
     assert body["status"] == "draft" and body["dac"] == dac["accession"] and body["files"] == []
@@ -95,7 +110,10 @@ def test_steward_walkthrough(steward, applicant, ready_files):
     assert added.status_code == 200, added.content
     body = added.json()
     assert body["file_count"] == 2 and body["size"] == 4000
-    assert [(f["accession"], f["has_index"]) for f in body["files"]] == [(first.accession, True), (second.accession, False)]
+    assert [(f["accession"], f["has_index"]) for f in body["files"]] == [
+        (first.accession, True),
+        (second.accession, False),
+    ]
 
     released = api.post(f"/api/datasets/{acc}/release")
     assert released.status_code == 200 and released.json()["status"] == "released"
@@ -105,15 +123,24 @@ def test_steward_walkthrough(steward, applicant, ready_files):
 
 def test_stewardship_input_errors_are_clear(steward, dac, draft, ready_files):
     api = client_for(steward)
-    bad = api.post("/api/datasets", {"title": "x", "dac": dac.accession, "duo": ["DUO:0000042", "DUO:0000006"]}, format="json")
+    bad = api.post(
+        "/api/datasets", {"title": "x", "dac": dac.accession, "duo": ["DUO:0000042", "DUO:0000006"]}, format="json"
+    )
     assert bad.status_code == 400 and "at most one" in bad.json()["detail"]
     missing = api.post("/api/datasets", {"dac": dac.accession}, format="json")
     assert missing.status_code == 400 and "title" in missing.json()["detail"]
-    unknown = api.post(f"/api/datasets/{draft.accession}/files",
-                       {"files": [ready_files["first"].accession, "GDIF00000099999"]}, format="json")
+    unknown = api.post(
+        f"/api/datasets/{draft.accession}/files",
+        {"files": [ready_files["first"].accession, "GDIF00000099999"]},
+        format="json",
+    )
     assert unknown.status_code == 400 and unknown.json() == {
-        "error": "InvalidInput", "detail": unknown.json()["detail"]}
-    assert "GDIF00000099999" in unknown.json()["detail"] and ready_files["first"].accession not in unknown.json()["detail"]
+        "error": "InvalidInput",
+        "detail": unknown.json()["detail"],
+    }
+    assert (
+        "GDIF00000099999" in unknown.json()["detail"] and ready_files["first"].accession not in unknown.json()["detail"]
+    )
     empty = api.post(f"/api/datasets/{draft.accession}/release")
     assert empty.status_code == 409
     nobody = api.post(f"/api/dacs/{dac.accession}/members", {"username": "nobody"}, format="json")
@@ -141,7 +168,9 @@ def test_token_lists_the_granted_released_datasets(applicant, released, dac, ste
     draft = Dataset.objects.create(title="Granted but draft", dac=dac)
     response = token_client(applicant, [released, draft]).get("/api/datasets")
     assert response.status_code == 200
-    assert response.json() == [{"accession": released.accession, "title": released.title, "file_count": 2, "size": 4000}]
+    assert response.json() == [
+        {"accession": released.accession, "title": released.title, "file_count": 2, "size": 4000}
+    ]
     assert other.accession not in response.content.decode()
 
 
@@ -149,8 +178,14 @@ def test_token_lists_files_of_a_granted_dataset(applicant, released, ready_files
     response = token_client(applicant, [released]).get(f"/api/datasets/{released.accession}/files")
     assert response.status_code == 200
     first = ready_files["first"]
-    assert response.json()[0] == {"accession": first.accession, "name": "sample1.bam", "size": 1500,
-                                  "sha256": first.sha256, "format": "BAM", "has_index": True}
+    assert response.json()[0] == {
+        "accession": first.accession,
+        "name": "sample1.bam",
+        "size": 1500,
+        "sha256": first.sha256,
+        "format": "BAM",
+        "has_index": True,
+    }
     assert [f["has_index"] for f in response.json()] == [True, False]
 
 

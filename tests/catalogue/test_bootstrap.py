@@ -41,7 +41,9 @@ def test_first_start_sets_up_the_demo_and_a_second_start_changes_nothing():
     assert dataset.status == "released" and dataset.duo == ["DUO:0000042", "DUO:0000046"]
     files = list(dataset.files.order_by("name"))
     assert [(f.name, f.format, f.status) for f in files] == [
-        ("demo-sample.bam", "BAM", "ready"), ("demo-variants.vcf.gz", "VCF", "ready")]
+        ("demo-sample.bam", "BAM", "ready"),
+        ("demo-variants.vcf.gz", "VCF", "ready"),
+    ]
     assert all(f.has_index and f.accession and f.plaintext_size and len(f.sha256) == 64 for f in files)
     indexes = File.objects.filter(index_of__in=files)
     assert sorted(i.format for i in indexes) == ["BAI", "TBI"] and all(i.status == "ready" for i in indexes)
@@ -50,14 +52,24 @@ def test_first_start_sets_up_the_demo_and_a_second_start_changes_nothing():
     # The dataset shows up in the admin for the DAC member.
     assert dataset.accession in client_for(member).get("/admin/catalogue/dataset/").content.decode()
 
-    counts = (User.objects.count(), DAC.objects.count(), Dataset.objects.count(), File.objects.count(),
-              AuditEvent.objects.count())
+    counts = (
+        User.objects.count(),
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        File.objects.count(),
+        AuditEvent.objects.count(),
+    )
     second = bootstrap()
     assert not ROW.search(second)
     assert all(password not in second for password in passwords.values())
     assert "changepassword" in second and dataset.accession in second
-    assert (User.objects.count(), DAC.objects.count(), Dataset.objects.count(), File.objects.count(),
-            AuditEvent.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        File.objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
 
 
 def test_no_demo_only_makes_keys():

@@ -30,7 +30,11 @@ def test_superuser_may_steward(admin_user):
 @pytest.mark.parametrize("persona", ["applicant", "dac_member", "other_dac_member"])
 def test_non_stewards_are_refused_everything(persona, request, dac, draft, ready_files):
     user = request.getfixturevalue(persona)
-    before = (DAC.objects.count(), Dataset.objects.count(), AuditEvent.objects.filter(action__startswith="catalogue.").count())
+    before = (
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        AuditEvent.objects.filter(action__startswith="catalogue.").count(),
+    )
     calls = [
         lambda: services.create_dac(actor=user, name="Mine"),
         lambda: services.add_dac_member(actor=user, dac=dac, username=user.username),
@@ -43,7 +47,11 @@ def test_non_stewards_are_refused_everything(persona, request, dac, draft, ready
     for call in calls:
         with pytest.raises(Forbidden):
             call()
-    assert (DAC.objects.count(), Dataset.objects.count(), AuditEvent.objects.filter(action__startswith="catalogue.").count()) == before
+    assert (
+        DAC.objects.count(),
+        Dataset.objects.count(),
+        AuditEvent.objects.filter(action__startswith="catalogue.").count(),
+    ) == before
     assert draft.files.count() == 0
 
 
@@ -102,22 +110,30 @@ def test_unknown_or_disabled_member_is_refused(steward, dac, applicant):
 
 def test_create_dataset_starts_as_draft_with_checked_fields(steward, dac):
     dataset = services.create_dataset(
-        actor=steward, title="Exomes", dac=dac.accession, duo=["DUO:0000006", "DUO:0000046"],
-        terms_url="https://example.org/terms", terms_text="Do not re-identify.", max_access_days=90,
+        actor=steward,
+        title="Exomes",
+        dac=dac.accession,
+        duo=["DUO:0000006", "DUO:0000046"],
+        terms_url="https://example.org/terms",
+        terms_text="Do not re-identify.",
+        max_access_days=90,
     )
     assert dataset.status == Dataset.Status.DRAFT and dataset.accession.startswith("GDID")
     assert dataset.dac == dac and dataset.duo == ["DUO:0000006", "DUO:0000046"] and dataset.max_access_days == 90
     assert "catalogue.dataset.created" in actions()
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"title": ""}, "title"),
-    ({"dac": "GDIC99999999999"}, "No DAC GDIC99999999999"),
-    ({"duo": ["DUO:0000042", "DUO:0000004"]}, "at most one"),
-    ({"terms_url": "javascript:alert(1)"}, "terms_url"),
-    ({"max_access_days": 0}, "max_access_days"),
-    ({"max_access_days": 100000}, "max_access_days"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"title": ""}, "title"),
+        ({"dac": "GDIC99999999999"}, "No DAC GDIC99999999999"),
+        ({"duo": ["DUO:0000042", "DUO:0000004"]}, "at most one"),
+        ({"terms_url": "javascript:alert(1)"}, "terms_url"),
+        ({"max_access_days": 0}, "max_access_days"),
+        ({"max_access_days": 100000}, "max_access_days"),
+    ],
+)
 def test_create_dataset_refuses_bad_input_and_writes_nothing(steward, dac, changes, words):
     fields = {"title": "Exomes", "dac": dac.accession, **changes}
     with pytest.raises(InvalidInput, match=words):
@@ -128,8 +144,9 @@ def test_create_dataset_refuses_bad_input_and_writes_nothing(steward, dac, chang
 def test_only_ready_data_files_with_accessions_go_in(steward, draft, ready_files):
     index = ready_files["first"].indexes.get()
     with pytest.raises(InvalidInput) as refused:
-        services.add_files_to_dataset(actor=steward, dataset=draft,
-                                      files=[ready_files["first"].accession, "GDIF00000009999", "nonsense"])
+        services.add_files_to_dataset(
+            actor=steward, dataset=draft, files=[ready_files["first"].accession, "GDIF00000009999", "nonsense"]
+        )
     assert "GDIF00000009999, nonsense" in refused.value.detail
     assert draft.files.count() == 0  # all or nothing
     # Not ready files have no accession yet; an index never has one; give their ids anyway.
@@ -139,8 +156,9 @@ def test_only_ready_data_files_with_accessions_go_in(steward, draft, ready_files
     with pytest.raises(InvalidInput):
         services.add_files_to_dataset(actor=steward, dataset=draft, files=[])
     services.add_files_to_dataset(actor=steward, dataset=draft, files=[ready_files["first"].accession])
-    services.add_files_to_dataset(actor=steward, dataset=draft,
-                                  files=[ready_files["first"].accession, ready_files["second"].accession])
+    services.add_files_to_dataset(
+        actor=steward, dataset=draft, files=[ready_files["first"].accession, ready_files["second"].accession]
+    )
     assert set(draft.files.all()) == {ready_files["first"], ready_files["second"]}
     assert actions().count("catalogue.dataset.files_added") == 2
 

@@ -26,20 +26,34 @@ class Persona:
 
     def env(self, **extra) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GDI_ARCHIVE_")}
-        env.update(XDG_CONFIG_HOME=str(self.home / "config"), HOME=str(self.home), GDI_ARCHIVE_URL=self.url,
-                   GDI_ARCHIVE_PASSWORD=PASSWORD, C4GH_PASSPHRASE="client-key-passphrase")
+        env.update(
+            XDG_CONFIG_HOME=str(self.home / "config"),
+            HOME=str(self.home),
+            GDI_ARCHIVE_URL=self.url,
+            GDI_ARCHIVE_PASSWORD=PASSWORD,
+            C4GH_PASSPHRASE="client-key-passphrase",
+        )
         env.update(extra)
         return env
 
     def run(self, *args: str, ok: bool = True, timeout: float = 120, **env) -> subprocess.CompletedProcess:
         assert CLI.exists(), "the client is not installed: pip install -e ./client (requirements-dev.txt)"
-        result = subprocess.run([str(CLI), *args], cwd=self.home, env=self.env(**env), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [str(CLI), *args], cwd=self.home, env=self.env(**env), capture_output=True, text=True, timeout=timeout
+        )
         if ok:
             assert result.returncode == 0, f"gdi-archive {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result
 
     def popen(self, *args: str, **env) -> subprocess.Popen:
-        return subprocess.Popen([str(CLI), *args], cwd=self.home, env=self.env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [str(CLI), *args],
+            cwd=self.home,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def json(self, *args: str):
         return json.loads(self.run(*args, "--json").stdout)
@@ -53,7 +67,9 @@ class Persona:
         return (self.home / "config" / "gdi-archive" / "token").read_text().strip()
 
     def api(self, method: str, path: str, expect: int = 200, **kwargs):
-        response = requests.request(method, self.url + path, headers={"Authorization": f"Bearer {self.token}"}, timeout=60, **kwargs)
+        response = requests.request(
+            method, self.url + path, headers={"Authorization": f"Bearer {self.token}"}, timeout=60, **kwargs
+        )
         assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text[:500]}"
         return response.json() if response.content else None
 
@@ -69,15 +85,35 @@ def wait_until_ready(persona: Persona, name: str, timeout: float = 120) -> dict:
     raise AssertionError(f"{name} was not ingested in {timeout} s: {persona.json('inbox')}")
 
 
-def publish_and_grant(*, steward: Persona, member: Persona, applicant: Persona, dac_accession: str, files: list[str]) -> str:
+def publish_and_grant(
+    *, steward: Persona, member: Persona, applicant: Persona, dac_accession: str, files: list[str]
+) -> str:
     """The steward builds and releases a dataset; the applicant asks; the DAC member approves."""
-    dataset = steward.api("POST", "/api/datasets", 201, json={"title": "Client test cohort", "dac": dac_accession,
-                                                             "duo": ["DUO:0000042"], "description": "for the client tests"})
+    dataset = steward.api(
+        "POST",
+        "/api/datasets",
+        201,
+        json={
+            "title": "Client test cohort",
+            "dac": dac_accession,
+            "duo": ["DUO:0000042"],
+            "description": "for the client tests",
+        },
+    )
     accession = dataset["accession"]
     steward.api("POST", f"/api/datasets/{accession}/files", json={"files": files})
     steward.api("POST", f"/api/datasets/{accession}/release")
-    request = applicant.api("POST", "/api/access-requests", 201, json={
-        "datasets": [accession], "title": "Rare variants", "purpose": "Find rare variants in this cohort.", "accept_terms": True})
+    request = applicant.api(
+        "POST",
+        "/api/access-requests",
+        201,
+        json={
+            "datasets": [accession],
+            "title": "Rare variants",
+            "purpose": "Find rare variants in this cohort.",
+            "accept_terms": True,
+        },
+    )
     applicant.api("POST", f"/api/access-requests/{request['id']}/submit")
     approved = member.api("POST", f"/api/access-requests/{request['id']}/approve", json={})
     assert approved["status"] == "approved"

@@ -68,8 +68,9 @@ def test_login_keeps_the_token_private_and_refuses_a_bad_one(server, tmp_path, t
     result = bad.run("login", "--url", server, "--token", "not-a-token", ok=False)
     assert result.returncode == 1 and "Unauthorized" in result.stderr and "Traceback" not in result.stderr
     assert not (bad.home / "config" / "gdi-archive" / "token").exists()
-    wrong_password = Persona("alice", server, tmp_path / "guess").run("login", "--url", server, "--username", "alice", ok=False,
-                                                                        GDI_ARCHIVE_PASSWORD="wrong-password")
+    wrong_password = Persona("alice", server, tmp_path / "guess").run(
+        "login", "--url", server, "--username", "alice", ok=False, GDI_ARCHIVE_PASSWORD="wrong-password"
+    )
     assert wrong_password.returncode == 1 and "Traceback" not in wrong_password.stderr
     token_file.chmod(0o644)
     loose = alice.run("datasets", ok=False)
@@ -82,7 +83,9 @@ def test_submit_then_download_decrypted_encrypted_and_verified(people, tmp_path)
     source.write_bytes(os.urandom(3 * 65536 + 12345))
     entry = submit(steward, source)
     assert entry["sha256"] == sha256(source)
-    dataset = publish_and_grant(steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[entry["accession"]])
+    dataset = publish_and_grant(
+        steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[entry["accession"]]
+    )
 
     listed = alice.json("datasets")
     assert [d["accession"] for d in listed] == [dataset]
@@ -92,7 +95,11 @@ def test_submit_then_download_decrypted_encrypted_and_verified(people, tmp_path)
 
     sk, pk = with_keys(alice)
     plain = alice.home / "cohort.bin"
-    result = json.loads(alice.run("download", entry["accession"], "-o", str(plain), "--decrypt", "--sk", sk, "--parallel", "3", "--json").stdout)
+    result = json.loads(
+        alice.run(
+            "download", entry["accession"], "-o", str(plain), "--decrypt", "--sk", sk, "--parallel", "3", "--json"
+        ).stdout
+    )
     assert plain.read_bytes() == source.read_bytes()
     assert result["verified"] is True and result["sha256"] == sha256(source)
     assert not list(alice.home.glob("*.part*")), "no partial files are left behind"
@@ -101,7 +108,13 @@ def test_submit_then_download_decrypted_encrypted_and_verified(people, tmp_path)
     encrypted = alice.home / "cohort.bin.c4gh"
     alice.run("download", entry["accession"], "-o", str(encrypted), "--pk", pk, "--parallel", "2")
     with open(encrypted, "rb") as stdin:
-        out = subprocess.run([str(CRYPT4GH), "decrypt", "--sk", sk], stdin=stdin, capture_output=True, env={**os.environ, "C4GH_PASSPHRASE": "client-key-passphrase"}, check=True)
+        out = subprocess.run(
+            [str(CRYPT4GH), "decrypt", "--sk", sk],
+            stdin=stdin,
+            capture_output=True,
+            env={**os.environ, "C4GH_PASSPHRASE": "client-key-passphrase"},
+            check=True,
+        )
     assert out.stdout == source.read_bytes()
 
 
@@ -110,12 +123,16 @@ def test_download_resumes_after_the_client_is_killed(people, tmp_path):
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(6 * 1024 * 1024 + 777))
     entry = submit(steward, source)
-    publish_and_grant(steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[entry["accession"]])
+    publish_and_grant(
+        steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[entry["accession"]]
+    )
     sk, _ = with_keys(alice)
     out = alice.home / "big.bin"
     state = alice.home / "big.bin.part.json"
 
-    first = alice.popen("download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "2", "--limit-rate", "1M")
+    first = alice.popen(
+        "download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "2", "--limit-rate", "1M"
+    )
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and first.poll() is None:
@@ -136,13 +153,21 @@ def test_download_resumes_after_the_client_is_killed(people, tmp_path):
     assert not out.exists() and state.exists()
 
     served_before = content_bytes_served(alice.url)
-    result = json.loads(alice.run("download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "2", "--json").stdout)
+    result = json.loads(
+        alice.run(
+            "download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "2", "--json"
+        ).stdout
+    )
     served = content_bytes_served(alice.url) - served_before
     assert result["resumed_from"] >= 1024 * 1024
     assert out.read_bytes() == source.read_bytes() and result["verified"] is True
     # Only what was missing came over the wire the second time.
-    body_size = result["bytes"] - len(requests.get(f"{alice.url}/api/files/{entry['accession']}/header", headers={
-        "Authorization": f"Bearer {alice.token}", "X-C4GH-Public-Key": _public_key_header(sk)}).content)
+    body_size = result["bytes"] - len(
+        requests.get(
+            f"{alice.url}/api/files/{entry['accession']}/header",
+            headers={"Authorization": f"Bearer {alice.token}", "X-C4GH-Public-Key": _public_key_header(sk)},
+        ).content
+    )
     assert served <= body_size - result["resumed_from"] + 2  # +2: the Range 0-0 probe
     assert not state.exists()
 
@@ -163,16 +188,24 @@ def test_htsget_region_to_a_local_bam(people, tmp_path):
     steward, member, alice = people["steward"], people["member"], people["applicant"]
     bam = submit(steward, DEMO / "demo-sample.bam")
     submit(steward, DEMO / "demo-sample.bam.bai")
-    publish_and_grant(steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[bam["accession"]])
-    header = subprocess.run([samtools, "view", "-H", str(DEMO / "demo-sample.bam")], capture_output=True, text=True, check=True).stdout
+    publish_and_grant(
+        steward=steward, member=member, applicant=alice, dac_accession=people["dac"], files=[bam["accession"]]
+    )
+    header = subprocess.run(
+        [samtools, "view", "-H", str(DEMO / "demo-sample.bam")], capture_output=True, text=True, check=True
+    ).stdout
     contig = next(line.split("SN:")[1].split("\t")[0] for line in header.splitlines() if line.startswith("@SQ"))
     region = f"{contig}:1000-5000"
     sk, _ = with_keys(alice)
     out = alice.home / "region.bam"
     alice.run("htsget", bam["accession"], "--region", region, "-o", str(out), "--sk", sk)
-    expected = subprocess.run([samtools, "view", "-c", str(DEMO / "demo-sample.bam"), region], capture_output=True, text=True, check=True).stdout.strip()
+    expected = subprocess.run(
+        [samtools, "view", "-c", str(DEMO / "demo-sample.bam"), region], capture_output=True, text=True, check=True
+    ).stdout.strip()
     subprocess.run([samtools, "index", str(out)], check=True)
-    got = subprocess.run([samtools, "view", "-c", str(out), region], capture_output=True, text=True, check=True).stdout.strip()
+    got = subprocess.run(
+        [samtools, "view", "-c", str(out), region], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert int(expected) > 0 and got == expected
 
 
@@ -199,7 +232,13 @@ def test_encrypt_to_a_recipient_and_keygen_refuses_to_overwrite(tmp_path, server
     source.write_bytes(os.urandom(70000))
     alice.run("encrypt", str(source), "-o", str(tmp_path / "note.c4gh"), "--recipient-pk", pk)
     with open(tmp_path / "note.c4gh", "rb") as stdin:
-        out = subprocess.run([str(CRYPT4GH), "decrypt", "--sk", sk], stdin=stdin, capture_output=True, env={**os.environ, "C4GH_PASSPHRASE": "client-key-passphrase"}, check=True)
+        out = subprocess.run(
+            [str(CRYPT4GH), "decrypt", "--sk", sk],
+            stdin=stdin,
+            capture_output=True,
+            env={**os.environ, "C4GH_PASSPHRASE": "client-key-passphrase"},
+            check=True,
+        )
     assert out.stdout == source.read_bytes()
 
 
@@ -208,8 +247,11 @@ def _inbox_puts(url: str) -> dict[str, float]:
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(requests.get(url + "/metrics", timeout=30).text):
         for sample in family.samples:
-            if (sample.name == "gdi_http_requests_total" and sample.labels.get("method") == "PUT"
-                    and sample.labels.get("route") == "api/inbox/<str:name>"):
+            if (
+                sample.name == "gdi_http_requests_total"
+                and sample.labels.get("method") == "PUT"
+                and sample.labels.get("route") == "api/inbox/<str:name>"
+            ):
                 counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
     return counts
 

@@ -32,8 +32,15 @@ class Provider:
 
             def do_GET(self):  # noqa: N802
                 if self.path == "/.well-known/openid-configuration":
-                    self._json(200, {"issuer": provider.url, "device_authorization_endpoint": provider.url + "/device",
-                                     "token_endpoint": provider.url + "/token", "userinfo_endpoint": provider.url + "/userinfo"})
+                    self._json(
+                        200,
+                        {
+                            "issuer": provider.url,
+                            "device_authorization_endpoint": provider.url + "/device",
+                            "token_endpoint": provider.url + "/token",
+                            "userinfo_endpoint": provider.url + "/userinfo",
+                        },
+                    )
                 elif self.path == "/userinfo" and self.headers.get("Authorization") == f"Bearer {provider.token}":
                     self._json(200, {"sub": "alice@broker", "ga4gh_passport_v1": []})
                 else:
@@ -42,8 +49,16 @@ class Provider:
             def do_POST(self):  # noqa: N802
                 form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 if self.path == "/device" and form.get("client_id") == ["gdi-cli"]:
-                    self._json(200, {"device_code": "dev-123", "user_code": "WDJB-MJHT", "verification_uri": provider.url + "/activate",
-                                     "expires_in": 60, "interval": 1})
+                    self._json(
+                        200,
+                        {
+                            "device_code": "dev-123",
+                            "user_code": "WDJB-MJHT",
+                            "verification_uri": provider.url + "/activate",
+                            "expires_in": 60,
+                            "interval": 1,
+                        },
+                    )
                 elif self.path == "/token" and form.get("device_code") == ["dev-123"]:
                     provider.polls += 1
                     if provider.polls == 1:

@@ -18,18 +18,24 @@ def test_client_depends_only_on_http_and_crypt4gh():
 
 
 def test_running_the_client_loads_neither_django_nor_the_server():
-    code = ("import sys, gdi_archive_client.cli as cli, gdi_archive_client.transfer, gdi_archive_client.c4gh\n"
-            "cli.build_parser()\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'gdi_archive', 'rest_framework')]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, gdi_archive_client.cli as cli, gdi_archive_client.transfer, gdi_archive_client.c4gh\n"
+        "cli.build_parser()\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'gdi_archive', 'rest_framework')]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=CLIENT.parent / "client", timeout=60)
 
 
 def test_the_wheel_holds_only_the_client(tmp_path):
     source = tmp_path / "client"  # a copy: building leaves build/ behind in the source folder
     shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("gdi_archive_client-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(name == "gdi_archive_client/cli.py" for name in names)

@@ -62,19 +62,25 @@ def test_open_header_finds_which_of_our_keys_opens_it(archive_key, other_key, us
         open_header(header, [other_key.sk, user_key.sk])
 
 
-@pytest.mark.parametrize("blob, error", [
-    (b"", NotCrypt4GH),
-    (b"%PDF-1.7 definitely not", NotCrypt4GH),
-    (b"crypt4", TruncatedFile),
-    (b"crypt4gh\x01\x00", TruncatedFile),
-    (b"crypt4gh\x02\x00\x00\x00\x01\x00\x00\x00", UnsupportedHeader),
-    (b"crypt4gh\x01\x00\x00\x00\x00\x00\x00\x00", UnsupportedHeader),
-    (b"crypt4gh\x01\x00\x00\x00\x41\x00\x00\x00", UnsupportedHeader),  # 65 packets
-    (b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x0a\x00\x00\x00" + bytes(100), UnsupportedHeader),  # packet of 10 bytes
-    (b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x02\x00" + bytes(100), UnsupportedHeader),  # 128 KiB packet
-    (b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x6c\x00\x00\x00" + bytes(50), TruncatedFile),
-    (b"crypt4gh\x01\x00\x00\x00\x02\x00\x00\x00\x6c\x00\x00\x00" + bytes(104), TruncatedFile),
-])
+@pytest.mark.parametrize(
+    "blob, error",
+    [
+        (b"", NotCrypt4GH),
+        (b"%PDF-1.7 definitely not", NotCrypt4GH),
+        (b"crypt4", TruncatedFile),
+        (b"crypt4gh\x01\x00", TruncatedFile),
+        (b"crypt4gh\x02\x00\x00\x00\x01\x00\x00\x00", UnsupportedHeader),
+        (b"crypt4gh\x01\x00\x00\x00\x00\x00\x00\x00", UnsupportedHeader),
+        (b"crypt4gh\x01\x00\x00\x00\x41\x00\x00\x00", UnsupportedHeader),  # 65 packets
+        (
+            b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x0a\x00\x00\x00" + bytes(100),
+            UnsupportedHeader,
+        ),  # packet of 10 bytes
+        (b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x02\x00" + bytes(100), UnsupportedHeader),  # 128 KiB packet
+        (b"crypt4gh\x01\x00\x00\x00\x01\x00\x00\x00\x6c\x00\x00\x00" + bytes(50), TruncatedFile),
+        (b"crypt4gh\x01\x00\x00\x00\x02\x00\x00\x00\x6c\x00\x00\x00" + bytes(104), TruncatedFile),
+    ],
+)
 def test_read_header_refuses_what_is_not_a_valid_header(blob, error):
     with pytest.raises(error) as caught:
         read_header(io.BytesIO(blob))
@@ -118,7 +124,9 @@ def test_multi_recipient_headers_both_ways(archive_key, user_key, other_key):
 def test_writer_key_is_verifiable_with_sender_pk(archive_key, user_key):
     data = payload(1000)
     header, body = split(cli_encrypt(data, archive_key))
-    signed = build_header(open_header(header, [archive_key.sk]).session_keys, [user_key.pk], writer_secret_key=archive_key.sk)
+    signed = build_header(
+        open_header(header, [archive_key.sk]).session_keys, [user_key.pk], writer_secret_key=archive_key.sk
+    )
     assert cli_decrypt(signed + body, user_key, sender=archive_key) == data
 
 
@@ -164,7 +172,13 @@ def test_packets_for_someone_else_are_skipped(archive_key, user_key):
 def test_low_order_writer_key_is_not_a_crash(archive_key):
     """A hostile header with a degenerate writer key must read as 'not for us', not a 500."""
     packet = (0).to_bytes(4, "little") + bytes([1] + [0] * 31) + bytes(12 + 40 + 16)
-    header = b"crypt4gh" + (1).to_bytes(4, "little") + (1).to_bytes(4, "little") + (len(packet) + 4).to_bytes(4, "little") + packet
+    header = (
+        b"crypt4gh"
+        + (1).to_bytes(4, "little")
+        + (1).to_bytes(4, "little")
+        + (len(packet) + 4).to_bytes(4, "little")
+        + packet
+    )
     with pytest.raises(NotForOurKey):
         open_header(header, [archive_key.sk])
 

@@ -66,12 +66,21 @@ def test_load_reads_an_unencrypted_key_made_by_crypt4gh_keygen(user_key):
     assert public_from_secret(load_secret_key(user_key.secret_path, None)) == get_public_key(user_key.public_path)
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"garbage", b"\xff\xfe\x00binary",
-    b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n!!!notbase64\n-----END CRYPT4GH PRIVATE KEY-----\n",
-    b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n" + base64.b64encode(b"c4gh-v1\x00") + b"\n-----END CRYPT4GH PRIVATE KEY-----\n",
-    b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n" + base64.b64encode(b"other-magic-bytes") + b"\n-----END CRYPT4GH PRIVATE KEY-----\n",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"garbage",
+        b"\xff\xfe\x00binary",
+        b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n!!!notbase64\n-----END CRYPT4GH PRIVATE KEY-----\n",
+        b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n"
+        + base64.b64encode(b"c4gh-v1\x00")
+        + b"\n-----END CRYPT4GH PRIVATE KEY-----\n",
+        b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n"
+        + base64.b64encode(b"other-magic-bytes")
+        + b"\n-----END CRYPT4GH PRIVATE KEY-----\n",
+    ],
+)
 def test_load_refuses_garbage(tmp_path, content):
     path = tmp_path / "bad.sec"
     path.write_bytes(content)
@@ -82,15 +91,26 @@ def test_load_refuses_garbage(tmp_path, content):
 def test_public_key_forms_all_give_the_same_key(user_key):
     pem = user_key.public_path.read_text()
     raw = user_key.pk
-    forms = [pem, pem.encode(), "\n\n  " + pem.replace("\n", "\r\n") + "  \n", base64.b64encode(pem.encode()).decode(),
-             base64.b64encode(raw).decode(), raw]
+    forms = [
+        pem,
+        pem.encode(),
+        "\n\n  " + pem.replace("\n", "\r\n") + "  \n",
+        base64.b64encode(pem.encode()).decode(),
+        base64.b64encode(raw).decode(),
+        raw,
+    ]
     for form in forms:
         assert parse_public_key(form) == raw == get_public_key(user_key.public_path)
 
 
 def test_ssh_ed25519_line_is_converted_like_the_library_does(tmp_path):
-    line = Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " someone@example.org"
+    line = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+        + " someone@example.org"
+    )
     path = tmp_path / "id.pub"
     path.write_text(line + "\n")
     converted = parse_public_key(line)
@@ -98,19 +118,27 @@ def test_ssh_ed25519_line_is_converted_like_the_library_does(tmp_path):
     assert parse_public_key(base64.b64encode(line.encode()).decode()) == converted
 
 
-@pytest.mark.parametrize("value, message", [
-    ("", "empty"),
-    ("hello world", "not recognised"),
-    (base64.b64encode(b"x" * 31).decode(), "32 bytes"),
-    (base64.b64encode(b"x" * 33).decode(), "32 bytes"),
-    (base64.b64encode(bytes(32)).decode(), "all zeros"),
-    ("-----BEGIN CRYPT4GH PUBLIC KEY-----\nnot base64!\n-----END CRYPT4GH PUBLIC KEY-----\n", "base64"),
-    ("-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + base64.b64encode(b"x" * 16).decode() + "\n-----END CRYPT4GH PUBLIC KEY-----", "32 bytes"),
-    ("-----BEGIN CRYPT4GH PRIVATE KEY-----\nAAAA\n-----END CRYPT4GH PRIVATE KEY-----\n", "secret"),
-    ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ user@host", "ssh-ed25519"),
-    ("ssh-ed25519 AAAA", "ssh-ed25519"),
-    ("x" * 20000, "too long"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "empty"),
+        ("hello world", "not recognised"),
+        (base64.b64encode(b"x" * 31).decode(), "32 bytes"),
+        (base64.b64encode(b"x" * 33).decode(), "32 bytes"),
+        (base64.b64encode(bytes(32)).decode(), "all zeros"),
+        ("-----BEGIN CRYPT4GH PUBLIC KEY-----\nnot base64!\n-----END CRYPT4GH PUBLIC KEY-----\n", "base64"),
+        (
+            "-----BEGIN CRYPT4GH PUBLIC KEY-----\n"
+            + base64.b64encode(b"x" * 16).decode()
+            + "\n-----END CRYPT4GH PUBLIC KEY-----",
+            "32 bytes",
+        ),
+        ("-----BEGIN CRYPT4GH PRIVATE KEY-----\nAAAA\n-----END CRYPT4GH PRIVATE KEY-----\n", "secret"),
+        ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ user@host", "ssh-ed25519"),
+        ("ssh-ed25519 AAAA", "ssh-ed25519"),
+        ("x" * 20000, "too long"),
+    ],
+)
 def test_unusable_public_keys_are_refused_with_a_reason(value, message):
     with pytest.raises(InvalidKey, match=message):
         parse_public_key(value)

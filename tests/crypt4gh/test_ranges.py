@@ -64,19 +64,22 @@ def test_worked_example_spliced_file(archive_key, user_key):
     assert cli_decrypt(spliced, user_key) == data[100000:300000]
 
 
-@pytest.mark.parametrize("start, end", [
-    (0, 1),                                  # first byte
-    (SIZE - 1, SIZE),                        # last byte
-    (SIZE - 1, None),                        # last byte, open end
-    (65530, 65542),                          # across the 64 KiB boundary
-    (SEGMENT_SIZE - 1, 2 * SEGMENT_SIZE + 1),  # touches three segments
-    (SEGMENT_SIZE, 2 * SEGMENT_SIZE),        # exactly one segment
-    (0, SIZE),                               # everything
-    (3 * SEGMENT_SIZE, SIZE),                # only the short last segment
-    (100, 100),                              # empty
-    (1000, SIZE + 5000),                     # end past the size: clamped
-    (1000, None),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (0, 1),  # first byte
+        (SIZE - 1, SIZE),  # last byte
+        (SIZE - 1, None),  # last byte, open end
+        (65530, 65542),  # across the 64 KiB boundary
+        (SEGMENT_SIZE - 1, 2 * SEGMENT_SIZE + 1),  # touches three segments
+        (SEGMENT_SIZE, 2 * SEGMENT_SIZE),  # exactly one segment
+        (0, SIZE),  # everything
+        (3 * SEGMENT_SIZE, SIZE),  # only the short last segment
+        (100, 100),  # empty
+        (1000, SIZE + 5000),  # end past the size: clamped
+        (1000, None),
+    ],
+)
 def test_range_plans_decrypt_with_the_cli(stored, archive_key, user_key, start, end):
     data = stored[0]
     plan = plan_range(SIZE, start, end)
@@ -161,7 +164,9 @@ def test_random_ranges_decrypt_with_the_cli(archive_key, user_key, data):
 def test_random_region_sets_decrypt_to_the_merged_ranges(archive_key, data):
     size = data.draw(st.integers(min_value=1, max_value=300 * 1024), label="size")
     points = st.integers(min_value=0, max_value=size - 1)
-    ranges = data.draw(st.lists(st.tuples(points, points).map(sorted).map(tuple), min_size=1, max_size=6), label="ranges")
+    ranges = data.draw(
+        st.lists(st.tuples(points, points).map(sorted).map(tuple), min_size=1, max_size=6), label="ranges"
+    )
     plain = payload(size, seed=size + 1)
     stream = io.BytesIO(cli_encrypt(plain, archive_key))
     keys = open_header(read_header(stream), [archive_key.sk]).session_keys

@@ -41,9 +41,18 @@ def test_constants():
     assert (SEGMENT_SIZE, CIPHER_SEGMENT_SIZE) == (65536, 65564)
 
 
-@pytest.mark.parametrize("plain, body", [
-    (0, 0), (1, 29), (65535, 65563), (65536, 65564), (65537, 65564 + 29), (131072, 131128), (300000, 4 * 65564 + 37856 + 28),
-])
+@pytest.mark.parametrize(
+    "plain, body",
+    [
+        (0, 0),
+        (1, 29),
+        (65535, 65563),
+        (65536, 65564),
+        (65537, 65564 + 29),
+        (131072, 131128),
+        (300000, 4 * 65564 + 37856 + 28),
+    ],
+)
 def test_body_and_plaintext_sizes(plain, body):
     assert body_size(plain) == body
     assert plaintext_size(body) == plain
@@ -125,18 +134,21 @@ def test_truncated_bodies(archive_key):
     assert caught.value.segment_index == 2
 
 
-@pytest.mark.parametrize("edits, expected", [
-    (None, b"abcdefghij"),
-    ((), b"abcdefghij"),
-    ((0, 3), b"abc"),
-    ((2, 3), b"cde"),
-    ((2,), b"cdefghij"),
-    ((1, 2, 3), b"bcghij"),
-    ((1, 2, 3, 1), b"bcg"),
-    ((0, 0), b""),
-    ((0, 100), b"abcdefghij"),
-    ((20,), b""),
-])
+@pytest.mark.parametrize(
+    "edits, expected",
+    [
+        (None, b"abcdefghij"),
+        ((), b"abcdefghij"),
+        ((0, 3), b"abc"),
+        ((2, 3), b"cde"),
+        ((2,), b"cdefghij"),
+        ((1, 2, 3), b"bcghij"),
+        ((1, 2, 3, 1), b"bcg"),
+        ((0, 0), b""),
+        ((0, 100), b"abcdefghij"),
+        ((20,), b""),
+    ],
+)
 def test_apply_edit_list(edits, expected):
     for size in (1, 3, 10):
         assert b"".join(apply_edit_list(chunked(b"abcdefghij", size), edits)) == expected

@@ -30,7 +30,9 @@ def _env(passphrase: str | None) -> dict:
     return env
 
 
-def cli(*args: str, data: bytes = b"", passphrase: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, data: bytes = b"", passphrase: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     result = subprocess.run([CLI, *args], input=data, capture_output=True, env=_env(passphrase), timeout=60)
     if check and result.returncode != 0:
         raise AssertionError(f"crypt4gh {' '.join(args)} failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -55,8 +57,13 @@ def cli_decrypt(blob: bytes, reader: KeyPair, *, sender: KeyPair | None = None) 
 
 def cli_keypair(folder: Path, name: str) -> KeyPair:
     sk_path, pk_path = folder / f"{name}.sec", folder / f"{name}.pub"
-    subprocess.run([KEYGEN, "--sk", str(sk_path), "--pk", str(pk_path), "--nocrypt", "-C", name],
-                   check=True, capture_output=True, env=_env(None), timeout=60)
+    subprocess.run(
+        [KEYGEN, "--sk", str(sk_path), "--pk", str(pk_path), "--nocrypt", "-C", name],
+        check=True,
+        capture_output=True,
+        env=_env(None),
+        timeout=60,
+    )
     return KeyPair(sk_path, pk_path, load_secret_key(sk_path, None), parse_public_key(pk_path.read_text()), None)
 
 

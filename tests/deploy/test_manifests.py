@@ -20,10 +20,23 @@ from .render import pod_specs, render
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
-SECRET_FILES = ["django_secret_key", "c4gh_archive_key", "c4gh_passphrase", "visa_signing_key",
-                "s3_secret_key", "metrics_token", "database_url"]
+SECRET_FILES = [
+    "django_secret_key",
+    "c4gh_archive_key",
+    "c4gh_passphrase",
+    "visa_signing_key",
+    "s3_secret_key",
+    "metrics_token",
+    "database_url",
+]
 # Read by libraries rather than by our settings.
-EXTERNAL_VARIABLES = {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR"}
+EXTERNAL_VARIABLES = {
+    "DJANGO_SETTINGS_MODULE",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "PIP_NO_CACHE_DIR",
+}
 ARCHIVE_COMMANDS = {"gunicorn", "celery", "python"}
 
 
@@ -41,9 +54,22 @@ def variables_read_by_code() -> set[str]:
 
 
 def production_required() -> set[str]:
-    return {"ENVIRONMENT", "BASE_URL", "DATABASE_URL", "REDIS_URL", "STORAGE_URL", "INBOX_URL", "OUTBOX_URL",
-            "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY_FILE", "SECRET_KEY_FILE",
-            "C4GH_SECRET_KEY_FILE", "C4GH_PASSPHRASE_FILE", "VISA_SIGNING_KEY_FILE"}
+    return {
+        "ENVIRONMENT",
+        "BASE_URL",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "STORAGE_URL",
+        "INBOX_URL",
+        "OUTBOX_URL",
+        "S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY_FILE",
+        "SECRET_KEY_FILE",
+        "C4GH_SECRET_KEY_FILE",
+        "C4GH_PASSPHRASE_FILE",
+        "VISA_SIGNING_KEY_FILE",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +105,9 @@ def check_command(command: list[str]) -> None:
             queues = command[command.index("-Q") + 1]
             from django.conf import settings
 
-            assert set(queues.split(",")) == set(settings.CELERY_WORKER_QUEUES.split(",")), "worker must consume every queue tasks are routed to"
+            assert set(queues.split(",")) == set(settings.CELERY_WORKER_QUEUES.split(",")), (
+                "worker must consume every queue tasks are routed to"
+            )
     else:
         assert command[1] == "manage.py", command
         assert command[2] in get_commands(), f"manage.py {command[2]} does not exist"
@@ -108,18 +136,30 @@ def test_every_yaml_file_in_deploy_parses():
 
 def test_kustomize_renders_the_base_and_matches_kubectl(k8s_copy, rendered):
     kinds = sorted((doc["kind"], doc["metadata"]["name"]) for doc in rendered)
-    for needed in [("Deployment", "gdi-archive-web"), ("Deployment", "gdi-archive-worker"), ("Deployment", "gdi-archive-beat"),
-                   ("Service", "gdi-archive-web"), ("Ingress", "gdi-archive"), ("ConfigMap", "gdi-archive-config"),
-                   ("Secret", "gdi-archive-keys"), ("PodDisruptionBudget", "gdi-archive-web"), ("Job", "gdi-archive-migrate")]:
+    for needed in [
+        ("Deployment", "gdi-archive-web"),
+        ("Deployment", "gdi-archive-worker"),
+        ("Deployment", "gdi-archive-beat"),
+        ("Service", "gdi-archive-web"),
+        ("Ingress", "gdi-archive"),
+        ("ConfigMap", "gdi-archive-config"),
+        ("Secret", "gdi-archive-keys"),
+        ("PodDisruptionBudget", "gdi-archive-web"),
+        ("Job", "gdi-archive-migrate"),
+    ]:
         assert needed in kinds
     kubectl = shutil.which("kubectl") or shutil.which("kustomize")
     if kubectl:
-        args = [kubectl, "kustomize", str(k8s_copy)] if kubectl.endswith("kubectl") else [kubectl, "build", str(k8s_copy)]
+        args = (
+            [kubectl, "kustomize", str(k8s_copy)] if kubectl.endswith("kubectl") else [kubectl, "build", str(k8s_copy)]
+        )
         out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=60).stdout
         theirs = sorted((doc["kind"], doc["metadata"]["name"]) for doc in yaml.safe_load_all(out) if doc)
         assert theirs == kinds
         # Same images after the `images:` transformer, same namespace.
-        assert {doc["metadata"].get("namespace") for doc in yaml.safe_load_all(out) if doc and doc["kind"] != "Namespace"} == {"gdi-archive"}
+        assert {
+            doc["metadata"].get("namespace") for doc in yaml.safe_load_all(out) if doc and doc["kind"] != "Namespace"
+        } == {"gdi-archive"}
 
 
 def test_kustomize_refuses_when_a_secret_file_is_missing(tmp_path):
@@ -168,7 +208,9 @@ def test_disruption_budgets_service_and_ingress_point_at_real_pods(rendered):
         assert len(matches(budget["spec"]["selector"]["matchLabels"])) == 1
     service = by_kind(rendered, "Service")["gdi-archive-web"]
     assert matches(service["spec"]["selector"])
-    web_ports = {p["name"] for p in pod_specs(by_kind(rendered, "Deployment")["gdi-archive-web"])[0]["containers"][0]["ports"]}
+    web_ports = {
+        p["name"] for p in pod_specs(by_kind(rendered, "Deployment")["gdi-archive-web"])[0]["containers"][0]["ports"]
+    }
     assert {port["targetPort"] for port in service["spec"]["ports"]} <= web_ports
     ingress = by_kind(rendered, "Ingress")["gdi-archive"]
     for rule in ingress["spec"]["rules"]:
@@ -254,7 +296,9 @@ def test_compose_archive_services_are_consistent(compose):
         check_command([part for part in service["command"]])
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert not set(env) - known, f"{name}: the code reads none of {sorted(set(env) - known)}"
-        assert not production_required() - set(env), f"{name}: production needs {sorted(production_required() - set(env))}"
+        assert not production_required() - set(env), (
+            f"{name}: production needs {sorted(production_required() - set(env))}"
+        )
         for key, value in env.items():
             if key.endswith("_FILE"):
                 secret = value.removeprefix("/run/secrets/")
@@ -300,6 +344,7 @@ def test_dockerfile_matches_the_commands(compose):
 
 def _interpolate(value: str, variables: dict[str, str]) -> str:
     """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error}."""
+
     def one(match):
         name, op, arg = match.group(1), match.group(2), match.group(3) or ""
         if variables.get(name):
@@ -307,36 +352,57 @@ def _interpolate(value: str, variables: dict[str, str]) -> str:
         if op == ":?":
             raise KeyError(f"{name}: {arg}")
         return arg
+
     return re.sub(r"\$\{([A-Z0-9_]+)(?:(:-|:\?)([^}]*))?\}", one, value)
 
 
 def _production_env(tmp_path: Path) -> dict:
     """The compose web service's environment, with its secrets as real files and its services local."""
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("C4GH", "VISA", "SECRET", "BASE_URL"))}
-    operator = {"ARCHIVE_HOST": "archive.example.org", "POSTGRES_PASSWORD": "not-used-here", "GDI_COUNTRY": "EE",
-                "GDI_ORGANISATION": "EXAMPLE", "FDP_PUBLISHER_NAME": "Example genome archive",
-                "FDP_PUBLISHER_EMAIL": "data@example.org"}
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("C4GH", "VISA", "SECRET", "BASE_URL"))
+    }
+    operator = {
+        "ARCHIVE_HOST": "archive.example.org",
+        "POSTGRES_PASSWORD": "not-used-here",
+        "GDI_COUNTRY": "EE",
+        "GDI_ORGANISATION": "EXAMPLE",
+        "FDP_PUBLISHER_NAME": "Example genome archive",
+        "FDP_PUBLISHER_EMAIL": "data@example.org",
+    }
     env.update({key: _interpolate(value, operator) for key, value in _compose_env(compose["services"]["web"]).items()})
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    contents = {"django_secret_key": "k" * 20 + os.urandom(16).hex(), "c4gh_passphrase": "a long passphrase",
-                "c4gh_archive_key": _c4gh_secret_key(tmp_path, "a long passphrase"), "visa_signing_key": _rsa_pem()}
+    contents = {
+        "django_secret_key": "k" * 20 + os.urandom(16).hex(),
+        "c4gh_passphrase": "a long passphrase",
+        "c4gh_archive_key": _c4gh_secret_key(tmp_path, "a long passphrase"),
+        "visa_signing_key": _rsa_pem(),
+    }
     for key, value in list(env.items()):
         if value.startswith("/run/secrets/"):
             name = value.removeprefix("/run/secrets/")
             (secrets / name).write_text(contents.get(name, f"stand-in {name}"))
             env[key] = str(secrets / name)
-    env.update(GDI_COUNTRY="EE", GDI_ORGANISATION="DEMO", FDP_PUBLISHER_NAME="Example genome archive",
-               BASE_URL="https://archive.example.org", DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
-               REDIS_URL="redis://127.0.0.1:6379/0", DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=str(tmp_path / "data"))
+    env.update(
+        GDI_COUNTRY="EE",
+        GDI_ORGANISATION="DEMO",
+        FDP_PUBLISHER_NAME="Example genome archive",
+        BASE_URL="https://archive.example.org",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATA_DIR=str(tmp_path / "data"),
+    )
     return env
 
 
 def _c4gh_secret_key(tmp_path: Path, passphrase: str) -> str:
     from crypt4gh.keys import c4gh
 
-    c4gh.generate(str(tmp_path / "archive.sec"), str(tmp_path / "archive.pub"), passphrase=passphrase.encode(), comment=b"test")
+    c4gh.generate(
+        str(tmp_path / "archive.sec"), str(tmp_path / "archive.pub"), passphrase=passphrase.encode(), comment=b"test"
+    )
     return (tmp_path / "archive.sec").read_text()
 
 
@@ -345,11 +411,15 @@ def _rsa_pem() -> str:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_production_configuration_passes_django_deploy_checks(tmp_path):
@@ -368,8 +438,20 @@ def test_production_refuses_to_start_without_a_secret(tmp_path, drop):
 
 def test_gunicorn_configuration_streams_with_threads_and_long_timeouts(tmp_path):
     env = {**os.environ, "GUNICORN_WORKERS": "3", "GUNICORN_BIND": "127.0.0.1:0", "DATA_DIR": str(tmp_path)}
-    out = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--print-config", "gdi_archive.wsgi"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "deploy/gunicorn.conf.py",
+            "--print-config",
+            "gdi_archive.wsgi",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     config = dict(re.findall(r"^(\w+)\s+= (.*)$", out.stdout, re.M))
     assert config["worker_class"] == "gthread"
@@ -383,13 +465,38 @@ def test_gunicorn_configuration_streams_with_threads_and_long_timeouts(tmp_path)
 
 def test_readme_covers_what_an_operator_needs():
     text = (DEPLOY / "README.md").read_text()
-    for needed in ["crypt4gh-keygen", "openssl", "ENVIRONMENT=production", "rotate_archive_key", "rotate_signing_key",
-                   "pg_dump", "migrate", "rollout", "No Docker engine", "METRICS_TOKEN"]:
+    for needed in [
+        "crypt4gh-keygen",
+        "openssl",
+        "ENVIRONMENT=production",
+        "rotate_archive_key",
+        "rotate_signing_key",
+        "pg_dump",
+        "migrate",
+        "rollout",
+        "No Docker engine",
+        "METRICS_TOKEN",
+    ]:
         assert needed in text, needed
-    design = (REPO.parent / "shared" / "docs" / "design.md")
-    names = ["DATABASE_URL", "REDIS_URL", "STORAGE_URL", "INBOX_URL", "OUTBOX_URL", "BASE_URL", "SECRET_KEY",
-             "C4GH_SECRET_KEY_FILE", "C4GH_PASSPHRASE", "VISA_SIGNING_KEY_FILE", "TRUSTED_ISSUERS", "PLAINTEXT_DOWNLOADS",
-             "ACCESSION_PREFIX", "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    design = REPO.parent / "shared" / "docs" / "design.md"
+    names = [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "STORAGE_URL",
+        "INBOX_URL",
+        "OUTBOX_URL",
+        "BASE_URL",
+        "SECRET_KEY",
+        "C4GH_SECRET_KEY_FILE",
+        "C4GH_PASSPHRASE",
+        "VISA_SIGNING_KEY_FILE",
+        "TRUSTED_ISSUERS",
+        "PLAINTEXT_DOWNLOADS",
+        "ACCESSION_PREFIX",
+        "S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
     if design.is_file():
         names += re.findall(r"^\| `([A-Z0-9_]+)`", design.read_text(), re.M)
     for name in set(names):

@@ -24,8 +24,12 @@ class ClientKeyPair:
     def __init__(self, folder: Path, name: str = "client"):
         self.sk_path = folder / f"{name}.sec"
         self.pk_path = folder / f"{name}.pub"
-        subprocess.run([KEYGEN, "--sk", str(self.sk_path), "--pk", str(self.pk_path), "--nocrypt", "-f"],
-                       check=True, capture_output=True, input=b"")
+        subprocess.run(
+            [KEYGEN, "--sk", str(self.sk_path), "--pk", str(self.pk_path), "--nocrypt", "-f"],
+            check=True,
+            capture_output=True,
+            input=b"",
+        )
         self.pem = self.pk_path.read_text()
 
     @property
@@ -43,8 +47,12 @@ class ClientKeyPair:
 
     def decrypt(self, data: bytes) -> bytes:
         """Decrypt with the crypt4gh command-line tool, as a user would."""
-        result = subprocess.run([CRYPT4GH, "decrypt", "--sk", str(self.sk_path)], input=data, capture_output=True,
-                                env={**os.environ, "C4GH_PASSPHRASE": ""})
+        result = subprocess.run(
+            [CRYPT4GH, "decrypt", "--sk", str(self.sk_path)],
+            input=data,
+            capture_output=True,
+            env={**os.environ, "C4GH_PASSPHRASE": ""},
+        )
         assert result.returncode == 0, result.stderr.decode()
         return result.stdout
 
@@ -80,7 +88,9 @@ def release(*, dac, steward, files: list[File], title="Rare disease genomes") ->
 def token_client(user, datasets) -> APIClient:
     """A client authenticated as the passports app does for a bearer token granting `datasets`."""
     client = APIClient()
-    grants = Grants(subject=user.username, issuer="http://testserver", datasets=frozenset(d.accession for d in datasets))
+    grants = Grants(
+        subject=user.username, issuer="http://testserver", datasets=frozenset(d.accession for d in datasets)
+    )
     client.force_authenticate(user=user, token=grants)
     return client
 
@@ -90,7 +100,9 @@ def entitle(user, dataset, *, days: int = 30):
 
     # Started a minute ago: passport tokens are minted with whole-second times.
     now = timezone.now()
-    return Entitlement.objects.create(user=user, dataset=dataset, start=now - timedelta(minutes=1), end=now + timedelta(days=days))
+    return Entitlement.objects.create(
+        user=user, dataset=dataset, start=now - timedelta(minutes=1), end=now + timedelta(days=days)
+    )
 
 
 @pytest.fixture

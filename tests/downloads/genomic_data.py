@@ -62,8 +62,21 @@ def make_reference(folder: Path, seed: int = 3) -> Path:
 def make_cram(folder: Path, bam: Path) -> tuple[Path, Path]:
     reference = make_reference(folder)
     path = folder / "sample.cram"
-    subprocess.run(["samtools", "view", "-C", "-T", str(reference), "--output-fmt-option", "seqs_per_slice=500",
-                    "-o", str(path), str(bam)], check=True)
+    subprocess.run(
+        [
+            "samtools",
+            "view",
+            "-C",
+            "-T",
+            str(reference),
+            "--output-fmt-option",
+            "seqs_per_slice=500",
+            "-o",
+            str(path),
+            str(bam),
+        ],
+        check=True,
+    )
     subprocess.run(["samtools", "index", str(path)], check=True)
     return path, reference
 

@@ -16,8 +16,12 @@ pytestmark = pytest.mark.django_db
 
 def bearer_client(user) -> Client:
     """A passport token minted through POST /api/tokens, then used as a bearer token."""
-    minted = Client().post("/api/tokens", {}, content_type="application/json",
-                           HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode())
+    minted = Client().post(
+        "/api/tokens",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode(),
+    )
     assert minted.status_code == 201, minted.content
     return Client(HTTP_AUTHORIZATION=f"Bearer {minted.json()['token']}")
 
@@ -32,8 +36,11 @@ def test_bearer_passport_token_downloads_and_gets_tickets(stored, applicant, cli
     response = fetch(client, stored["file"].accession, client_keys)
     assert response.status_code == 200
     assert client_keys.decrypt(b"".join(response.streaming_content)) == stored["plain"][:100]
-    ticket = client.get(f"/htsget/reads/{stored['file'].accession}", {"encryptionScheme": "C4GH"},
-                        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    ticket = client.get(
+        f"/htsget/reads/{stored['file'].accession}",
+        {"encryptionScheme": "C4GH"},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+    )
     # The stored test file is not a BAM: the reads endpoint does not know it.
     assert ticket.status_code == 404 and ticket.json()["htsget"]["error"] == "NotFound"
 
@@ -56,11 +63,15 @@ def test_revoked_entitlement_stops_downloads_at_once(stored, applicant, dac_memb
     client = bearer_client(applicant)
     acc = stored["file"].accession
     assert fetch(client, acc, client_keys).status_code == 200
-    revoked = client_for(dac_member).post(f"/api/entitlements/{entitlement.pk}/revoke", {"reason": "misuse"}, format="json")
+    revoked = client_for(dac_member).post(
+        f"/api/entitlements/{entitlement.pk}/revoke", {"reason": "misuse"}, format="json"
+    )
     assert revoked.status_code == 200, revoked.content
     response = fetch(client, acc, client_keys)
     assert response.status_code == 404
-    ticket = client.get(f"/htsget/variants/{acc}", {"encryptionScheme": "C4GH"}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    ticket = client.get(
+        f"/htsget/variants/{acc}", {"encryptionScheme": "C4GH"}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value
+    )
     assert ticket.status_code == 404 and ticket.json()["htsget"]["error"] == "NotFound"
     assert client.get(f"/ga4gh/drs/v1/objects/{acc}").status_code == 404
 

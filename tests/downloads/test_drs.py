@@ -18,7 +18,9 @@ def test_object_and_access_url_round_trip(stored, applicant, client_keys):
     assert obj["size"] == len(stored["plain"])
     assert {"checksum": stored["file"].sha256, "type": "sha-256"} in obj["checksums"]
     access_id = obj["access_methods"][0]["access_id"]
-    access = client.get(f"/ga4gh/drs/v1/objects/{acc}/access/{access_id}", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    access = client.get(
+        f"/ga4gh/drs/v1/objects/{acc}/access/{access_id}", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value
+    )
     assert access.status_code == 200, access.content
     url = access.json()["url"]
     # The URL works without a token, and the bytes decrypt to the object.
@@ -36,7 +38,11 @@ def test_unreadable_objects_are_404_and_no_token_is_401(stored, other_applicant,
     response = Client().get(f"/ga4gh/drs/v1/objects/{acc}")
     assert response.status_code == 401 and response.json()["status_code"] == 401
     stranger = token_client(other_applicant, [])
-    for path in (f"/ga4gh/drs/v1/objects/{acc}", f"/ga4gh/drs/v1/objects/{acc}/access/c4gh", "/ga4gh/drs/v1/objects/GDIF00000000999"):
+    for path in (
+        f"/ga4gh/drs/v1/objects/{acc}",
+        f"/ga4gh/drs/v1/objects/{acc}/access/c4gh",
+        "/ga4gh/drs/v1/objects/GDIF00000000999",
+    ):
         response = stranger.get(path, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
         assert response.status_code == 404 and response.json() == {"msg": response.json()["msg"], "status_code": 404}
 

@@ -25,7 +25,9 @@ def wait_for(client, export_id, status="done", timeout=60):
 
 
 @pytest.mark.worker
-def test_worker_exports_a_dataset_that_decrypts(celery_worker_process, steward, dac, applicant, other_applicant, client_keys, tmp_path):
+def test_worker_exports_a_dataset_that_decrypts(
+    celery_worker_process, steward, dac, applicant, other_applicant, client_keys, tmp_path
+):
     import os
 
     plains = [os.urandom(200_000), os.urandom(70_000)]
@@ -36,7 +38,9 @@ def test_worker_exports_a_dataset_that_decrypts(celery_worker_process, steward, 
         files.append(store_ready_file(submitter=steward, path=path))
     dataset = release(dac=dac, steward=steward, files=files)
     client = token_client(applicant, [dataset])
-    response = client.post("/api/exports", {"dataset": dataset.accession}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    response = client.post(
+        "/api/exports", {"dataset": dataset.accession}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value
+    )
     assert response.status_code == 202, response.content
     assert set(response.json()) == {"id", "status"} and response.json()["status"] == "queued"
     body = wait_for(client, response.json()["id"])
@@ -56,13 +60,25 @@ def test_worker_exports_a_dataset_that_decrypts(celery_worker_process, steward, 
 def test_export_needs_access_and_a_key(stored, applicant, other_applicant, client_keys):
     acc = stored["file"].accession
     stranger = token_client(other_applicant, [])
-    response = stranger.post("/api/exports", {"files": [acc]}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    response = stranger.post(
+        "/api/exports", {"files": [acc]}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value
+    )
     assert response.status_code == 404
     client = token_client(applicant, [stored["dataset"]])
     assert client.post("/api/exports", {"files": [acc]}, format="json").status_code == 400
-    assert client.post("/api/exports", {}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).status_code == 400
-    assert client.post("/api/exports", {"files": [acc], "dataset": stored["dataset"].accession}, format="json",
-                       HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).status_code == 400
+    assert (
+        client.post("/api/exports", {}, format="json", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/api/exports",
+            {"files": [acc], "dataset": stored["dataset"].accession},
+            format="json",
+            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        ).status_code
+        == 400
+    )
     assert not Export.objects.exists()
     assert Client().post("/api/exports", {"files": [acc]}, content_type="application/json").status_code in (401, 403)
 
@@ -74,8 +90,12 @@ def test_expired_exports_are_cleaned_from_the_outbox(stored, applicant, client_k
 
     client = token_client(applicant, [stored["dataset"]])
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
-                               HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+        response = client.post(
+            "/api/exports",
+            {"files": [stored["file"].accession]},
+            format="json",
+            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        )
     body = client.get(f"/api/exports/{response.json()['id']}").json()
     assert body["status"] == "done"
     link = body["links"][0]["url"].removeprefix("http://testserver")
@@ -96,8 +116,12 @@ def test_expired_exports_are_cleaned_from_the_outbox(stored, applicant, client_k
 
 def _export_link(client, stored, client_keys) -> str:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
-                               HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+        response = client.post(
+            "/api/exports",
+            {"files": [stored["file"].accession]},
+            format="json",
+            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        )
     assert response.status_code == 202, response.content
     body = client.get(f"/api/exports/{response.json()['id']}").json()
     assert body["status"] == "done", body
@@ -130,9 +154,15 @@ def test_an_export_link_from_a_brokers_visas_ends_when_the_visas_do(stored, appl
     from gdi_archive.passports.grants import Grants
 
     client = APIClient()
-    client.force_authenticate(user=applicant, token=Grants(
-        subject=applicant.username, issuer="https://broker.example.org", datasets=frozenset({stored["dataset"].accession}),
-        expires_at=timezone.now() + timedelta(seconds=2)))
+    client.force_authenticate(
+        user=applicant,
+        token=Grants(
+            subject=applicant.username,
+            issuer="https://broker.example.org",
+            datasets=frozenset({stored["dataset"].accession}),
+            expires_at=timezone.now() + timedelta(seconds=2),
+        ),
+    )
     link = _export_link(client, stored, client_keys)
     assert Client().get(link).status_code == 200
     time.sleep(2.1)
@@ -147,10 +177,18 @@ def test_an_export_whose_worker_died_is_run_again(stored, applicant, client_keys
 
     client = token_client(applicant, [stored["dataset"]])
     with TestCase.captureOnCommitCallbacks(execute=False):  # queued; no worker picks it up here
-        first = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
-                            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).json()["id"]
-        alive = client.post("/api/exports", {"files": [stored["file"].accession]}, format="json",
-                            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).json()["id"]
+        first = client.post(
+            "/api/exports",
+            {"files": [stored["file"].accession]},
+            format="json",
+            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        ).json()["id"]
+        alive = client.post(
+            "/api/exports",
+            {"files": [stored["file"].accession]},
+            format="json",
+            HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        ).json()["id"]
     now = timezone.now()
     Export.objects.filter(pk=first).update(status=Export.Status.RUNNING, worker="celery@dead", heartbeat_at=now)
     Export.objects.filter(pk=alive).update(status=Export.Status.RUNNING, worker="celery@alive", heartbeat_at=now)

@@ -62,7 +62,9 @@ def test_ranges_decrypt_to_exactly_those_bytes(stored, applicant, client_keys, s
 
 def test_start_past_the_end_is_416(stored, applicant, client_keys):
     client = token_client(applicant, [stored["dataset"]])
-    response = get_stream(client, stored["file"].accession, client_keys, start=len(stored["plain"]) + 1, end=len(stored["plain"]) + 5)
+    response = get_stream(
+        client, stored["file"].accession, client_keys, start=len(stored["plain"]) + 1, end=len(stored["plain"]) + 5
+    )
     assert response.status_code == 416
     assert response.json()["error"] == "RangeNotSatisfiable"
 
@@ -83,8 +85,13 @@ def test_header_is_the_same_bytes_every_time_and_resumes(stored, applicant, clie
     full = body_of(first)
     etag = first["ETag"]
     cut = 150  # inside the header
-    resumed = client.get(f"/api/files/{acc}", {"start": 70000, "end": 200000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
-                         HTTP_RANGE=f"bytes={cut}-", HTTP_IF_RANGE=etag)
+    resumed = client.get(
+        f"/api/files/{acc}",
+        {"start": 70000, "end": 200000},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        HTTP_RANGE=f"bytes={cut}-",
+        HTTP_IF_RANGE=etag,
+    )
     assert resumed.status_code == 206
     assert resumed["Content-Range"] == f"bytes {cut}-{len(full) - 1}/{len(full)}"
     assert resumed["ETag"] == etag
@@ -92,11 +99,18 @@ def test_header_is_the_same_bytes_every_time_and_resumes(stored, applicant, clie
     assert joined == full
     assert client_keys.decrypt(joined) == stored["plain"][70000:200000]
     # A stale validator gets the whole stream again (200), not a mismatched piece.
-    stale = client.get(f"/api/files/{acc}", {"start": 70000, "end": 200000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
-                       HTTP_RANGE=f"bytes={cut}-", HTTP_IF_RANGE='"something-else"')
+    stale = client.get(
+        f"/api/files/{acc}",
+        {"start": 70000, "end": 200000},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        HTTP_RANGE=f"bytes={cut}-",
+        HTTP_IF_RANGE='"something-else"',
+    )
     assert stale.status_code == 200 and body_of(stale) == full
     # The header endpoint gives the same header.
-    header = client.get(f"/api/files/{acc}/header", {"start": 70000, "end": 200000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    header = client.get(
+        f"/api/files/{acc}/header", {"start": 70000, "end": 200000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value
+    )
     assert header.status_code == 200 and full.startswith(header.content)
 
 
@@ -119,8 +133,9 @@ def test_header_plus_content_is_a_valid_stream_and_content_resumes(stored, appli
 def test_registered_key_is_used_when_none_is_sent(stored, applicant, client_keys):
     from gdi_archive.accounts.models import PublicKey
 
-    PublicKey.objects.create(user=applicant, key=base64.b64encode(client_keys.raw).decode(),
-                             fingerprint=client_keys.raw.hex())
+    PublicKey.objects.create(
+        user=applicant, key=base64.b64encode(client_keys.raw).decode(), fingerprint=client_keys.raw.hex()
+    )
     client = token_client(applicant, [stored["dataset"]])
     response = client.get(f"/api/files/{stored['file'].accession}", {"start": 10, "end": 20})
     assert response.status_code == 200
@@ -129,9 +144,12 @@ def test_registered_key_is_used_when_none_is_sent(stored, applicant, client_keys
 
 def test_same_key_in_two_headers_is_one_key(stored, applicant, client_keys):
     client = token_client(applicant, [stored["dataset"]])
-    response = client.get(f"/api/files/{stored['file'].accession}", {"start": 0, "end": 5},
-                          HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
-                          HTTP_CLIENT_PUBLIC_KEY=base64.b64encode(client_keys.raw).decode())
+    response = client.get(
+        f"/api/files/{stored['file'].accession}",
+        {"start": 0, "end": 5},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        HTTP_CLIENT_PUBLIC_KEY=base64.b64encode(client_keys.raw).decode(),
+    )
     assert response.status_code == 200
     assert client_keys.decrypt(body_of(response)) == stored["plain"][:5]
 
@@ -139,8 +157,11 @@ def test_same_key_in_two_headers_is_one_key(stored, applicant, client_keys):
 def test_two_different_keys_are_400(stored, applicant, client_keys, tmp_path):
     other = ClientKeyPair(tmp_path, "other")
     client = token_client(applicant, [stored["dataset"]])
-    response = client.get(f"/api/files/{stored['file'].accession}", HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
-                          HTTP_HTSGET_CONTEXT_PUBLIC_KEY=other.header_value)
+    response = client.get(
+        f"/api/files/{stored['file'].accession}",
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+        HTTP_HTSGET_CONTEXT_PUBLIC_KEY=other.header_value,
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "InvalidInput" and "two different" in response.json()["detail"]
 
@@ -152,7 +173,9 @@ def test_no_key_is_400(stored, applicant):
     assert "public key is needed" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("value", ["not a key", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode()])
+@pytest.mark.parametrize(
+    "value", ["not a key", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode()]
+)
 def test_malformed_key_is_400(stored, applicant, value):
     client = token_client(applicant, [stored["dataset"]])
     response = client.get(f"/api/files/{stored['file'].accession}", HTTP_X_C4GH_PUBLIC_KEY=value)

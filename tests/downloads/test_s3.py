@@ -23,9 +23,11 @@ def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, ap
     dataset = release(dac=dac, steward=steward, files=[data])
     client = token_client(applicant, [dataset])
 
-    ticket = client.get(f"/htsget/reads/{data.accession}", {"encryptionScheme": "C4GH", "referenceName": "chr1",
-                                                            "start": 100_000, "end": 300_000},
-                        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value).json()
+    ticket = client.get(
+        f"/htsget/reads/{data.accession}",
+        {"encryptionScheme": "C4GH", "referenceName": "chr1", "start": 100_000, "end": 300_000},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+    ).json()
     parts, presigned = [], 0
     for block in ticket["htsget"]["urls"]:
         if block["url"].startswith("data:"):
@@ -46,12 +48,18 @@ def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, ap
     assert "range" in block["url"].split("X-Amz-SignedHeaders=", 1)[1].split("&", 1)[0]
     assert requests.get(block["url"], headers={"Range": "bytes=0-"}, timeout=30).status_code == 403
 
-    response = client.get(f"/api/files/{data.accession}", {"start": 70_000, "end": 200_000}, HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value)
+    response = client.get(
+        f"/api/files/{data.accession}",
+        {"start": 70_000, "end": 200_000},
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+    )
     assert response.status_code == 200
     assert client_keys.decrypt(b"".join(response.streaming_content)) == bam.read_bytes()[70_000:200_000]
 
 
-def test_unreachable_store_is_a_clean_503_before_any_byte(s3_env, steward, dac, applicant, client_keys, tmp_path, settings):
+def test_unreachable_store_is_a_clean_503_before_any_byte(
+    s3_env, steward, dac, applicant, client_keys, tmp_path, settings
+):
     """The store is asked before the status line: never a 200 that is cut after the header."""
     import os
     import socket
@@ -86,5 +94,7 @@ def test_a_missing_stored_body_is_a_clean_error(steward, dac, applicant, client_
     storage.archive_store().delete(data.location)
     response = client.get(f"/api/files/{data.accession}/content")
     assert response.status_code == 500
-    assert response.json() == {"error": "InternalError",
-                               "detail": "This file cannot be read from the archive just now; the operators have been alerted."}
+    assert response.json() == {
+        "error": "InternalError",
+        "detail": "This file cannot be read from the archive just now; the operators have been alerted.",
+    }

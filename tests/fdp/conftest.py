@@ -22,8 +22,10 @@ def shared_dir() -> Path | None:
 def shapes_folder() -> Path:
     shared = shared_dir()
     if shared is None or not (shared / SHAPES).is_dir():
-        pytest.skip("The GDI metadata shapes are not here: set GDI_SHARED_DIR to the shared folder "
-                    "holding standards/gdi-metadata-shacl")
+        pytest.skip(
+            "The GDI metadata shapes are not here: set GDI_SHARED_DIR to the shared folder "
+            "holding standards/gdi-metadata-shacl"
+        )
     return shared / SHAPES
 
 

@@ -18,8 +18,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 HEALTH = "http://healthdataportal.eu/ns/health#"
 LDP = "http://www.w3.org/ns/ldp#"
-MEDIA = {"ttl": ("text/turtle", "turtle"), "jsonld": ("application/ld+json", "json-ld"),
-         "rdf": ("application/rdf+xml", "xml")}
+MEDIA = {
+    "ttl": ("text/turtle", "turtle"),
+    "jsonld": ("application/ld+json", "json-ld"),
+    "rdf": ("application/rdf+xml", "xml"),
+}
 
 
 def fetch(client: Client, url: str, fmt: str = "ttl", *, by_accept: bool = True) -> Graph:
@@ -51,9 +54,18 @@ def test_every_record_of_the_demo_conforms_and_reads_the_same_in_every_syntax(dj
     records[str(datasets[0])] = dataset
     subject = datasets[0]
     assert dataset.value(subject, DCTERMS.identifier) == Literal(
-        f"GDI-EE-DEMO-{int(demo.accession[-11:])}", datatype=URIRef("http://www.w3.org/2001/XMLSchema#string"))
-    assert (subject, DCTERMS.type, URIRef("https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA")) in dataset
-    assert (subject, DCTERMS.accessRights, URIRef("http://publications.europa.eu/resource/authority/access-right/RESTRICTED")) in dataset
+        f"GDI-EE-DEMO-{int(demo.accession[-11:])}", datatype=URIRef("http://www.w3.org/2001/XMLSchema#string")
+    )
+    assert (
+        subject,
+        DCTERMS.type,
+        URIRef("https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA"),
+    ) in dataset
+    assert (
+        subject,
+        DCTERMS.accessRights,
+        URIRef("http://publications.europa.eu/resource/authority/access-right/RESTRICTED"),
+    ) in dataset
     assert (subject, DCTERMS.rights, URIRef("http://purl.obolibrary.org/obo/DUO_0000042")) in dataset
     # One sample (DEMO-SAMPLE-1) in both the BAM's read group and the VCF's columns, read at ingest.
     assert {f.format: f.samples for f in demo.files.all()} == {"BAM": ["DEMO-SAMPLE-1"], "VCF": ["DEMO-SAMPLE-1"]}

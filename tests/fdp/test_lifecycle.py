@@ -28,14 +28,23 @@ def files(steward):
 
 
 def new_dataset(api, dac, files, **metadata) -> str:
-    created = api.post("/api/datasets", {"title": "Rare disease genomes", "dac": dac.accession,
-                                         "description": "Whole genomes of a rare disease cohort.",
-                                         "duo": ["DUO:0000007", "MONDO:0000001"], "metadata": metadata},
-                       format="json")
+    created = api.post(
+        "/api/datasets",
+        {
+            "title": "Rare disease genomes",
+            "dac": dac.accession,
+            "description": "Whole genomes of a rare disease cohort.",
+            "duo": ["DUO:0000007", "MONDO:0000001"],
+            "metadata": metadata,
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     accession = created.json()["accession"]
-    assert api.post(f"/api/datasets/{accession}/files", {"files": [f.accession for f in files]},
-                    format="json").status_code == 200
+    assert (
+        api.post(f"/api/datasets/{accession}/files", {"files": [f.accession for f in files]}, format="json").status_code
+        == 200
+    )
     return accession
 
 
@@ -52,7 +61,9 @@ def test_release_is_refused_with_what_is_wrong_until_the_steward_fixes_it(api, s
     assert refused.status_code == 400
     body = refused.json()
     assert body["error"] == "MetadataIncomplete"
-    assert any(p.startswith(f"health category: {BAD_CATEGORY} is not one of the allowed values") for p in body["properties"])
+    assert any(
+        p.startswith(f"health category: {BAD_CATEGORY} is not one of the allowed values") for p in body["properties"]
+    )
     assert any(p.startswith("type:") or p.startswith("type ") for p in body["properties"]), body["properties"]
     assert "health category" in body["detail"]
     assert Dataset.objects.get(accession=accession).status == "draft"
@@ -62,8 +73,11 @@ def test_release_is_refused_with_what_is_wrong_until_the_steward_fixes_it(api, s
     valid = api.get(f"/fdp/dataset/{accession}/valid").json()
     assert valid["conforms"] is False and valid["properties"] == body["properties"]
 
-    fixed = api.patch(f"/api/datasets/{accession}", {"metadata": {"health_category": None, "type": SYNTHETIC,
-                                                                   "keywords": ["rare disease"]}}, format="json")
+    fixed = api.patch(
+        f"/api/datasets/{accession}",
+        {"metadata": {"health_category": None, "type": SYNTHETIC, "keywords": ["rare disease"]}},
+        format="json",
+    )
     assert fixed.status_code == 200 and fixed.json()["metadata"] == {"type": SYNTHETIC, "keywords": ["rare disease"]}
     assert api.get(f"/fdp/dataset/{accession}/valid").json()["conforms"] is True
     assert api.post(f"/api/datasets/{accession}/release").status_code == 200
@@ -90,25 +104,39 @@ def test_no_publisher_anywhere_is_refused_by_the_api_the_command_and_the_admin(a
     with pytest.raises(CommandError, match="publisher is missing"):
         call_command("release_dataset", accession, "--as", steward.username)
 
-    page = client_for(steward).post("/admin/catalogue/dataset/",
-                                    {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
-                                    follow=True)
+    page = client_for(steward).post(
+        "/admin/catalogue/dataset/",
+        {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
+        follow=True,
+    )
     assert "publisher is missing" in page.content.decode()
     assert Dataset.objects.get(accession=accession).status == "draft"
 
     # A steward names the publisher for this dataset: the node default is not needed.
-    api.patch(f"/api/datasets/{accession}", {"metadata": {"publisher": {"name": "Tartu Biobank",
-                                                                        "email": "biobank@example.org",
-                                                                        "identifier": "https://ror.org/03z77qz90"}}},
-              format="json")
+    api.patch(
+        f"/api/datasets/{accession}",
+        {
+            "metadata": {
+                "publisher": {
+                    "name": "Tartu Biobank",
+                    "email": "biobank@example.org",
+                    "identifier": "https://ror.org/03z77qz90",
+                }
+            }
+        },
+        format="json",
+    )
     assert api.post(f"/api/datasets/{accession}/release").status_code == 200
 
 
 def test_metadata_of_the_wrong_shape_is_refused_at_once(api, steward, dac):
     api.force_authenticate(steward)
-    for metadata, words in (({"colour": "blue"}, "Unknown"), ({"theme": "HEAL"}, "list of IRIs"),
-                            ({"publisher": {"name": "X", "email": "not-an-email"}}, "email"),
-                            ({"legal_basis": ["dpv:Consent"]}, "IRI")):
+    for metadata, words in (
+        ({"colour": "blue"}, "Unknown"),
+        ({"theme": "HEAL"}, "list of IRIs"),
+        ({"publisher": {"name": "X", "email": "not-an-email"}}, "email"),
+        ({"legal_basis": ["dpv:Consent"]}, "IRI"),
+    ):
         answer = api.post("/api/datasets", {"title": "T", "dac": dac.accession, "metadata": metadata}, format="json")
         assert answer.status_code == 400 and words in answer.json()["detail"], (metadata, answer.json())
 
@@ -129,14 +157,17 @@ def test_edits_move_modified_and_withdrawal_is_410_and_leaves_the_catalog(api, s
     assert api.post(f"/api/datasets/{accession}/release").status_code == 200
     subject = URIRef(f"http://testserver/fdp/dataset/{accession}")
     before = rdf(f"/fdp/dataset/{accession}").value(subject, ns.DCTERMS.modified).toPython()
-    assert api.patch(f"/api/datasets/{accession}", {"title": "Rare disease genomes, release 2"},
-                     format="json").status_code == 200
+    assert (
+        api.patch(f"/api/datasets/{accession}", {"title": "Rare disease genomes, release 2"}, format="json").status_code
+        == 200
+    )
     after = rdf(f"/fdp/dataset/{accession}")
     assert after.value(subject, ns.DCTERMS.modified).toPython() > before
     assert str(after.value(subject, ns.DCTERMS.title)) == "Rare disease genomes, release 2"
     # A released dataset must stay publishable: an edit that breaks its record is refused.
-    broken = api.patch(f"/api/datasets/{accession}", {"metadata": {"conforms_to": ["http://example.org/x"]}},
-                       format="json")
+    broken = api.patch(
+        f"/api/datasets/{accession}", {"metadata": {"conforms_to": ["http://example.org/x"]}}, format="json"
+    )
     assert broken.status_code == 400 and broken.json()["error"] == "MetadataIncomplete"
 
     distribution = f"/fdp/distribution/{accession}-vcf"
@@ -154,8 +185,9 @@ def test_content_negotiation_answers(api):
     client = Client()
     assert client.get("/fdp")["Content-Type"].startswith("text/turtle")
     assert client.get("/fdp", HTTP_ACCEPT="text/html,*/*;q=0.8")["Content-Type"].startswith("text/turtle")
-    assert client.get("/fdp", HTTP_ACCEPT="application/rdf+xml;q=0.5, application/ld+json")["Content-Type"] \
-        .startswith("application/ld+json")
+    assert client.get("/fdp", HTTP_ACCEPT="application/rdf+xml;q=0.5, application/ld+json")["Content-Type"].startswith(
+        "application/ld+json"
+    )
     assert client.get("/fdp", HTTP_ACCEPT="text/html").status_code == 406
     assert client.get("/fdp", {"format": "n3"}).status_code == 400
     assert client.get("/fdp/catalog/other").status_code == 404
@@ -178,20 +210,32 @@ def test_steward_fills_the_metadata_in_the_admin(steward, dac, files, settings):
 
     settings.FDP_PUBLISHER_NAME = None  # so the admin's publisher is the only one
     client = client_for(steward)
-    form = {"title": "Admin genomes", "description": "Genomes.", "dac": dac.pk, "terms_url": "", "terms_text": "",
-            "max_access_days": 365, "md_publisher_name": "Tartu Biobank", "md_publisher_email": "bb@example.org",
-            "md_health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
-            "md_keywords": "rare disease, exomes", "md_legal_basis": ["https://w3id.org/dpv#Consent"],
-            "add_files": " ".join(f.accession for f in files)}
+    form = {
+        "title": "Admin genomes",
+        "description": "Genomes.",
+        "dac": dac.pk,
+        "terms_url": "",
+        "terms_text": "",
+        "max_access_days": 365,
+        "md_publisher_name": "Tartu Biobank",
+        "md_publisher_email": "bb@example.org",
+        "md_health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
+        "md_keywords": "rare disease, exomes",
+        "md_legal_basis": ["https://w3id.org/dpv#Consent"],
+        "add_files": " ".join(f.accession for f in files),
+    }
     prefix = _inline_prefix(client.get(LIST + "add/"))
     form.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     bad = client.post(LIST + "add/", {**form, "md_publisher_email": "nope"})
     assert bad.status_code == 200 and not Dataset.objects.exists()
     assert client.post(LIST + "add/", form).status_code == 302
     dataset = Dataset.objects.get(title="Admin genomes")
-    assert dataset.metadata == {"publisher": {"name": "Tartu Biobank", "email": "bb@example.org"},
-                                "health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
-                                "keywords": ["rare disease", "exomes"], "legal_basis": ["https://w3id.org/dpv#Consent"]}
+    assert dataset.metadata == {
+        "publisher": {"name": "Tartu Biobank", "email": "bb@example.org"},
+        "health_category": ["http://data.gdi.eu/core/p2/HealthCategoryHumanGenetic"],
+        "keywords": ["rare disease", "exomes"],
+        "legal_basis": ["https://w3id.org/dpv#Consent"],
+    }
     change = f"{LIST}{dataset.pk}/change/"
     assert "Tartu Biobank" in client.get(change).content.decode()
     assert client.post(change, form).status_code == 302

@@ -57,8 +57,9 @@ def encrypt(plain: Path, recipient_pub: Path, out: Path | None = None) -> Path:
 
 def decrypt(encrypted: bytes, secret_key: Path, passphrase: str) -> bytes:
     env = {**os.environ, "C4GH_PASSPHRASE": passphrase}
-    result = subprocess.run([CRYPT4GH, "decrypt", "--sk", str(secret_key)], input=encrypted, capture_output=True,
-                            env=env, check=True)
+    result = subprocess.run(
+        [CRYPT4GH, "decrypt", "--sk", str(secret_key)], input=encrypted, capture_output=True, env=env, check=True
+    )
     return result.stdout
 
 

@@ -41,13 +41,20 @@ def upload(submitter, django_capture_on_commit_callbacks):
 
 
 def test_several_recipients_including_the_submitter(upload, archive_pub, tmp_path):
-    subprocess.run([CRYPT4GH_KEYGEN, "--sk", str(tmp_path / "me.sec"), "--pk", str(tmp_path / "me.pub"), "--nocrypt", "-f"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [CRYPT4GH_KEYGEN, "--sk", str(tmp_path / "me.sec"), "--pk", str(tmp_path / "me.pub"), "--nocrypt", "-f"],
+        check=True,
+        capture_output=True,
+    )
     plain = random_file(tmp_path / "m.bam", 100_000)
     out = tmp_path / "m.bam.c4gh"
     with open(plain, "rb") as src, open(out, "wb") as dst:
-        subprocess.run([CRYPT4GH, "encrypt", "--recipient_pk", str(tmp_path / "me.pub"), "--recipient_pk", str(archive_pub)],
-                       stdin=src, stdout=dst, check=True)
+        subprocess.run(
+            [CRYPT4GH, "encrypt", "--recipient_pk", str(tmp_path / "me.pub"), "--recipient_pk", str(archive_pub)],
+            stdin=src,
+            stdout=dst,
+            check=True,
+        )
     file = upload("m.bam.c4gh", out.read_bytes())
     assert file.status == "ready", file.error
     body = archive_store().open(file.location).read()
@@ -81,14 +88,19 @@ def test_garbage_after_a_valid_header_fails_at_segment_0(upload, archive_pub, tm
     assert file.error == "segment 0 fails authentication"
 
 
-def test_reupload_while_ingesting_fences_off_the_old_run(upload, submitter, archive_pub, tmp_path,
-                                                          django_capture_on_commit_callbacks):
+def test_reupload_while_ingesting_fences_off_the_old_run(
+    upload, submitter, archive_pub, tmp_path, django_capture_on_commit_callbacks
+):
     """A replacement arriving mid-ingest wins; the old run can no longer write its result."""
     from gdi_archive.ingest.pipeline import Verified
     from gdi_archive.ingest.runs import Superseded, claim_ingest, finish_ingest
 
     with django_capture_on_commit_callbacks(execute=False):
-        put(client_for(submitter), "w.bam.c4gh", encrypt(random_file(tmp_path / "old.bam", 5000), archive_pub).read_bytes())
+        put(
+            client_for(submitter),
+            "w.bam.c4gh",
+            encrypt(random_file(tmp_path / "old.bam", 5000), archive_pub).read_bytes(),
+        )
     first = File.objects.get()
     _, old_attempt, _ = claim_ingest(file_id=first.pk, worker="w1")
     new_plain = random_file(tmp_path / "new.bam", 7000)
@@ -97,5 +109,10 @@ def test_reupload_while_ingesting_fences_off_the_old_run(upload, submitter, arch
     assert file.sha256 == hashlib.sha256(new_plain.read_bytes()).hexdigest()
     assert IngestJob.objects.get(file=file).attempt > old_attempt
     with pytest.raises(Superseded):
-        finish_ingest(file_id=file.pk, attempt=old_attempt, location="files/old", archive_key_id="0" * 64,
-                      verified=Verified(b"", 0, 0, 0, "", "", ""))
+        finish_ingest(
+            file_id=file.pk,
+            attempt=old_attempt,
+            location="files/old",
+            archive_key_id="0" * 64,
+            verified=Verified(b"", 0, 0, 0, "", "", ""),
+        )

@@ -38,8 +38,9 @@ def test_generated_key_is_protected(api):
     assert "PRIVATE KEY" in secret.read_text()
     # Protected by the passphrase: the crypt4gh tool cannot use it without one.
     env = {k: v for k, v in os.environ.items() if k != "C4GH_PASSPHRASE"}
-    result = subprocess.run([CRYPT4GH, "decrypt", "--sk", str(secret)], input=b"", capture_output=True, env=env,
-                            timeout=30)
+    result = subprocess.run(
+        [CRYPT4GH, "decrypt", "--sk", str(secret)], input=b"", capture_output=True, env=env, timeout=30
+    )
     assert result.returncode != 0
 
 
@@ -74,7 +75,8 @@ def test_rotation_rekeys_headers_and_leaves_bodies(api, submitter, tmp_path, arc
     call_command("rotate_archive_key", stdout=again)
     assert "0 header(s) re-encrypted" in again.getvalue()
     assert [bytes(f.header) for f in File.objects.order_by("id")] == [
-        bytes(File.objects.get(pk=f.pk).header) for f in files]
+        bytes(File.objects.get(pk=f.pk).header) for f in files
+    ]
 
 
 def test_rotation_stopped_half_way_finishes_the_rest(api, submitter, tmp_path, archive_pub):
@@ -126,8 +128,17 @@ def test_ingest_file_command_checks_the_submitted_checksum(submitter, tmp_path, 
     call_command("ingest_file", str(encrypted), "--user", submitter.username, "--sha256", good, stdout=out)
     assert good in out.getvalue()
     with pytest.raises(CommandError, match="checksum mismatch"):
-        call_command("ingest_file", str(encrypted), "--user", submitter.username, "--name", "d.bam.c4gh",
-                     "--sha256", "1" * 64, stdout=io.StringIO())
+        call_command(
+            "ingest_file",
+            str(encrypted),
+            "--user",
+            submitter.username,
+            "--name",
+            "d.bam.c4gh",
+            "--sha256",
+            "1" * 64,
+            stdout=io.StringIO(),
+        )
 
 
 def test_admin_shows_progress_and_history_to_stewards_only(steward, dac_member, submitter, tmp_path, archive_pub):
@@ -146,13 +157,18 @@ def test_admin_restarts_a_failed_ingest(steward, submitter, tmp_path, archive_pu
 
     client = client_for(submitter)
     with django_capture_on_commit_callbacks(execute=False):
-        client.put("/api/inbox/r.bam.c4gh", data=encrypt(random_file(tmp_path / "r.bam", 3000), archive_pub).read_bytes(),
-                   content_type="application/octet-stream")
+        client.put(
+            "/api/inbox/r.bam.c4gh",
+            data=encrypt(random_file(tmp_path / "r.bam", 3000), archive_pub).read_bytes(),
+            content_type="application/octet-stream",
+        )
     file = File.objects.get()
     _, attempt, _ = claim_ingest(file_id=file.pk, worker="w")
     fail_ingest(file_id=file.pk, attempt=attempt, reason="The archive store is full; an operator must add space")
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(steward).post("/admin/catalogue/file/", {"action": "ingest_again", "_selected_action": [file.pk]})
+        response = client_for(steward).post(
+            "/admin/catalogue/file/", {"action": "ingest_again", "_selected_action": [file.pk]}
+        )
     assert response.status_code == 302
     file.refresh_from_db()
     assert file.status == "ready" and file.accession
@@ -170,7 +186,9 @@ def test_rotation_to_a_configured_key_file(api, submitter, tmp_path, archive_pub
     new_secret, new_public = tmp_path / "new.sec", tmp_path / "new.pub"
     generate_keypair(new_secret, new_public, archive_passphrase())
     with override_settings(C4GH_SECRET_KEY_FILES=[str(new_secret), str(old_secret)]):
-        assert parse_public_key(api.get("/api/archive-key").content.decode()) == parse_public_key(new_public.read_text())
+        assert parse_public_key(api.get("/api/archive-key").content.decode()) == parse_public_key(
+            new_public.read_text()
+        )
         out = io.StringIO()
         call_command("rotate_archive_key", stdout=out)
         assert "1 header(s) re-encrypted" in out.getvalue()
@@ -200,5 +218,7 @@ def test_development_generates_a_passphrase_file_when_none_is_set(tmp_path):
         from gdi_archive.crypt4gh.keys import format_public_key
 
         pub_file.write_text(format_public_key(pub))
-        assert decrypt(encrypt(plain, pub_file).read_bytes(), secrets[0],
-                       passphrase_file.read_text().strip()) == plain.read_bytes()
+        assert (
+            decrypt(encrypt(plain, pub_file).read_bytes(), secrets[0], passphrase_file.read_text().strip())
+            == plain.read_bytes()
+        )

@@ -55,7 +55,11 @@ def test_round_trip(celery_worker_process, submitter, archive_pub, tmp_path):
     assert file.stored_sha256 == hashlib.sha256(body).hexdigest()
     assert decrypt(_stored_stream(file), archive_secret_key_file(), archive_passphrase()) == data
     assert list(FileEvent.objects.filter(file=file).values_list("status", flat=True)) == [
-        "uploaded", "verifying", "archiving", "ready"]
+        "uploaded",
+        "verifying",
+        "archiving",
+        "ready",
+    ]
     assert not inbox_store().exists(File.objects.get(pk=file.pk).inbox_location or "x")
     assert list(inbox_store().list(f"{submitter.pk}/")) == []
     assert _archive_keys() == [file.location]
@@ -84,8 +88,11 @@ def test_not_crypt4gh(celery_worker_process, submitter, tmp_path):
 
 
 def test_encrypted_for_another_key(celery_worker_process, submitter, tmp_path):
-    subprocess.run([CRYPT4GH_KEYGEN, "--sk", str(tmp_path / "other.sec"), "--pk", str(tmp_path / "other.pub"),
-                    "--nocrypt", "-f"], check=True, capture_output=True)
+    subprocess.run(
+        [CRYPT4GH_KEYGEN, "--sk", str(tmp_path / "other.sec"), "--pk", str(tmp_path / "other.pub"), "--nocrypt", "-f"],
+        check=True,
+        capture_output=True,
+    )
     plain = random_file(tmp_path / "x.bam", 70000)
     result = _fails(client_for(submitter), "x.bam.c4gh", encrypt(plain, tmp_path / "other.pub").read_bytes())
     assert "not encrypted for any archive key" in result["error"]
@@ -114,15 +121,20 @@ def test_tampered_segment_is_named(celery_worker_process, submitter, archive_pub
 def test_checksum_mismatch(celery_worker_process, submitter, archive_pub, tmp_path):
     plain = random_file(tmp_path / "c.bam", 100_000)
     wrong = hashlib.sha256(b"something else").hexdigest()
-    result = _fails(client_for(submitter), "c.bam.c4gh", encrypt(plain, archive_pub).read_bytes(),
-                    HTTP_X_CHECKSUM_SHA256=wrong)
-    assert result["error"] == f"checksum mismatch: expected sha256 {wrong}, got {hashlib.sha256(plain.read_bytes()).hexdigest()}"
+    result = _fails(
+        client_for(submitter), "c.bam.c4gh", encrypt(plain, archive_pub).read_bytes(), HTTP_X_CHECKSUM_SHA256=wrong
+    )
+    assert (
+        result["error"]
+        == f"checksum mismatch: expected sha256 {wrong}, got {hashlib.sha256(plain.read_bytes()).hexdigest()}"
+    )
 
 
 def test_md5_mismatch(celery_worker_process, submitter, archive_pub, tmp_path):
     plain = random_file(tmp_path / "c.bam", 1000)
-    result = _fails(client_for(submitter), "c.bam.c4gh", encrypt(plain, archive_pub).read_bytes(),
-                    HTTP_X_CHECKSUM_MD5="0" * 32)
+    result = _fails(
+        client_for(submitter), "c.bam.c4gh", encrypt(plain, archive_pub).read_bytes(), HTTP_X_CHECKSUM_MD5="0" * 32
+    )
     assert result["error"].startswith("checksum mismatch: expected md5 " + "0" * 32)
 
 
@@ -130,8 +142,13 @@ def test_matching_checksums_are_accepted(celery_worker_process, submitter, archi
     plain = random_file(tmp_path / "ok.vcf.gz", 90_000)
     data = plain.read_bytes()
     client = client_for(submitter)
-    put(client, "ok.vcf.gz.c4gh", encrypt(plain, archive_pub).read_bytes(),
-        HTTP_X_CHECKSUM_SHA256=hashlib.sha256(data).hexdigest().upper(), HTTP_X_CHECKSUM_MD5=hashlib.md5(data).hexdigest())
+    put(
+        client,
+        "ok.vcf.gz.c4gh",
+        encrypt(plain, archive_pub).read_bytes(),
+        HTTP_X_CHECKSUM_SHA256=hashlib.sha256(data).hexdigest().upper(),
+        HTTP_X_CHECKSUM_MD5=hashlib.md5(data).hexdigest(),
+    )
     assert wait_until(client, "ok.vcf.gz.c4gh")["status"] == "ready"
 
 

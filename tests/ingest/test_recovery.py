@@ -77,8 +77,13 @@ def test_stale_run_cannot_overwrite_a_newer_one(submitter, archive_pub, tmp_path
     fresh = run_ingest(file_id=file.pk, worker="w2@host")
     assert fresh.status == "ready"
     with pytest.raises(Superseded):
-        finish_ingest(file_id=file.pk, attempt=stale_attempt, location="files/bogus", archive_key_id="0" * 64,
-                      verified=Verified(b"x", 0, 1, 1, "0" * 64, "0" * 32, "0" * 64))
+        finish_ingest(
+            file_id=file.pk,
+            attempt=stale_attempt,
+            location="files/bogus",
+            archive_key_id="0" * 64,
+            verified=Verified(b"x", 0, 1, 1, "0" * 64, "0" * 32, "0" * 64),
+        )
     assert fail_ingest(file_id=file.pk, attempt=stale_attempt, reason="stale") is None
     after = File.objects.get(pk=file.pk)
     assert (after.status, after.error, after.location) == ("ready", "", fresh.location)
@@ -86,8 +91,9 @@ def test_stale_run_cannot_overwrite_a_newer_one(submitter, archive_pub, tmp_path
 
 
 @pytest.mark.django_db
-def test_periodic_recovery_restarts_runs_with_a_stale_heartbeat(submitter, archive_pub, tmp_path,
-                                                               django_capture_on_commit_callbacks):
+def test_periodic_recovery_restarts_runs_with_a_stale_heartbeat(
+    submitter, archive_pub, tmp_path, django_capture_on_commit_callbacks
+):
     """The beat task finds a run whose worker vanished (no heartbeat for too long) and finishes the file."""
     from datetime import timedelta
 

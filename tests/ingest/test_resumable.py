@@ -45,18 +45,28 @@ def test_parts_in_order_make_a_ready_file_that_decrypts(celery_worker_process, s
     total = len(encrypted)
     start = 0
     while start + PART < total:
-        response = put_part(client, "sample.bam.c4gh", encrypted[start:start + PART], start, total)
+        response = put_part(client, "sample.bam.c4gh", encrypted[start : start + PART], start, total)
         assert response.status_code == 202, response.content
-        assert response.json() == {"name": "sample.bam.c4gh", "status": "partial", "bytes_received": start + PART,
-                                   "bytes_total": total}
+        assert response.json() == {
+            "name": "sample.bam.c4gh",
+            "status": "partial",
+            "bytes_received": start + PART,
+            "bytes_total": total,
+        }
         assert response["Upload-Offset"] == str(start + PART)
         start += PART
         assert not File.objects.exists()  # nothing partial is registered, so nothing partial is ingested
         status, head = offset(client, "sample.bam.c4gh")
         assert status == 200 and head["Upload-Offset"] == str(start) and head["Upload-Length"] == str(total)
     assert client.head("/api/inbox/sample.bam.c4gh")["Upload-Offset"] == str(start)
-    last = put_part(client, "sample.bam.c4gh", encrypted[start:], start, total,
-                    HTTP_X_CHECKSUM_SHA256=hashlib.sha256(plain).hexdigest())
+    last = put_part(
+        client,
+        "sample.bam.c4gh",
+        encrypted[start:],
+        start,
+        total,
+        HTTP_X_CHECKSUM_SHA256=hashlib.sha256(plain).hexdigest(),
+    )
     assert last.status_code == 201, last.content
     assert last.json()["status"] == "uploaded" and last.json()["bytes_total"] == total
     assert _partial_keys() == []  # the parts are gone once assembled
@@ -78,11 +88,11 @@ def test_a_part_that_does_not_start_at_the_offset_is_409_with_the_offset(submitt
     total = len(encrypted)
     assert put_part(client, "s.bam.c4gh", encrypted[:PART], 0, total).status_code == 202
     for start in (2 * PART, 0, PART // 2):  # skipping ahead, starting again, overlapping
-        response = put_part(client, "s.bam.c4gh", encrypted[start:start + PART], start, total)
+        response = put_part(client, "s.bam.c4gh", encrypted[start : start + PART], start, total)
         assert response.status_code == 409, response.content
         assert response.json()["error"] == "UploadOffsetMismatch"
         assert response.json()["bytes_received"] == PART and response["Upload-Offset"] == str(PART)
-    first = put_part(client, "t.bam.c4gh", encrypted[PART:2 * PART], PART, total)  # nothing received yet
+    first = put_part(client, "t.bam.c4gh", encrypted[PART : 2 * PART], PART, total)  # nothing received yet
     assert first.status_code == 409 and first["Upload-Offset"] == "0"
     assert offset(client, "s.bam.c4gh")[1]["Upload-Offset"] == str(PART)
     assert not File.objects.exists()
@@ -91,11 +101,16 @@ def test_a_part_that_does_not_start_at_the_offset_is_409_with_the_offset(submitt
 def _send_half_and_hang_up(url: str, token_headers: dict, path: str, data: bytes, start: int, total: int) -> bytes:
     """A part whose connection breaks half-way: the headers promise len(data) bytes, half come."""
     parsed = urlparse(url)
-    head = [f"PUT {path} HTTP/1.1", f"Host: {parsed.netloc}", f"Content-Length: {len(data)}",
-            f"Content-Range: bytes {start}-{start + len(data) - 1}/{total}", "Content-Type: application/octet-stream"]
+    head = [
+        f"PUT {path} HTTP/1.1",
+        f"Host: {parsed.netloc}",
+        f"Content-Length: {len(data)}",
+        f"Content-Range: bytes {start}-{start + len(data) - 1}/{total}",
+        "Content-Type: application/octet-stream",
+    ]
     head += [f"{key}: {value}" for key, value in token_headers.items()]
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data[:len(data) // 2])
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data[: len(data) // 2])
         sock.shutdown(socket.SHUT_WR)
         try:
             return sock.recv(4096)
@@ -110,15 +125,21 @@ def test_resume_after_a_part_broke_half_way(celery_worker_process, live_server, 
     client = client_for(submitter)
     token = client.post("/api/tokens", {}, format="json").json()["token"]
     assert put_part(client, "r.bam.c4gh", encrypted[:PART], 0, total).status_code == 202
-    answer = _send_half_and_hang_up(live_server.url, {"Authorization": f"Bearer {token}"}, "/api/inbox/r.bam.c4gh",
-                           encrypted[PART:2 * PART], PART, total)
+    answer = _send_half_and_hang_up(
+        live_server.url,
+        {"Authorization": f"Bearer {token}"},
+        "/api/inbox/r.bam.c4gh",
+        encrypted[PART : 2 * PART],
+        PART,
+        total,
+    )
     assert answer.split(b"\r\n")[0].split()[1] in (b"400", b"408"), answer[:300]
     status, response = offset(client, "r.bam.c4gh")
     assert status == 200 and response["Upload-Offset"] == str(PART)  # the broken part was not kept
     assert len(_partial_keys()) == 1
     start = PART
     while start < total:
-        chunk = encrypted[start:start + PART]
+        chunk = encrypted[start : start + PART]
         response = put_part(client, "r.bam.c4gh", chunk, start, total)
         assert response.status_code in (201, 202), response.content
         start += len(chunk)
@@ -141,7 +162,7 @@ def test_a_part_whose_length_does_not_match_its_range_is_400_and_not_kept(submit
     _, encrypted = source
     client = client_for(submitter)
     total = len(encrypted)
-    response = put(client, "w.bam.c4gh", encrypted[:PART - 10], HTTP_CONTENT_RANGE=f"bytes 0-{PART - 1}/{total}")
+    response = put(client, "w.bam.c4gh", encrypted[: PART - 10], HTTP_CONTENT_RANGE=f"bytes 0-{PART - 1}/{total}")
     assert response.status_code == 400 and response.json()["error"] == "InvalidInput"
     for bad in ("bytes 5-1/10", "bytes 0-10/10", "rows 0-1/2", "bytes */100"):
         assert put(client, "w.bam.c4gh", b"xx", HTTP_CONTENT_RANGE=bad).status_code == 400
@@ -157,7 +178,7 @@ def test_another_user_cannot_see_or_continue_my_partial_upload(submitter, stewar
     assert offset(other, "mine.bam.c4gh")[0] == 404
     assert other.head("/api/inbox/mine.bam.c4gh").status_code == 404
     # The steward's part at my offset is the start of *their* upload: refused, it does not continue mine.
-    refused = put_part(other, "mine.bam.c4gh", encrypted[PART:2 * PART], PART, total)
+    refused = put_part(other, "mine.bam.c4gh", encrypted[PART : 2 * PART], PART, total)
     assert refused.status_code == 409 and refused["Upload-Offset"] == "0"
     assert offset(client_for(applicant), "mine.bam.c4gh")[0] == 403  # not a submitter at all
     assert client_for(applicant).get("/api/inbox/mine.bam.c4gh").json()["error"] == "Forbidden"
@@ -168,7 +189,9 @@ def test_another_user_cannot_see_or_continue_my_partial_upload(submitter, stewar
 
 
 @pytest.mark.django_db
-def test_a_whole_file_put_still_works_and_replaces_an_unfinished_upload(submitter, source, django_capture_on_commit_callbacks):
+def test_a_whole_file_put_still_works_and_replaces_an_unfinished_upload(
+    submitter, source, django_capture_on_commit_callbacks
+):
     _, encrypted = source
     client = client_for(submitter)
     assert put_part(client, "p.bam.c4gh", encrypted[:PART], 0, len(encrypted)).status_code == 202
@@ -195,7 +218,9 @@ def test_unfinished_uploads_idle_for_a_day_are_removed(submitter, source):
 
 @pytest.mark.worker
 @pytest.mark.s3
-def test_parts_in_s3_are_assembled_by_a_streaming_write(s3_env, celery_worker_process, submitter, archive_pub, tmp_path):
+def test_parts_in_s3_are_assembled_by_a_streaming_write(
+    s3_env, celery_worker_process, submitter, archive_pub, tmp_path
+):
     inbox_store().ensure_ready()
     archive_store().ensure_ready()
     plain = random_file(tmp_path / "reads.cram", 11 * 1024 * 1024 + 77)
@@ -203,7 +228,7 @@ def test_parts_in_s3_are_assembled_by_a_streaming_write(s3_env, celery_worker_pr
     client = client_for(submitter)
     part, start, total = 4 * 1024 * 1024, 0, len(encrypted)
     while start < total:
-        response = put_part(client, "reads.cram.c4gh", encrypted[start:start + part], start, total)
+        response = put_part(client, "reads.cram.c4gh", encrypted[start : start + part], start, total)
         assert response.status_code in (201, 202), response.content
         start += part
     assert response.status_code == 201

@@ -56,15 +56,21 @@ def _remove_archive_bucket(s3_env) -> None:
     create missing buckets only when they start)."""
     import boto3
 
-    client = boto3.client("s3", endpoint_url=s3_env["S3_ENDPOINT_URL"], aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_env["S3_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     bucket = s3_env["STORAGE_URL"].removeprefix("s3://")
     if bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]:
         client.delete_bucket(Bucket=bucket)
 
 
-def test_storage_outage_is_retried_then_succeeds(s3_env, quick_retries, celery_worker_process, submitter,
-                                                  archive_pub, tmp_path):
+def test_storage_outage_is_retried_then_succeeds(
+    s3_env, quick_retries, celery_worker_process, submitter, archive_pub, tmp_path
+):
     """The archive bucket is missing at first (StorageUnavailable); once it exists the retry finishes."""
     inbox_store().ensure_ready()
     _remove_archive_bucket(s3_env)
@@ -72,7 +78,9 @@ def test_storage_outage_is_retried_then_succeeds(s3_env, quick_retries, celery_w
     client = client_for(submitter)
     assert put(client, "v.vcf.gz.c4gh", encrypt(plain, archive_pub).read_bytes()).status_code == 201
     deadline = time.monotonic() + 30
-    while not FileEvent.objects.filter(file__inbox_name="v.vcf.gz.c4gh", detail__startswith="storage unavailable").exists():
+    while not FileEvent.objects.filter(
+        file__inbox_name="v.vcf.gz.c4gh", detail__startswith="storage unavailable"
+    ).exists():
         assert time.monotonic() < deadline, "the outage was not noticed"
         time.sleep(0.05)
     archive_store().ensure_ready()
@@ -81,8 +89,9 @@ def test_storage_outage_is_retried_then_succeeds(s3_env, quick_retries, celery_w
     assert done["sha256"] == hashlib.sha256(plain.read_bytes()).hexdigest()
 
 
-def test_storage_that_stays_down_fails_the_file_with_a_reason(s3_env, instant_retries, celery_worker_process,
-                                                              submitter, archive_pub, tmp_path):
+def test_storage_that_stays_down_fails_the_file_with_a_reason(
+    s3_env, instant_retries, celery_worker_process, submitter, archive_pub, tmp_path
+):
     inbox_store().ensure_ready()
     _remove_archive_bucket(s3_env)  # and it never comes back
     client = client_for(submitter)

@@ -41,9 +41,16 @@ def test_upload_registers_the_file_and_lists_it(submitter, encrypted, django_cap
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = put(client, "sample.bam.c4gh", encrypted)
     assert response.status_code == 201, response.content
-    assert response.json() == {"name": "sample.bam.c4gh", "status": "uploaded", "bytes_done": 0,
-                               "bytes_total": len(encrypted), "error": "", "accession": None, "sha256": None,
-                               "index_of": None}
+    assert response.json() == {
+        "name": "sample.bam.c4gh",
+        "status": "uploaded",
+        "bytes_done": 0,
+        "bytes_total": len(encrypted),
+        "error": "",
+        "accession": None,
+        "sha256": None,
+        "index_of": None,
+    }
     assert callbacks  # ingestion waits for the commit ...
     file = File.objects.get(submitter=submitter, inbox_name="sample.bam.c4gh")
     assert (file.name, file.format, file.status) == ("sample.bam", "BAM", "uploaded")
@@ -63,8 +70,13 @@ def test_upload_registers_the_file_and_lists_it(submitter, encrypted, django_cap
 def test_checksums_are_taken_from_headers_or_query(submitter, encrypted):
     client = client_for(submitter)
     sha, md5 = "a" * 64, "B" * 32
-    assert put(client, "one.vcf.gz.c4gh", encrypted, HTTP_X_CHECKSUM_SHA256=sha, HTTP_X_CHECKSUM_MD5=md5).status_code == 201
-    response = client.put(f"/api/inbox/two.bam.c4gh?sha256={sha}", data=encrypted, content_type="application/octet-stream")
+    assert (
+        put(client, "one.vcf.gz.c4gh", encrypted, HTTP_X_CHECKSUM_SHA256=sha, HTTP_X_CHECKSUM_MD5=md5).status_code
+        == 201
+    )
+    response = client.put(
+        f"/api/inbox/two.bam.c4gh?sha256={sha}", data=encrypted, content_type="application/octet-stream"
+    )
     assert response.status_code == 201
     one, two = File.objects.get(inbox_name="one.vcf.gz.c4gh"), File.objects.get(inbox_name="two.bam.c4gh")
     assert (one.supplied_sha256, one.supplied_md5, one.format) == (sha, md5.lower(), "VCF")
@@ -79,8 +91,10 @@ def test_malformed_checksum_is_refused(submitter, encrypted):
     assert not File.objects.exists()
 
 
-@pytest.mark.parametrize("name", [".hidden.c4gh", "sample.bam", "a b.c4gh", "x%2Fy.c4gh", "émoji.c4gh",
-                                  "a" * 252 + ".c4gh", ".c4gh", "..c4gh"])
+@pytest.mark.parametrize(
+    "name",
+    [".hidden.c4gh", "sample.bam", "a b.c4gh", "x%2Fy.c4gh", "émoji.c4gh", "a" * 252 + ".c4gh", ".c4gh", "..c4gh"],
+)
 def test_bad_names_are_refused(submitter, encrypted, name):
     response = put(client_for(submitter), name, encrypted)
     assert response.status_code in (400, 404)
@@ -165,8 +179,13 @@ def test_upload_bigger_than_free_space_is_507_and_leaves_nothing(submitter, encr
     """Refused up-front from the store's real free space (here: a Content-Length beyond any disk)."""
     claimed = 2**60
     with override_settings(INBOX_MAX_BYTES=2**62):
-        response = client_for(submitter).generic("PUT", "/api/inbox/huge.bam.c4gh", encrypted,
-                                                 content_type="application/octet-stream", CONTENT_LENGTH=str(claimed))
+        response = client_for(submitter).generic(
+            "PUT",
+            "/api/inbox/huge.bam.c4gh",
+            encrypted,
+            content_type="application/octet-stream",
+            CONTENT_LENGTH=str(claimed),
+        )
     assert response.status_code == 507
     assert response.json()["error"] == "InsufficientStorage"
     assert not File.objects.exists()

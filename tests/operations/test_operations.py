@@ -60,8 +60,11 @@ def test_every_answer_has_a_request_id_and_a_good_one_is_kept():
 
 @pytest.mark.django_db
 def test_log_lines_are_json_and_carry_the_request_id(json_log):
-    response = Client().get("/api/no-such-endpoint?signature=secret-signature-value", HTTP_X_REQUEST_ID="trace-42",
-                            HTTP_AUTHORIZATION="Bearer secret-token-value")
+    response = Client().get(
+        "/api/no-such-endpoint?signature=secret-signature-value",
+        HTTP_X_REQUEST_ID="trace-42",
+        HTTP_AUTHORIZATION="Bearer secret-token-value",
+    )
     assert response.status_code == 404
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     mine = [line for line in lines if line.get("request_id") == "trace-42"]
@@ -128,8 +131,15 @@ def test_the_other_counters_exist_for_the_other_parts_to_use():
     metrics.VISA_FAILURES.labels(reason="expired").inc()
     metrics.INGEST_DURATION.observe(12.5)
     text = metrics.exposition().decode()
-    for name in ["gdi_visa_validations_total", "gdi_visa_validation_failures_total", "gdi_ingest_duration_seconds_bucket",
-                 "gdi_downloads_total", "gdi_download_bytes_total", "gdi_ingest_files_total", "gdi_celery_queue_length"]:
+    for name in [
+        "gdi_visa_validations_total",
+        "gdi_visa_validation_failures_total",
+        "gdi_ingest_duration_seconds_bucket",
+        "gdi_downloads_total",
+        "gdi_download_bytes_total",
+        "gdi_ingest_files_total",
+        "gdi_celery_queue_length",
+    ]:
         assert name in text or name.replace("_total", "") in text, name
 
 
@@ -143,6 +153,7 @@ def _routes():
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
             else:
                 yield prefix + str(pattern.pattern)
+
     return list(walk(get_resolver().url_patterns))
 
 
@@ -219,18 +230,35 @@ def test_token_endpoint_is_rate_limited_after_failed_passwords():
     client = Client(REMOTE_ADDR="198.51.100.7")
     with override_settings(RATE_LIMIT_SIGNIN=3, RATE_LIMIT_WINDOW=60):
         for _ in range(3):
-            response = client.post("/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("mallory-target", "wrong"))
+            response = client.post(
+                "/api/tokens",
+                "{}",
+                content_type="application/json",
+                HTTP_AUTHORIZATION=_basic("mallory-target", "wrong"),
+            )
             assert response.status_code in (401, 403)
-        blocked = client.post("/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD))
+        blocked = client.post(
+            "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD)
+        )
         assert blocked.status_code == 429
         assert blocked.json()["error"] == "TooManyRequests" and blocked.json()["detail"]
         assert 1 <= int(blocked["Retry-After"]) <= 61
         # The same username from another address is held back too (per-user limit)...
         other = Client(REMOTE_ADDR="198.51.100.8")
-        assert other.post("/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD)).status_code == 429
+        assert (
+            other.post(
+                "/api/tokens",
+                "{}",
+                content_type="application/json",
+                HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD),
+            ).status_code
+            == 429
+        )
         # ...but another user from another address is not.
         make_user("innocent")
-        fine = Client(REMOTE_ADDR="198.51.100.9").post("/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("innocent", PASSWORD))
+        fine = Client(REMOTE_ADDR="198.51.100.9").post(
+            "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("innocent", PASSWORD)
+        )
         assert fine.status_code == 201
 
 
@@ -251,5 +279,7 @@ def test_successful_token_requests_are_not_limited():
     client = Client(REMOTE_ADDR="198.51.100.30")
     with override_settings(RATE_LIMIT_SIGNIN=2, RATE_LIMIT_WINDOW=60):
         for _ in range(4):
-            response = client.post("/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("scripted", PASSWORD))
+            response = client.post(
+                "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("scripted", PASSWORD)
+            )
             assert response.status_code == 201, response.content

@@ -55,10 +55,19 @@ def test_no_server_errors_and_answers_match_the_schema(live_server, operator_tok
         operations += 1
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case):
-            case.call_and_validate(base_url=live_server.url, headers=headers, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
+            case.call_and_validate(
+                base_url=live_server.url,
+                headers=headers,
+                checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
+            )
 
         try:
             run()

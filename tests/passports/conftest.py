@@ -54,8 +54,13 @@ def grant(user, dataset, *, days=30, granted_by=None, start=None):
     from gdi_archive.access.models import Entitlement
 
     now = timezone.now()
-    return Entitlement.objects.create(user=user, dataset=dataset, start=start or now - timedelta(minutes=5),
-                                      end=now + timedelta(days=days), granted_by=granted_by)
+    return Entitlement.objects.create(
+        user=user,
+        dataset=dataset,
+        start=start or now - timedelta(minutes=5),
+        end=now + timedelta(days=days),
+        granted_by=granted_by,
+    )
 
 
 def mint(client, **body):
@@ -92,7 +97,9 @@ class Broker(ThreadingHTTPServer):
     def trust_entry(self, **extra) -> dict:
         return {"iss": self.iss, "jku": self.jku, "userinfo": self.userinfo_url, **extra}
 
-    def sign(self, claims: dict, *, typ: str, jku: str | None = "default", kid: str | None = None, key=None, alg="RS256") -> str:
+    def sign(
+        self, claims: dict, *, typ: str, jku: str | None = "default", kid: str | None = None, key=None, alg="RS256"
+    ) -> str:
         headers = {"typ": typ, "kid": kid or self.kid}
         if jku == "default":
             headers["jku"] = self.jku
@@ -100,20 +107,46 @@ class Broker(ThreadingHTTPServer):
             headers["jku"] = jku
         return pyjwt.encode(claims, key or self.private_key, algorithm=alg, headers=headers)
 
-    def visa(self, *, sub="alice@broker", type_="ControlledAccessGrants", value, source=None, by="dac",
-             iss=None, exp_in=3600, iat_shift=0, **header) -> str:
+    def visa(
+        self,
+        *,
+        sub="alice@broker",
+        type_="ControlledAccessGrants",
+        value,
+        source=None,
+        by="dac",
+        iss=None,
+        exp_in=3600,
+        iat_shift=0,
+        **header,
+    ) -> str:
         now = int(time.time())
         claims = {
-            "iss": iss or self.iss, "sub": sub, "iat": now + iat_shift, "exp": now + exp_in, "jti": str(uuid.uuid4()),
-            "ga4gh_visa_v1": {"type": type_, "asserted": now - 60, "value": value,
-                              "source": source or (self.url + "/dacs/EXAMPLE"), "by": by},
+            "iss": iss or self.iss,
+            "sub": sub,
+            "iat": now + iat_shift,
+            "exp": now + exp_in,
+            "jti": str(uuid.uuid4()),
+            "ga4gh_visa_v1": {
+                "type": type_,
+                "asserted": now - 60,
+                "value": value,
+                "source": source or (self.url + "/dacs/EXAMPLE"),
+                "by": by,
+            },
         }
         return self.sign(claims, typ=VISA_TYP, **header)
 
     def passport(self, visas: list[str], *, sub="alice@broker", exp_in=3600, iat_shift=0, iss=None, **header) -> str:
         now = int(time.time())
-        claims = {"iss": iss or self.iss, "sub": sub, "iat": now + iat_shift, "exp": now + exp_in,
-                  "jti": str(uuid.uuid4()), "ga4gh_passport_v1": visas}
+        claims = {
+            "iss": iss or self.iss,
+            "sub": sub,
+            "iat": now + iat_shift,
+            "exp": now + exp_in,
+            "jti": str(uuid.uuid4()),
+            "ga4gh_passport_v1": visas,
+        }
         return self.sign(claims, typ=PASSPORT_TYP, **header)
 
 

@@ -104,12 +104,23 @@ def test_passport_from_untrusted_broker_is_refused(api, broker, dataset, caplog)
 
 def test_visas_we_do_not_rely_on_are_ignored(api, trusted_broker, dataset):
     now = int(time.time())
-    with_conditions = trusted_broker.sign({
-        "iss": trusted_broker.iss, "sub": "alice@broker", "iat": now, "exp": now + 600,
-        "ga4gh_visa_v1": {"type": "ControlledAccessGrants", "asserted": now, "value": dataset.url,
-                          "source": "https://dac.example", "by": "dac",
-                          "conditions": [[{"type": "AffiliationAndRole", "value": "const:faculty@uni.example"}]]},
-    }, typ="vnd.ga4gh.visa+jwt")
+    with_conditions = trusted_broker.sign(
+        {
+            "iss": trusted_broker.iss,
+            "sub": "alice@broker",
+            "iat": now,
+            "exp": now + 600,
+            "ga4gh_visa_v1": {
+                "type": "ControlledAccessGrants",
+                "asserted": now,
+                "value": dataset.url,
+                "source": "https://dac.example",
+                "by": "dac",
+                "conditions": [[{"type": "AffiliationAndRole", "value": "const:faculty@uni.example"}]],
+            },
+        },
+        typ="vnd.ga4gh.visa+jwt",
+    )
     visas = [
         with_conditions,
         trusted_broker.visa(type_="https://example.org/custom-type", value=dataset.url),
@@ -120,11 +131,17 @@ def test_visas_we_do_not_rely_on_are_ignored(api, trusted_broker, dataset):
     assert granted(api, trusted_broker.passport(visas)) == []
 
 
-def test_our_own_visa_passed_on_by_a_broker_needs_a_live_entitlement(api, trusted_broker, applicant, dataset, dac_member):
+def test_our_own_visa_passed_on_by_a_broker_needs_a_live_entitlement(
+    api, trusted_broker, applicant, dataset, dac_member
+):
     entitlement = grant(applicant, dataset, granted_by=dac_member)
     [our_visa] = client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"]
-    link = trusted_broker.visa(type_="LinkedIdentities", value=f"alice,{quote('http://testserver', safe='')}",
-                               source=trusted_broker.iss, by="system")
+    link = trusted_broker.visa(
+        type_="LinkedIdentities",
+        value=f"alice,{quote('http://testserver', safe='')}",
+        source=trusted_broker.iss,
+        by="system",
+    )
     token = trusted_broker.passport([our_visa, link])
     assert granted(api, token) == [dataset.accession]
     client_for(dac_member).post(f"/api/entitlements/{entitlement.pk}/revoke", {}, format="json")
@@ -134,34 +151,63 @@ def test_our_own_visa_passed_on_by_a_broker_needs_a_live_entitlement(api, truste
 def test_visa_of_another_identity_needs_linked_identities(api, trusted_broker, dataset, caplog):
     visa = trusted_broker.visa(sub="alice-at-rems", value=dataset.url)
     assert_refused(api, trusted_broker.passport([visa]), caplog, "not linked")
-    link = trusted_broker.visa(type_="LinkedIdentities", by="system", source=trusted_broker.iss,
-                               value=f"alice-at-rems,{quote(trusted_broker.iss, safe='')}")
+    link = trusted_broker.visa(
+        type_="LinkedIdentities",
+        by="system",
+        source=trusted_broker.iss,
+        value=f"alice-at-rems,{quote(trusted_broker.iss, safe='')}",
+    )
     assert granted(api, trusted_broker.passport([visa, link])) == [dataset.accession]
 
 
 def test_broker_access_token_through_userinfo_is_cached(api, trusted_broker, dataset):
     now = int(time.time())
-    access = trusted_broker.sign({"iss": trusted_broker.iss, "sub": "alice@broker", "iat": now, "exp": now + 600,
-                                  "scope": "openid ga4gh_passport_v1"}, typ="at+jwt", jku=None)
-    trusted_broker.userinfo[access] = {"sub": "alice@broker", "ga4gh_passport_v1": [trusted_broker.visa(value=dataset.url)]}
+    access = trusted_broker.sign(
+        {
+            "iss": trusted_broker.iss,
+            "sub": "alice@broker",
+            "iat": now,
+            "exp": now + 600,
+            "scope": "openid ga4gh_passport_v1",
+        },
+        typ="at+jwt",
+        jku=None,
+    )
+    trusted_broker.userinfo[access] = {
+        "sub": "alice@broker",
+        "ga4gh_passport_v1": [trusted_broker.visa(value=dataset.url)],
+    }
     assert granted(api, access) == [dataset.accession]
     assert granted(api, access) == [dataset.accession]
     assert trusted_broker.requests.count("/userinfo") == 1
 
 
 def test_opaque_access_token_goes_only_to_the_one_broker(api, trusted_broker, dataset):
-    trusted_broker.userinfo["opaque-token-123"] = {"sub": "alice@broker",
-                                                   "ga4gh_passport_v1": [trusted_broker.visa(value=dataset.url)]}
+    trusted_broker.userinfo["opaque-token-123"] = {
+        "sub": "alice@broker",
+        "ga4gh_passport_v1": [trusted_broker.visa(value=dataset.url)],
+    }
     assert granted(api, "opaque-token-123") == [dataset.accession]
     assert get_datasets(api, "opaque-token-unknown").status_code == 401
 
 
 def test_userinfo_subject_must_match_the_access_token(api, trusted_broker, dataset):
     now = int(time.time())
-    access = trusted_broker.sign({"iss": trusted_broker.iss, "sub": "alice@broker", "iat": now, "exp": now + 600,
-                                  "scope": "openid ga4gh_passport_v1"}, typ="at+jwt", jku=None)
-    trusted_broker.userinfo[access] = {"sub": "mallory@broker",
-                                       "ga4gh_passport_v1": [trusted_broker.visa(sub="mallory@broker", value=dataset.url)]}
+    access = trusted_broker.sign(
+        {
+            "iss": trusted_broker.iss,
+            "sub": "alice@broker",
+            "iat": now,
+            "exp": now + 600,
+            "scope": "openid ga4gh_passport_v1",
+        },
+        typ="at+jwt",
+        jku=None,
+    )
+    trusted_broker.userinfo[access] = {
+        "sub": "mallory@broker",
+        "ga4gh_passport_v1": [trusted_broker.visa(sub="mallory@broker", value=dataset.url)],
+    }
     assert get_datasets(api, access).status_code == 401
 
 
@@ -186,8 +232,11 @@ def test_attack_alg_none(api, alice_token, caplog):
 def test_attack_hs256_with_our_public_key_as_secret(api, alice_token, caplog):
     from cryptography.hazmat.primitives import serialization
 
-    public_pem = keys.current_key().public.get_op_key("verify").public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = (
+        keys.current_key()
+        .public.get_op_key("verify")
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     claims = passport_claims(alice_token)
     header = b64(json.dumps({"alg": "HS256", "typ": "vnd.ga4gh.passport+jwt", "kid": keys.current_key().kid}).encode())
     body = b64(json.dumps(claims).encode())
@@ -263,12 +312,20 @@ def test_attack_visa_sub_not_matching_the_passport(api, trusted_broker, dataset,
 def test_attack_our_visa_for_someone_else(api, applicant, other_applicant, dataset, caplog):
     grant(other_applicant, dataset)
     [bobs_visa] = client_for(other_applicant).get("/api/permissions/bob").json()["ga4gh_passport_v1"]
-    claims = {"iss": "http://testserver", "sub": "alice", "iat": int(time.time()), "exp": int(time.time()) + 600,
-              "jti": "x", "ga4gh_passport_v1": [bobs_visa]}
+    claims = {
+        "iss": "http://testserver",
+        "sub": "alice",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+        "jti": "x",
+        "ga4gh_passport_v1": [bobs_visa],
+    }
     assert_refused(api, own_signed(claims), caplog, "not linked")
 
 
-@pytest.mark.parametrize("garbage", ["garbage", "a.b.c", "....", "eyJhbGciOiJSUzI1NiJ9.e30.", "\u00e9t\u00e9.x.y", "a" * 3000])
+@pytest.mark.parametrize(
+    "garbage", ["garbage", "a.b.c", "....", "eyJhbGciOiJSUzI1NiJ9.e30.", "\u00e9t\u00e9.x.y", "a" * 3000]
+)
 def test_attack_garbage(api, db, garbage, caplog):
     assert_refused(api, garbage, caplog)
 
@@ -327,19 +384,36 @@ def test_attack_revoked_token_reused(api, applicant, dataset):
 def test_attack_token_signed_by_us_but_never_issued(api, applicant, dataset):
     grant(applicant, dataset)
     [visa] = client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"]
-    claims = {"iss": "http://testserver", "sub": "alice", "iat": int(time.time()), "exp": int(time.time()) + 600,
-              "jti": "never-issued", "ga4gh_passport_v1": [visa]}
+    claims = {
+        "iss": "http://testserver",
+        "sub": "alice",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+        "jti": "never-issued",
+        "ga4gh_passport_v1": [visa],
+    }
     assert get_datasets(api, own_signed(claims)).status_code == 401
 
 
 def test_passport_for_another_audience_is_refused(api, trusted_broker, dataset, caplog):
     now = int(time.time())
     visa = trusted_broker.visa(value=dataset.url)
-    claims = {"iss": trusted_broker.iss, "sub": "alice@broker", "iat": now, "exp": now + 600, "ga4gh_passport_v1": [visa]}
-    assert_refused(api, trusted_broker.sign({**claims, "aud": "https://other-service.example"}, typ="vnd.ga4gh.passport+jwt"),
-                   caplog, "audience")
-    ours = trusted_broker.sign({**claims, "aud": ["https://other-service.example", "http://testserver"]},
-                               typ="vnd.ga4gh.passport+jwt")
+    claims = {
+        "iss": trusted_broker.iss,
+        "sub": "alice@broker",
+        "iat": now,
+        "exp": now + 600,
+        "ga4gh_passport_v1": [visa],
+    }
+    assert_refused(
+        api,
+        trusted_broker.sign({**claims, "aud": "https://other-service.example"}, typ="vnd.ga4gh.passport+jwt"),
+        caplog,
+        "audience",
+    )
+    ours = trusted_broker.sign(
+        {**claims, "aud": ["https://other-service.example", "http://testserver"]}, typ="vnd.ga4gh.passport+jwt"
+    )
     assert granted(api, ours) == [dataset.accession]
 
 

@@ -29,15 +29,28 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory):
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True,
-                       stdout=subprocess.DEVNULL, timeout=300)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=PROVIDER_DIR,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=300,
+        )
     folder = tmp_path_factory.mktemp("oidc")
     accounts = folder / "accounts.json"
     accounts.write_text("{}")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PORT": str(port), "ISSUER": issuer, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
-           "REDIRECT_URI": REDIRECT_URI, "ACCOUNTS_FILE": str(accounts), "NODE_ENV": "development"}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "ISSUER": issuer,
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "REDIRECT_URI": REDIRECT_URI,
+        "ACCOUNTS_FILE": str(accounts),
+        "NODE_ENV": "development",
+    }
     log = open(folder / "provider.log", "wb")
     proc = subprocess.Popen(["node", "server.js"], cwd=PROVIDER_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -52,8 +65,12 @@ def provider(tmp_path_factory):
 def oidc(provider, broker):
     """Settings for sign-in; the provider's visas are signed with the `broker` key (its jku)."""
     trusted = [{"iss": provider["issuer"], "jku": broker.jku}]
-    with override_settings(OIDC_ISSUER=provider["issuer"], OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=CLIENT_SECRET,
-                           TRUSTED_ISSUERS=trusted):
+    with override_settings(
+        OIDC_ISSUER=provider["issuer"],
+        OIDC_CLIENT_ID=CLIENT_ID,
+        OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        TRUSTED_ISSUERS=trusted,
+    ):
         yield provider
 
 
@@ -76,7 +93,9 @@ def sign_in(client, account_id: str, next_url: str = ""):
         while answer.status_code == 200 and "<form" in answer.text:
             action = urljoin(url, re.search(r'<form[^>]*action="([^"]+)"', answer.text).group(1))
             prompt = re.search(r'name="prompt" value="(\w+)"', answer.text).group(1)
-            data = {"prompt": prompt, "login": account_id, "password": "any"} if prompt == "login" else {"prompt": prompt}
+            data = (
+                {"prompt": prompt, "login": account_id, "password": "any"} if prompt == "login" else {"prompt": prompt}
+            )
             answer = browser.post(action, data=data, allow_redirects=False, timeout=10)
         assert answer.status_code in (302, 303), answer.text[:500]
         url = urljoin(url, answer.headers["Location"])
@@ -89,13 +108,25 @@ def visa(broker, issuer, *, sub, value, type_="ControlledAccessGrants", by="dac"
 
 def test_sign_in_links_by_issuer_and_subject(client, oidc, broker, dataset):
     make_user("alice")  # a local account with the same name must not be taken over
-    set_account(oidc, "alice", email="alice@uni.example", given_name="Alice", family_name="Liddell",
-                preferred_username="alice",
-                ga4gh_passport_v1=[
-                    visa(broker, oidc["issuer"], sub="alice", value=dataset.url),
-                    visa(broker, oidc["issuer"], sub="alice", type_="ResearcherStatus", by="so",
-                         value="https://doi.org/10.1038/s41431-018-0219-y"),
-                ])
+    set_account(
+        oidc,
+        "alice",
+        email="alice@uni.example",
+        given_name="Alice",
+        family_name="Liddell",
+        preferred_username="alice",
+        ga4gh_passport_v1=[
+            visa(broker, oidc["issuer"], sub="alice", value=dataset.url),
+            visa(
+                broker,
+                oidc["issuer"],
+                sub="alice",
+                type_="ResearcherStatus",
+                by="so",
+                value="https://doi.org/10.1038/s41431-018-0219-y",
+            ),
+        ],
+    )
     response = sign_in(client, "alice", next_url="/account/tokens")
     assert response.status_code == 302 and response["Location"] == "/account/tokens"
     link = ExternalIdentity.objects.get(issuer=oidc["issuer"], subject="alice")
@@ -115,8 +146,12 @@ def test_sign_in_links_by_issuer_and_subject(client, oidc, broker, dataset):
 
 
 def test_visas_from_an_untrusted_issuer_do_not_count(client, oidc, broker, dataset):
-    set_account(oidc, "mallory", email="m@example.org",
-                ga4gh_passport_v1=[visa(broker, "https://not-trusted.example", sub="mallory", value=dataset.url)])
+    set_account(
+        oidc,
+        "mallory",
+        email="m@example.org",
+        ga4gh_passport_v1=[visa(broker, "https://not-trusted.example", sub="mallory", value=dataset.url)],
+    )
     assert sign_in(client, "mallory").status_code == 302
     assert client.get("/api/datasets").json() == []
 
@@ -136,8 +171,12 @@ def test_not_configured_is_not_found(client, db):
 def test_provider_tokens_mint_passports_with_no_extra_rights(client, oidc, broker, dataset):
     """A user signed in through the provider holds no entitlement here, so our passport token
     for them carries no ControlledAccessGrants (visas from elsewhere are not re-signed)."""
-    set_account(oidc, "carol-ext", email="c@example.org",
-                ga4gh_passport_v1=[visa(broker, oidc["issuer"], sub="carol-ext", value=dataset.url)])
+    set_account(
+        oidc,
+        "carol-ext",
+        email="c@example.org",
+        ga4gh_passport_v1=[visa(broker, oidc["issuer"], sub="carol-ext", value=dataset.url)],
+    )
     sign_in(client, "carol-ext")
     response = client.post("/api/tokens", {}, content_type="application/json")
     assert response.status_code == 201

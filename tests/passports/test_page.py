@@ -22,7 +22,7 @@ def test_mint_shows_the_token_once_with_examples(api, applicant, dataset):
     assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
     token = re.search(r'<textarea id="token"[^>]*>([^<]+)</textarea>', html).group(1).strip()
-    assert "curl -H &quot;Authorization: Bearer $TOKEN&quot;" in html or 'Authorization: Bearer $TOKEN' in html
+    assert "curl -H &quot;Authorization: Bearer $TOKEN&quot;" in html or "Authorization: Bearer $TOKEN" in html
     assert "/htsget/reads/" in html and "encryptionScheme=C4GH" in html
     assert [d["accession"] for d in bearer(api, token).get("/api/datasets").json()] == [dataset.accession]
 

@@ -89,7 +89,9 @@ def test_entitlement_revocation_takes_effect_at_once(api, applicant, dataset, ot
     grant(applicant, other_dataset, granted_by=dac_member)
     token = mint(client_for(applicant))
     assert accessions(bearer(api, token)) == sorted([dataset.accession, other_dataset.accession])
-    response = client_for(dac_member).post(f"/api/entitlements/{entitlement.pk}/revoke", {"reason": "ended"}, format="json")
+    response = client_for(dac_member).post(
+        f"/api/entitlements/{entitlement.pk}/revoke", {"reason": "ended"}, format="json"
+    )
     assert response.status_code == 200, response.content
     assert accessions(bearer(api, token)) == [other_dataset.accession]
 
@@ -114,8 +116,9 @@ def test_operator_revokes_a_token_in_the_admin(api, admin_user, applicant, datas
     grant(applicant, dataset)
     token = mint(client_for(applicant))
     saved = PassportToken.objects.get(user=applicant)
-    response = client_for(admin_user).post("/admin/passports/passporttoken/",
-                                           {"action": "revoke", "_selected_action": [saved.pk]}, follow=True)
+    response = client_for(admin_user).post(
+        "/admin/passports/passporttoken/", {"action": "revoke", "_selected_action": [saved.pk]}, follow=True
+    )
     assert response.status_code == 200
     assert bearer(api, token).get("/api/datasets").status_code == 401
     assert AuditEvent.objects.get(action="passport.token.revoked").actor == admin_user

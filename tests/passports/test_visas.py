@@ -50,8 +50,10 @@ def test_permissions_visas_verify_with_a_generic_library(api, applicant, dataset
     assert cag["iss"] == "http://testserver" and cag["sub"] == "alice" and cag["jti"]
     assert cag["iat"] <= time.time() < cag["exp"] <= entitlement.end.timestamp()
     assert cag["ga4gh_visa_v1"] == {
-        "type": "ControlledAccessGrants", "value": f"http://testserver/datasets/{dataset.accession}",
-        "source": f"http://testserver/dacs/{dataset.dac.accession}", "by": "dac",
+        "type": "ControlledAccessGrants",
+        "value": f"http://testserver/datasets/{dataset.accession}",
+        "source": f"http://testserver/dacs/{dataset.dac.accession}",
+        "by": "dac",
         "asserted": int(entitlement.granted_at.timestamp()),
     }
     assert by_type["AcceptedTermsAndPolicies"]["ga4gh_visa_v1"]["by"] == "self"

@@ -59,16 +59,41 @@ class OwnPostgres:
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
             shutil.chown(self.sockets, "postgres", "postgres")
-        result = _as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                               "--no-sync", "--no-instructions"])
+        result = _as_postgres(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ]
+        )
         if result.returncode:
             raise RuntimeError(f"initdb failed: {result.stderr}")
         self.url = f"postgres://postgres@127.0.0.1:{self.port}"
 
     def _ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        result = _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-o", options,
-                               "-w", "-t", "60", *args])
+        result = _as_postgres(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "postgres.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                *args,
+            ]
+        )
         if result.returncode:
             raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {result.stdout}{result.stderr}")
 
@@ -101,9 +126,24 @@ class OwnRedis:
     def start(self) -> None:
         log = open(self.root / "redis.log", "ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root), "--appendonly", "yes",
-             "--save", "", "--protected-mode", "no"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for_port(self.port)
 
@@ -197,7 +237,9 @@ class CuttableProxy:
 class ReliabilityStack(Stack):
     """tests/stack's Stack on our own PostgreSQL, Redis and a cuttable path to S3."""
 
-    def __init__(self, root: Path, s3_endpoint: str, *, postgres: OwnPostgres, redis: OwnRedis, extra_env: dict | None = None):
+    def __init__(
+        self, root: Path, s3_endpoint: str, *, postgres: OwnPostgres, redis: OwnRedis, extra_env: dict | None = None
+    ):
         self.postgres, self.redis, self.extra_env = postgres, redis, extra_env or {}
         super().__init__(root, s3_endpoint)
         self.worker_name = f"stack-{self.run_id}@%h"
@@ -212,29 +254,58 @@ class ReliabilityStack(Stack):
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.postgres.port}/postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
-        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name="us-east-1")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
         for kind in ("archive", "inbox", "outbox"):
             s3.create_bucket(Bucket=f"{kind}-{self.run_id}")
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
-        self.manage("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.org",
-                    DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-        self.manage("shell", "-c", (
-            "from gdi_archive.accounts.models import User\n"
-            f"for name in ('alice', 'carol', 'bob'): User.objects.create_user(name, f'{{name}}@example.org', {PASSWORD!r})\n"
-        ))
+        self.manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "root",
+            "--email",
+            "root@example.org",
+            DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        )
+        self.manage(
+            "shell",
+            "-c",
+            (
+                "from gdi_archive.accounts.models import User\n"
+                f"for name in ('alice', 'carol', 'bob'): User.objects.create_user(name, f'{{name}}@example.org', {PASSWORD!r})\n"
+            ),
+        )
         self.start_web()
         self.start_worker()
-        self.start("beat", [sys.executable, "-m", "celery", "-A", "gdi_archive", "beat", "--loglevel=INFO",
-                            "--schedule", str(self.root / "celerybeat-schedule")])
+        self.start(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.root / "celerybeat-schedule"),
+            ],
+        )
         self.wait_ready()
 
     def start(self, name: str, argv: list[str]) -> None:
         """As Stack.start, but a restarted process appends to its log instead of wiping it."""
         log = open(self.logs / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def start_web(self, name: str = "web", **env) -> None:
         saved = self.env
@@ -247,9 +318,25 @@ class ReliabilityStack(Stack):
     def start_worker(self) -> None:
         """A worker with the same name each time, as a restarted container has."""
         before = self.log("worker").count(" ready.") if (self.logs / "worker.log").exists() else 0
-        self.start("worker", [sys.executable, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=INFO",
-                              "-Q", "default,ingest,exports", "--concurrency=1", "-n", self.worker_name,
-                              "--without-gossip", "--without-mingle"])
+        self.start(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "worker",
+                "--loglevel=INFO",
+                "-Q",
+                "default,ingest,exports",
+                "--concurrency=1",
+                "-n",
+                self.worker_name,
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
         deadline = time.monotonic() + 90
         while self.log("worker").count(" ready.") <= before:
             assert time.monotonic() < deadline and self.processes["worker"].poll() is None, self.log("worker")[-3000:]
@@ -299,8 +386,13 @@ class ReliabilityStack(Stack):
 
 
 def s3(stack):
-    return boto3.client("s3", endpoint_url=stack.s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-                        region_name="us-east-1")
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
 
 
 def bucket_keys(stack, kind: str) -> list[str]:
@@ -339,19 +431,23 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
 
 def publish(stack, accessions: list[str]) -> str:
     """A released dataset of the given files; alice is entitled to it. Returns its accession."""
-    out = stack.manage("shell", "-c", (
-        "from datetime import timedelta\n"
-        "from django.utils import timezone\n"
-        "from gdi_archive.accounts.models import User\n"
-        "from gdi_archive.catalogue.models import DAC, Dataset, File\n"
-        "from gdi_archive.access.models import Entitlement\n"
-        "dac, _ = DAC.objects.get_or_create(name='Reliability DAC')\n"
-        "ds = Dataset.objects.create(title='Reliability cohort', dac=dac, status='released', released_at=timezone.now())\n"
-        f"ds.files.add(*File.objects.filter(accession__in={accessions!r}))\n"
-        "now = timezone.now()\n"
-        "Entitlement.objects.create(user=User.objects.get(username='alice'), dataset=ds, start=now - timedelta(minutes=5),"
-        " end=now + timedelta(days=3))\n"
-        "ds.refresh_from_db()\n"
-        "print(ds.accession)\n"
-    ))
+    out = stack.manage(
+        "shell",
+        "-c",
+        (
+            "from datetime import timedelta\n"
+            "from django.utils import timezone\n"
+            "from gdi_archive.accounts.models import User\n"
+            "from gdi_archive.catalogue.models import DAC, Dataset, File\n"
+            "from gdi_archive.access.models import Entitlement\n"
+            "dac, _ = DAC.objects.get_or_create(name='Reliability DAC')\n"
+            "ds = Dataset.objects.create(title='Reliability cohort', dac=dac, status='released', released_at=timezone.now())\n"
+            f"ds.files.add(*File.objects.filter(accession__in={accessions!r}))\n"
+            "now = timezone.now()\n"
+            "Entitlement.objects.create(user=User.objects.get(username='alice'), dataset=ds, start=now - timedelta(minutes=5),"
+            " end=now + timedelta(days=3))\n"
+            "ds.refresh_from_db()\n"
+            "print(ds.accession)\n"
+        ),
+    )
     return out.strip().splitlines()[-1]

@@ -59,79 +59,98 @@ class Call:
 # anonymous, applicant, other_applicant, dac_member, other_dac_member, steward, admin, bearer
 # A cell "201+" means the call succeeded and changed state; a bare number means nothing changed.
 EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
-    ('', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('.well-known/jwks.json', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('access', 'GET'): (302, 200, 200, 200, 200, 200, 200, 302),
-    ('account/tokens', 'GET'): (302, 200, 200, 200, 200, 200, 200, 302),
-    ('api/access-requests', 'GET'): (401, 200, 200, 200, 200, 200, 200, 200),
-    ('api/access-requests', 'POST'): (401, 409, '201+', '201+', '201+', '201+', '201+', 409),  # alice already has an open request: 409
-    ('api/access-requests/<int:pk>', 'GET'): (401, 200, 404, 200, 404, 404, 200, 200),
-    ('api/access-requests/<int:pk>/approve', 'POST'): (401, 403, 404, '200+', 404, 404, 403, 403),
-    ('api/access-requests/<int:pk>/reject', 'POST'): (401, 403, 404, '200+', 404, 404, 403, 403),
-    ('api/access-requests/<int:pk>/return', 'POST'): (401, 403, 404, '200+', 404, 404, 403, 403),
-    ('api/access-requests/<int:pk>/submit', 'POST'): (401, 409, 404, 403, 404, 404, 403, 409),
-    ('api/access-requests/<int:pk>/withdraw', 'POST'): (401, '200+', 404, 403, 404, 404, 403, '200+'),
-    ('api/archive-key', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('api/blocks/<str:accession>', 'GET'): (404, 404, 404, 404, 404, 404, 404, 404),
-    ('api/dacs', 'POST'): (401, 403, 403, 403, 403, '201+', '201+', 403),
-    ('api/dacs/<str:accession>/members', 'POST'): (401, 403, 403, 403, 403, '201+', '201+', 403),
-    ('api/datasets', 'GET'): (401, 200, 200, 200, 200, 200, 200, 200),
-    ('api/datasets', 'POST'): (401, 403, 403, 403, 403, '201+', '201+', 403),
-    ('api/datasets/<str:accession>/files', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('api/datasets/<str:accession>/files', 'POST'): (401, 403, 403, 403, 403, '200+', '200+', 403),
-    ('api/datasets/<str:accession>/release', 'POST'): (401, 403, 403, 403, 403, '200+', '200+', 403),
-    ('api/docs', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('api/entitlements', 'GET'): (401, 200, 200, 200, 200, 200, 200, 200),
-    ('api/entitlements/<int:pk>/revoke', 'POST'): (401, 403, 404, '200+', 404, 404, 403, 403),
-    ('api/exports', 'POST'): (401, '202+', 404, 404, 404, 404, 404, '202+'),
-    ('api/exports/<str:export_id>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('api/exports/<str:export_id>/files/<str:accession>', 'GET'): (404, 404, 404, 404, 404, 404, 404, 404),
-    ('api/files/<str:accession>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('api/files/<str:accession>/content', 'GET'): (401, 206, 404, 404, 404, 404, 404, 206),
-    ('api/files/<str:accession>/header', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('api/inbox', 'GET'): (401, 200, 200, 200, 200, 200, 200, 200),
-    ('api/inbox/<str:name>', 'PUT'): (401, 403, 403, 403, 403, '201+', '201+', 403),
-    ('api/permissions/<str:username>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 401),
-    ('api/schema', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('api/tokens', 'POST'): (401, '201+', '201+', '201+', '201+', '201+', '201+', 401),  # a token cannot mint another token
-    ('datasets', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('datasets/<str:accession>', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('ga4gh/drs/v1/objects/<str:object_id>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('ga4gh/drs/v1/service-info', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('health/live', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('health/ready', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('htsget/reads/<str:accession>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('htsget/reads/<str:accession>', 'POST'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('htsget/reads/service-info', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('htsget/variants/<str:accession>', 'GET'): (401, 200, 404, 404, 404, 404, 404, 200),
-    ('htsget/variants/service-info', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
-    ('i18n/setlang/', 'POST'): (302, 302, 302, 302, 302, 302, 302, 302),
-    ('keys', 'GET'): (302, 200, 200, 200, 200, 200, 200, 302),
-    ('keys/<int:pk>/revoke', 'POST'): (302, '302+', 404, 404, 404, 404, 404, 302),
-    ('login', 'GET'): (200, 302, 302, 302, 302, 302, 302, 200),
-    ('logout', 'POST'): (302, 302, 302, 302, 302, 302, 302, 302),
-    ('metrics', 'GET'): (403, 403, 403, 403, 403, 403, 403, 403),  # from another machine without METRICS_TOKEN
-    ('oidc/callback', 'GET'): (404, 404, 404, 404, 404, 404, 404, 404),
-    ('oidc/login', 'GET'): (404, 404, 404, 404, 404, 404, 404, 404),  # no OIDC provider configured
-    ('requests', 'GET'): (302, 200, 200, 200, 200, 200, 200, 302),
-    ('requests/<int:pk>', 'GET'): (302, 200, 404, 200, 404, 404, 200, 302),
-    ('requests/<int:pk>/attachments', 'POST'): (302, 302, 404, 302, 404, 404, 302, 302),
-    ('requests/<int:pk>/attachments/<int:attachment_pk>', 'GET'): (302, 200, 404, 200, 404, 404, 200, 302),
-    ('requests/<int:pk>/comment', 'POST'): (302, '302+', 404, '302+', 404, 404, 302, 302),
-    ('requests/<int:pk>/edit', 'GET'): (302, 200, 404, 404, 404, 404, 404, 302),
-    ('requests/<int:pk>/submit', 'POST'): (302, 302, 404, 302, 404, 404, 302, 302),
-    ('requests/<int:pk>/withdraw', 'POST'): (302, '302+', 404, 302, 404, 404, 302, 302),
-    ('requests/new', 'GET'): (302, 200, 200, 200, 200, 200, 200, 302),
-    ('service-info', 'GET'): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    (".well-known/jwks.json", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("access", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("account/tokens", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("api/access-requests", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("api/access-requests", "POST"): (
+        401,
+        409,
+        "201+",
+        "201+",
+        "201+",
+        "201+",
+        "201+",
+        409,
+    ),  # alice already has an open request: 409
+    ("api/access-requests/<int:pk>", "GET"): (401, 200, 404, 200, 404, 404, 200, 200),
+    ("api/access-requests/<int:pk>/approve", "POST"): (401, 403, 404, "200+", 404, 404, 403, 403),
+    ("api/access-requests/<int:pk>/reject", "POST"): (401, 403, 404, "200+", 404, 404, 403, 403),
+    ("api/access-requests/<int:pk>/return", "POST"): (401, 403, 404, "200+", 404, 404, 403, 403),
+    ("api/access-requests/<int:pk>/submit", "POST"): (401, 409, 404, 403, 404, 404, 403, 409),
+    ("api/access-requests/<int:pk>/withdraw", "POST"): (401, "200+", 404, 403, 404, 404, 403, "200+"),
+    ("api/archive-key", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("api/blocks/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
+    ("api/dacs", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    ("api/datasets", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("api/datasets", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    ("api/datasets/<str:accession>/files", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("api/datasets/<str:accession>/files", "POST"): (401, 403, 403, 403, 403, "200+", "200+", 403),
+    ("api/datasets/<str:accession>/release", "POST"): (401, 403, 403, 403, 403, "200+", "200+", 403),
+    ("api/docs", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("api/entitlements", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("api/entitlements/<int:pk>/revoke", "POST"): (401, 403, 404, "200+", 404, 404, 403, 403),
+    ("api/exports", "POST"): (401, "202+", 404, 404, 404, 404, 404, "202+"),
+    ("api/exports/<str:export_id>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("api/exports/<str:export_id>/files/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
+    ("api/files/<str:accession>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("api/files/<str:accession>/content", "GET"): (401, 206, 404, 404, 404, 404, 404, 206),
+    ("api/files/<str:accession>/header", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("api/inbox", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("api/inbox/<str:name>", "PUT"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    ("api/permissions/<str:username>", "GET"): (401, 200, 404, 404, 404, 404, 404, 401),
+    ("api/schema", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("api/tokens", "POST"): (
+        401,
+        "201+",
+        "201+",
+        "201+",
+        "201+",
+        "201+",
+        "201+",
+        401,
+    ),  # a token cannot mint another token
+    ("datasets", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("datasets/<str:accession>", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("ga4gh/drs/v1/objects/<str:object_id>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("ga4gh/drs/v1/service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("health/live", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("health/ready", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("htsget/reads/<str:accession>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("htsget/reads/<str:accession>", "POST"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("htsget/reads/service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("htsget/variants/<str:accession>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
+    ("htsget/variants/service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("i18n/setlang/", "POST"): (302, 302, 302, 302, 302, 302, 302, 302),
+    ("keys", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("keys/<int:pk>/revoke", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
+    ("login", "GET"): (200, 302, 302, 302, 302, 302, 302, 200),
+    ("logout", "POST"): (302, 302, 302, 302, 302, 302, 302, 302),
+    ("metrics", "GET"): (403, 403, 403, 403, 403, 403, 403, 403),  # from another machine without METRICS_TOKEN
+    ("oidc/callback", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
+    ("oidc/login", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),  # no OIDC provider configured
+    ("requests", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("requests/<int:pk>", "GET"): (302, 200, 404, 200, 404, 404, 200, 302),
+    ("requests/<int:pk>/attachments", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
+    ("requests/<int:pk>/attachments/<int:attachment_pk>", "GET"): (302, 200, 404, 200, 404, 404, 200, 302),
+    ("requests/<int:pk>/comment", "POST"): (302, "302+", 404, "302+", 404, 404, 302, 302),
+    ("requests/<int:pk>/edit", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
+    ("requests/<int:pk>/submit", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
+    ("requests/<int:pk>/withdraw", "POST"): (302, "302+", 404, 302, 404, 404, 302, 302),
+    ("requests/new", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
 }
 
 
 class World:
     """The objects every call refers to, built once per test through the real ingest."""
 
-    def __init__(self, tmp_path, *, applicant, other_applicant, dac, other_dac, dac_member, other_dac_member, steward,
-                 admin_user):
+    def __init__(
+        self, tmp_path, *, applicant, other_applicant, dac, other_dac, dac_member, other_dac_member, steward, admin_user
+    ):
         from gdi_archive.access import attachments
         from gdi_archive.access.models import AccessRequest, Attachment
         from gdi_archive.accounts.models import PublicKey
@@ -153,21 +172,37 @@ class World:
         self.ready_draft.files.add(self.draft_file)
         self.dac, self.other_dac = dac, other_dac
         self.entitlement = entitle(applicant, self.dataset)
-        self.request = AccessRequest.objects.create(applicant=applicant, dac=dac, title="Rare variants",
-                                                    purpose="Find causal variants.", status=AccessRequest.Status.SUBMITTED)
+        self.request = AccessRequest.objects.create(
+            applicant=applicant,
+            dac=dac,
+            title="Rare variants",
+            purpose="Find causal variants.",
+            status=AccessRequest.Status.SUBMITTED,
+        )
         self.request.datasets.add(self.dataset)
-        self.attachment = Attachment.objects.create(access_request=self.request, name="ethics.pdf", size=len(PDF),
-                                                    sha256="0" * 64, location=f"matrix/{uuid.uuid4().hex}.pdf", uploaded_by=applicant)
+        self.attachment = Attachment.objects.create(
+            access_request=self.request,
+            name="ethics.pdf",
+            size=len(PDF),
+            sha256="0" * 64,
+            location=f"matrix/{uuid.uuid4().hex}.pdf",
+            uploaded_by=applicant,
+        )
         path = attachments.path_of(self.attachment)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(PDF)
         self.keys = ClientKeyPair(tmp_path, "matrix")
-        self.public_key = PublicKey.objects.create(user=applicant, label="laptop", key=base64.b64encode(self.keys.raw).decode(),
-                                                   fingerprint=uuid.uuid4().hex)
-        self.export = Export.objects.create(requester=applicant, subject=applicant.username,
-                                            public_key=base64.b64encode(self.keys.raw).decode(),
-                                            key_fingerprint="0" * 64, status=Export.Status.QUEUED,
-                                            expires_at=timezone.now() + timedelta(days=1))
+        self.public_key = PublicKey.objects.create(
+            user=applicant, label="laptop", key=base64.b64encode(self.keys.raw).decode(), fingerprint=uuid.uuid4().hex
+        )
+        self.export = Export.objects.create(
+            requester=applicant,
+            subject=applicant.username,
+            public_key=base64.b64encode(self.keys.raw).decode(),
+            key_fingerprint="0" * 64,
+            status=Export.Status.QUEUED,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
         self.applicant = applicant
         token = mint_token(applicant)  # after the entitlement, so its visa is in the passport
         self.clients = {
@@ -186,7 +221,13 @@ class World:
     def calls(self) -> dict[tuple[str, str], Call]:
         """One concrete call for each (pattern, method) in the table."""
         key = {"HTTP_X_C4GH_PUBLIC_KEY": self.keys.header_value}
-        bam, vcf, ds, draft, req = self.bam.accession, self.vcf.accession, self.dataset.accession, self.draft.accession, self.request.pk
+        bam, vcf, ds, draft, req = (
+            self.bam.accession,
+            self.vcf.accession,
+            self.dataset.accession,
+            self.draft.accession,
+            self.request.pk,
+        )
         return {
             ("", "GET"): Call("GET", "/"),
             ("service-info", "GET"): Call("GET", "/service-info"),
@@ -198,36 +239,63 @@ class World:
             ("keys/<int:pk>/revoke", "POST"): Call("POST", f"/keys/{self.public_key.pk}/revoke", {}, json=False),
             ("i18n/setlang/", "POST"): Call("POST", "/i18n/setlang/", {"language": "et", "next": "/"}, json=False),
             ("api/dacs", "POST"): Call("POST", "/api/dacs", {"name": "Matrix DAC"}),
-            ("api/dacs/<str:accession>/members", "POST"): Call("POST", f"/api/dacs/{self.dac.accession}/members", {"username": "bob"}),
+            ("api/dacs/<str:accession>/members", "POST"): Call(
+                "POST", f"/api/dacs/{self.dac.accession}/members", {"username": "bob"}
+            ),
             ("api/datasets", "GET"): Call("GET", "/api/datasets"),
-            ("api/datasets", "POST"): Call("POST", "/api/datasets", {"title": "New", "dac": self.dac.accession, "duo": ["DUO:0000042"]}),
+            ("api/datasets", "POST"): Call(
+                "POST", "/api/datasets", {"title": "New", "dac": self.dac.accession, "duo": ["DUO:0000042"]}
+            ),
             ("api/datasets/<str:accession>/files", "GET"): Call("GET", f"/api/datasets/{ds}/files"),
-            ("api/datasets/<str:accession>/files", "POST"): Call("POST", f"/api/datasets/{draft}/files", {"files": [self.draft_file.accession]}),
-            ("api/datasets/<str:accession>/release", "POST"): Call("POST", f"/api/datasets/{self.ready_draft.accession}/release", {}),
+            ("api/datasets/<str:accession>/files", "POST"): Call(
+                "POST", f"/api/datasets/{draft}/files", {"files": [self.draft_file.accession]}
+            ),
+            ("api/datasets/<str:accession>/release", "POST"): Call(
+                "POST", f"/api/datasets/{self.ready_draft.accession}/release", {}
+            ),
             ("datasets", "GET"): Call("GET", "/datasets"),
             ("datasets/<str:accession>", "GET"): Call("GET", f"/datasets/{ds}"),
             ("api/archive-key", "GET"): Call("GET", "/api/archive-key"),
             ("api/inbox", "GET"): Call("GET", "/api/inbox"),
-            ("api/inbox/<str:name>", "PUT"): Call("PUT", "/api/inbox/new-upload.c4gh", b"crypt4gh-not-really", json=False),
+            ("api/inbox/<str:name>", "PUT"): Call(
+                "PUT", "/api/inbox/new-upload.c4gh", b"crypt4gh-not-really", json=False
+            ),
             ("api/access-requests", "GET"): Call("GET", "/api/access-requests"),
-            ("api/access-requests", "POST"): Call("POST", "/api/access-requests", {"datasets": [ds], "title": "T", "purpose": "P", "accept_terms": True}),
+            ("api/access-requests", "POST"): Call(
+                "POST", "/api/access-requests", {"datasets": [ds], "title": "T", "purpose": "P", "accept_terms": True}
+            ),
             ("api/access-requests/<int:pk>", "GET"): Call("GET", f"/api/access-requests/{req}"),
             ("api/access-requests/<int:pk>/submit", "POST"): Call("POST", f"/api/access-requests/{req}/submit", {}),
             ("api/access-requests/<int:pk>/withdraw", "POST"): Call("POST", f"/api/access-requests/{req}/withdraw", {}),
             ("api/access-requests/<int:pk>/approve", "POST"): Call("POST", f"/api/access-requests/{req}/approve", {}),
-            ("api/access-requests/<int:pk>/reject", "POST"): Call("POST", f"/api/access-requests/{req}/reject", {"reason": "No."}),
-            ("api/access-requests/<int:pk>/return", "POST"): Call("POST", f"/api/access-requests/{req}/return", {"comment": "More."}),
+            ("api/access-requests/<int:pk>/reject", "POST"): Call(
+                "POST", f"/api/access-requests/{req}/reject", {"reason": "No."}
+            ),
+            ("api/access-requests/<int:pk>/return", "POST"): Call(
+                "POST", f"/api/access-requests/{req}/return", {"comment": "More."}
+            ),
             ("api/entitlements", "GET"): Call("GET", "/api/entitlements"),
-            ("api/entitlements/<int:pk>/revoke", "POST"): Call("POST", f"/api/entitlements/{self.entitlement.pk}/revoke", {}),
+            ("api/entitlements/<int:pk>/revoke", "POST"): Call(
+                "POST", f"/api/entitlements/{self.entitlement.pk}/revoke", {}
+            ),
             ("requests", "GET"): Call("GET", "/requests"),
             ("requests/new", "GET"): Call("GET", f"/requests/new?dataset={ds}"),
             ("requests/<int:pk>", "GET"): Call("GET", f"/requests/{req}"),
             ("requests/<int:pk>/edit", "GET"): Call("GET", f"/requests/{req}/edit"),
             ("requests/<int:pk>/submit", "POST"): Call("POST", f"/requests/{req}/submit", {}, json=False),
             ("requests/<int:pk>/withdraw", "POST"): Call("POST", f"/requests/{req}/withdraw", {}, json=False),
-            ("requests/<int:pk>/comment", "POST"): Call("POST", f"/requests/{req}/comment", {"comment": "Hello"}, json=False),
-            ("requests/<int:pk>/attachments", "POST"): Call("POST", f"/requests/{req}/attachments", lambda: {"attachment": SimpleUploadedFile("ethics2.pdf", PDF, "application/pdf")}, json=False),
-            ("requests/<int:pk>/attachments/<int:attachment_pk>", "GET"): Call("GET", f"/requests/{req}/attachments/{self.attachment.pk}"),
+            ("requests/<int:pk>/comment", "POST"): Call(
+                "POST", f"/requests/{req}/comment", {"comment": "Hello"}, json=False
+            ),
+            ("requests/<int:pk>/attachments", "POST"): Call(
+                "POST",
+                f"/requests/{req}/attachments",
+                lambda: {"attachment": SimpleUploadedFile("ethics2.pdf", PDF, "application/pdf")},
+                json=False,
+            ),
+            ("requests/<int:pk>/attachments/<int:attachment_pk>", "GET"): Call(
+                "GET", f"/requests/{req}/attachments/{self.attachment.pk}"
+            ),
             ("access", "GET"): Call("GET", "/access"),
             (".well-known/jwks.json", "GET"): Call("GET", "/.well-known/jwks.json"),
             ("api/permissions/<str:username>", "GET"): Call("GET", f"/api/permissions/{self.applicant.username}"),
@@ -237,20 +305,37 @@ class World:
             ("oidc/callback", "GET"): Call("GET", "/oidc/callback?code=x&state=y"),
             ("api/files/<str:accession>", "GET"): Call("GET", f"/api/files/{bam}?start=0&end=100", headers=key),
             ("api/files/<str:accession>/header", "GET"): Call("GET", f"/api/files/{bam}/header", headers=key),
-            ("api/files/<str:accession>/content", "GET"): Call("GET", f"/api/files/{bam}/content", headers={"HTTP_RANGE": "bytes=0-99"}),
+            ("api/files/<str:accession>/content", "GET"): Call(
+                "GET", f"/api/files/{bam}/content", headers={"HTTP_RANGE": "bytes=0-99"}
+            ),
             ("api/blocks/<str:accession>", "GET"): Call("GET", f"/api/blocks/{bam}?kind=body&start=0&end=100"),
             ("htsget/reads/service-info", "GET"): Call("GET", "/htsget/reads/service-info"),
             ("htsget/variants/service-info", "GET"): Call("GET", "/htsget/variants/service-info"),
-            ("htsget/reads/<str:accession>", "GET"): Call("GET", f"/htsget/reads/{bam}?encryptionScheme=C4GH&referenceName=chr1&start=0&end=100000", headers=key),
-            ("htsget/reads/<str:accession>", "POST"): Call("POST", f"/htsget/reads/{bam}", {"encryptionScheme": "C4GH", "regions": [{"referenceName": "chr1"}]}, headers=key),
-            ("htsget/variants/<str:accession>", "GET"): Call("GET", f"/htsget/variants/{vcf}?encryptionScheme=C4GH&referenceName=chr2", headers=key),
+            ("htsget/reads/<str:accession>", "GET"): Call(
+                "GET", f"/htsget/reads/{bam}?encryptionScheme=C4GH&referenceName=chr1&start=0&end=100000", headers=key
+            ),
+            ("htsget/reads/<str:accession>", "POST"): Call(
+                "POST",
+                f"/htsget/reads/{bam}",
+                {"encryptionScheme": "C4GH", "regions": [{"referenceName": "chr1"}]},
+                headers=key,
+            ),
+            ("htsget/variants/<str:accession>", "GET"): Call(
+                "GET", f"/htsget/variants/{vcf}?encryptionScheme=C4GH&referenceName=chr2", headers=key
+            ),
             ("ga4gh/drs/v1/service-info", "GET"): Call("GET", "/ga4gh/drs/v1/service-info"),
             ("ga4gh/drs/v1/objects/<str:object_id>", "GET"): Call("GET", f"/ga4gh/drs/v1/objects/{bam}"),
-            ("ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>", "GET"): Call("GET", f"/ga4gh/drs/v1/objects/{bam}/access/c4gh", headers=key),
+            ("ga4gh/drs/v1/objects/<str:object_id>/access/<str:access_id>", "GET"): Call(
+                "GET", f"/ga4gh/drs/v1/objects/{bam}/access/c4gh", headers=key
+            ),
             ("api/exports", "POST"): Call("POST", "/api/exports", {"files": [bam]}, headers=key),
             ("api/exports/<str:export_id>", "GET"): Call("GET", f"/api/exports/{self.export.pk}"),
-            ("api/exports/<str:export_id>/files/<str:accession>", "GET"): Call("GET", f"/api/exports/{self.export.pk}/files/{bam}?exp=1&sig=x"),
-            ("metrics", "GET"): Call("GET", "/metrics", headers={"REMOTE_ADDR": "192.0.2.10"}),  # not this machine, no token
+            ("api/exports/<str:export_id>/files/<str:accession>", "GET"): Call(
+                "GET", f"/api/exports/{self.export.pk}/files/{bam}?exp=1&sig=x"
+            ),
+            ("metrics", "GET"): Call(
+                "GET", "/metrics", headers={"REMOTE_ADDR": "192.0.2.10"}
+            ),  # not this machine, no token
             ("api/schema", "GET"): Call("GET", "/api/schema"),
             ("api/docs", "GET"): Call("GET", "/api/docs"),
         }
@@ -261,8 +346,18 @@ def _bytes_file(path, size):
     return path
 
 
-WATCHED = ("access.AccessRequest", "access.RequestEvent", "access.Attachment", "access.Entitlement", "accounts.PublicKey",
-           "catalogue.DAC", "catalogue.Dataset", "catalogue.File", "downloads.Export", "passports.PassportToken")
+WATCHED = (
+    "access.AccessRequest",
+    "access.RequestEvent",
+    "access.Attachment",
+    "access.Entitlement",
+    "accounts.PublicKey",
+    "catalogue.DAC",
+    "catalogue.Dataset",
+    "catalogue.File",
+    "downloads.Export",
+    "passports.PassportToken",
+)
 
 
 def snapshot() -> tuple:
@@ -313,8 +408,17 @@ def perform(client: Client, call: Call):
 
 @pytest.fixture
 def world(db, tmp_path, applicant, other_applicant, dac, other_dac, dac_member, other_dac_member, steward, admin_user):
-    return World(tmp_path, applicant=applicant, other_applicant=other_applicant, dac=dac, other_dac=other_dac,
-                 dac_member=dac_member, other_dac_member=other_dac_member, steward=steward, admin_user=admin_user)
+    return World(
+        tmp_path,
+        applicant=applicant,
+        other_applicant=other_applicant,
+        dac=dac,
+        other_dac=other_dac,
+        dac_member=dac_member,
+        other_dac_member=other_dac_member,
+        steward=steward,
+        admin_user=admin_user,
+    )
 
 
 # The network and DAC-workflow endpoints merged on 2026-12-02 are checked persona by persona in
@@ -323,10 +427,15 @@ def world(db, tmp_path, applicant, other_applicant, dac, other_dac, dac_member, 
 # workbench pages and the co-applicant/document API. Move each into EXPECTED when it gets its row.
 NOT_YET_IN_THE_TABLE_PREFIXES = ("fdp", "beacon/", "dac/")
 NOT_YET_IN_THE_TABLE = {
-    "api/access-requests/<int:pk>/attachments", "api/access-requests/<int:pk>/copy",
-    "api/access-requests/<int:pk>/members", "api/access-requests/<int:pk>/members/<str:username>",
-    "api/access-requests/<int:pk>/remark", "api/dacs/<str:accession>", "api/datasets/<str:accession>",
-    "api/datasets/<str:accession>/individuals", "api/datasets/<str:accession>/withdraw",
+    "api/access-requests/<int:pk>/attachments",
+    "api/access-requests/<int:pk>/copy",
+    "api/access-requests/<int:pk>/members",
+    "api/access-requests/<int:pk>/members/<str:username>",
+    "api/access-requests/<int:pk>/remark",
+    "api/dacs/<str:accession>",
+    "api/datasets/<str:accession>",
+    "api/datasets/<str:accession>/individuals",
+    "api/datasets/<str:accession>/withdraw",
     "api/invitations/<str:token>/accept",
 }
 
@@ -376,7 +485,11 @@ def test_every_endpoint_answers_every_persona_as_the_table_says(world):
         seen[(pattern, method)] = tuple(row)
         expected = EXPECTED.get((pattern, method))
         if expected != tuple(row):
-            diff = {p: f"{e}->{g}" for p, e, g in zip(PERSONAS, expected or (None,) * len(PERSONAS), row, strict=True) if e != g}
+            diff = {
+                p: f"{e}->{g}"
+                for p, e, g in zip(PERSONAS, expected or (None,) * len(PERSONAS), row, strict=True)
+                if e != g
+            }
             wrong.append(f"{method} {pattern}: {diff}")
     if os.environ.get("RECORD_MATRIX"):
         print("\n".join(f"    ({p!r}, {m!r}): {row}," for (p, m), row in sorted(seen.items())))
@@ -431,4 +544,8 @@ def test_the_admin_family_lets_only_staff_in(world):
                 if persona == "admin" and not page.endswith("/add/"):
                     assert response.status_code == 200, (page, response.status_code)
             else:
-                assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), (persona, page, response.status_code)
+                assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), (
+                    persona,
+                    page,
+                    response.status_code,
+                )

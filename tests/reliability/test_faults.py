@@ -60,10 +60,19 @@ def stack(s3_server):
         target = urlparse(s3_server)
         proxy = CuttableProxy((target.hostname, target.port))
         (owned / "stack").mkdir()
-        stack = ReliabilityStack(owned / "stack", proxy.url, postgres=postgres, redis=redis,
-                                 extra_env={"INGEST_RETRY_DELAY": "1", "DATABASE_CONN_MAX_AGE": "60",
-                                            "GUNICORN_THREADS": "8", "GUNICORN_BODY_TIMEOUT": str(BODY_TIMEOUT),
-                                            "GUNICORN_BODY_MIN_RATE": str(MiB)})
+        stack = ReliabilityStack(
+            owned / "stack",
+            proxy.url,
+            postgres=postgres,
+            redis=redis,
+            extra_env={
+                "INGEST_RETRY_DELAY": "1",
+                "DATABASE_CONN_MAX_AGE": "60",
+                "GUNICORN_THREADS": "8",
+                "GUNICORN_BODY_TIMEOUT": str(BODY_TIMEOUT),
+                "GUNICORN_BODY_MIN_RATE": str(MiB),
+            },
+        )
         stack.proxy = proxy
         stack.up()
         stack.state = {}
@@ -87,8 +96,11 @@ def archived_big_file(stack, folder: Path) -> dict:
         encrypted = encrypt_for_archive(stack, plain, folder / "big2.bin.c4gh")
         with open(encrypted, "rb") as body:
             assert root.put(stack.url + "/api/inbox/big2.bin.c4gh", data=body, timeout=120).status_code == 201
-        done = wait_for(lambda: (e := inbox_entry(root, stack.url, "big2.bin.c4gh")) and e["status"] in ("ready", "error") and e,
-                        180, "the big file to be archived")
+        done = wait_for(
+            lambda: (e := inbox_entry(root, stack.url, "big2.bin.c4gh")) and e["status"] in ("ready", "error") and e,
+            180,
+            "the big file to be archived",
+        )
         assert done["status"] == "ready", done
         stack.state["big"] = {"accession": done["accession"], "plain_sha256": done["sha256"], "size": len(plain)}
         stack.state["dataset"] = publish(stack, [done["accession"]])
@@ -105,7 +117,12 @@ def test_worker_killed_mid_ingest_finishes_after_restart_and_verifies(stack, tmp
     with open(encrypted, "rb") as body:
         upload = root.put(stack.url + "/api/inbox/big.bin.c4gh", data=body, timeout=120)
     assert upload.status_code == 201, upload.text
-    wait_for(lambda: (inbox_entry(root, stack.url, "big.bin.c4gh") or {}).get("bytes_done", 0) > 0, 60, "ingest to start", 0.01)
+    wait_for(
+        lambda: (inbox_entry(root, stack.url, "big.bin.c4gh") or {}).get("bytes_done", 0) > 0,
+        60,
+        "ingest to start",
+        0.01,
+    )
     stack.kill("worker")
     killed = inbox_entry(root, stack.url, "big.bin.c4gh")
     assert killed["status"] in ("verifying", "archiving"), f"finished before the kill: {killed}"
@@ -113,8 +130,11 @@ def test_worker_killed_mid_ingest_finishes_after_restart_and_verifies(stack, tmp
     assert bucket_keys(stack, "archive") == []  # nothing half-written is visible
 
     stack.start_worker()  # the same worker name: it knows its runs died with it
-    done = wait_for(lambda: (e := inbox_entry(root, stack.url, "big.bin.c4gh")) and e["status"] in ("ready", "error") and e,
-                    180, "the restarted worker to finish")
+    done = wait_for(
+        lambda: (e := inbox_entry(root, stack.url, "big.bin.c4gh")) and e["status"] in ("ready", "error") and e,
+        180,
+        "the restarted worker to finish",
+    )
     assert done["status"] == "ready", done
     assert done["sha256"] == hashlib.sha256(plain).hexdigest()
     assert len(bucket_keys(stack, "archive")) == 1
@@ -140,8 +160,12 @@ def test_worker_killed_mid_export_never_publishes_a_half_copy(stack, tmp_path):
     assert bucket_keys(stack, "outbox") == []
 
     stack.start_worker()
-    final = wait_for(lambda: (e := alice.get(export_url, timeout=20).json())["status"] in ("done", "failed") and e, 30,
-                     "the export to complete or fail after the restart", 0.5)
+    final = wait_for(
+        lambda: (e := alice.get(export_url, timeout=20).json())["status"] in ("done", "failed") and e,
+        30,
+        "the export to complete or fail after the restart",
+        0.5,
+    )
     if final["status"] == "failed":
         assert final["error"] and final["links"] == [], final
         assert bucket_keys(stack, "outbox") == []
@@ -159,7 +183,9 @@ def _bench_load():
     """bench/load.py as a module (bench/ is a folder of scripts, not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_load", Path(__file__).resolve().parents[2] / "bench" / "load.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_load", Path(__file__).resolve().parents[2] / "bench" / "load.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -209,7 +235,9 @@ def test_object_store_unreachable_before_a_download_gives_a_clean_error(stack, t
         try:
             response = alice.get(f"{stack.url}/api/files/{big['accession']}/content", timeout=120)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
-            pytest.fail(f"a 200 was started and then cut ({exc!r}); the store should be asked before the status is sent")
+            pytest.fail(
+                f"a 200 was started and then cut ({exc!r}); the store should be asked before the status is sent"
+            )
         assert response.status_code == 503, (response.status_code, response.text[:300])
         assert response.json()["error"] and response.json()["detail"]
         assert time.monotonic() - started < 60
@@ -274,12 +302,20 @@ def test_postgres_restart_under_load_fails_cleanly_then_recovers_without_a_web_r
 
 
 def test_redis_restart_loses_no_task(stack, tmp_path):
-    settings = json.loads(stack.manage("shell", "-c", (
-        "import json; from django.conf import settings as s\n"
-        "print(json.dumps({'acks_late': s.CELERY_TASK_ACKS_LATE, 'reject': s.CELERY_TASK_REJECT_ON_WORKER_LOST,"
-        " 'visibility': s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], 'limit': s.CELERY_TASK_TIME_LIMIT,"
-        " 'prefetch': s.CELERY_WORKER_PREFETCH_MULTIPLIER}))"
-    )).strip().splitlines()[-1])
+    settings = json.loads(
+        stack.manage(
+            "shell",
+            "-c",
+            (
+                "import json; from django.conf import settings as s\n"
+                "print(json.dumps({'acks_late': s.CELERY_TASK_ACKS_LATE, 'reject': s.CELERY_TASK_REJECT_ON_WORKER_LOST,"
+                " 'visibility': s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], 'limit': s.CELERY_TASK_TIME_LIMIT,"
+                " 'prefetch': s.CELERY_WORKER_PREFETCH_MULTIPLIER}))"
+            ),
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert settings["acks_late"] and settings["reject"] and settings["prefetch"] == 1
     assert settings["visibility"] > settings["limit"], "a long job would be handed to a second worker while it runs"
 
@@ -289,16 +325,28 @@ def test_redis_restart_loses_no_task(stack, tmp_path):
     assert root.put(stack.url + "/api/inbox/queued.bin.c4gh", data=queued.read_bytes(), timeout=60).status_code == 201
     stack.redis.restart(down_for=1)
     stack.start_worker()
-    done = wait_for(lambda: (e := inbox_entry(root, stack.url, "queued.bin.c4gh")) and e["status"] in ("ready", "error") and e,
-                    90, "the task queued before the Redis restart")
+    done = wait_for(
+        lambda: (e := inbox_entry(root, stack.url, "queued.bin.c4gh")) and e["status"] in ("ready", "error") and e,
+        90,
+        "the task queued before the Redis restart",
+    )
     assert done["status"] == "ready", done
 
     stack.redis.restart(down_for=1)  # with the worker running: it reconnects and takes new work
     after = encrypt_for_archive(stack, os.urandom(200_000), tmp_path / "after.bin.c4gh")
-    wait_for(lambda: root.put(stack.url + "/api/inbox/after.bin.c4gh", data=after.read_bytes(), timeout=60).status_code == 201,
-             60, "an upload after the Redis restart", 1)
-    done = wait_for(lambda: (e := inbox_entry(root, stack.url, "after.bin.c4gh")) and e["status"] in ("ready", "error") and e,
-                    120, "a task sent after the Redis restart")
+    wait_for(
+        lambda: (
+            root.put(stack.url + "/api/inbox/after.bin.c4gh", data=after.read_bytes(), timeout=60).status_code == 201
+        ),
+        60,
+        "an upload after the Redis restart",
+        1,
+    )
+    done = wait_for(
+        lambda: (e := inbox_entry(root, stack.url, "after.bin.c4gh")) and e["status"] in ("ready", "error") and e,
+        120,
+        "a task sent after the Redis restart",
+    )
     assert done["status"] == "ready", done
     stack.wait_ready()
 
@@ -327,8 +375,17 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", str(point)], check=False)
 
 
-def _trickle_put(port: int, path: str, token: str, body: bytes, *, piece: int, pause: float, timeout: float = 60,
-                 give_up_after: float | None = None):
+def _trickle_put(
+    port: int,
+    path: str,
+    token: str,
+    body: bytes,
+    *,
+    piece: int,
+    pause: float,
+    timeout: float = 60,
+    give_up_after: float | None = None,
+):
     """PUT with Content-Length, sending `piece` bytes every `pause` seconds; (status, body) or the error.
 
     With `give_up_after`, stop sending after that many seconds and return ("still open", b"").
@@ -367,7 +424,9 @@ def test_disk_full_while_uploading_is_a_clean_507_with_no_partial_file(stack, ti
         results = {}
 
         def upload(name):
-            results[name] = _trickle_put(port, f"/api/inbox/{name}", token, os.urandom(size), piece=256 * 1024, pause=0.02)
+            results[name] = _trickle_put(
+                port, f"/api/inbox/{name}", token, os.urandom(size), piece=256 * 1024, pause=0.02
+            )
 
         threads = [threading.Thread(target=upload, args=(f"race-{i}.bin.c4gh",)) for i in range(2)]
         for thread in threads:
@@ -396,8 +455,16 @@ BODY_TIMEOUT = 10  # GUNICORN_BODY_TIMEOUT for this stack (deploy default: 60 s;
 def test_a_trickling_upload_is_cut_off_and_leaves_nothing(stack):
     token = stack.token("root")
     started = time.monotonic()
-    status, _ = _trickle_put(stack.port, "/api/inbox/slow.bin.c4gh", token, os.urandom(2 * MiB), piece=1,
-                             pause=0.5, timeout=60, give_up_after=BODY_TIMEOUT + 20)
+    status, _ = _trickle_put(
+        stack.port,
+        "/api/inbox/slow.bin.c4gh",
+        token,
+        os.urandom(2 * MiB),
+        piece=1,
+        pause=0.5,
+        timeout=60,
+        give_up_after=BODY_TIMEOUT + 20,
+    )
     waited = time.monotonic() - started
     assert status != "still open", f"the server let a client trickle two bytes a second for {waited:.0f} s"
     assert not isinstance(status, int) or status in (400, 408), status
@@ -416,13 +483,19 @@ def _raw(port: int, request: bytes) -> bytes:
 
 
 def test_oversized_request_lines_and_headers_are_refused_by_the_server(stack):
-    long_line = _raw(stack.port, b"GET /health/live?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    long_line = _raw(
+        stack.port, b"GET /health/live?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert long_line.startswith(b"HTTP/1.1 414") or long_line.startswith(b"HTTP/1.1 400"), long_line[:100]
-    big_header = _raw(stack.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\nConnection: close\r\n\r\n")
+    big_header = _raw(
+        stack.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\nConnection: close\r\n\r\n"
+    )
     assert big_header.startswith(b"HTTP/1.1 431") or big_header.startswith(b"HTTP/1.1 400"), big_header[:100]
     many = b"".join(b"X-H%d: v\r\n" % i for i in range(500))
     many_headers = _raw(stack.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"Connection: close\r\n\r\n")
     assert many_headers.startswith(b"HTTP/1.1 431") or many_headers.startswith(b"HTTP/1.1 400"), many_headers[:100]
-    huge_token = requests.get(stack.url + "/api/datasets", headers={"Authorization": "Bearer " + "x" * 8000}, timeout=10)
+    huge_token = requests.get(
+        stack.url + "/api/datasets", headers={"Authorization": "Bearer " + "x" * 8000}, timeout=10
+    )
     assert huge_token.status_code == 401 and huge_token.json()["error"]
     assert requests.get(stack.url + "/health/live", timeout=10).status_code == 200  # and it still serves

@@ -52,15 +52,32 @@ def inbox_objects(isolated_stores) -> list[Path]:
 # --- path traversal -------------------------------------------------------------------------------
 
 ESCAPING_NAMES = [
-    "..%2F..%2Fetc%2Fpasswd.c4gh", "..%2Fx.c4gh", "%2E%2E%2Fx.c4gh", "..", "...c4gh", ".hidden.c4gh",
-    "a%5C..%5Cb.c4gh", "a%00b.c4gh", "x%0Ay.c4gh", "%2Fetc%2Fpasswd.c4gh", "~root.c4gh", "a b.c4gh",
-    "%C3%A9t%C3%A9.c4gh", "x" * 300 + ".c4gh", "plain.bam", ".c4gh", "a..b.c4gh", "CON%3A.c4gh",
+    "..%2F..%2Fetc%2Fpasswd.c4gh",
+    "..%2Fx.c4gh",
+    "%2E%2E%2Fx.c4gh",
+    "..",
+    "...c4gh",
+    ".hidden.c4gh",
+    "a%5C..%5Cb.c4gh",
+    "a%00b.c4gh",
+    "x%0Ay.c4gh",
+    "%2Fetc%2Fpasswd.c4gh",
+    "~root.c4gh",
+    "a b.c4gh",
+    "%C3%A9t%C3%A9.c4gh",
+    "x" * 300 + ".c4gh",
+    "plain.bam",
+    ".c4gh",
+    "a..b.c4gh",
+    "CON%3A.c4gh",
 ]
 
 
 @pytest.mark.parametrize("name", ESCAPING_NAMES)
 def test_inbox_names_that_could_escape_the_inbox_are_refused(submitter_client, steward, isolated_stores, name):
-    response = submitter_client.put(f"/api/inbox/{name}", data=b"crypt4gh-ish bytes", content_type="application/octet-stream")
+    response = submitter_client.put(
+        f"/api/inbox/{name}", data=b"crypt4gh-ish bytes", content_type="application/octet-stream"
+    )
     assert response.status_code in (400, 404), (name, response.status_code, response.content[:200])
     assert is_json_error(response), response.content[:300]
     assert not File.objects.exists()
@@ -80,8 +97,10 @@ def test_a_catalogue_row_pointing_outside_the_store_serves_nothing(db, steward, 
     keys = ClientKeyPair(tmp_path)
     for location in ("../secret.txt", "/" + str(secret).lstrip("/"), "a/../../secret.txt", "..\\secret.txt"):
         File.objects.filter(pk=file.pk).update(location=location)
-        for path, extra in ((f"/api/files/{file.accession}/content", {}),
-                            (f"/api/files/{file.accession}", {"HTTP_X_C4GH_PUBLIC_KEY": keys.header_value})):
+        for path, extra in (
+            (f"/api/files/{file.accession}/content", {}),
+            (f"/api/files/{file.accession}", {"HTTP_X_C4GH_PUBLIC_KEY": keys.header_value}),
+        ):
             client.raise_request_exception = False
             response = client.get(path, **extra)
             body, aborted = response.content if not response.streaming else b"", False
@@ -100,14 +119,18 @@ def test_a_catalogue_row_pointing_outside_the_store_serves_nothing(db, steward, 
 
 def test_an_upload_larger_than_the_limit_is_refused_before_a_byte_is_stored(submitter_client, isolated_stores):
     with override_settings(INBOX_MAX_BYTES=1000):
-        response = submitter_client.put("/api/inbox/big.bin.c4gh", data=b"x" * 1001, content_type="application/octet-stream")
+        response = submitter_client.put(
+            "/api/inbox/big.bin.c4gh", data=b"x" * 1001, content_type="application/octet-stream"
+        )
     assert response.status_code == 413 and is_json_error(response), response.content
     assert response.json()["error"] == "PayloadTooLarge"
     assert inbox_objects(isolated_stores) == [] and not File.objects.exists()
 
 
 def test_an_upload_without_content_length_is_refused(submitter_client, isolated_stores):
-    response = submitter_client.generic("PUT", "/api/inbox/nolength.c4gh", data=b"", content_type="application/octet-stream")
+    response = submitter_client.generic(
+        "PUT", "/api/inbox/nolength.c4gh", data=b"", content_type="application/octet-stream"
+    )
     assert response.status_code in (400, 411) and is_json_error(response), response.content
     assert inbox_objects(isolated_stores) == []
 
@@ -125,18 +148,64 @@ def test_an_oversized_json_body_is_a_clean_refusal(db, steward, path):
 # --- malformed JSON and parameters, fuzzed ----------------------------------------------------------
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=30) | st.sampled_from(["GDID00000000001", "GDIF00000000001", "DUO:0000042", "2026-13-45", "alice", ""]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["datasets", "title", "purpose", "accept_terms", "files", "dataset", "end", "reason", "comment",
-                         "name", "dac", "duo", "username", "lifetime", "max_access_days", "public_key", "regions",
-                         "format", "class", "encryptionScheme", "referenceName", "start"]), children, max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | st.sampled_from(["GDID00000000001", "GDIF00000000001", "DUO:0000042", "2026-13-45", "alice", ""]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "datasets",
+                    "title",
+                    "purpose",
+                    "accept_terms",
+                    "files",
+                    "dataset",
+                    "end",
+                    "reason",
+                    "comment",
+                    "name",
+                    "dac",
+                    "duo",
+                    "username",
+                    "lifetime",
+                    "max_access_days",
+                    "public_key",
+                    "regions",
+                    "format",
+                    "class",
+                    "encryptionScheme",
+                    "referenceName",
+                    "start",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
     max_leaves=12,
 )
-POST_ENDPOINTS = ["/api/access-requests", "/api/access-requests/{req}/approve", "/api/access-requests/{req}/reject",
-                  "/api/access-requests/{req}/return", "/api/access-requests/{req}/submit", "/api/entitlements/{ent}/revoke",
-                  "/api/dacs", "/api/dacs/{dac}/members", "/api/datasets", "/api/datasets/{ds}/files",
-                  "/api/datasets/{ds}/release", "/api/tokens", "/api/exports", "/htsget/reads/{file}", "/htsget/variants/{file}"]
+POST_ENDPOINTS = [
+    "/api/access-requests",
+    "/api/access-requests/{req}/approve",
+    "/api/access-requests/{req}/reject",
+    "/api/access-requests/{req}/return",
+    "/api/access-requests/{req}/submit",
+    "/api/entitlements/{ent}/revoke",
+    "/api/dacs",
+    "/api/dacs/{dac}/members",
+    "/api/datasets",
+    "/api/datasets/{ds}/files",
+    "/api/datasets/{ds}/release",
+    "/api/tokens",
+    "/api/exports",
+    "/htsget/reads/{file}",
+    "/htsget/variants/{file}",
+]
 
 
 @pytest.fixture
@@ -148,24 +217,40 @@ def fuzz_world(db, steward, dac, applicant, dac_member, tmp_path):
     file = store_ready_file(submitter=steward, path=data)
     dataset = release(dac=dac, steward=steward, files=[file])
     entitlement = entitle(applicant, dataset)
-    req = AccessRequest.objects.create(applicant=applicant, dac=dac, title="T", purpose="P", status=AccessRequest.Status.SUBMITTED)
+    req = AccessRequest.objects.create(
+        applicant=applicant, dac=dac, title="T", purpose="P", status=AccessRequest.Status.SUBMITTED
+    )
     req.datasets.add(dataset)
-    names = {"req": req.pk, "ent": entitlement.pk, "dac": dac.accession, "ds": dataset.accession, "file": file.accession}
+    names = {
+        "req": req.pk,
+        "ent": entitlement.pk,
+        "dac": dac.accession,
+        "ds": dataset.accession,
+        "file": file.accession,
+    }
     clients = [client_for(steward), client_for(dac_member), bearer_client(applicant)]
     for client in clients:
         client.raise_request_exception = False
     return {"names": names, "clients": clients, "keys": ClientKeyPair(tmp_path)}
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(endpoint=st.sampled_from(POST_ENDPOINTS), body=JSON_VALUES, who=st.integers(0, 2), raw=st.booleans(),
-       junk=st.binary(max_size=40))
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    endpoint=st.sampled_from(POST_ENDPOINTS),
+    body=JSON_VALUES,
+    who=st.integers(0, 2),
+    raw=st.booleans(),
+    junk=st.binary(max_size=40),
+)
 def test_malformed_json_bodies_get_clean_refusals(fuzz_world, endpoint, body, who, raw, junk):
     path = endpoint.format(**fuzz_world["names"])
     payload = junk if raw else json.dumps(body)
     with transaction.atomic():
-        response = fuzz_world["clients"][who].post(path, data=payload, content_type="application/json",
-                                                   HTTP_X_C4GH_PUBLIC_KEY=fuzz_world["keys"].header_value)
+        response = fuzz_world["clients"][who].post(
+            path, data=payload, content_type="application/json", HTTP_X_C4GH_PUBLIC_KEY=fuzz_world["keys"].header_value
+        )
         transaction.set_rollback(True)
     assert response.status_code < 500, (path, payload, response.status_code, response.content[:300])
     if response.status_code >= 400:
@@ -173,20 +258,37 @@ def test_malformed_json_bodies_get_clean_refusals(fuzz_world, endpoint, body, wh
         assert (body.get("error") and body.get("detail")) or body.get("htsget", {}).get("error"), (path, payload, body)
 
 
-QUERY_VALUES = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text(max_size=12),
-                         st.sampled_from(["", "1e3", "0x10", " 5", "5 ", "NaN", "-0", "chr1", "*", "BAM", "C4GH", "header"]))
+QUERY_VALUES = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(max_size=12),
+    st.sampled_from(["", "1e3", "0x10", " 5", "5 ", "NaN", "-0", "chr1", "*", "BAM", "C4GH", "header"]),
+)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(kind=st.sampled_from(["file", "content", "header", "reads", "variants", "drs"]),
-       params=st.dictionaries(st.sampled_from(["start", "end", "referenceName", "class", "format", "encryptionScheme", "fields"]),
-                              QUERY_VALUES, max_size=4),
-       range_header=st.one_of(st.none(), st.text(max_size=20),
-                              st.sampled_from(["bytes=0-", "bytes=-0", "bytes=99999999-", "bytes=5-1"])))
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    kind=st.sampled_from(["file", "content", "header", "reads", "variants", "drs"]),
+    params=st.dictionaries(
+        st.sampled_from(["start", "end", "referenceName", "class", "format", "encryptionScheme", "fields"]),
+        QUERY_VALUES,
+        max_size=4,
+    ),
+    range_header=st.one_of(
+        st.none(), st.text(max_size=20), st.sampled_from(["bytes=0-", "bytes=-0", "bytes=99999999-", "bytes=5-1"])
+    ),
+)
 def test_malformed_download_parameters_get_clean_refusals(fuzz_world, kind, params, range_header):
     acc = fuzz_world["names"]["file"]
-    path = {"file": f"/api/files/{acc}", "content": f"/api/files/{acc}/content", "header": f"/api/files/{acc}/header",
-            "reads": f"/htsget/reads/{acc}", "variants": f"/htsget/variants/{acc}", "drs": f"/ga4gh/drs/v1/objects/{acc}"}[kind]
+    path = {
+        "file": f"/api/files/{acc}",
+        "content": f"/api/files/{acc}/content",
+        "header": f"/api/files/{acc}/header",
+        "reads": f"/htsget/reads/{acc}",
+        "variants": f"/htsget/variants/{acc}",
+        "drs": f"/ga4gh/drs/v1/objects/{acc}",
+    }[kind]
     extra = {"HTTP_X_C4GH_PUBLIC_KEY": fuzz_world["keys"].header_value}
     if range_header is not None:
         extra["HTTP_RANGE"] = range_header.replace("\n", " ").replace("\r", " ")
@@ -201,15 +303,25 @@ def test_malformed_download_parameters_get_clean_refusals(fuzz_world, kind, para
 
 def test_a_nul_in_a_range_header_is_not_a_500(fuzz_world):
     acc = fuzz_world["names"]["file"]
-    response = fuzz_world["clients"][2].get(f"/api/files/{acc}", HTTP_RANGE="bytes=\x000-",
-                                            HTTP_X_C4GH_PUBLIC_KEY=fuzz_world["keys"].header_value)
+    response = fuzz_world["clients"][2].get(
+        f"/api/files/{acc}", HTTP_RANGE="bytes=\x000-", HTTP_X_C4GH_PUBLIC_KEY=fuzz_world["keys"].header_value
+    )
     assert response.status_code < 500, response.content[:300]
 
 
 # --- malformed Crypt4GH -------------------------------------------------------------------------------
 
-KNOWN_REASONS = ("not a Crypt4GH file", "not encrypted for any archive key", "truncated", "fails authentication",
-                 "header", "checksum mismatch", "packet", "edit list", "version")
+KNOWN_REASONS = (
+    "not a Crypt4GH file",
+    "not encrypted for any archive key",
+    "truncated",
+    "fails authentication",
+    "header",
+    "checksum mismatch",
+    "packet",
+    "edit list",
+    "version",
+)
 
 
 @pytest.fixture
@@ -232,9 +344,14 @@ def archive_objects(isolated_stores) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(how=st.sampled_from(["flip", "truncate", "append", "splice", "zero-header"]), where=st.floats(0, 1),
-       seed=st.integers(0, 2**32))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    how=st.sampled_from(["flip", "truncate", "append", "splice", "zero-header"]),
+    where=st.floats(0, 1),
+    seed=st.integers(0, 2**32),
+)
 def test_damaged_crypt4gh_never_reaches_the_archive(valid_upload, isolated_stores, how, where, seed):
     """Any damage to a Crypt4GH upload ends in `error` with a reason a person understands."""
     from gdi_archive.ingest.services import ingest_local_file
@@ -318,9 +435,16 @@ def test_a_corrupt_index_gives_a_clean_htsget_error(db, steward, dac, applicant,
     client = bearer_client(applicant)
     client.raise_request_exception = False
     keys = ClientKeyPair(tmp_path)
-    for params in ({"referenceName": "chr1", "start": 1000, "end": 50000}, {"class": "header"}, {"referenceName": "chr2"}):
-        response = client.get(f"/htsget/reads/{data.accession}", {"encryptionScheme": "C4GH", **params},
-                              HTTP_X_C4GH_PUBLIC_KEY=keys.header_value)
+    for params in (
+        {"referenceName": "chr1", "start": 1000, "end": 50000},
+        {"class": "header"},
+        {"referenceName": "chr2"},
+    ):
+        response = client.get(
+            f"/htsget/reads/{data.accession}",
+            {"encryptionScheme": "C4GH", **params},
+            HTTP_X_C4GH_PUBLIC_KEY=keys.header_value,
+        )
         assert response.status_code < 500, (damage, params, response.status_code, response.content[:300])
         body = response.json()
         if response.status_code != 200:
@@ -333,6 +457,11 @@ def test_a_bearer_token_that_is_not_a_passport_is_refused_everywhere(db, fuzz_wo
     for token in ("x" * 100_000, "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.", "\u00e9\u00e9"):
         client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         client.raise_request_exception = False
-        for path in (f"/api/files/{acc}/content", f"/htsget/reads/{acc}", f"/ga4gh/drs/v1/objects/{acc}", "/api/datasets"):
+        for path in (
+            f"/api/files/{acc}/content",
+            f"/htsget/reads/{acc}",
+            f"/ga4gh/drs/v1/objects/{acc}",
+            "/api/datasets",
+        ):
             response = client.get(path)
             assert response.status_code == 401, (token[:20], path, response.status_code)

@@ -65,7 +65,9 @@ sizes = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(size=sizes, seed=st.integers(0, 2**32), data=st.data())
 def test_every_download_decrypts_to_exactly_the_original_bytes(world, size, seed, data):
     rng = random.Random(seed)
@@ -113,7 +115,13 @@ def test_the_crypt4gh_tool_decrypts_ranges_across_segment_boundaries(world, tmp_
     file = archive(world["steward"], tmp_path, original)
     world["dataset"].files.add(file)
     keys = ClientKeyPair(tmp_path, "tool")
-    for start, end in [(0, 1), (SEGMENT - 1, SEGMENT + 1), (SEGMENT, 2 * SEGMENT), (2, 3 * SEGMENT + 100), (3 * SEGMENT + 99, None)]:
+    for start, end in [
+        (0, 1),
+        (SEGMENT - 1, SEGMENT + 1),
+        (SEGMENT, 2 * SEGMENT),
+        (2, 3 * SEGMENT + 100),
+        (3 * SEGMENT + 99, None),
+    ]:
         params = {"start": start} | ({"end": end} if end is not None else {})
         response = world["client"].get(f"/api/files/{file.accession}", params, HTTP_X_C4GH_PUBLIC_KEY=keys.header_value)
         assert response.status_code == 200, response.content
@@ -220,8 +228,11 @@ def test_archive_verify_exit_status_for_operators(steward, tmp_path):
     from django.db import connection
 
     file = archive(steward, tmp_path, os.urandom(SEGMENT + 1))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gdi_archive.settings",
-           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gdi_archive.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+    }
     command = [sys.executable, "manage.py", "archive_verify", "--no-progress"]
     clean = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stdout + clean.stderr

@@ -49,10 +49,35 @@ class Stack:
         (folder / "django_secret_key").write_text(uuid.uuid4().hex * 2)
         passphrase = uuid.uuid4().hex
         (folder / "c4gh_passphrase").write_text(passphrase)
-        subprocess.run([str(BIN / "crypt4gh-keygen"), "--sk", str(folder / "c4gh_archive_key"), "--pk", str(folder / "c4gh_archive_key.pub")],
-                       input=f"{passphrase}\n{passphrase}\n", text=True, check=True, capture_output=True, timeout=60)
-        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(folder / "visa_signing_key")],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                str(BIN / "crypt4gh-keygen"),
+                "--sk",
+                str(folder / "c4gh_archive_key"),
+                "--pk",
+                str(folder / "c4gh_archive_key.pub"),
+            ],
+            input=f"{passphrase}\n{passphrase}\n",
+            text=True,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        subprocess.run(
+            [
+                "openssl",
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                str(folder / "visa_signing_key"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         (folder / "s3_secret_key").write_text("testing")
         (folder / "metrics_token").write_text(self.metrics_token)
         return {
@@ -72,7 +97,9 @@ class Stack:
         (self.root / "prometheus").mkdir()
         env.update(
             ENVIRONMENT="production",
-            GDI_COUNTRY="EE", GDI_ORGANISATION="STACK", FDP_PUBLISHER_NAME="Stack test node",
+            GDI_COUNTRY="EE",
+            GDI_ORGANISATION="STACK",
+            FDP_PUBLISHER_NAME="Stack test node",
             FDP_PUBLISHER_EMAIL="stack@example.org",
             DJANGO_SETTINGS_MODULE="gdi_archive.settings",
             BASE_URL=self.url,
@@ -99,14 +126,22 @@ class Stack:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def manage(self, *args: str, **extra) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env={**self.env, **extra},
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env={**self.env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr[-4000:]}"
         return result.stdout
 
     def start(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "wb")
-        self.processes[name] = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
@@ -131,21 +166,68 @@ class Stack:
             conn.execute(f'CREATE DATABASE "{self.database}"')
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
         for kind in ("archive", "inbox", "outbox"):
             s3.create_bucket(Bucket=f"{kind}-{self.run_id}")  # the operator's `mc mb` (deploy/README.md)
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
-        self.manage("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.org", DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-        self.manage("shell", "-c", (
-            "from gdi_archive.accounts.models import User\n"
-            f"for name in ('alice', 'carol'): User.objects.create_user(name, f'{{name}}@example.org', {PASSWORD!r})\n"
-        ))
+        self.manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "root",
+            "--email",
+            "root@example.org",
+            DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        )
+        self.manage(
+            "shell",
+            "-c",
+            (
+                "from gdi_archive.accounts.models import User\n"
+                f"for name in ('alice', 'carol'): User.objects.create_user(name, f'{{name}}@example.org', {PASSWORD!r})\n"
+            ),
+        )
         self.start("web", [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"])
-        self.start("worker", [sys.executable, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=INFO", "-Q", "default,ingest,exports",
-                              "--concurrency=1", "-n", f"stack-{self.run_id}@%h", "--without-gossip", "--without-mingle"])
-        self.start("beat", [sys.executable, "-m", "celery", "-A", "gdi_archive", "beat", "--loglevel=INFO",
-                            "--schedule", str(self.root / "celerybeat-schedule")])
+        self.start(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "worker",
+                "--loglevel=INFO",
+                "-Q",
+                "default,ingest,exports",
+                "--concurrency=1",
+                "-n",
+                f"stack-{self.run_id}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+        self.start(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "gdi_archive",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.root / "celerybeat-schedule"),
+            ],
+        )
         self.wait_ready()
         deadline = time.monotonic() + 60
         while " ready." not in self.log("worker"):
@@ -200,13 +282,24 @@ def test_production_stack_from_upload_to_verified_download(stack, tmp_path):
     entry = wait_until_ready(operator, "genome.bin.c4gh", timeout=180)  # by the Celery worker, through Redis
     assert "ingest_file" in stack.log("worker")
 
-    dataset = operator.api("POST", "/api/datasets", 201, json={"title": "Stack cohort", "dac": dac["accession"], "duo": ["DUO:0000042"]})
+    dataset = operator.api(
+        "POST", "/api/datasets", 201, json={"title": "Stack cohort", "dac": dac["accession"], "duo": ["DUO:0000042"]}
+    )
     operator.api("POST", f"/api/datasets/{dataset['accession']}/files", json={"files": [entry["accession"]]})
     operator.api("POST", f"/api/datasets/{dataset['accession']}/release")
 
     # The researcher asks, the DAC member approves.
-    request = alice.api("POST", "/api/access-requests", 201, json={"datasets": [dataset["accession"]], "title": "Stack study",
-                                                                  "purpose": "Check the whole stack.", "accept_terms": True})
+    request = alice.api(
+        "POST",
+        "/api/access-requests",
+        201,
+        json={
+            "datasets": [dataset["accession"]],
+            "title": "Stack study",
+            "purpose": "Check the whole stack.",
+            "accept_terms": True,
+        },
+    )
     alice.api("POST", f"/api/access-requests/{request['id']}/submit")
     carol.login()  # now a DAC member
     assert carol.api("POST", f"/api/access-requests/{request['id']}/approve", json={})["status"] == "approved"
@@ -219,7 +312,9 @@ def test_production_stack_from_upload_to_verified_download(stack, tmp_path):
     alice.run("keygen", "--sk", sk, "--pk", pk)
     out = alice.home / "genome.bin"
     state = alice.home / "genome.bin.part.json"
-    first = alice.popen("download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "3", "--limit-rate", "1M")
+    first = alice.popen(
+        "download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "3", "--limit-rate", "1M"
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and first.poll() is None:
         try:
@@ -232,24 +327,38 @@ def test_production_stack_from_upload_to_verified_download(stack, tmp_path):
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     assert not out.exists()
-    result = json.loads(alice.run("download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "3", "--json").stdout)
+    result = json.loads(
+        alice.run(
+            "download", entry["accession"], "-o", str(out), "--decrypt", "--sk", sk, "--parallel", "3", "--json"
+        ).stdout
+    )
     assert result["resumed_from"] >= 1024 * 1024
     assert result["verified"] is True
     assert out.read_bytes() == source.read_bytes()
 
     # Operations: JSON access log without tokens, request ids, metrics behind the token, worker probes.
-    access = [json.loads(line) for line in stack.log("web").splitlines() if line.startswith("{") and '"gunicorn.access"' in line]
-    assert any(line["path"].endswith(f"/api/files/{entry['accession']}/content") and line["status"] == 206 for line in access)
+    access = [
+        json.loads(line)
+        for line in stack.log("web").splitlines()
+        if line.startswith("{") and '"gunicorn.access"' in line
+    ]
+    assert any(
+        line["path"].endswith(f"/api/files/{entry['accession']}/content") and line["status"] == 206 for line in access
+    )
     assert all(line["request_id"] for line in access)
     # The ingest task logged with the request id of the upload that queued it.
     upload_ids = {line["request_id"] for line in access if line["method"] == "PUT" and "/api/inbox/" in line["path"]}
     worker_lines = [json.loads(line) for line in stack.log("worker").splitlines() if line.startswith("{")]
     assert worker_lines, "the worker logs JSON lines"
-    assert any(line.get("request_id") in upload_ids and "ingest_file" in line["message"] for line in worker_lines), upload_ids
+    assert any(line.get("request_id") in upload_ids and "ingest_file" in line["message"] for line in worker_lines), (
+        upload_ids
+    )
     assert all(json.loads(line) for line in stack.log("web").splitlines() if line.strip()), "every web log line is JSON"
     assert alice.token not in stack.log("web") and operator.token not in stack.log("web")
     assert requests.get(stack.url + "/metrics", timeout=10).status_code == 403
-    metrics = requests.get(stack.url + "/metrics", headers={"Authorization": f"Bearer {stack.metrics_token}"}, timeout=10).text
+    metrics = requests.get(
+        stack.url + "/metrics", headers={"Authorization": f"Bearer {stack.metrics_token}"}, timeout=10
+    ).text
     assert 'gdi_downloads_total{kind="content"}' in metrics and "gdi_celery_queue_length" in metrics
     # Counted in the worker process, read through the shared multiprocess folder.
     assert 'gdi_ingest_files_total{result="ready"} 1.0' in metrics, metrics[-3000:]

@@ -40,8 +40,20 @@ def test_overwrite_replaces_and_empty_objects_work(store):
     assert store.size("empty") == 0 and b"".join(store.iter_range("empty")) == b""
 
 
-@pytest.mark.parametrize("start, end", [(0, None), (0, 1), (5, 10), (65535, 65537), (299_999, None), (100, 100),
-                                         (250_000, 400_000), (300_000, None), (400_000, None)])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (0, None),
+        (0, 1),
+        (5, 10),
+        (65535, 65537),
+        (299_999, None),
+        (100, 100),
+        (250_000, 400_000),
+        (300_000, None),
+        (400_000, None),
+    ],
+)
 def test_ranges_are_half_open(store, start, end):
     store.write("r", pieces(DATA))
     got = list(store.iter_range("r", start, end, chunk_size=40_000))
@@ -104,11 +116,19 @@ def test_a_failed_write_leaves_nothing(store):
         assert sorted(p.name for p in store.root.iterdir()) == ["kept"]
 
 
-@pytest.mark.parametrize("key", ["", "/etc/passwd", "../escape", "a/../../b", "a/./b", "a//b", "a/", "a\\b",
-                                 "a\x00b", "line\nbreak", "x" * 2000])
+@pytest.mark.parametrize(
+    "key",
+    ["", "/etc/passwd", "../escape", "a/../../b", "a/./b", "a//b", "a/", "a\\b", "a\x00b", "line\nbreak", "x" * 2000],
+)
 def test_unsafe_keys_are_refused(store, key):
-    for call in (lambda: store.write(key, [b"x"]), lambda: store.open(key), lambda: store.size(key),
-                 lambda: store.exists(key), lambda: store.delete(key), lambda: list(store.iter_range(key))):
+    for call in (
+        lambda: store.write(key, [b"x"]),
+        lambda: store.open(key),
+        lambda: store.size(key),
+        lambda: store.exists(key),
+        lambda: store.delete(key),
+        lambda: list(store.iter_range(key)),
+    ):
         with pytest.raises(InvalidKey):
             call()
 

@@ -26,7 +26,9 @@ def test_s3_urls_take_endpoint_and_credentials_from_settings(s3_server):
         store.ensure_ready()
         store.write("k", [b"v"])
         assert storage.open_store("s3://factory-bucket/some/prefix") is store
-    with override_settings(S3_ENDPOINT_URL="http://127.0.0.1:1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"):
+    with override_settings(
+        S3_ENDPOINT_URL="http://127.0.0.1:1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
+    ):
         assert storage.open_store("s3://factory-bucket/some/prefix") is not store  # another endpoint
 
 

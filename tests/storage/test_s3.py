@@ -23,7 +23,9 @@ def test_big_objects_go_up_in_parts(s3_server):
     etag = store.client.head_object(Bucket=store.bucket, Key="big")["ETag"]
     assert etag.strip('"').endswith("-3")  # three parts: S3's multipart ETag form
     assert b"".join(store.iter_range("big", chunk_size=1 << 20)) == data
-    assert b"".join(store.iter_range("big", SMALL_PART - 10, SMALL_PART + 10)) == data[SMALL_PART - 10 : SMALL_PART + 10]
+    assert (
+        b"".join(store.iter_range("big", SMALL_PART - 10, SMALL_PART + 10)) == data[SMALL_PART - 10 : SMALL_PART + 10]
+    )
 
 
 def test_small_objects_are_a_single_put(s3_server):
@@ -58,23 +60,39 @@ def test_missing_bucket_is_unavailable_until_created(s3_server):
 def test_unreachable_endpoint_is_unavailable_quickly():
     store = make_s3(f"http://127.0.0.1:{free_port()}", max_attempts=2, connect_timeout=1, read_timeout=1)
     began = time.monotonic()
-    for call in (store.ping, lambda: store.size("k"), lambda: store.write("k", [b"x"]), lambda: store.open("k"),
-                 lambda: list(store.iter_range("k")), lambda: list(store.list()), lambda: store.exists("k")):
+    for call in (
+        store.ping,
+        lambda: store.size("k"),
+        lambda: store.write("k", [b"x"]),
+        lambda: store.open("k"),
+        lambda: list(store.iter_range("k")),
+        lambda: list(store.list()),
+        lambda: store.exists("k"),
+    ):
         with pytest.raises(StorageUnavailable):
             call()
     assert time.monotonic() - began < 30
 
 
 def _client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject"
+    )
 
 
-@pytest.mark.parametrize("code, status, expected", [
-    ("NoSuchKey", 404, ObjectNotFound), ("404", 404, ObjectNotFound),
-    ("SlowDown", 503, StorageUnavailable), ("InternalError", 500, StorageUnavailable),
-    ("Whatever", 502, StorageUnavailable), ("EntityTooLarge", 400, StorageFull), ("QuotaExceeded", 403, StorageFull),
-    ("AccessDenied", 403, StorageError),
-])
+@pytest.mark.parametrize(
+    "code, status, expected",
+    [
+        ("NoSuchKey", 404, ObjectNotFound),
+        ("404", 404, ObjectNotFound),
+        ("SlowDown", 503, StorageUnavailable),
+        ("InternalError", 500, StorageUnavailable),
+        ("Whatever", 502, StorageUnavailable),
+        ("EntityTooLarge", 400, StorageFull),
+        ("QuotaExceeded", 403, StorageFull),
+        ("AccessDenied", 403, StorageError),
+    ],
+)
 def test_s3_error_codes_map_to_our_errors(code, status, expected):
     """Codes the test server cannot produce on demand (throttling, quotas): the mapping callers rely on."""
     error = _translate(_client_error(code, status), "'k'")

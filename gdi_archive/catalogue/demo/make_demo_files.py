@@ -45,7 +45,9 @@ def make_bam(rng: random.Random) -> None:
             read.cigarstring = f"{READ_LENGTH}M"
             read.flag = 16 if rng.random() < 0.5 else 0
             read.query_sequence = "".join(rng.choice("ACGT") for _ in range(READ_LENGTH))
-            read.query_qualities = pysam.qualitystring_to_array("".join(chr(33 + rng.randrange(20, 41)) for _ in range(READ_LENGTH)))
+            read.query_qualities = pysam.qualitystring_to_array(
+                "".join(chr(33 + rng.randrange(20, 41)) for _ in range(READ_LENGTH))
+            )
             read.set_tag("RG", "demo")
             out.write(read)
     pysam.index(str(BAM))  # writes demo-sample.bam.bai
@@ -66,7 +68,9 @@ def make_vcf(rng: random.Random) -> None:
             ref = rng.choice("ACGT")
             alt = rng.choice([base for base in "ACGT" if base != ref])
             genotype = rng.choice(["0/1", "1/1", "0/1"])
-            lines.append(f"{name}\t{pos}\t.\t{ref}\t{alt}\t{rng.randrange(30, 99)}\tPASS\tDP={rng.randrange(10, 60)}\tGT\t{genotype}")
+            lines.append(
+                f"{name}\t{pos}\t.\t{ref}\t{alt}\t{rng.randrange(30, 99)}\tPASS\tDP={rng.randrange(10, 60)}\tGT\t{genotype}"
+            )
     VCF.write_text("\n".join(lines) + "\n")
     # bgzip to demo-variants.vcf.gz and write demo-variants.vcf.gz.tbi; the plain text is removed.
     pysam.tabix_index(str(VCF), preset="vcf", force=True)

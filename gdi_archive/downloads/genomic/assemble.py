@@ -28,7 +28,9 @@ def bgzf_blocks(data: bytes) -> bytes:
         piece = data[i : i + NEW_BLOCK_DATA]
         compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
         deflated = compressor.compress(piece) + compressor.flush()
-        header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00" + struct.pack("<H", 18 + len(deflated) + 8 - 1)
+        header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00" + struct.pack(
+            "<H", 18 + len(deflated) + 8 - 1
+        )
         out.append(header + deflated + struct.pack("<II", zlib.crc32(piece) & 0xFFFFFFFF, len(piece)))
     return b"".join(out)
 

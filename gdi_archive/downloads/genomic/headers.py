@@ -91,7 +91,13 @@ def _itf8(data: bytes, pos: int) -> tuple[int, int]:
         return ((b0 & 0x1F) << 16) | (data[pos + 1] << 8) | data[pos + 2], pos + 3
     if b0 < 0xF0:
         return ((b0 & 0x0F) << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3], pos + 4
-    value = ((b0 & 0x0F) << 28) | (data[pos + 1] << 20) | (data[pos + 2] << 12) | (data[pos + 3] << 4) | (data[pos + 4] & 0x0F)
+    value = (
+        ((b0 & 0x0F) << 28)
+        | (data[pos + 1] << 20)
+        | (data[pos + 2] << 12)
+        | (data[pos + 3] << 4)
+        | (data[pos + 4] & 0x0F)
+    )
     return value, pos + 5
 
 

@@ -102,8 +102,9 @@ def _cram(index: CramIndex, size: int, regions, tid_of: Callable[[str], int], he
     return [Stored(s, e) for s, e in merged]
 
 
-def plan_pieces(*, index, size: int, regions: list[Region] | None, names: Callable[[], list[str]],
-                header_only: bool = False) -> list:
+def plan_pieces(
+    *, index, size: int, regions: list[Region] | None, names: Callable[[], list[str]], header_only: bool = False
+) -> list:
     """The pieces to send, in file order (None regions and not header-only: the whole file)."""
     if regions is None and not header_only:
         return [Stored(0, size)]

@@ -46,7 +46,9 @@ def _format(datatype: str, value) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or value.upper() not in FORMATS[datatype]:
-        raise HtsgetError("UnsupportedFormat", f"Format {value!r} is not served here; use one of {', '.join(FORMATS[datatype])}.")
+        raise HtsgetError(
+            "UnsupportedFormat", f"Format {value!r} is not served here; use one of {', '.join(FORMATS[datatype])}."
+        )
     return value.upper()
 
 
@@ -78,7 +80,11 @@ def from_get(datatype: str, query) -> HtsgetQuery:
     if klass is not None:
         if klass != "header":
             raise invalid(f"`class` may only be `header`, not {klass!r}.")
-        others = [name for name in ("referenceName", "start", "end", "fields", "tags", "notags") if query.get(name) is not None]
+        others = [
+            name
+            for name in ("referenceName", "start", "end", "fields", "tags", "notags")
+            if query.get(name) is not None
+        ]
         if others:
             raise invalid(f"`class=header` cannot be combined with {', '.join(others)}.")
         return HtsgetQuery(fmt, True, None, encrypted)
@@ -132,7 +138,11 @@ def from_post(datatype: str, body: bytes, query) -> HtsgetQuery:
         raise HtsgetError("PayloadTooLarge", f"At most {MAX_REGIONS} regions may be asked for at once.", 413)
     parsed = []
     for number, region in enumerate(regions, 1):
-        if not isinstance(region, dict) or not isinstance(region.get("referenceName"), str) or not region["referenceName"]:
+        if (
+            not isinstance(region, dict)
+            or not isinstance(region.get("referenceName"), str)
+            or not region["referenceName"]
+        ):
             raise invalid(f"Region {number} needs a `referenceName`.")
         reference = region["referenceName"]
         start = _uint("start", region["start"]) if region.get("start") is not None else None

@@ -84,7 +84,9 @@ def planned_parts(file: File, query: HtsgetQuery) -> list:
     index = load_index(file)
     if index is None:
         if query.header_only:
-            raise HtsgetError("InvalidInput", "This file has no index, so its header cannot be sent alone; ask for the whole file.")
+            raise HtsgetError(
+                "InvalidInput", "This file has no index, so its header cannot be sent alone; ask for the whole file."
+            )
         # Without an index the whole file is a valid (superset) answer to any region.
         return [Stored(0, size)]
 
@@ -92,7 +94,9 @@ def planned_parts(file: File, query: HtsgetQuery) -> list:
         if file.format not in NAME_READERS:
             raise IndexError_("The index does not name the references.")
         # The header ends where the first indexed block starts; read one BGZF block more.
-        return list(_reference_names(file.pk, file.stored_sha256, file.format, _first_data_offset(index) + 65536 + 1024))
+        return list(
+            _reference_names(file.pk, file.stored_sha256, file.format, _first_data_offset(index) + 65536 + 1024)
+        )
 
     try:
         pieces = plan_pieces(index=index, size=size, regions=query.regions, names=names, header_only=query.header_only)
@@ -163,8 +167,15 @@ def encrypted_ticket(file: File, parts: list, key: ClientKey) -> tuple[list[dict
     for part in _full_segments_only(file, parts):
         if isinstance(part, Stored):
             plan = segments.plan_range(size, part.start, part.end)
-            covered = (plan.first_segment * segments.SEGMENT_SIZE, min((plan.last_segment + 1) * segments.SEGMENT_SIZE, size))
-            operations += [("discard", part.start - covered[0]), ("keep", part.end - part.start), ("discard", covered[1] - part.end)]
+            covered = (
+                plan.first_segment * segments.SEGMENT_SIZE,
+                min((plan.last_segment + 1) * segments.SEGMENT_SIZE, size),
+            )
+            operations += [
+                ("discard", part.start - covered[0]),
+                ("keep", part.end - part.start),
+                ("discard", covered[1] - part.end),
+            ]
             body_urls.append(_body_url(file, plan.body_start, plan.body_end))
             total += plan.body_end - plan.body_start
         else:
@@ -184,8 +195,12 @@ def plaintext_ticket(file: File, parts: list) -> tuple[list[dict], int]:
     urls, total = [], 0
     for part in parts:
         if isinstance(part, Stored):
-            urls.append({"url": block_url(file, PLAIN, part.start, part.end),
-                         "headers": {"Range": f"bytes={part.start}-{part.end - 1}"}})
+            urls.append(
+                {
+                    "url": block_url(file, PLAIN, part.start, part.end),
+                    "headers": {"Range": f"bytes={part.start}-{part.end - 1}"},
+                }
+            )
             total += part.end - part.start
         else:
             urls.append({"url": _data_url(part.data, f"application/{MEDIA[file.format]}")})

@@ -20,8 +20,15 @@ from .params import READS, VARIANTS, HtsgetError
 
 log = logging.getLogger(__name__)
 TICKET_TYPE = "application/vnd.ga4gh.htsget.v1.3.0+json; charset=utf-8"
-_STATUS_ERRORS = {400: "InvalidInput", 401: "InvalidAuthentication", 403: "PermissionDenied", 404: "NotFound",
-                  413: "PayloadTooLarge", 416: "InvalidRange", 503: "ServiceUnavailable"}
+_STATUS_ERRORS = {
+    400: "InvalidInput",
+    401: "InvalidAuthentication",
+    403: "PermissionDenied",
+    404: "NotFound",
+    413: "PayloadTooLarge",
+    416: "InvalidRange",
+    503: "ServiceUnavailable",
+}
 
 
 def htsget_error(error: str, message: str, status: int) -> JsonResponse:
@@ -51,7 +58,9 @@ class HtsgetView(APIView):
         """CORS preflight (htsget B.1): echo the origin and the requested headers."""
         response = JsonResponse({}, status=200)
         response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response["Access-Control-Allow-Headers"] = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "Authorization")
+        response["Access-Control-Allow-Headers"] = request.META.get(
+            "HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "Authorization"
+        )
         response["Access-Control-Max-Age"] = str(30 * 24 * 3600)
         return response
 
@@ -99,10 +108,19 @@ class HtsgetView(APIView):
             urls, planned = tickets.plaintext_ticket(file, parts)
         regions = [{"referenceName": r.reference, "start": r.start, "end": r.end} for r in query.regions or []]
         services.record_download(
-            request=request, actor=selectors.actor_of(request), file=file, action="download.ticket",
-            details={"protocol": "htsget", "format": file.format, "class": "header" if query.header_only else "",
-                     "regions": regions, "encrypted": query.encrypted, "bytes": planned,
-                     "key_fingerprint": key.fingerprint if key else ""},
+            request=request,
+            actor=selectors.actor_of(request),
+            file=file,
+            action="download.ticket",
+            details={
+                "protocol": "htsget",
+                "format": file.format,
+                "class": "header" if query.header_only else "",
+                "regions": regions,
+                "encrypted": query.encrypted,
+                "bytes": planned,
+                "key_fingerprint": key.fingerprint if key else "",
+            },
         )
         response = JsonResponse({"htsget": {"format": file.format, "urls": urls}})
         response["Content-Type"] = TICKET_TYPE
@@ -137,9 +155,17 @@ class ServiceInfoView(APIView):
     @schema.htsget_service_info
     def get(self, request):
         document = service_info_document(
-            artifact="htsget", version="1.3.0", suffix=f".{self.datatype}",
-            extra={"htsget": {"datatype": self.datatype, "formats": list(params.FORMATS[self.datatype]),
-                              "fieldsParameterEffective": False, "tagsParametersEffective": False}},
+            artifact="htsget",
+            version="1.3.0",
+            suffix=f".{self.datatype}",
+            extra={
+                "htsget": {
+                    "datatype": self.datatype,
+                    "formats": list(params.FORMATS[self.datatype]),
+                    "fieldsParameterEffective": False,
+                    "tagsParametersEffective": False,
+                }
+            },
         )
         return _cors(request, JsonResponse(document))
 

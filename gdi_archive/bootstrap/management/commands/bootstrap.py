@@ -44,8 +44,10 @@ class Command(BaseCommand):
         users = self.ensure_users()
         dac = self.ensure_dac(actor=users["steward"], member=users["dac-member"])
         dataset = self.ensure_dataset(actor=users["steward"], dac=dac)
-        self.stdout.write(f"Demo dataset {dataset.accession} ({dataset.status}): "
-                          f"{', '.join(dataset.files.order_by('accession').values_list('accession', flat=True))}")
+        self.stdout.write(
+            f"Demo dataset {dataset.accession} ({dataset.status}): "
+            f"{', '.join(dataset.files.order_by('accession').values_list('accession', flat=True))}"
+        )
 
     # --- keys -------------------------------------------------------------------------------------
 
@@ -90,12 +92,21 @@ class Command(BaseCommand):
 
     def print_passwords(self, created: dict[str, str]) -> None:
         """The only place a demo password ever appears: this terminal, once."""
-        roles = {"applicant": "finds datasets, requests access", "dac-member": "decides requests (admin)",
-                 "steward": "builds and releases datasets", "admin": "superuser (operator)"}
+        roles = {
+            "applicant": "finds datasets, requests access",
+            "dac-member": "decides requests (admin)",
+            "steward": "builds and releases datasets",
+            "admin": "superuser (operator)",
+        }
         rows = [f"{name:<11} {password:<18} {roles[name]}" for name, password in created.items()]
-        lines = ["Demo users (shown only now; stored hashed, not in clear):", "", *rows, "",
-                 f"Sign in at {settings.BASE_URL}/ (admin: {settings.BASE_URL}/admin/).",
-                 "Lost one? .venv/bin/python manage.py changepassword <username>"]
+        lines = [
+            "Demo users (shown only now; stored hashed, not in clear):",
+            "",
+            *rows,
+            "",
+            f"Sign in at {settings.BASE_URL}/ (admin: {settings.BASE_URL}/admin/).",
+            "Lost one? .venv/bin/python manage.py changepassword <username>",
+        ]
         width = max(len(line) for line in lines)
         self.stdout.write("+" + "-" * (width + 2) + "+")
         for line in lines:
@@ -107,8 +118,12 @@ class Command(BaseCommand):
     def ensure_dac(self, *, actor, member) -> DAC:
         dac = DAC.objects.filter(name=DEMO_DAC).first()
         if dac is None:
-            dac = catalogue.create_dac(actor=actor, name=DEMO_DAC, contact_email="dac@example.org",
-                                       description="Decides access to the demo dataset.")
+            dac = catalogue.create_dac(
+                actor=actor,
+                name=DEMO_DAC,
+                contact_email="dac@example.org",
+                description="Decides access to the demo dataset.",
+            )
         if not dac.members.filter(pk=member.pk).exists():
             catalogue.add_dac_member(actor=actor, dac=dac, username=member.username)
         return dac
@@ -123,17 +138,23 @@ class Command(BaseCommand):
                 raise CommandError(f"The demo file {name} was ingested but its index was not linked to it.")
         if dataset is None:
             dataset = catalogue.create_dataset(
-                actor=actor, title=DEMO_DATASET, dac=dac.accession, duo=["DUO:0000042", "DUO:0000046"],
+                actor=actor,
+                title=DEMO_DATASET,
+                dac=dac.accession,
+                duo=["DUO:0000042", "DUO:0000046"],
                 description="A few hundred random reads and a few dozen random variants on chr20/chr21. "
-                            "Synthetic: no data from any person.",
+                "Synthetic: no data from any person.",
                 terms_text="Demo data: use it to try the archive. Do not try to re-identify anyone.",
                 max_access_days=30,
                 # Synthetic: the one dataset type the GDI shapes allow (real data carries none).
-                metadata={"type": "https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA",
-                          "keywords": ["demo", "synthetic data"]},
+                metadata={
+                    "type": "https://publications.europa.eu/resource/authority/dataset-type/SYNTHETIC_DATA",
+                    "keywords": ["demo", "synthetic data"],
+                },
             )
-        missing = [files[name].accession for name in DEMO_DATA_FILES
-                   if not dataset.files.filter(pk=files[name].pk).exists()]
+        missing = [
+            files[name].accession for name in DEMO_DATA_FILES if not dataset.files.filter(pk=files[name].pk).exists()
+        ]
         if missing:
             catalogue.add_files_to_dataset(actor=actor, dataset=dataset, files=missing)
         return catalogue.release_dataset(actor=actor, dataset=dataset)
@@ -154,8 +175,9 @@ class Command(BaseCommand):
             with open(path, "wb") as out:
                 for chunk in encrypt_stream([plain], [current_public_key()]):
                     out.write(chunk)
-            file = ingest_local_file(path=path, submitter=submitter, name=inbox_name,
-                                     sha256=hashlib.sha256(plain).hexdigest())
+            file = ingest_local_file(
+                path=path, submitter=submitter, name=inbox_name, sha256=hashlib.sha256(plain).hexdigest()
+            )
         if file.status != File.Status.READY:
             raise CommandError(f"Ingesting the demo file {name} failed: {file.error or file.status}")
         self.stdout.write(f"Ingested {name} ({len(plain)} bytes) as {file.accession or 'an index'}.")

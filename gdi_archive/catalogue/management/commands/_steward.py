@@ -11,8 +11,13 @@ class StewardCommand(BaseCommand):
     """Every change is made in the name of a steward, so the audit log says who did it."""
 
     def add_arguments(self, parser):
-        parser.add_argument("--as", dest="actor", required=True, metavar="USERNAME",
-                            help="The steward (or superuser) this change is made by; it is audited under their name.")
+        parser.add_argument(
+            "--as",
+            dest="actor",
+            required=True,
+            metavar="USERNAME",
+            help="The steward (or superuser) this change is made by; it is audited under their name.",
+        )
 
     def actor(self, options):
         try:

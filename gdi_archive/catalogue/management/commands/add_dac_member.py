@@ -15,4 +15,6 @@ class Command(StewardCommand):
     def handle(self, *args, **options):
         action = services.remove_dac_member if options["remove"] else services.add_dac_member
         dac = action(actor=self.actor(options), dac=self.dac(options["dac"]), username=options["username"])
-        self.stdout.write(f"{dac.accession}: {', '.join(dac.members.values_list('username', flat=True)) or 'no members'}")
+        self.stdout.write(
+            f"{dac.accession}: {', '.join(dac.members.values_list('username', flat=True)) or 'no members'}"
+        )

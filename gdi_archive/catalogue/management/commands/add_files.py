@@ -12,6 +12,7 @@ class Command(StewardCommand):
         parser.add_argument("files", nargs="+", metavar="FILE", help="File accessions")
 
     def handle(self, *args, **options):
-        dataset = services.add_files_to_dataset(actor=self.actor(options), dataset=self.dataset(options["dataset"]),
-                                                files=options["files"])
+        dataset = services.add_files_to_dataset(
+            actor=self.actor(options), dataset=self.dataset(options["dataset"]), files=options["files"]
+        )
         self.stdout.write(f"{dataset.accession} now holds {dataset.files.count()} file(s).")

@@ -42,11 +42,15 @@ class Command(BaseCommand):
             if not force and now - state["drawn"] < (0.2 if tty else 5.0):
                 return
             state["drawn"] = now
-            fraction = state["bytes"] / total_bytes if total_bytes else (state["files"] / total_files if total_files else 1)
+            fraction = (
+                state["bytes"] / total_bytes if total_bytes else (state["files"] / total_files if total_files else 1)
+            )
             fraction = min(fraction, 1.0)
             bar = "#" * int(fraction * 30)
-            line = (f"[{bar:<30}] {fraction:4.0%}  {state['files']}/{total_files} files  "
-                    f"{_size(state['bytes'])}/{_size(total_bytes)}")
+            line = (
+                f"[{bar:<30}] {fraction:4.0%}  {state['files']}/{total_files} files  "
+                f"{_size(state['bytes'])}/{_size(total_bytes)}"
+            )
             self.stderr.write(("\r" + line) if tty else line, ending="")
             if not tty:
                 self.stderr.write("")

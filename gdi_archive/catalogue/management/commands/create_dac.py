@@ -11,13 +11,22 @@ class Command(StewardCommand):
         parser.add_argument("name")
         parser.add_argument("--description", default="")
         parser.add_argument("--contact-email", default="")
-        parser.add_argument("--member", action="append", default=[], metavar="USERNAME",
-                            help="Add this user as a member (repeatable); members become staff.")
+        parser.add_argument(
+            "--member",
+            action="append",
+            default=[],
+            metavar="USERNAME",
+            help="Add this user as a member (repeatable); members become staff.",
+        )
 
     def handle(self, *args, **options):
         actor = self.actor(options)
-        dac = services.create_dac(actor=actor, name=options["name"], description=options["description"],
-                                  contact_email=options["contact_email"])
+        dac = services.create_dac(
+            actor=actor,
+            name=options["name"],
+            description=options["description"],
+            contact_email=options["contact_email"],
+        )
         for username in options["member"]:
             services.add_dac_member(actor=actor, dac=dac, username=username)
         self.stdout.write(dac.accession)

@@ -18,8 +18,11 @@ class Command(BaseCommand):
     help = "Re-encrypt every stored file header to the current archive key (bodies are not touched)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--generate", action="store_true",
-                            help="Development: first generate a new key pair and make it the current key.")
+        parser.add_argument(
+            "--generate",
+            action="store_true",
+            help="Development: first generate a new key pair and make it the current key.",
+        )
 
     def handle(self, *args, generate=False, **options):
         if generate:
@@ -34,9 +37,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  [{number}/{total}] {file}  -> {file.archive_key_id[:16]}")
 
         summary = rotate_headers(actor="rotate_archive_key", on_file=progress)
-        self.stdout.write(self.style.SUCCESS(
-            f"Done: {summary['rekeyed']} header(s) re-encrypted, {summary['failed']} failed, "
-            f"{summary['candidates'] - summary['rekeyed'] - summary['failed']} already current."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Done: {summary['rekeyed']} header(s) re-encrypted, {summary['failed']} failed, "
+                f"{summary['candidates'] - summary['rekeyed'] - summary['failed']} already current."
+            )
+        )
         if summary["failed"]:
-            raise CommandError("Some headers could not be re-encrypted; see the log above. Run again after fixing the keys.")
+            raise CommandError(
+                "Some headers could not be re-encrypted; see the log above. Run again after fixing the keys."
+            )
