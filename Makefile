@@ -40,7 +40,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 
-test: install-dev system-deps
+test: install-dev system-deps lint
 	bash .ci/services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
