@@ -4,21 +4,26 @@ import hashlib
 import io
 import json
 import os
+import queue
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import requests
 
 from . import c4gh
 from .api import Archive, ClientError, explain
-from .progress import Progress
+from .progress import Progress, human_size
 
 CIPHER_SEGMENT = 65564  # 64 KiB of plaintext + nonce + MAC: parts start on segment boundaries
 CHUNK = 1024 * 1024
 SAVE_EVERY = 1024 * 1024
+SETTLE_SECONDS = 0.5  # after Ctrl-C, how long the parts may take to write what they hold
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a download: what was fetched is kept for the next run to resume."""
 
 
 class RateLimit:
@@ -132,6 +137,8 @@ class GrowingBody(io.RawIOBase):
         offset = self.position - len(self.header)
         if offset >= self.total:
             return 0
+        if self.stop.is_set():
+            raise ClientError("The download stopped before the file was complete.")
         with self.partfile.grown:
             while (available := self.partfile.contiguous()) <= offset:
                 if self.stop.is_set():
@@ -206,7 +213,7 @@ def _fetch_part(
             attempts += 1
             if attempts > 5:
                 raise ClientError("The connection keeps failing; run the same command again to resume.") from None
-            time.sleep(min(2**attempts, 30))
+            stop.wait(min(2**attempts, 30))
 
 
 def _fetch_range(
@@ -258,11 +265,11 @@ def _write_chunks(
             unsaved = 0
 
 
-def _finish(decryptor: "Decryptor | None") -> None:
+def _finish(decryptor: "Decryptor | None", timeout: float | None = None) -> None:
     if decryptor is not None:
         with decryptor.body.partfile.grown:
             decryptor.body.partfile.grown.notify_all()
-        decryptor.join()
+        decryptor.join(timeout)
 
 
 def download(
@@ -358,33 +365,82 @@ def _fetch_body(
     decryptor: "Decryptor | None",
     tmp: Path,
 ) -> None:
-    """Every unfinished part in parallel. On any failure the part file keeps what arrived (to resume),
-    except when the body changed on the server; partial plaintext is never left behind."""
+    """Every unfinished part, `parallel` at a time. On any failure (Ctrl-C included) the others stop
+    at once and the part file keeps what arrived, to resume; unless the body changed on the server.
+    Partial plaintext is never left behind."""
+    todo: queue.Queue = queue.Queue()
+    for part in partfile.state["parts"]:
+        if part["done"] < part["end"] - part["start"]:
+            todo.put(part)
+    args = (archive, url, headers, todo, partfile, etag, progress, stop, limit)
+    # Daemon threads: a part blocked in a slow read cannot hold the process after Ctrl-C.
+    workers = [
+        threading.Thread(target=_fetch_parts, args=args, name=f"part-{n}", daemon=True)
+        for n in range(min(max(1, parallel), todo.qsize()))
+    ]
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [
-                pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
-                for part in partfile.state["parts"]
-                if part["done"] < part["end"] - part["start"]
-            ]
-            for future in as_completed(futures):
-                future.result()
+        for worker in workers:
+            worker.start()
+        _wait_for(workers)
     except ChangedOnServer:
-        stop.set()
-        _finish(decryptor)
+        _stop(stop, workers, decryptor)
         partfile.remove()
         tmp.unlink(missing_ok=True)
         raise ClientError(
             "The file changed on the server while downloading; the partial download was discarded. Run the command again."
         ) from None
-    except BaseException:
-        stop.set()
-        _finish(decryptor)
+    except KeyboardInterrupt:
+        _stop(stop, workers, decryptor)
         partfile.save()
         tmp.unlink(missing_ok=True)  # never leave partial plaintext behind
+        have = sum(part["done"] for part in partfile.state["parts"])
+        raise Interrupted(
+            f"interrupted; {human_size(have)} of {human_size(partfile.state['total'])} kept in {partfile.data.name}:"
+            " run the same command again to resume"
+        ) from None
+    except BaseException:
+        _stop(stop, workers, decryptor)
+        partfile.save()
+        tmp.unlink(missing_ok=True)
         raise
     finally:
         progress.close()
+
+
+def _fetch_parts(archive, url, headers, todo: queue.Queue, partfile: PartFile, etag, progress, stop, limit) -> None:
+    """One worker: take parts until none is left (or the download stops); the first error stops all."""
+    try:
+        while not stop.is_set():
+            try:
+                part = todo.get_nowait()
+            except queue.Empty:
+                return
+            _fetch_part(archive, url, headers, part, partfile, etag, progress, stop, limit)
+    except BaseException as exc:  # handed to the main thread
+        threading.current_thread().error = exc
+        stop.set()
+
+
+def _wait_for(workers: list[threading.Thread]) -> None:
+    """Until every worker is done; re-raise the first worker's error here. Short waits, so that
+    Ctrl-C reaches this (the main) thread at once."""
+    while any(worker.is_alive() for worker in workers):
+        for worker in workers:
+            worker.join(0.1)
+            if getattr(worker, "error", None) is not None:
+                raise worker.error
+    for worker in workers:
+        if getattr(worker, "error", None) is not None:
+            raise worker.error
+
+
+def _stop(stop: threading.Event, workers: list[threading.Thread], decryptor: "Decryptor | None") -> None:
+    """Tell the parts and the decryptor to stop, and give them SETTLE_SECONDS to do so."""
+    stop.set()
+    deadline = time.monotonic() + SETTLE_SECONDS
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    _finish(decryptor, max(0.0, deadline - time.monotonic()))
 
 
 def _plaintext(decryptor: "Decryptor | None", secret: bytes | None, verify: bool, partfile: PartFile, tmp: Path):
