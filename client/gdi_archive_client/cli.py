@@ -29,7 +29,9 @@ def _print_table(rows: list[dict], columns: dict[str, str], formats: dict | None
 
     def cell(row: dict, field: str) -> str:
         value = row.get(field, "")
-        return formats[field](value) if field in formats and value not in ("", None) else str(value or "")
+        if value is None or value == "":
+            return ""
+        return formats[field](value) if field in formats else str(value)
 
     cells = [[cell(row, field) for field in columns] for row in rows]
     widths = [max(len(heading), *(len(line[i]) for line in cells)) for i, heading in enumerate(columns.values())]

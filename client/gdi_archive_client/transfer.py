@@ -307,7 +307,14 @@ def download(
     _fetch_body(archive, url, headers, partfile, etag, progress, stop, RateLimit(limit_rate), parallel, decryptor, tmp)
 
     result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
-    plain = _plaintext(decryptor, secret, verify, partfile, tmp)
+    try:
+        plain = _plaintext(decryptor, secret, verify, partfile, tmp)
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise Interrupted(
+            f"interrupted while checking; all {human_size(total)} are kept in {partfile.data.name}:"
+            " run the same command again to finish"
+        ) from None
     if plain is not None:
         result.update(sha256=plain.sha256.hexdigest(), size=plain.size)
         if verify:
