@@ -108,14 +108,29 @@ def test_a_whole_dataset_in_one_command_resumable_file_by_file(people, tmp_path)
     assert "[2/2]" in done.stdout and "sha256 verified" in done.stdout
     assert not list(folder.glob("*.part*"))
 
-    # Interrupted half-way through: the files already there are kept, the one under way resumes.
+    # Ctrl-C half-way through the second file: the first is kept, the second resumes.
     (folder / "second.bin").unlink()
-    again = json.loads(alice.run("download", dataset, "-o", str(folder), "--decrypt", "--sk", sk, "--json").stdout)
+    command = ("download", dataset, "-o", str(folder), "--decrypt", "--sk", sk)
+    interrupted = alice.popen(*command, "--limit-rate", "1M")
+    state = folder / "second.bin.part.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and interrupted.poll() is None and _fetched(state) < MB:
+        time.sleep(0.05)
+    assert interrupted.poll() is None, "the download ended before it could be interrupted"
+    interrupted.send_signal(signal.SIGINT)
+    try:
+        assert interrupted.wait(timeout=10) == 130
+    finally:
+        interrupted.kill()
+    stdout, stderr = interrupted.communicate()
+    assert "first.bin (already there)" in stdout and "kept in second.bin.part" in stderr
+    again = json.loads(alice.run(*command, "--json").stdout)
     assert again["dataset"] == dataset
     by_name = {Path(item["output"]).name: item for item in again["files"]}
     assert by_name["first.bin"]["skipped"] is True
-    assert by_name["second.bin"]["verified"] is True
+    assert by_name["second.bin"]["verified"] is True and by_name["second.bin"]["resumed_from"] >= MB
     assert _digest(folder / "second.bin") == _digest(sources[1])
+    assert not list(folder.glob("*.part*"))
 
     # Without --decrypt: a Crypt4GH file for my key per file.
     encrypted = alice.home / "encrypted"
