@@ -4,7 +4,9 @@ Accepted: our own passport tokens (refused once revoked), passports from brokers
 TRUSTED_ISSUERS, and brokers' access tokens, whose visas come from the broker's userinfo
 (cached by token hash until the earliest expiry). Grants are the datasets held here that valid
 ControlledAccessGrants visas name (the dataset URL or its bare accession); for visas this
-archive issued, only while the entitlement is still live, so a revocation counts at once.
+archive issued, only while the entitlement is still live, so a revocation counts at once; for a
+broker's, only within the scope of its TRUSTED_ISSUERS entry (`grants`, `by`, `sources`), anything
+beyond it ignored and logged as a warning.
 
 A subject from a broker that no local user is linked to gets a passive local account (no
 password, linked by (iss, sub) in ExternalIdentity), so that every view can rely on a real
