@@ -47,6 +47,7 @@ from gdi_archive.common.env import (
     env_secret,
     env_str,
 )
+from gdi_archive.common.issuers import parse_trusted_issuers
 
 # --- 1. Paths and mode ----------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -255,9 +256,8 @@ if PRODUCTION:
         raise ImproperlyConfigured("VISA_SIGNING_KEY_FILE is required in production")
 
 # --- 8. Passports and trust -----------------------------------------------------------------------
-TRUSTED_ISSUERS = env_json("TRUSTED_ISSUERS", [])
-if not isinstance(TRUSTED_ISSUERS, list):
-    raise ImproperlyConfigured("TRUSTED_ISSUERS must be a JSON list of {iss, jku, userinfo?}")
+# Each entry checked and given its deny-by-default scope (gdi_archive/common/issuers.py).
+TRUSTED_ISSUERS = parse_trusted_issuers(env_json("TRUSTED_ISSUERS", []))
 PASSPORT_TOKEN_MAX_AGE = env_int("PASSPORT_TOKEN_MAX_AGE", 3600, minimum=60)
 VISA_MAX_AGE = env_int("VISA_MAX_AGE", 3600, minimum=60)
 
