@@ -811,7 +811,7 @@ def _external_identities(*, iss: str, sub: str):
 
 @transaction.atomic
 def lift_block(*, block: DACBlock, actor, request=None) -> DACBlock:
-    block = DACBlock.objects.select_for_update().select_related("dac", "user").get(pk=block.pk)
+    block = DACBlock.objects.select_for_update(of=("self",)).select_related("dac", "user").get(pk=block.pk)
     check_blocker(block.dac, actor)
     if block.lifted_at is not None:
         raise NotFound(_("There is no such block."))
