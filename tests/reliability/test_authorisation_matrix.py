@@ -84,6 +84,10 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/blocks/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("api/dacs", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
     ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    # DAC blocks: that DAC's members and operators only (design.md 7)
+    ("api/dacs/<str:accession>/blocks", "GET"): (401, 403, 403, 200, 403, 403, 200, 403),
+    ("api/dacs/<str:accession>/blocks", "POST"): (401, 403, 403, "201+", 403, 403, "201+", 403),
+    ("api/dacs/<str:accession>/blocks/<str:block_id>", "DELETE"): (401, 403, 403, "204+", 403, 403, "204+", 403),
     ("api/datasets", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/datasets", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
     ("api/datasets/<str:accession>/files", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
@@ -152,7 +156,7 @@ class World:
         self, tmp_path, *, applicant, other_applicant, dac, other_dac, dac_member, other_dac_member, steward, admin_user
     ):
         from gdi_archive.access import attachments
-        from gdi_archive.access.models import AccessRequest, Attachment
+        from gdi_archive.access.models import AccessRequest, Attachment, DACBlock
         from gdi_archive.accounts.models import PublicKey
         from gdi_archive.catalogue.models import Dataset, File
         from gdi_archive.downloads.models import Export
@@ -203,6 +207,13 @@ class World:
             status=Export.Status.QUEUED,
             expires_at=timezone.now() + timedelta(days=1),
         )
+        self.block = DACBlock.objects.create(
+            dac=dac,
+            issuer="https://broker.example.org",
+            subject="mallory",
+            reason="Matrix block.",
+            created_by=dac_member,
+        )
         self.applicant = applicant
         token = mint_token(applicant)  # after the entitlement, so its visa is in the passport
         self.clients = {
@@ -241,6 +252,13 @@ class World:
             ("api/dacs", "POST"): Call("POST", "/api/dacs", {"name": "Matrix DAC"}),
             ("api/dacs/<str:accession>/members", "POST"): Call(
                 "POST", f"/api/dacs/{self.dac.accession}/members", {"username": "bob"}
+            ),
+            ("api/dacs/<str:accession>/blocks", "GET"): Call("GET", f"/api/dacs/{self.dac.accession}/blocks"),
+            ("api/dacs/<str:accession>/blocks", "POST"): Call(
+                "POST", f"/api/dacs/{self.dac.accession}/blocks", {"user": "bob", "reason": "Matrix."}
+            ),
+            ("api/dacs/<str:accession>/blocks/<str:block_id>", "DELETE"): Call(
+                "DELETE", f"/api/dacs/{self.dac.accession}/blocks/{self.block.pk}"
             ),
             ("api/datasets", "GET"): Call("GET", "/api/datasets"),
             ("api/datasets", "POST"): Call(
@@ -351,6 +369,7 @@ WATCHED = (
     "access.RequestEvent",
     "access.Attachment",
     "access.Entitlement",
+    "access.DACBlock",
     "accounts.PublicKey",
     "catalogue.DAC",
     "catalogue.Dataset",
