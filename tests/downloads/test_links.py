@@ -175,7 +175,35 @@ def test_a_link_is_bound_to_its_file_range_and_person(bam_world, store, applican
         changed = {**{k: v[0] for k, v in query.items()}, name: value}
         forged = urlsplit(url)._replace(query="&".join(f"{k}={v}" for k, v in changed.items())).geturl()
         assert fetch(forged, world["body"]["headers"])[0] == 404, name
+    # A link without the person (as tickets were before links were bound) is refused.
+    unbound = {k: v[0] for k, v in query.items() if k not in ("user", "ent", "visa", "until")}
+    old = urlsplit(url)._replace(query="&".join(f"{k}={v}" for k, v in unbound.items())).geturl()
+    assert fetch(old, world["body"]["headers"])[0] == 404
     # A deactivated account's links stop at once.
     applicant.is_active = False
     applicant.save(update_fields=["is_active"])
     assert fetch(world["drs"])[0] == 404
+
+
+def test_an_export_still_queued_when_access_ends_is_never_written(stored, applicant, dac_member, client_keys):
+    """Revoked before a worker took it: it is withdrawn, and a worker that comes later writes nothing."""
+    from gdi_archive.downloads.tasks import run_export
+
+    entitlement = entitle(applicant, stored["dataset"])
+    client = client_for(applicant)
+    response = client.post(
+        "/api/exports",
+        {"files": [stored["file"].accession]},
+        format="json",
+        HTTP_X_C4GH_PUBLIC_KEY=client_keys.header_value,
+    )
+    assert response.status_code == 202  # queued on commit, which this test's transaction never reaches
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client_for(dac_member).post(f"/api/entitlements/{entitlement.pk}/revoke", {"reason": "Ended."}, format="json")
+    export = Export.objects.get(pk=response.json()["id"])
+    assert export.status == Export.Status.REVOKED and "Ended." in export.error
+    run_export.delay(str(export.id))
+    export.refresh_from_db()
+    assert export.status == Export.Status.REVOKED
+    assert not export.items.filter(done=True).exists()
+    assert client.get(f"/api/exports/{export.id}").json()["links"] == []
