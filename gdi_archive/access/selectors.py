@@ -2,9 +2,12 @@
 committee's rules read once: the quorum and who may decide.
 """
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.accounts.permissions import is_dac_member
+from gdi_archive.catalogue.models import DAC, Dataset
 from gdi_archive.common.errors import NotFound
 
 from .models import AccessRequest, Attachment, DACBlock, Decision, Entitlement
@@ -84,10 +87,6 @@ def dac_inbox(user) -> dict:
 def blocking_filter(*, user=None, iss: str = "", sub: str = ""):
     """The standing blocks that apply to this person: a block of the local user, of any external
     identity linked to them, or of the (iss, sub) the request came with. None when nobody."""
-    from django.db.models import Exists, OuterRef, Q
-
-    from gdi_archive.accounts.models import ExternalIdentity
-
     who = Q(pk__in=[])
     user_id = getattr(user, "pk", None) if user is not None else None
     if user_id:
@@ -102,8 +101,6 @@ def blocking_filter(*, user=None, iss: str = "", sub: str = ""):
 
 def blocked_datasets(*, user=None, iss: str = "", sub: str = "") -> frozenset[str]:
     """Accessions of the datasets whose DAC blocks this person now (empty when none)."""
-    from gdi_archive.catalogue.models import Dataset
-
     if not getattr(user, "pk", None) and not (iss and sub):
         return frozenset()
     dacs = blocking_filter(user=user, iss=iss, sub=sub).values("dac_id")
@@ -117,8 +114,6 @@ def blocks_of(dac):
 
 def get_dac(accession: str):
     """The DAC by accession (who may act on its blocks is the service's question)."""
-    from gdi_archive.catalogue.models import DAC
-
     dac = DAC.objects.filter(accession=accession).first()
     if dac is None:
         raise NotFound(_("There is no DAC %(accession)s.") % {"accession": accession})

@@ -10,11 +10,13 @@ import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue import duo as duo_terms
@@ -777,8 +779,6 @@ def block_person(
         raise InvalidInput(_('Give either "user" (a username) or both "iss" and "sub".'))
     if not username and not (iss and sub):
         raise InvalidInput(_('Give both "iss" and "sub" for an external identity.'))
-    from django.conf import settings
-
     if iss and iss == settings.BASE_URL.rstrip("/"):
         username, iss, sub = sub, "", ""
     user = None
@@ -804,8 +804,6 @@ def block_person(
 
 
 def _external_identities(*, iss: str, sub: str):
-    from gdi_archive.accounts.models import ExternalIdentity
-
     return ExternalIdentity.objects.select_related("user").filter(issuer=iss, subject=sub)
 
 
