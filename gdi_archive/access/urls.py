@@ -24,6 +24,8 @@ urlpatterns = [
         name="api-access-request-attachments",
     ),
     path("api/invitations/<str:token>/accept", api.InvitationAccept.as_view(), name="api-invitation-accept"),
+    path("api/dacs/<str:accession>/blocks", api.DACBlocks.as_view(), name="api-dac-blocks"),
+    path("api/dacs/<str:accession>/blocks/<str:block_id>", api.DACBlockDetail.as_view(), name="api-dac-block"),
     path("api/entitlements", api.EntitlementList.as_view(), name="api-entitlements"),
     path("api/entitlements/<int:pk>/revoke", api.EntitlementRevoke.as_view(), name="api-entitlement-revoke"),
     # Applicant pages

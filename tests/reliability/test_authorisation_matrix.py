@@ -86,6 +86,10 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/blocks/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("api/dacs", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
     ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    # DAC blocks: that DAC's members and operators only (design.md 7)
+    ("api/dacs/<str:accession>/blocks", "GET"): (401, 403, 403, 200, 403, 403, 200, 403),
+    ("api/dacs/<str:accession>/blocks", "POST"): (401, 403, 403, "201+", 403, 403, "201+", 403),
+    ("api/dacs/<str:accession>/blocks/<str:block_id>", "DELETE"): (401, 403, 403, "204+", 403, 403, "204+", 403),
     ("api/datasets", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/datasets", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
     ("api/datasets/<str:accession>/files", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
@@ -223,7 +227,7 @@ class World:
         self, tmp_path, *, applicant, other_applicant, dac, other_dac, dac_member, other_dac_member, steward, admin_user
     ):
         from gdi_archive.access import attachments
-        from gdi_archive.access.models import AccessRequest, Attachment, RequestMember
+        from gdi_archive.access.models import AccessRequest, Attachment, DACBlock, RequestMember
         from gdi_archive.accounts.models import PublicKey
         from gdi_archive.catalogue.models import Dataset, File
         from gdi_archive.downloads.models import Export
@@ -275,6 +279,13 @@ class World:
             key_fingerprint="0" * 64,
             status=Export.Status.QUEUED,
             expires_at=timezone.now() + timedelta(days=1),
+        )
+        self.block = DACBlock.objects.create(
+            dac=dac,
+            issuer="https://broker.example.org",
+            subject="mallory",
+            reason="Matrix block.",
+            created_by=dac_member,
         )
         # A draft with a co-applicant invited (the emailed token is known here) and a decided
         # request to copy, for the co-applicant, document and copy endpoints.
@@ -330,6 +341,13 @@ class World:
             ("api/dacs", "POST"): Call("POST", "/api/dacs", {"name": "Matrix DAC"}),
             ("api/dacs/<str:accession>/members", "POST"): Call(
                 "POST", f"/api/dacs/{self.dac.accession}/members", {"username": "bob"}
+            ),
+            ("api/dacs/<str:accession>/blocks", "GET"): Call("GET", f"/api/dacs/{self.dac.accession}/blocks"),
+            ("api/dacs/<str:accession>/blocks", "POST"): Call(
+                "POST", f"/api/dacs/{self.dac.accession}/blocks", {"user": "bob", "reason": "Matrix."}
+            ),
+            ("api/dacs/<str:accession>/blocks/<str:block_id>", "DELETE"): Call(
+                "DELETE", f"/api/dacs/{self.dac.accession}/blocks/{self.block.pk}"
             ),
             ("api/datasets", "GET"): Call("GET", "/api/datasets"),
             ("api/datasets", "POST"): Call(
@@ -539,6 +557,7 @@ WATCHED = (
     "access.Attachment",
     "access.RequestMember",
     "access.Entitlement",
+    "access.DACBlock",
     "accounts.PublicKey",
     "beacon.Individual",
     "catalogue.DAC",
