@@ -190,6 +190,8 @@ def _detail_context(request, req: AccessRequest, errors=None, typed=None) -> dic
         "returned": returned,
         "entitlements": req.entitlements.select_related("user", "dataset"),
         "errors": _Typed(errors or {}),
+        # A list, not errors.items: the template would look up a form called "items" first.
+        "error_items": list((errors or {}).items()),
         "typed": _Typed({k: _Typed(v) for k, v in (typed or {}).items()}),
         "end_value": (typed or {}).get("approve", {}).get("end")
         or (now + timedelta(days=min((d.max_access_days for d in datasets), default=365))).date().isoformat(),
