@@ -107,7 +107,12 @@ def changes(req: AccessRequest) -> list[dict]:
 def _people(req: AccessRequest, datasets) -> list[dict]:
     """The applicant and every co-applicant: identity, and the terms version each accepted."""
     entries = [(req.applicant, _("Applicant"), "accepted", req.applicant.email)]
-    entries += [(m.user, m.get_status_display(), m.status, m.email) for m in req.members.select_related("user")]
+    roles = {
+        RequestMember.Status.ACCEPTED: _("Co-applicant (joined)"),
+        RequestMember.Status.INVITED: _("Co-applicant (invited, not joined)"),
+        RequestMember.Status.REMOVED: _("Removed by the applicant"),
+    }
+    entries += [(m.user, roles.get(m.status, m.status), m.status, m.email) for m in req.members.select_related("user")]
     people = []
     for user, role, status, email in entries:
         terms = []
