@@ -204,6 +204,12 @@ def test_workbench_shows_what_a_decision_needs_and_approves(applicant, dac_membe
     alice = signed_in(applicant)
     alice.post("/requests/new", typed(d, duo=["DUO:0000007"]) | {"doc_ethics-approval": pdf("ethics.pdf")})
     req = AccessRequest.objects.get(status="submitted")
+    applicant.external_identities.create(
+        issuer="https://login.example",
+        subject="a1",
+        affiliation="faculty@uni.example",
+        researcher_status_at=req.created_at,
+    )
     carol = signed_in(dac_member)
     inbox = carol.get("/dac/").content.decode()
     assert f'href="/dac/requests/{req.pk}"' in inbox and "0 days" in inbox
@@ -212,6 +218,7 @@ def test_workbench_shows_what_a_decision_needs_and_approves(applicant, dac_membe
     attachment = req.attachments.get()
     assert f'href="/requests/{req.pk}/attachments/{attachment.pk}"' in page and "Ethics approval" in page
     assert "v1" in page and "alice" in page
+    assert "faculty@uni.example" in page and "ResearcherStatus visa from the provider" in page
     response = carol.get(f"/requests/{req.pk}/attachments/{attachment.pk}")
     assert response["Content-Type"] == "application/pdf" and "inline" in response["Content-Disposition"]
     assert carol.post(f"/dac/requests/{req.pk}/approve", {"end": "", "comment": "Fine."}).status_code == 302
