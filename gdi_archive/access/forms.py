@@ -94,11 +94,16 @@ class DocumentsForm(forms.Form):
             if self.cleaned_data.get(name)
         ]
 
-    def mark_missing(self, kinds) -> None:
+    def mark_missing(self, kinds) -> bool:
+        """Mark each missing document next to its field; False if one has no field here."""
+        marked = True
         for kind in kinds:
             name = document_field_name(kind)
-            if name in self.fields and name not in self.errors:
+            if name not in self.fields:
+                marked = False
+            elif name not in self.errors:
                 self.add_error(name, _("This document is required before the request can be submitted."))
+        return marked
 
 
 class InviteForm(forms.Form):

@@ -85,8 +85,8 @@ def _submit_or_mark(req: AccessRequest, form, docs: DocumentsForm, request) -> b
             access_request=req, applicant=request.user, comment=request.POST.get("comment", ""), request=request
         )
     except DocumentsMissing as exc:
-        docs.mark_missing(exc.missing)
-        docs.add_error(None, exc.detail)
+        if not docs.mark_missing(exc.missing):
+            docs.add_error(None, exc.detail)
         return False
     except ArchiveError as exc:
         form.add_error(None, exc.detail)

@@ -32,13 +32,14 @@ def test_invitee_joins_and_the_dac_decides_on_the_workbench(
     transactional_db, applicant, dac, dac_member, mailoutbox, live_server, settings, tmp_path
 ):
     from gdi_archive.access import attachments, services
-    from gdi_archive.access.models import Entitlement, RequestMember
+    from gdi_archive.access.models import AccessRequest, Entitlement, RequestMember
     from tests.conftest import make_user
 
     settings.ACCESS_ATTACHMENTS_DIR = tmp_path / "att"
     dac.required_documents = [{"kind": "ethics-approval", "label": "Ethics approval", "required": True}]
     dac.save()
     dataset = released_dataset(dac, title="Estonian rare disease exomes", duo=["DUO:0000006", "DUO:0000046"])
+    second = released_dataset(dac, title="Second cohort")
     req = services.create_request(
         applicant=applicant,
         datasets=[dataset.accession],
@@ -63,15 +64,16 @@ def test_invitee_joins_and_the_dac_decides_on_the_workbench(
     end = (timezone.now() + timedelta(days=90)).date().isoformat()
 
     with chromium() as browser:
-        overflows = story(browser, live_server.url, req.pk, token, limit, too_late, end)
+        overflows = story(browser, live_server.url, req.pk, token, limit, too_late, end, second.accession)
 
     assert overflows == {}, overflows
     assert RequestMember.objects.get().status == "accepted"
     assert set(Entitlement.objects.values_list("user__username", flat=True)) == {"alice", "erik"}
     assert Entitlement.objects.filter(end__date=end).count() == 2
+    assert AccessRequest.objects.get(title="Second look").status == "draft"
 
 
-def story(browser, base, pk, token, limit, too_late, end):
+def story(browser, base, pk, token, limit, too_late, end, second):
     errors, overflows = [], {}
 
     def record(page, name):
@@ -97,6 +99,19 @@ def story(browser, base, pk, token, limit, too_late, end):
     sign_in(alice, base, f"/login?next=/requests/{pk}", "alice")
     assert "joined, terms accepted" in alice.locator("table.members").inner_text()
     record(alice, "dac-03-applicant-members")
+
+    # --- the form the DAC configured: a required document missing keeps a draft and says where ---
+    alice.goto(f"{base}/requests/new?dataset={second}")
+    alice.fill("#id_title", "Second look")
+    alice.fill("#id_purpose", "Replicate the burden test.")
+    alice.check("#id_accept_terms")
+    alice.get_by_role("button", name="Submit request").click()
+    alice.wait_for_load_state()
+    assert "Ethics approval" in alice.locator("#error-summary").inner_text()
+    assert alice.locator("#id_doc_ethics-approval-error").is_visible()
+    assert alice.evaluate("document.activeElement.id") == "error-summary"
+    assert alice.input_value("#id_title") == "Second look"  # what was typed is kept
+    record(alice, "dac-03b-documents-missing")
 
     # --- a DAC member: the inbox, the request, the DUO check, the document ----------------------
     carol = page_for(browser, errors, locale="en-GB")
