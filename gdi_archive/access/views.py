@@ -188,6 +188,8 @@ def request_detail(request, pk):
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
         "comment_form": CommentForm(),
         "attachment_form": AttachmentForm(),
+        "documents": _attached(req),
+        "missing": services.missing_documents(req) if req.is_editable else [],
         "members": req.members.exclude(status=RequestMember.Status.REMOVED).select_related("user"),
         "invite_form": InviteForm(),
         "copy_form": CopyForm(),

@@ -96,6 +96,8 @@ def test_a_missing_required_document_keeps_a_draft_and_says_so(applicant, dac, w
     assert 'id="id_doc_ethics-approval-error"' in page and "This document is required" in page
     assert 'value="Burden test"' in page and f'action="/requests/{req.pk}/edit"' in page
     assert list(req.attachments.values_list("kind", flat=True)) == ["funding"]  # what passed is kept
+    detail = client.get(f"/requests/{req.pk}").content.decode()
+    assert "Funding: <a" in detail and 'id="documents-missing"' in detail and "Ethics approval" in detail
     # The edit form of the draft takes the missing document and submits.
     response = client.post(
         f"/requests/{req.pk}/edit",
