@@ -56,7 +56,10 @@ def inbox(request):
     tabs = selectors.dac_inbox(request.user)
     tab = request.GET.get("tab") if request.GET.get("tab") in tabs else "decide"
     now = timezone.now()
-    rows = [{"req": r, "age_days": (now - (r.submitted_at or r.created_at)).days} for r in tabs[tab]]
+    rows = [
+        {"req": r, "age_days": (now - (r.submitted_at or r.created_at)).days, "tally": selectors.approval_tally(r)}
+        for r in tabs[tab]
+    ]
     names = [("decide", _("To decide")), ("waiting", _("Waiting for other members")), ("decided", _("Decided"))]
     return render(
         request,

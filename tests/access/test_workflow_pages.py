@@ -214,7 +214,7 @@ def test_workbench_shows_what_a_decision_needs_and_approves(applicant, dac_membe
     )
     carol = signed_in(dac_member)
     inbox = carol.get("/dac/").content.decode()
-    assert f'href="/dac/requests/{req.pk}"' in inbox and "0 days" in inbox
+    assert f'href="/dac/requests/{req.pk}"' in inbox and "0 days" in inbox and "0 / 1" in inbox
     page = carol.get(f"/dac/requests/{req.pk}").content.decode()
     assert 'id="duo-check"' in page and "Compatible" in page and "DUO:0000046" in page  # NCU: a condition
     attachment = req.attachments.get()
