@@ -139,6 +139,7 @@ def story(browser, base, pk, token, limit, too_late, end, second):
     with carol.expect_navigation():
         carol.select_option("#language", "et")
     assert carol.locator("#duo-check").get_by_text("Sobib").count() == 1
+    assert "ainult mitteäriline kasutus" in carol.locator("#duo-check").inner_text()  # NCU, in Estonian
     record(carol, "dac-07-request-et")
     carol.goto(f"{base}/dac/")
     assert carol.locator("h1").inner_text() == "Andmekomitee töölaud"
