@@ -118,6 +118,15 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
         "201+",
         401,
     ),  # a token cannot mint another token
+    ("dac/", "GET"): (302, 404, 404, 200, 200, 404, 200, 302),
+    ("dac/entitlements/<int:pk>/revoke", "GET"): (302, 404, 404, 200, 404, 404, 404, 302),  # a confirmation page
+    ("dac/entitlements/<int:pk>/revoke", "POST"): (302, 404, 404, "302+", 404, 404, 404, 302),
+    ("dac/requests/<int:pk>", "GET"): (302, 404, 404, 200, 404, 404, 200, 302),
+    ("dac/requests/<int:pk>/approve", "POST"): (302, 404, 404, "302+", 404, 404, 403, 302),
+    ("dac/requests/<int:pk>/reject", "POST"): (302, 404, 404, "302+", 404, 404, 403, 302),
+    ("dac/requests/<int:pk>/remark", "POST"): (302, 404, 404, "302+", 404, 404, 403, 302),
+    ("dac/requests/<int:pk>/return", "POST"): (302, 404, 404, "302+", 404, 404, 403, 302),
+    ("dac/requests/<int:pk>/review", "POST"): (302, 404, 404, 400, 404, 404, 403, 302),  # "nobody" is no member
     ("datasets", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("datasets/<str:accession>", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("ga4gh/drs/v1/objects/<str:object_id>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
@@ -131,6 +140,9 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("htsget/variants/<str:accession>", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
     ("htsget/variants/service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("i18n/setlang/", "POST"): (302, 302, 302, 302, 302, 302, 302, 302),
+    # The token is the secret (emailed to the invitee only): whoever signs in with it may join.
+    ("invitations/<str:token>", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("invitations/<str:token>", "POST"): (302, 200, "302+", "302+", "302+", "302+", "302+", 302),
     ("keys", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("keys/<int:pk>/revoke", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
     ("login", "GET"): (200, 302, 302, 302, 302, 302, 302, 200),
@@ -143,6 +155,10 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("requests/<int:pk>/attachments", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
     ("requests/<int:pk>/attachments/<int:attachment_pk>", "GET"): (302, 200, 404, 200, 404, 404, 200, 302),
     ("requests/<int:pk>/comment", "POST"): (302, "302+", 404, "302+", 404, 404, 302, 302),
+    # alice has open requests for the same dataset already, so a copy is refused (with a message)
+    ("requests/<int:pk>/copy", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
+    ("requests/<int:pk>/members", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),  # on her draft
+    ("requests/<int:pk>/members/<int:member_pk>/remove", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
     ("requests/<int:pk>/edit", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
     ("requests/<int:pk>/submit", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
     ("requests/<int:pk>/withdraw", "POST"): (302, "302+", 404, 302, 404, 404, 302, 302),
@@ -293,7 +309,7 @@ class World:
             applicant=applicant, dac=dac, title="Draft request", purpose="Later.", status=AccessRequest.Status.DRAFT
         )
         self.draft_request.datasets.add(self.dataset)
-        RequestMember.objects.create(
+        self.invitee = RequestMember.objects.create(
             access_request=self.draft_request,
             email="invitee@example.org",
             token_sha256=hashlib.sha256(INVITATION_TOKEN.encode()).hexdigest(),
@@ -402,6 +418,40 @@ class World:
             ),
             ("requests/<int:pk>/attachments/<int:attachment_pk>", "GET"): Call(
                 "GET", f"/requests/{req}/attachments/{self.attachment.pk}"
+            ),
+            ("requests/<int:pk>/members", "POST"): Call(
+                "POST", f"/requests/{self.draft_request.pk}/members", {"email": "frida@example.org"}, json=False
+            ),
+            ("requests/<int:pk>/members/<int:member_pk>/remove", "POST"): Call(
+                "POST", f"/requests/{self.draft_request.pk}/members/{self.invitee.pk}/remove", {}, json=False
+            ),
+            ("requests/<int:pk>/copy", "POST"): Call(
+                "POST", f"/requests/{self.decided_request.pk}/copy", {"accept_terms": "on"}, json=False
+            ),
+            ("invitations/<str:token>", "GET"): Call("GET", f"/invitations/{INVITATION_TOKEN}"),
+            ("invitations/<str:token>", "POST"): Call(
+                "POST", f"/invitations/{INVITATION_TOKEN}", {"accept_terms": "on"}, json=False
+            ),
+            ("dac/", "GET"): Call("GET", "/dac/"),
+            ("dac/requests/<int:pk>", "GET"): Call("GET", f"/dac/requests/{req}"),
+            ("dac/requests/<int:pk>/approve", "POST"): Call(
+                "POST", f"/dac/requests/{req}/approve", {"end": ""}, json=False
+            ),
+            ("dac/requests/<int:pk>/reject", "POST"): Call(
+                "POST", f"/dac/requests/{req}/reject", {"reason": "No."}, json=False
+            ),
+            ("dac/requests/<int:pk>/return", "POST"): Call(
+                "POST", f"/dac/requests/{req}/return", {"comment": "More?"}, json=False
+            ),
+            ("dac/requests/<int:pk>/remark", "POST"): Call(
+                "POST", f"/dac/requests/{req}/remark", {"comment": "Looks fine."}, json=False
+            ),
+            ("dac/requests/<int:pk>/review", "POST"): Call(
+                "POST", f"/dac/requests/{req}/review", {"reviewer": "nobody"}, json=False
+            ),
+            ("dac/entitlements/<int:pk>/revoke", "GET"): Call("GET", f"/dac/entitlements/{self.entitlement.pk}/revoke"),
+            ("dac/entitlements/<int:pk>/revoke", "POST"): Call(
+                "POST", f"/dac/entitlements/{self.entitlement.pk}/revoke", {"reason": "Ended."}, json=False
             ),
             ("access", "GET"): Call("GET", "/access"),
             (".well-known/jwks.json", "GET"): Call("GET", "/.well-known/jwks.json"),
@@ -629,8 +679,8 @@ def world(db, tmp_path, applicant, other_applicant, dac, other_dac, dac_member, 
     )
 
 
-# The DAC workbench pages are checked persona by persona in tests/access (not in this table yet).
-NOT_YET_IN_THE_TABLE_PREFIXES = ("dac/",)
+# Every URL now has its row (the DAC workbench pages joined the table with the dac-pages work).
+NOT_YET_IN_THE_TABLE_PREFIXES: tuple[str, ...] = ()
 NOT_YET_IN_THE_TABLE: set[str] = set()
 
 
