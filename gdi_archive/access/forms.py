@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gdi_archive.common.forms import AccessibleForm
+
 # The DUO terms an applicant can state as intended use (GA4GH Data Use Ontology).
 DUO_CHOICES = [
     ("DUO:0000042", _("General research use (GRU)")),
@@ -15,7 +17,7 @@ DUO_CHOICES = [
 DUO_LABELS = dict(DUO_CHOICES)
 
 
-class RequestForm(forms.Form):
+class RequestForm(AccessibleForm):
     title = forms.CharField(label=_("Project title"), max_length=300)
     purpose = forms.CharField(label=_("Research purpose"), widget=forms.Textarea(attrs={"rows": 6}))
     institution = forms.CharField(label=_("Institution"), max_length=300, required=False)
@@ -39,11 +41,11 @@ class NewRequestForm(RequestForm):
         self.order_fields(["datasets", "title", "purpose", "institution", "duo", "attachment", "accept_terms"])
 
 
-class CommentForm(forms.Form):
+class CommentForm(AccessibleForm):
     comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class AttachmentForm(forms.Form):
+class AttachmentForm(AccessibleForm):
     attachment = forms.FileField(
         label=_("Attachment (PDF)"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
     )

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gdi_archive.common.forms import AccessibleForm
+
 
 class NoEchoTextarea(forms.Textarea):
     """Never renders what was submitted: a refused key may be a pasted secret key, and a page
@@ -10,7 +12,7 @@ class NoEchoTextarea(forms.Textarea):
         return super().get_context(name, None, attrs)
 
 
-class PublicKeyForm(forms.Form):
+class PublicKeyForm(AccessibleForm):
     label = forms.CharField(label=_("Name (for you)"), max_length=100, required=False)
     key = forms.CharField(
         label=_("Crypt4GH public key"),
