@@ -99,7 +99,7 @@ def request_detail(request, pk):
         if is_member and not is_applicant
         else req.events.select_related("actor").exclude(kind__in=RequestEvent.DAC_ONLY),
         "attachments": req.attachments.all(),
-        "entitlements": req.entitlements.select_related("dataset"),
+        "entitlements": _with_state(req.entitlements.select_related("dataset")),
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
         "comment_form": CommentForm(),
         "attachment_form": AttachmentForm(),
@@ -287,13 +287,16 @@ def download_attachment(request, pk, attachment_pk):
 
 @login_required
 def my_access(request):
-    ents = list(
-        Entitlement.objects.filter(user=request.user).select_related("dataset", "dataset__dac", "access_request")
-    )
+    ents = Entitlement.objects.filter(user=request.user).select_related("dataset", "dataset__dac", "access_request")
+    return render(request, "access/my_access.html", {"entitlements": _with_state(ents)})
+
+
+def _with_state(entitlements) -> list[Entitlement]:
     now = timezone.now()
+    ents = list(entitlements)
     for e in ents:
         e.state = _state(e, now)
-    return render(request, "access/my_access.html", {"entitlements": ents})
+    return ents
 
 
 def _state(e: Entitlement, now) -> str:

@@ -145,3 +145,18 @@ def test_the_applicant_pages_speak_estonian(applicant, dac):
     dataset_page = client.get(f"/datasets/{d.accession}").content.decode()
     assert "GRU (üldine teadustöö)" in dataset_page and "general research use" not in dataset_page
     assert '<option value="et" lang="et"' in dataset_page
+
+
+def test_the_request_page_says_revoked_not_until(applicant, dac_member, dac):
+    from gdi_archive.access import services
+
+    d = released_dataset(dac)
+    client = signed_in(applicant)
+    client.post("/requests/new", form(d))
+    services.approve_request(access_request=AccessRequest.objects.get(), member=dac_member)
+    ent = Entitlement.objects.get()
+    services.revoke_entitlement(entitlement=ent, member=dac_member, reason="Ethics approval lapsed.")
+    ent.refresh_from_db()
+    html = client.get(f"/requests/{ent.access_request_id}").content.decode()
+    granted = html[html.index('id="request-entitlements"') :].split("</ul>")[0]
+    assert "Revoked on" in granted and "Ethics approval lapsed." in granted and "until" not in granted
