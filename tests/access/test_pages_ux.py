@@ -160,3 +160,9 @@ def test_the_request_page_says_revoked_not_until(applicant, dac_member, dac):
     html = client.get(f"/requests/{ent.access_request_id}").content.decode()
     granted = html[html.index('id="request-entitlements"') :].split("</ul>")[0]
     assert "Revoked on" in granted and "Ethics approval lapsed." in granted and "until" not in granted
+
+
+def test_a_refused_sign_in_has_the_summary_and_required_marks(client, applicant):
+    html = client.post("/login", {"username": "alice", "password": "wrong"}).content.decode()
+    assert 'id="error-summary"' in html and 'class="required"' in html
+    assert 'for="id_username"' in html and 'for="id_password"' in html
