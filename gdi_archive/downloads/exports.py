@@ -104,10 +104,14 @@ def still_allowed(export: Export, file) -> bool:
 
 
 def get_export(*, request, export_id) -> Export:
-    """The requester's own export; anyone else's is not found."""
-    subject = _subject(request)
-    export = Export.objects.filter(pk=export_id).first() if _is_uuid(export_id) else None
-    if export is None or not subject or export.subject != subject:
+    """The requester's own export; anyone else's is not found. Matched on the local user (a
+    broker's subject has its own user, linked by (iss, sub)), never on the bare subject name:
+    a broker passport with `sub: alice` is not local alice."""
+    user = getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False) or not _is_uuid(export_id):
+        raise NotFound("There is no such export.")
+    export = Export.objects.filter(pk=export_id, requester=user).first()
+    if export is None:
         raise NotFound("There is no such export.")
     return export
 

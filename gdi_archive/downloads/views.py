@@ -4,6 +4,8 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.common.serializers import validated
+
 from . import schema, selectors, services
 from .keys import client_key
 from .streaming import Piece, make_etag, served_bytes, stream_response
@@ -104,7 +106,7 @@ class ExportList(APIView):
     def post(self, request):
         from . import exports
 
-        data = request.data if isinstance(request.data, dict) else {}
+        data = validated(schema.ExportRequest, request)
         key = client_key(request, body_value=data.get("public_key") or None)
         export = exports.request_export(request=request, files=data.get("files"), dataset=data.get("dataset"), key=key)
         return Response({"id": str(export.id), "status": export.status}, status=202)

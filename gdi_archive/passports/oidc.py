@@ -85,7 +85,7 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
     now = time.time()
     try:
         checked, _ = check_visas(visas, now=now)
-        check_identity(sub=subject, iss=issuer, visas=checked)
+        checked = check_identity(sub=subject, iss=issuer, visas=checked)
     except Refused as exc:
         log.warning("OIDC sign-in: visas from %s refused: %s", issuer, exc)
         return None

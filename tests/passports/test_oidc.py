@@ -62,9 +62,10 @@ def provider(tmp_path_factory):
 
 
 @pytest.fixture
-def oidc(provider, broker):
-    """Settings for sign-in; the provider's visas are signed with the `broker` key (its jku)."""
-    trusted = [{"iss": provider["issuer"], "jku": broker.jku}]
+def oidc(provider, broker, dac):
+    """Settings for sign-in; the provider's visas are signed with the `broker` key (its jku),
+    and its grants may open the test DAC's datasets."""
+    trusted = [{"iss": provider["issuer"], "jku": broker.jku, "grants": {"dacs": [dac.accession]}}]
     with override_settings(
         OIDC_ISSUER=provider["issuer"],
         OIDC_CLIENT_ID=CLIENT_ID,
