@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gdi_archive.common.forms import AccessibleForm
+
 # The DUO terms an applicant can state as intended use (GA4GH Data Use Ontology).
 DUO_CHOICES = [
     ("DUO:0000042", _("General research use (GRU)")),
@@ -15,7 +17,7 @@ DUO_CHOICES = [
 DUO_LABELS = dict(DUO_CHOICES)
 
 
-class RequestForm(forms.Form):
+class RequestForm(AccessibleForm):
     title = forms.CharField(label=_("Project title"), max_length=300)
     purpose = forms.CharField(label=_("Research purpose"), widget=forms.Textarea(attrs={"rows": 6}))
     institution = forms.CharField(label=_("Institution"), max_length=300, required=False)
@@ -39,11 +41,11 @@ class NewRequestForm(RequestForm):
         self.order_fields(["datasets", "title", "purpose", "institution", "duo", "attachment", "accept_terms"])
 
 
-class CommentForm(forms.Form):
+class CommentForm(AccessibleForm):
     comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class AttachmentForm(forms.Form):
+class AttachmentForm(AccessibleForm):
     attachment = forms.FileField(
         label=_("Attachment (PDF)"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
     )
@@ -53,7 +55,7 @@ def document_field_name(kind: str) -> str:
     return f"doc_{kind}"
 
 
-class DocumentsForm(forms.Form):
+class DocumentsForm(AccessibleForm):
     """One file field per document the DAC asks for (required or optional), each a PDF by content.
 
     Whether a required document is missing is settled by the service at submit time (the same
@@ -106,13 +108,13 @@ class DocumentsForm(forms.Form):
         return marked
 
 
-class InviteForm(forms.Form):
+class InviteForm(AccessibleForm):
     email = forms.EmailField(label=_("Email address of the co-applicant"), max_length=254)
 
 
-class AcceptInvitationForm(forms.Form):
+class AcceptInvitationForm(AccessibleForm):
     accept_terms = forms.BooleanField(label=_("I have read and accept the terms of use of the datasets above."))
 
 
-class CopyForm(forms.Form):
+class CopyForm(AccessibleForm):
     accept_terms = forms.BooleanField(label=_("I accept the current terms of use of these datasets again."))

@@ -295,6 +295,31 @@ def withdraw_request(*, access_request: AccessRequest, applicant, comment: str =
     return req
 
 
+@transaction.atomic
+def delete_draft(*, access_request: AccessRequest, applicant, request=None) -> None:
+    """A draft was never sent to the committee: deleting it removes it with its attachments
+    (the audit log keeps that it existed). Any other request is withdrawn, never deleted."""
+    from . import attachments
+
+    req = _locked(access_request)
+    if req.applicant_id != applicant.pk:
+        raise Forbidden(_("Only the applicant can delete this draft."))
+    if req.status != S.DRAFT:
+        raise Conflict(
+            _("Only a draft can be deleted; this request is %(status)s.") % {"status": req.get_status_display()}
+        )
+    paths = [attachments.path_of(a) for a in req.attachments.all()]
+    record(
+        action="access.request.draft_deleted",
+        actor=applicant,
+        target=req,
+        request=request,
+        details={"title": req.title, "attachments": len(paths)},
+    )
+    req.delete()
+    transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in paths])
+
+
 def _check_decider(req: AccessRequest, member) -> None:
     if req.applicant_id == member.pk:
         raise Forbidden(_("You cannot decide on your own request."))

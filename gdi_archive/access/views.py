@@ -10,9 +10,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.catalogue.models import Dataset
@@ -184,7 +184,7 @@ def request_detail(request, pk):
         if is_member and not is_applicant
         else req.events.select_related("actor").exclude(kind__in=RequestEvent.DAC_ONLY),
         "attachments": req.attachments.all(),
-        "entitlements": req.entitlements.select_related("dataset"),
+        "entitlements": _with_state(req.entitlements.select_related("dataset")),
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
         "comment_form": CommentForm(),
         "attachment_form": AttachmentForm(),
@@ -368,14 +368,70 @@ def submit(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request, pk):
+    """GET: what withdrawing (or, for a draft, deleting) will do, and a button; POST: do it.
+    Works without JavaScript: the confirmation is a page of its own."""
+    req = _get(request, pk)
+    if request.method == "GET":
+        if req.applicant_id != request.user.pk:
+            raise Http404
+        if not req.is_open:
+            messages.info(
+                request,
+                _("This request is %(status)s: there is nothing to withdraw.") % {"status": req.get_status_display()},
+            )
+            return redirect("request-detail", pk=req.pk)
+        return render(request, "confirm.html", _withdraw_confirmation(req))
+    if req.status == AccessRequest.Status.DRAFT and req.applicant_id == request.user.pk:
+        try:
+            services.delete_draft(access_request=req, applicant=request.user, request=request)
+        except ArchiveError as exc:
+            messages.error(request, exc.detail)
+            return redirect("request-detail", pk=req.pk)
+        messages.success(request, _("Your draft “%(title)s” was deleted.") % {"title": req.title})
+        return redirect("my-requests")
     return _act(
         request,
         pk,
-        lambda req: services.withdraw_request(access_request=req, applicant=request.user, request=request),
+        lambda req: services.withdraw_request(
+            access_request=req, applicant=request.user, comment=request.POST.get("comment", ""), request=request
+        ),
         _("Your request was withdrawn."),
     )
+
+
+def _withdraw_confirmation(req) -> dict:
+    names = ", ".join(d.accession for d in req.datasets.all())
+    if req.status == AccessRequest.Status.DRAFT:
+        return {
+            "title": _("Delete the draft “%(title)s”?") % {"title": req.title},
+            "consequences": [
+                _(
+                    "This draft was never sent to the committee. Deleting it removes it, with its text and attachments, for good."
+                ),
+                _("To ask for access to %(datasets)s later, start a new request from the dataset's page.")
+                % {"datasets": names},
+            ],
+            "button": _("Delete draft"),
+            "action": reverse("request-withdraw", args=[req.pk]),
+            "cancel": reverse("request-detail", args=[req.pk]),
+        }
+    return {
+        "title": _("Withdraw request #%(pk)s “%(title)s”?") % {"pk": req.pk, "title": req.title},
+        "consequences": [
+            _(
+                "%(dac)s stops reviewing it and will not decide on it. The request stays in your list as withdrawn, and cannot be submitted again."
+            )
+            % {"dac": req.dac.name},
+            _("Access you already have is not affected. To ask for %(datasets)s again, start a new request.")
+            % {"datasets": names},
+        ],
+        "button": _("Withdraw request"),
+        "with_comment": True,
+        "action": reverse("request-withdraw", args=[req.pk]),
+        "cancel": reverse("request-detail", args=[req.pk]),
+    }
 
 
 @login_required
@@ -430,4 +486,24 @@ def download_attachment(request, pk, attachment_pk):
 @login_required
 def my_access(request):
     ents = Entitlement.objects.filter(user=request.user).select_related("dataset", "dataset__dac", "access_request")
-    return render(request, "access/my_access.html", {"entitlements": ents})
+    return render(request, "access/my_access.html", {"entitlements": _with_state(ents)})
+
+
+def _with_state(entitlements) -> list[Entitlement]:
+    now = timezone.now()
+    ents = list(entitlements)
+    for e in ents:
+        e.state = _state(e, now)
+    return ents
+
+
+def _state(e: Entitlement, now) -> str:
+    """What the entitlement means today: "revoked", "expired" (also an active one whose end
+    passed before the nightly task marked it), "pending" (starts later) or "live"."""
+    if e.status == Entitlement.Status.REVOKED:
+        return "revoked"
+    if e.status == Entitlement.Status.EXPIRED or (e.end is not None and e.end <= now):
+        return "expired"
+    if e.start > now:
+        return "pending"
+    return "live"

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/permissions/<str:username>", views.PermissionsView.as_view(), name="permissions"),
     path("api/tokens", views.TokensView.as_view(), name="tokens"),
     path("account/tokens", views.access_tokens, name="access-tokens"),
+    path("account/tokens/<int:pk>/revoke", views.revoke_token, name="access-token-revoke"),
     path("oidc/login", oidc.oidc_login, name="oidc-login"),
     path("oidc/callback", oidc.oidc_callback, name="oidc-callback"),
 ]

@@ -69,7 +69,7 @@ def test_form_shows_the_dacs_documents_as_pdf_fields(applicant, dac, with_docume
         field = re.search(rf'<input type="file" name="doc_{kind}"[^>]*>', page).group(0)
         assert 'accept="application/pdf,.pdf"' in field
         assert label in page
-    assert page.count('class="required-mark"') >= 1 and "<legend>Documents</legend>" in page
+    assert page.count('class="required"') >= 1 and "<legend>Documents</legend>" in page
 
 
 def test_a_non_pdf_is_refused_next_to_its_field_and_in_the_summary(applicant, dac, with_documents):
@@ -80,7 +80,7 @@ def test_a_non_pdf_is_refused_next_to_its_field_and_in_the_summary(applicant, da
     page = response.content.decode()
     assert response.status_code == 200
     assert 'id="error-summary"' in page and 'href="#id_doc_ethics-approval"' in page
-    assert 'id="id_doc_ethics-approval-error"' in page and "This file is not a PDF" in page
+    assert 'id="id_doc_ethics-approval_error"' in page and "This file is not a PDF" in page
     assert 'value="Burden test"' in page and "Find variants in 400 exomes." in page  # what was typed is kept
     assert not AccessRequest.objects.exists() and not Attachment.objects.exists()
 
@@ -93,7 +93,7 @@ def test_a_missing_required_document_keeps_a_draft_and_says_so(applicant, dac, w
     req = AccessRequest.objects.get()
     assert response.status_code == 200 and req.status == "draft"
     assert 'id="error-summary"' in page and "Ethics approval" in page
-    assert 'id="id_doc_ethics-approval-error"' in page and "This document is required" in page
+    assert 'id="id_doc_ethics-approval_error"' in page and "This document is required" in page
     assert 'value="Burden test"' in page and f'action="/requests/{req.pk}/edit"' in page
     assert list(req.attachments.values_list("kind", flat=True)) == ["funding"]  # what passed is kept
     detail = client.get(f"/requests/{req.pk}").content.decode()

@@ -2,7 +2,8 @@
 Playwright): an invitee opens the emailed link and joins, the applicant sees the member, a DAC
 member opens the inbox and the request, sees the DUO check and the document, is refused an end
 date past the dataset's limit (the limit shown) and approves. Screenshots at 1280 and 390 px wide,
-in English and Estonian, go to tests/artifacts/browser/dac-*.png (not committed)."""
+in English and Estonian, go to tests/artifacts/browser/dac-*.png (not committed). axe-core checks
+every page at both widths: no serious or critical violation."""
 
 import re
 from datetime import timedelta
@@ -11,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from tests.access.factories import released_dataset
+from tests.browser.axe import violations
 from tests.browser.test_story import chromium, page_for, pytestmark, shot, sign_in  # noqa: F401 (pytestmark applies here too)
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -18,14 +20,17 @@ WIDE, NARROW = 1280, 390
 
 
 def both_widths(page, name):
-    """The page as it is at 1280 px, then at 390 px (no reload), then back."""
+    """The page as it is at 1280 px, then at 390 px (no reload), then back: its horizontal
+    overflow at 390 px and the serious or critical axe-core violations at either width."""
     page.set_viewport_size({"width": WIDE, "height": 900})
     shot(page, f"{name}-{WIDE}")
+    found = [f"{WIDE}px {v['impact']} {v['id']} at {', '.join(v['nodes'])}" for v in violations(page)]
     page.set_viewport_size({"width": NARROW, "height": 844})
     shot(page, f"{name}-{NARROW}")
+    found += [f"{NARROW}px {v['impact']} {v['id']} at {', '.join(v['nodes'])}" for v in violations(page)]
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     page.set_viewport_size({"width": WIDE, "height": 900})
-    return overflow
+    return overflow, found
 
 
 def test_invitee_joins_and_the_dac_decides_on_the_workbench(
@@ -64,9 +69,9 @@ def test_invitee_joins_and_the_dac_decides_on_the_workbench(
     end = (timezone.now() + timedelta(days=90)).date().isoformat()
 
     with chromium() as browser:
-        overflows = story(browser, live_server.url, req.pk, token, limit, too_late, end, second.accession)
+        problems = story(browser, live_server.url, req.pk, token, limit, too_late, end, second.accession)
 
-    assert overflows == {}, overflows
+    assert problems == {}, problems
     assert RequestMember.objects.get().status == "accepted"
     assert set(Entitlement.objects.values_list("user__username", flat=True)) == {"alice", "erik"}
     assert Entitlement.objects.filter(end__date=end).count() == 2
@@ -74,19 +79,21 @@ def test_invitee_joins_and_the_dac_decides_on_the_workbench(
 
 
 def story(browser, base, pk, token, limit, too_late, end, second):
-    errors, overflows = [], {}
+    errors, problems = [], {}
 
     def record(page, name):
-        overflow = both_widths(page, name)
+        overflow, found = both_widths(page, name)
         if overflow > 0:
-            overflows[name] = overflow
+            problems[name] = overflow
+        if found:
+            problems[f"{name} (axe-core)"] = found
 
     # --- the invitee opens the emailed link (in Estonian: the browser asks for it) ---------------
     erik = page_for(browser, errors, locale="et-EE")
     sign_in(erik, base, f"/login?next=/invitations/{token}", "erik")
     assert erik.locator("h1").inner_text() == "Kutse taotlusse"
     erik.get_by_role("button", name="Nõustu ja liitu").click()
-    assert erik.locator("#id_accept_terms-error").is_visible()  # the terms, or no joining
+    assert erik.locator("#id_accept_terms_error").is_visible()  # the terms, or no joining
     assert erik.evaluate("document.activeElement.id") == "error-summary"
     record(erik, "dac-01-invitation-refused-et")
     erik.check("#id_accept_terms")
@@ -108,7 +115,7 @@ def story(browser, base, pk, token, limit, too_late, end, second):
     alice.get_by_role("button", name="Submit request").click()
     alice.wait_for_load_state()
     assert "Ethics approval" in alice.locator("#error-summary").inner_text()
-    assert alice.locator("#id_doc_ethics-approval-error").is_visible()
+    assert alice.locator("#id_doc_ethics-approval_error").is_visible()
     assert alice.evaluate("document.activeElement.id") == "error-summary"
     assert alice.input_value("#id_title") == "Second look"  # what was typed is kept
     record(alice, "dac-03b-documents-missing")
@@ -152,4 +159,4 @@ def story(browser, base, pk, token, limit, too_late, end, second):
     record(carol, "dac-09-approved-et")
     # The refused approval answers 400 on purpose; chromium logs that as a console error.
     assert [e for e in errors if "/approve: Failed to load resource" not in e] == []
-    return overflows
+    return problems

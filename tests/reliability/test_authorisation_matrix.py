@@ -65,6 +65,9 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     (".well-known/jwks.json", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("access", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("account/tokens", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    # the confirmation page and the revocation of one of alice's own tokens: nobody else's
+    ("account/tokens/<int:pk>/revoke", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
+    ("account/tokens/<int:pk>/revoke", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
     ("api/access-requests", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/access-requests", "POST"): (
         401,
@@ -144,6 +147,7 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("invitations/<str:token>", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("invitations/<str:token>", "POST"): (302, 200, "302+", "302+", "302+", "302+", "302+", 302),
     ("keys", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
+    ("keys/<int:pk>/revoke", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
     ("keys/<int:pk>/revoke", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
     ("login", "GET"): (200, 302, 302, 302, 302, 302, 302, 200),
     ("logout", "POST"): (302, 302, 302, 302, 302, 302, 302, 302),
@@ -161,6 +165,7 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("requests/<int:pk>/members/<int:member_pk>/remove", "POST"): (302, "302+", 404, 404, 404, 404, 404, 302),
     ("requests/<int:pk>/edit", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
     ("requests/<int:pk>/submit", "POST"): (302, 302, 404, 302, 404, 404, 302, 302),
+    ("requests/<int:pk>/withdraw", "GET"): (302, 200, 404, 404, 404, 404, 404, 302),
     ("requests/<int:pk>/withdraw", "POST"): (302, "302+", 404, 302, 404, 404, 302, 302),
     ("requests/new", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("service-info", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
@@ -321,6 +326,9 @@ class World:
         self.decided_request.datasets.add(self.dataset)
         self.applicant = applicant
         token = mint_token(applicant)  # after the entitlement, so its visa is in the passport
+        from gdi_archive.passports.models import PassportToken
+
+        self.token_pk = PassportToken.objects.filter(user=applicant).latest("created_at").pk
         self.clients = {
             "anonymous": Client(),
             "applicant": client_for(applicant),
@@ -352,6 +360,7 @@ class World:
             ("login", "GET"): Call("GET", "/login"),
             ("logout", "POST"): Call("POST", "/logout", {}, json=False),
             ("keys", "GET"): Call("GET", "/keys"),
+            ("keys/<int:pk>/revoke", "GET"): Call("GET", f"/keys/{self.public_key.pk}/revoke"),
             ("keys/<int:pk>/revoke", "POST"): Call("POST", f"/keys/{self.public_key.pk}/revoke", {}, json=False),
             ("i18n/setlang/", "POST"): Call("POST", "/i18n/setlang/", {"language": "et", "next": "/"}, json=False),
             ("api/dacs", "POST"): Call("POST", "/api/dacs", {"name": "Matrix DAC"}),
@@ -406,6 +415,7 @@ class World:
             ("requests/<int:pk>", "GET"): Call("GET", f"/requests/{req}"),
             ("requests/<int:pk>/edit", "GET"): Call("GET", f"/requests/{req}/edit"),
             ("requests/<int:pk>/submit", "POST"): Call("POST", f"/requests/{req}/submit", {}, json=False),
+            ("requests/<int:pk>/withdraw", "GET"): Call("GET", f"/requests/{req}/withdraw"),
             ("requests/<int:pk>/withdraw", "POST"): Call("POST", f"/requests/{req}/withdraw", {}, json=False),
             ("requests/<int:pk>/comment", "POST"): Call(
                 "POST", f"/requests/{req}/comment", {"comment": "Hello"}, json=False
@@ -458,6 +468,10 @@ class World:
             ("api/permissions/<str:username>", "GET"): Call("GET", f"/api/permissions/{self.applicant.username}"),
             ("api/tokens", "POST"): Call("POST", "/api/tokens", {}),
             ("account/tokens", "GET"): Call("GET", "/account/tokens"),
+            ("account/tokens/<int:pk>/revoke", "GET"): Call("GET", f"/account/tokens/{self.token_pk}/revoke"),
+            ("account/tokens/<int:pk>/revoke", "POST"): Call(
+                "POST", f"/account/tokens/{self.token_pk}/revoke", {}, json=False
+            ),
             ("oidc/login", "GET"): Call("GET", "/oidc/login"),
             ("oidc/callback", "GET"): Call("GET", "/oidc/callback?code=x&state=y"),
             ("api/files/<str:accession>", "GET"): Call("GET", f"/api/files/{bam}?start=0&end=100", headers=key),
