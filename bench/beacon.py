@@ -9,8 +9,9 @@ database is created if missing and migrated; its Beacon tables are emptied first
 Figures:
   - load: rows/s of `beacon.loading.copy_rows` (the loader's `COPY` into beacon_variant, with its
     indexes, constraints and commits every 20,000 rows) for --variants rows across --datasets
-    datasets, next to one bare `COPY` of the same rows (the same generator) into a plain table with
-    the same columns and no index. load_ratio = loader / bare.
+    datasets, next to a bare `COPY` of the same rows (the same generator) into a plain table with
+    the same columns and no index, dataset by dataset in turn (the machine is shared: both see
+    the same load). load_ratio = loader rows/s / bare rows/s.
   - query: --clients threads, each with a keep-alive connection, POST /beacon/v2/g_variants to
     gunicorn (deploy/gunicorn.conf.py, its default workers and threads) with a passport token and
     `requestedGranularity: count` (what the portal asks) for --seconds: single positions (an
@@ -170,15 +171,14 @@ def rows_for(load, n: int, seed: int, pool: list[tuple]):
 
 
 def load_phase(loads, per_dataset: int) -> dict:
-    """The loader's COPY, then a bare COPY of the same rows; rows/s of each."""
+    """Per dataset, the loader's COPY and then a bare COPY of the same rows (interleaved, so
+    both see the same machine: it is shared); rows/s of each over all datasets."""
     from django.db import connection
 
     from gdi_archive.beacon import loading
 
     pool = _pool(random.Random(1))
-    started = time.perf_counter()
-    loaded = sum(loading.copy_rows(rows_for(load, per_dataset, load.pk, pool)) for load in loads)
-    loader = time.perf_counter() - started
+    columns = ", ".join(f'"{c}"' for c in loading.COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {BARE_TABLE}")
         cursor.execute(
@@ -186,19 +186,23 @@ def load_phase(loads, per_dataset: int) -> dict:
             ' chrom varchar(32), start bigint, "end" bigint, ref text, alt text, variant_type varchar(8),'
             " ac integer, an integer, af double precision, populations jsonb, carriers bytea)"
         )
-    columns = ", ".join(f'"{c}"' for c in loading.COLUMNS)
-    started = time.perf_counter()
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {BARE_TABLE} ({columns}) FROM STDIN") as copy:
-        for load in loads:
+    loader = bare = generator = 0.0
+    loaded = generated = 0
+    for load in loads:
+        started = time.perf_counter()
+        loaded += loading.copy_rows(rows_for(load, per_dataset, load.pk, pool))
+        loader += time.perf_counter() - started
+        started = time.perf_counter()
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {BARE_TABLE} ({columns}) FROM STDIN") as copy:
             for row in rows_for(load, per_dataset, load.pk, pool):
                 copy.write_row(row)
-    bare = time.perf_counter() - started
-    started = time.perf_counter()
-    generated = sum(1 for load in loads for _ in rows_for(load, per_dataset, load.pk, pool))
-    generator = time.perf_counter() - started
+        bare += time.perf_counter() - started  # autocommit: the COPY is committed when it ends
+        started = time.perf_counter()
+        generated += sum(1 for _ in rows_for(load, per_dataset, load.pk, pool))
+        generator += time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {BARE_TABLE}")
-        cursor.execute("VACUUM ANALYZE beacon_variant")  # autocommit: the statistics a long-lived table has
+        cursor.execute("VACUUM ANALYZE beacon_variant")  # the statistics a long-lived table has
     assert loaded == generated
     return {
         "rows": loaded,
@@ -341,7 +345,17 @@ def sql_phase(url: str, statements: list[list[str]], clients: int, seconds: floa
     def worker(i, stop, out, errors, lock):
         rng = random.Random(i)
         mine, bad = [], {}
-        with psycopg.connect(url, autocommit=True) as conn:
+        for attempt in range(20):  # the database is shared: wait for a free connection slot
+            try:
+                conn = psycopg.connect(url, autocommit=True)
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.2 * (attempt + 1))
+        else:
+            with lock:
+                errors["no connection"] = errors.get("no connection", 0) + 1
+            return
+        with conn:
             while time.monotonic() < stop:
                 group = rng.choice(statements)
                 started = time.monotonic()
@@ -445,23 +459,31 @@ def main() -> None:
         cursor.execute(f"CREATE TABLE {BARE_AUDIT} AS SELECT * FROM {AUDIT_TABLE} WITH NO DATA")  # no constraints
     connections.close_all()
     server = start_server(env, port, work / "gunicorn.log")
-    results = {}
+    beacon = {}
     try:
         http_phase(port, token, kinds["position"], 10, 3)  # warm up the workers and their connections
         for kind, requests in kinds.items():
-            statements, per_request, found = captured[kind]
             latencies, errors, elapsed = http_phase(port, token, requests, args.clients, args.seconds)
-            beacon = _summary(f"{kind} beacon", latencies, errors, elapsed)
+            beacon[kind] = _summary(f"{kind} beacon", latencies, errors, elapsed)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # its database connections go before the bare clients come
+        server.wait(timeout=60)
+    results = {}
+    try:
+        for kind in kinds:
+            statements, per_request, found = captured[kind]
             latencies, errors, elapsed = sql_phase(url, statements, args.clients, args.seconds)
             bare = _summary(f"{kind} bare SQL", latencies, errors, elapsed)
             only = [[sql for sql in group if "beacon_variant" in sql] for group in statements]
             latencies, errors, elapsed = sql_phase(url, only, args.clients, args.seconds)
             variant_sql = _summary(f"{kind} bare variant SQL", latencies, errors, elapsed)
             results[kind] = {
-                "beacon": beacon,
+                "beacon": beacon[kind],
                 "bare_sql": bare,
                 "bare_variant_sql": variant_sql,
-                "ratio": round(beacon["queries_per_s"] / bare["queries_per_s"], 3) if bare["queries_per_s"] else None,
+                "ratio": round(beacon[kind]["queries_per_s"] / bare["queries_per_s"], 3)
+                if bare["queries_per_s"]
+                else None,
                 "sql_statements_per_request": round(per_request, 1),
                 "variant_statements_per_request": round(
                     statistics.fmean(sum("beacon_variant" in sql for sql in group) for group in statements), 1
@@ -469,8 +491,6 @@ def main() -> None:
                 "mean_results": round(statistics.fmean(found), 1),
             }
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {BARE_AUDIT}")
 
