@@ -21,7 +21,8 @@ Figures:
     from the archive itself with their parameters; the INSERT goes to a plain copy of the audit
     table), and the variant statement alone. queries/s, p50, p99; query_ratio = Beacon / bare
     SQL (every statement), the lower of the two kinds; p99_ms the higher of the two.
-  - SQL statements per Beacon request (all of them: token, datasets, variants, audit).
+  - SQL statements per Beacon request (all of them: token, datasets, variants, audit), and
+    GET /health/live from the same clients on the same server (the ceiling for any endpoint).
 The clients run on the same machine as the server and the database and take CPU from them.
 --json: the last line is {"load_ratio", "query_ratio", "p99_ms", "variants", "datasets", ...}.
 Goals (issue 13): load_ratio >= 0.5, query_ratio >= 0.3, p99 < 100 ms.
@@ -304,7 +305,9 @@ def _run_threads(worker, clients: int, seconds: float) -> tuple[list[float], dic
     return out, errors, time.monotonic() - started
 
 
-def http_phase(port: int, token: str, requests: list[dict], clients: int, seconds: float) -> tuple:
+def http_phase(port: int, token: str, requests: list[dict], clients: int, seconds: float, live=False) -> tuple:
+    """POST the requests to /beacon/v2/g_variants; `live`: GET /health/live instead (no token,
+    no database: what the server does for a trivial request, the ceiling for any endpoint)."""
     encoded = [json.dumps(b).encode() for b in requests]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -317,7 +320,10 @@ def http_phase(port: int, token: str, requests: list[dict], clients: int, second
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                conn.request("POST", "/beacon/v2/g_variants", body=body, headers=headers)
+                if live:
+                    conn.request("GET", "/health/live")
+                else:
+                    conn.request("POST", "/beacon/v2/g_variants", body=body, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status == 200:
@@ -465,6 +471,8 @@ def main() -> None:
         for kind, requests in kinds.items():
             latencies, errors, elapsed = http_phase(port, token, requests, args.clients, args.seconds)
             beacon[kind] = _summary(f"{kind} beacon", latencies, errors, elapsed)
+        latencies, errors, elapsed = http_phase(port, token, [{}], args.clients, args.seconds, live=True)
+        live = _summary("live", latencies, errors, elapsed)
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # its database connections go before the bare clients come
         server.wait(timeout=60)
@@ -503,6 +511,10 @@ def main() -> None:
             f" {r['bare_variant_sql']['queries_per_s']:8.1f} q/s | {r['sql_statements_per_request']} SQL statements"
             f" per request ({r['variant_statements_per_request']} on variants), {r['mean_results']} variants found on average"
         )
+    print(
+        f"    live: GET /health/live on the same server {live['queries_per_s']:8.1f} q/s  p99 {live['p99_ms']:6.1f} ms"
+        " (no token, no database: the most any endpoint gets from this server on this machine)"
+    )
     query_ratio = min(r["ratio"] for r in results.values())
     p99 = max(r["beacon"]["p99_ms"] for r in results.values())
     print(
@@ -522,6 +534,7 @@ def main() -> None:
                     "clients": args.clients,
                     "load": load,
                     "queries": results,
+                    "live": live,
                 }
             )
         )
