@@ -412,6 +412,14 @@ def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
 
 
 def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="gdi-bench-beacon-"))
+    try:
+        run(work)
+    finally:
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def run(work: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=int, default=10_000_000, help="rows in all (default 10,000,000)")
     parser.add_argument("--datasets", type=int, default=10)
@@ -425,7 +433,6 @@ def main() -> None:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/beacon.py measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
     _database(url)
-    work = Path(tempfile.mkdtemp(prefix="gdi-bench-beacon-"))
     port = _free_port()
     env = {
         "DJANGO_SETTINGS_MODULE": "gdi_archive.settings",
@@ -521,7 +528,6 @@ def main() -> None:
         f"goals: load {load['load_ratio']:.2f} x bare COPY (>= 0.5), queries {query_ratio:.2f} x bare SQL (>= 0.3),"
         f" p99 {p99:.1f} ms (< 100); {os.cpu_count()} cores shared by server, database and clients"
     )
-    subprocess.run(["rm", "-rf", str(work)], check=False)
     if args.json:
         print(
             json.dumps(
