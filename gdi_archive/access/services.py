@@ -388,6 +388,34 @@ def approve_request(
     if end is not None:
         check_end(end, list(req.datasets.all()))
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
+    approvals, given, required = _record_approval(req, member, end=end, comment=comment, request=request)
+    if given < required:
+        _event(
+            req,
+            RequestEvent.Kind.APPROVAL,
+            member,
+            comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required},
+        )
+        return req
+    now = timezone.now()
+    _grant_entitlements(req, member, approvals, now=now, request=request)
+    req.status = S.APPROVED
+    req.decided_at = now
+    req.save()
+    _event(req, RequestEvent.Kind.APPROVED, member, comment)
+    record(
+        action="access.request.approved",
+        actor=member,
+        target=req,
+        request=request,
+        details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]},
+    )
+    notifications.on_commit_decided(req)
+    return req
+
+
+def _record_approval(req, member, *, end, comment, request):
+    """This member's approval of the current round: (the round's approvals, how many, how many needed)."""
     Decision.objects.create(
         access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round, comment=comment, end=end
     )
@@ -406,31 +434,28 @@ def approve_request(
             "end": end.isoformat() if end else None,
         },
     )
-    if given < required:
-        _event(
-            req,
-            RequestEvent.Kind.APPROVAL,
-            member,
-            comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required},
-        )
-        return req
-    now = timezone.now()
+    return approvals, given, required
+
+
+def _entitlement_holders(req, dataset) -> list:
+    """The applicant (who accepted when applying) and each co-applicant who joined and accepted
+    this dataset's current terms."""
+    accepted = set(
+        TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list("user_id", flat=True)
+    )
+    joined = [m.user for m in req.members.filter(status=RequestMember.Status.ACCEPTED).select_related("user")]
+    return [req.applicant, *[user for user in joined if user.pk in accepted]]
+
+
+def _grant_entitlements(req, member, approvals, *, now, request) -> None:
+    """The quorum is reached: one entitlement per dataset and holder, ending at the earliest end asked for."""
     asked_ends = [d.end for d in approvals if d.end]
     datasets = list(req.datasets.all())
     if any(d.status != Dataset.Status.RELEASED for d in datasets):
         raise Conflict(_("A dataset of this request is no longer available."))
-    joined = [m.user for m in req.members.filter(status=RequestMember.Status.ACCEPTED).select_related("user")]
     for dataset in datasets:
-        latest = now + timedelta(days=dataset.max_access_days)
-        entitlement_end = min(asked_ends) if asked_ends else latest
-        accepted = set(
-            TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list(
-                "user_id", flat=True
-            )
-        )
-        # The applicant accepted when applying; a co-applicant only counts with the current terms accepted.
-        holders = [req.applicant, *[user for user in joined if user.pk in accepted]]
-        for holder in holders:
+        entitlement_end = min(asked_ends) if asked_ends else now + timedelta(days=dataset.max_access_days)
+        for holder in _entitlement_holders(req, dataset):
             entitlement = Entitlement.objects.create(
                 user=holder,
                 dataset=dataset,
@@ -453,19 +478,6 @@ def approve_request(
                     "access_request": req.pk,
                 },
             )
-    req.status = S.APPROVED
-    req.decided_at = now
-    req.save()
-    _event(req, RequestEvent.Kind.APPROVED, member, comment)
-    record(
-        action="access.request.approved",
-        actor=member,
-        target=req,
-        request=request,
-        details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]},
-    )
-    notifications.on_commit_decided(req)
-    return req
 
 
 @transaction.atomic
