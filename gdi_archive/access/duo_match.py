@@ -80,93 +80,96 @@ def check(requested, datasets) -> dict:
     """`requested`: the DUO codes of the intended use (permissions, MONDO ids, CC/NCU/NPU...).
     `datasets`: [(accession, duo codes)]. Returns {"compatible": bool, "issues": [...]}, each
     issue {"code", "detail", "dataset", "condition"} (condition: a modifier to meet, not a misfit).
+    Compatible means no issue other than conditions.
     """
-    uses, use_diseases, use_modifiers = _split(requested)
+    use = _split(requested)
     issues: list[dict] = []
-    compatible = True
-    if not uses:
+    if not use[0]:
         issues.append(
             _issue(
                 "NoIntendedUse",
                 _("The request states no intended use (a DUO data use permission such as GRU, HMB or DS)."),
             )
         )
-        compatible = False
     for accession, codes in datasets:
-        permissions, diseases, modifiers = _split(codes)
-        if not permissions:
-            issues.append(
-                _issue(
-                    "NoDatasetPermission",
-                    _("%(acc)s states no data use permission; check its terms by hand.") % {"acc": accession},
-                    dataset=accession,
-                )
+        issues += _dataset_issues(accession, _split(codes), use)
+    return {"compatible": not any(not issue["condition"] for issue in issues), "issues": issues}
+
+
+def _dataset_issues(accession, dataset, use) -> list[dict]:
+    """What keeps the intended use out of one dataset, then the conditions its modifiers set."""
+    permissions, diseases, modifiers = dataset
+    uses, use_diseases, use_modifiers = use
+    issues: list[dict] = []
+    if not permissions:
+        issues.append(
+            _issue(
+                "NoDatasetPermission",
+                _("%(acc)s states no data use permission; check its terms by hand.") % {"acc": accession},
+                dataset=accession,
             )
-            compatible = False
-        for allowed in permissions[:1]:
-            for use in uses:
-                if allowed not in _ancestors(use):
-                    issues.append(
-                        _issue(
-                            use,
-                            _("%(use)s is not within %(acc)s's %(allowed)s.")
-                            % {"use": _name(use), "acc": accession, "allowed": _name(allowed)},
-                            dataset=accession,
-                        )
+        )
+    for allowed in permissions[:1]:
+        for requested in uses:
+            if allowed not in _ancestors(requested):
+                issues.append(
+                    _issue(
+                        requested,
+                        _("%(use)s is not within %(acc)s's %(allowed)s.")
+                        % {"use": _name(requested), "acc": accession, "allowed": _name(allowed)},
+                        dataset=accession,
                     )
-                    compatible = False
-                elif use == DS and allowed == DS and diseases:
-                    outside = sorted(use_diseases - diseases)
-                    if not use_diseases:
-                        issues.append(
-                            _issue(
-                                DS,
-                                _("%(acc)s allows research on %(diseases)s only; the request names no disease.")
-                                % {"acc": accession, "diseases": ", ".join(sorted(diseases))},
-                                dataset=accession,
-                            )
-                        )
-                        compatible = False
-                    elif outside:
-                        issues.append(
-                            _issue(
-                                outside[0],
-                                _("%(acc)s allows research on %(diseases)s only, not %(outside)s.")
-                                % {
-                                    "acc": accession,
-                                    "diseases": ", ".join(sorted(diseases)),
-                                    "outside": ", ".join(outside),
-                                },
-                                dataset=accession,
-                            )
-                        )
-                        compatible = False
-        if NPOA in modifiers and POA in uses:
-            issues.append(
-                _issue(
-                    NPOA,
-                    _("%(acc)s forbids population origins or ancestry research.") % {"acc": accession},
-                    dataset=accession,
                 )
+            elif requested == DS and allowed == DS and diseases:
+                issues += _disease_issues(accession, diseases, use_diseases)
+    if NPOA in modifiers and POA in uses:
+        issues.append(
+            _issue(
+                NPOA,
+                _("%(acc)s forbids population origins or ancestry research.") % {"acc": accession},
+                dataset=accession,
             )
-            compatible = False
-        if CC in use_modifiers and CC not in modifiers and NRES not in permissions:
-            issues.append(
-                _issue(CC, _("%(acc)s does not allow clinical care use.") % {"acc": accession}, dataset=accession)
+        )
+    if CC in use_modifiers and CC not in modifiers and NRES not in permissions:
+        issues.append(
+            _issue(CC, _("%(acc)s does not allow clinical care use.") % {"acc": accession}, dataset=accession)
+        )
+    for modifier in modifiers:
+        if modifier == NPOA and POA in uses:
+            continue
+        issues.append(
+            _issue(
+                modifier,
+                f"{accession}: {_name(modifier)}, {CONDITIONS.get(modifier, TERMS[modifier].label)}.",
+                dataset=accession,
+                condition=True,
             )
-            compatible = False
-        for modifier in modifiers:
-            if modifier == NPOA and POA in uses:
-                continue
-            issues.append(
-                _issue(
-                    modifier,
-                    f"{accession}: {_name(modifier)}, {CONDITIONS.get(modifier, TERMS[modifier].label)}.",
-                    dataset=accession,
-                    condition=True,
-                )
+        )
+    return issues
+
+
+def _disease_issues(accession, diseases, use_diseases) -> list[dict]:
+    """Disease specific research fits a DS dataset only for the diseases it names."""
+    if not use_diseases:
+        return [
+            _issue(
+                DS,
+                _("%(acc)s allows research on %(diseases)s only; the request names no disease.")
+                % {"acc": accession, "diseases": ", ".join(sorted(diseases))},
+                dataset=accession,
             )
-    return {"compatible": compatible, "issues": issues}
+        ]
+    outside = sorted(use_diseases - diseases)
+    if not outside:
+        return []
+    return [
+        _issue(
+            outside[0],
+            _("%(acc)s allows research on %(diseases)s only, not %(outside)s.")
+            % {"acc": accession, "diseases": ", ".join(sorted(diseases)), "outside": ", ".join(outside)},
+            dataset=accession,
+        )
+    ]
 
 
 def for_request(access_request) -> dict:
