@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
 
+from gdi_archive.common.clients import client_address
 from gdi_archive.common.errors import json_error
 
 from . import metrics
@@ -97,16 +98,6 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         response.setdefault("Cross-Origin-Resource-Policy", "same-site")
         return response
-
-
-def client_address(request) -> str:
-    """The client's address: with N trusted proxies, the Nth entry from the end of X-Forwarded-For."""
-    count = settings.TRUSTED_PROXY_COUNT
-    if count:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= count:
-            return forwarded[-count]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _basic_username(request) -> str:
