@@ -305,9 +305,19 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 WORKER_HTTP_PORT = env_int("WORKER_HTTP_PORT", 0, minimum=0)
 # How many proxies in front of us append to X-Forwarded-For (the client is that many from the end).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# Sign-in and token minting: at most N attempts per client address (and per username) per window.
+# Passwords (sign-in pages, HTTP Basic anywhere; gdi_archive/operations/passwords.py): after
+# RATE_LIMIT_SIGNIN failures in RATE_LIMIT_WINDOW seconds for one account from one address, or
+# RATE_LIMIT_ADDRESS from one address across accounts, 429 for RATE_LIMIT_DELAY seconds, doubling
+# with each further failure up to RATE_LIMIT_MAX_DELAY.
 RATE_LIMIT_SIGNIN = env_int("RATE_LIMIT_SIGNIN", 10, minimum=1)
-RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 300, minimum=1)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 600, minimum=1)
+RATE_LIMIT_ADDRESS = env_int("RATE_LIMIT_ADDRESS", 100, minimum=1)
+RATE_LIMIT_DELAY = env_int("RATE_LIMIT_DELAY", 60, minimum=1)
+RATE_LIMIT_MAX_DELAY = env_int("RATE_LIMIT_MAX_DELAY", 86400, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "gdi_archive.operations.passwords.PasswordGuard",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # API docs assets come from our own static files (drf-spectacular-sidecar), never from a CDN.
 SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
