@@ -83,7 +83,16 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/archive-key", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("api/blocks/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("api/dacs", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
-    ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    ("api/dacs/<str:accession>/members", "POST"): (
+        401,
+        403,
+        403,
+        "201+",
+        403,
+        403,
+        "201+",
+        403,
+    ),  # operators and the DAC's members
     ("api/datasets", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/datasets", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
     ("api/datasets/<str:accession>/files", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
