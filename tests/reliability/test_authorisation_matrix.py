@@ -61,6 +61,7 @@ class Call:
 EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     (".well-known/jwks.json", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("api/jwk", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("access", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("account/tokens", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("api/access-requests", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
@@ -109,7 +110,7 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/files/<str:accession>/header", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
     ("api/inbox", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/inbox/<str:name>", "PUT"): (401, 403, 403, 403, 403, "201+", "201+", 403),
-    ("api/permissions/<str:username>", "GET"): (401, 200, 404, 404, 404, 404, 404, 401),
+    ("api/permissions/<str:username>", "GET"): (401, 200, 404, 404, 404, 404, 200, 401),  # the user, an operator
     ("api/schema", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("api/tokens", "POST"): (
         401,
@@ -307,6 +308,7 @@ class World:
             ),
             ("access", "GET"): Call("GET", "/access"),
             (".well-known/jwks.json", "GET"): Call("GET", "/.well-known/jwks.json"),
+            ("api/jwk", "GET"): Call("GET", "/api/jwk"),
             ("api/permissions/<str:username>", "GET"): Call("GET", f"/api/permissions/{self.applicant.username}"),
             ("api/tokens", "POST"): Call("POST", "/api/tokens", {}),
             ("account/tokens", "GET"): Call("GET", "/account/tokens"),
