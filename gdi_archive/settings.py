@@ -337,7 +337,8 @@ CELERY_TASK_ROUTES = {
     "gdi_archive.downloads.tasks.*": {"queue": "exports"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_WORKER_QUEUES = "default,ingest,exports"
+# CELERY_TASK_QUEUES (every routed queue, so a worker started without -Q consumes them all) is
+# set at the end of this file, once every app has added its routes.
 
 # Scheduled jobs (celery beat). Each app adds its own entries here.
 CELERY_BEAT_SCHEDULE = {
@@ -432,3 +433,16 @@ BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
 BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
 BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)
 CELERY_TASK_ROUTES["gdi_archive.beacon.tasks.load_variants"] = {"queue": "ingest"}
+
+# --- Celery queues: derived from the routes, last, so that every app's routes are in -----------
+# `task_queues` is what a worker consumes when no -Q is given: every queue a task is routed to,
+# and the default queue. CELERY_WORKER_QUEUES is not a Celery setting: it is the same list as a
+# -Q value, for the manifests, the tests and the benches.
+from kombu import Exchange, Queue  # noqa: E402
+
+# Each queue its own direct exchange and routing key, as Celery makes a queue named only in a route.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in sorted({CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())})
+)
+CELERY_WORKER_QUEUES = ",".join(queue.name for queue in CELERY_TASK_QUEUES)
