@@ -17,6 +17,7 @@ Two counts, both by the client's address (`common.clients.client_address`):
 """
 
 import hashlib
+import logging
 import math
 import time
 
@@ -31,6 +32,7 @@ from gdi_archive.common.clients import client_address
 
 from . import metrics
 
+log = logging.getLogger(__name__)
 HELD_BACK = "password_held_back"  # attribute on the HttpRequest: (username, address) refused
 
 
@@ -74,6 +76,8 @@ def _count(key: str, threshold: int, now: float) -> None:
             count = 1
     if count >= threshold:
         delay = min(settings.RATE_LIMIT_DELAY * 2 ** min(count - threshold, 40), settings.RATE_LIMIT_MAX_DELAY)
+        if count == threshold:
+            log.warning("passwords: %s held back for %d s after %d failures", key.split(":")[1], delay, count)
         cache.set(f"{key}:until", now + delay, math.ceil(delay) + 1)
         # The count lives as long as the wait does, so the next failure doubles it again.
         cache.touch(f"{key}:n", max(window, math.ceil(delay)) + 1)

@@ -21,8 +21,10 @@ from tests.stack.test_production_stack import PASSWORD, REPO, Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.timeout(1800)]
 
+# Every module of the archive imports, and every name any of them imports (also the ones imported
+# inside a function, which a start-up does not reach) is installed.
 IMPORT_EVERYTHING = """
-import importlib, pkgutil, django
+import ast, importlib, importlib.util, pathlib, pkgutil, sys, django
 django.setup()
 import gdi_archive
 failed = []
@@ -31,6 +33,18 @@ for module in pkgutil.walk_packages(gdi_archive.__path__, "gdi_archive."):
         importlib.import_module(module.name)
     except Exception as exc:
         failed.append(f"{module.name}: {exc.__class__.__name__}: {exc}")
+for path in sorted(pathlib.Path("gdi_archive").rglob("*.py")):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top != "gdi_archive" and top not in sys.modules and importlib.util.find_spec(top) is None:
+                failed.append(f"{path}: imports {name}, which is not installed")
 print("\\n".join(failed))
 raise SystemExit(1 if failed else 0)
 """
