@@ -21,6 +21,7 @@ from tests.client.conftest import Persona, wait_until_ready
 from tests.conftest import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the test environment's; a Stack may run another (Stack.python)
 PASSWORD = "stack-test-password-1234"
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.timeout(600)]
