@@ -3,7 +3,10 @@ view gets them without remembering to."""
 
 import time
 
+from django.shortcuts import render
+
 from gdi_archive.common.errors import json_error
+from gdi_archive.common.views import API_PREFIXES
 
 from . import metrics, passwords
 from .logging import new_request_id, request_id_var
@@ -107,6 +110,10 @@ class RateLimitMiddleware:
         wait = passwords.held_back(request)
         if wait is None:
             return response
+        if not request.path.startswith(API_PREFIXES) and "Authorization" not in request.headers:
+            page = render(request, "429.html", {"wait": wait}, status=429)
+            page["Retry-After"] = str(wait)
+            return page
         return json_error(
             "TooManyRequests",
             f"Too many failed passwords. Try again in {wait} seconds.",

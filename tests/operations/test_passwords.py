@@ -120,3 +120,16 @@ def test_behind_the_ingress_two_clients_are_counted_apart():
             "/api/permissions/carol", HTTP_AUTHORIZATION=_basic("carol", PASSWORD), HTTP_X_FORWARDED_FOR="203.0.113.20"
         )
         assert fine.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_sign_in_page_answers_a_page_in_the_readers_language():
+    make_user("erin")
+    client = Client(REMOTE_ADDR="198.51.100.50")
+    for _ in range(3):
+        client.post("/login", {"username": "erin", "password": "wrong"})
+    english = client.post("/login", {"username": "erin", "password": PASSWORD})
+    assert english.status_code == 429 and english["Content-Type"].startswith("text/html")
+    assert "Too many failed passwords" in english.content.decode()
+    estonian = client.post("/login", {"username": "erin", "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="et")
+    assert estonian.status_code == 429 and "Liiga palju valesid paroole" in estonian.content.decode()
