@@ -114,14 +114,14 @@ def main() -> None:
     )
     tokens = [passport, *visas]
 
-    checked = check_passport(passport)
+    checked = check_passport(passport, audiences={"http://archive.example"})
     assert len(checked.visas) == args.visas, "every visa must be accepted"
 
     jose_key = RSAKey.import_key(jwk)
     pyjwt_key = private.public_key()
 
     def ours():
-        check_passport(passport)
+        check_passport(passport, audiences={"http://archive.example"})
 
     def bare_joserfc():
         for token in tokens:

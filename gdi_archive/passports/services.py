@@ -18,6 +18,7 @@ from django.utils import timezone
 from joserfc import jwt
 
 from gdi_archive.access.models import Entitlement, TermsAcceptance
+from gdi_archive.access.selectors import blocked_datasets
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import InvalidInput, NotFound
 
@@ -84,7 +85,8 @@ def user_visas(
     live_ids = set(Entitlement.objects.live(at=now).filter(user=user).values_list("pk", flat=True))
     entitlements = Entitlement.objects.filter(user=user).select_related("dataset__dac").order_by("pk")
     entitlements = entitlements.filter(start__lte=now) if include_expired else entitlements.filter(pk__in=live_ids)
-    for entitlement in entitlements:
+    blocked = blocked_datasets(user=user)  # a DAC block: no visa for its datasets, to anyone
+    for entitlement in entitlements.exclude(dataset__accession__in=blocked):
         live = entitlement.pk in live_ids
         if live:
             exp = min(entitlement.end, ceiling) if entitlement.end else ceiling
