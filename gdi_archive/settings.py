@@ -340,7 +340,8 @@ CELERY_TASK_ROUTES = {
     "gdi_archive.beacon.tasks.load_variants": {"queue": "ingest"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_WORKER_QUEUES = "default,ingest,exports"
+# CELERY_TASK_QUEUES (every routed queue, so a worker started without -Q consumes them all) is
+# set at the end of this file, once every app has added its routes.
 
 # Scheduled jobs (celery beat), one entry per job, named after its app.
 CELERY_BEAT_SCHEDULE = {
@@ -390,9 +391,19 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 WORKER_HTTP_PORT = env_int("WORKER_HTTP_PORT", 0, minimum=0)
 # How many proxies in front of us append to X-Forwarded-For (the client is that many from the end).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# Sign-in and token minting: at most N attempts per client address (and per username) per window.
+# Passwords (sign-in pages, HTTP Basic anywhere; gdi_archive/operations/passwords.py): after
+# RATE_LIMIT_SIGNIN failures in RATE_LIMIT_WINDOW seconds for one account from one address, or
+# RATE_LIMIT_ADDRESS from one address across accounts, 429 for RATE_LIMIT_DELAY seconds, doubling
+# with each further failure up to RATE_LIMIT_MAX_DELAY.
 RATE_LIMIT_SIGNIN = env_int("RATE_LIMIT_SIGNIN", 10, minimum=1)
-RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 300, minimum=1)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 600, minimum=1)
+RATE_LIMIT_ADDRESS = env_int("RATE_LIMIT_ADDRESS", 100, minimum=1)
+RATE_LIMIT_DELAY = env_int("RATE_LIMIT_DELAY", 60, minimum=1)
+RATE_LIMIT_MAX_DELAY = env_int("RATE_LIMIT_MAX_DELAY", 86400, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "gdi_archive.operations.passwords.PasswordGuard",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- 17. Logging: JSON lines (or text) with the request id ----------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
@@ -467,3 +478,16 @@ BEACON_ID = env_str(
 BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
 BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
 BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)
+
+# --- Celery queues: derived from the routes, last, so that every app's routes are in -----------
+# `task_queues` is what a worker consumes when no -Q is given: every queue a task is routed to,
+# and the default queue. CELERY_WORKER_QUEUES is not a Celery setting: it is the same list as a
+# -Q value, for the manifests, the tests and the benches.
+from kombu import Exchange, Queue  # noqa: E402
+
+# Each queue its own direct exchange and routing key, as Celery makes a queue named only in a route.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in sorted({CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())})
+)
+CELERY_WORKER_QUEUES = ",".join(queue.name for queue in CELERY_TASK_QUEUES)

@@ -16,6 +16,7 @@ from django.core.cache import cache
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
+from gdi_archive.common.clients import client_address
 from gdi_archive.passports.grants import Grants, granted_datasets
 
 from . import genome, selectors
@@ -52,8 +53,6 @@ class Asker:
 
 
 def asker(request) -> Asker:
-    from gdi_archive.operations.middleware import client_address
-
     auth = getattr(request, "auth", None)
     user = getattr(request, "user", None)
     granted = granted_datasets(request)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
@@ -20,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.accounts.models import User
+from gdi_archive.accounts.permissions import is_operator
 from gdi_archive.common.errors import InvalidInput, NotFound
 from gdi_archive.common.schema import errors
 
@@ -73,23 +73,41 @@ PASSPORT_OUT = inline_serializer(
 
 
 class PermissionsView(APIView):
-    """GET /api/permissions/{user}: that user's visas, for themself or a broker (REMS-compatible)."""
+    """GET /api/permissions/{user}: that user's visas (REMS-compatible). `{user}` is a username or
+    the `sub` of a linked LS-AAI identity; `?expired=true` adds visas of ended or revoked
+    entitlements. Callers: the user themself, an operator, or a broker holding an API key."""
 
     authentication_classes = [BrokerApiKeyAuthentication, SessionAuthentication, BasicAuthentication]
     permission_classes = []
 
-    @extend_schema(responses={200: PASSPORT_OUT, **errors(401, 404)}, summary="A user's visas (REMS-compatible).")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "expired",
+                str,
+                enum=["false", "true"],
+                required=False,
+                description="true: also visas of expired or revoked entitlements (default false).",
+            )
+        ],
+        responses={200: PASSPORT_OUT, **errors(400, 401, 404)},
+        summary="A user's visas (REMS-compatible).",
+    )
     def get(self, request, username: str):
         broker = request.auth if isinstance(request.auth, BrokerApiKey) else None
         me = request.user if request.user is not None and request.user.is_authenticated else None
         if broker is None and me is None:
             raise NotAuthenticated()
-        if broker is None and me.get_username() != username:
+        expired = request.query_params.get("expired", "false")
+        if expired not in ("false", "true"):
+            raise InvalidInput('"expired" must be true or false.')
+        subject = services.permissions_subject(username)
+        # Someone else's (or nobody's) visas look the same to a user: not found.
+        if subject is None or (broker is None and not is_operator(me) and subject.pk != me.pk):
             raise NotFound("No such user.")
-        subject = User.objects.filter(username=username, is_active=True).first()
-        if subject is None:
-            raise NotFound("No such user.")
-        visas = services.issue_permissions(user=subject, actor=me or f"broker:{broker.name}", request=request)
+        visas = services.issue_permissions(
+            user=subject, actor=me or f"broker:{broker.name}", request=request, include_expired=expired == "true"
+        )
         return Response({"ga4gh_passport_v1": visas}, headers=NO_STORE)
 
 

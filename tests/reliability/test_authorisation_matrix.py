@@ -63,6 +63,7 @@ class Call:
 EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     (".well-known/jwks.json", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("api/jwk", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("access", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     ("account/tokens", "GET"): (302, 200, 200, 200, 200, 200, 200, 302),
     # the confirmation page and the revocation of one of alice's own tokens: nobody else's
@@ -88,7 +89,8 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/archive-key", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("api/blocks/<str:accession>", "GET"): (404, 404, 404, 404, 404, 404, 404, 404),
     ("api/dacs", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
-    ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, 403, 403, "201+", "201+", 403),
+    # Separation of duties: operators and the DAC's own members seat members, not stewards.
+    ("api/dacs/<str:accession>/members", "POST"): (401, 403, 403, "201+", 403, 403, "201+", 403),
     # DAC blocks: that DAC's members and operators only (design.md 7)
     ("api/dacs/<str:accession>/blocks", "GET"): (401, 403, 403, 200, 403, 403, 200, 403),
     ("api/dacs/<str:accession>/blocks", "POST"): (401, 403, 403, "201+", 403, 403, "201+", 403),
@@ -109,7 +111,7 @@ EXPECTED: dict[tuple[str, str], tuple[int | str, ...]] = {
     ("api/files/<str:accession>/header", "GET"): (401, 200, 404, 404, 404, 404, 404, 200),
     ("api/inbox", "GET"): (401, 200, 200, 200, 200, 200, 200, 200),
     ("api/inbox/<str:name>", "PUT"): (401, 403, 403, 403, 403, "201+", "201+", 403),
-    ("api/permissions/<str:username>", "GET"): (401, 200, 404, 404, 404, 404, 404, 401),
+    ("api/permissions/<str:username>", "GET"): (401, 200, 404, 404, 404, 404, 200, 401),  # the user, an operator
     ("api/schema", "GET"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("api/tokens", "POST"): (
         401,
@@ -465,6 +467,7 @@ class World:
             ),
             ("access", "GET"): Call("GET", "/access"),
             (".well-known/jwks.json", "GET"): Call("GET", "/.well-known/jwks.json"),
+            ("api/jwk", "GET"): Call("GET", "/api/jwk"),
             ("api/permissions/<str:username>", "GET"): Call("GET", f"/api/permissions/{self.applicant.username}"),
             ("api/tokens", "POST"): Call("POST", "/api/tokens", {}),
             ("account/tokens", "GET"): Call("GET", "/account/tokens"),

@@ -45,7 +45,7 @@ class Command(BaseCommand):
             self.stdout.write("Keys are in place; no demo data in production or with --no-demo.")
             return
         users = self.ensure_users()
-        dac = self.ensure_dac(actor=users["steward"], member=users["dac-member"])
+        dac = self.ensure_dac(actor=users["steward"], operator=users["admin"], member=users["dac-member"])
         dataset = self.ensure_dataset(actor=users["steward"], dac=dac)
         self.stdout.write(
             f"Demo dataset {dataset.accession} ({dataset.status}): "
@@ -119,7 +119,7 @@ class Command(BaseCommand):
 
     # --- DAC and dataset ------------------------------------------------------------------------------
 
-    def ensure_dac(self, *, actor, member) -> DAC:
+    def ensure_dac(self, *, actor, operator, member) -> DAC:
         dac = DAC.objects.filter(name=DEMO_DAC).first()
         if dac is None:
             dac = catalogue.create_dac(
@@ -129,7 +129,8 @@ class Command(BaseCommand):
                 description="Decides access to the demo dataset.",
             )
         if not dac.members.filter(pk=member.pk).exists():
-            catalogue.add_dac_member(actor=actor, dac=dac, username=member.username)
+            # Seating a member is the operator's call (separation of duties), not the steward's.
+            catalogue.add_dac_member(actor=operator, dac=dac, username=member.username)
         return dac
 
     def ensure_dataset(self, *, actor, dac) -> Dataset:
