@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from gdi_archive.common.env import (
     env_bool,
@@ -340,8 +341,15 @@ CELERY_TASK_ROUTES = {
     "gdi_archive.beacon.tasks.load_variants": {"queue": "ingest"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# CELERY_TASK_QUEUES (every routed queue, so a worker started without -Q consumes them all) is
-# set at the end of this file, once every app has added its routes.
+# What a worker consumes when no -Q is given: every queue a task is routed to, and the default
+# queue, each its own direct exchange and routing key (as Celery makes a queue named only in a
+# route). CELERY_WORKER_QUEUES is not a Celery setting: the same list as a -Q value, for the
+# manifests, the tests and the benches.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in sorted({CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())})
+)
+CELERY_WORKER_QUEUES = ",".join(queue.name for queue in CELERY_TASK_QUEUES)
 
 # Scheduled jobs (celery beat), one entry per job, named after its app.
 CELERY_BEAT_SCHEDULE = {
@@ -478,16 +486,3 @@ BEACON_ID = env_str(
 BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
 BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
 BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)
-
-# --- Celery queues: derived from the routes, last, so that every app's routes are in -----------
-# `task_queues` is what a worker consumes when no -Q is given: every queue a task is routed to,
-# and the default queue. CELERY_WORKER_QUEUES is not a Celery setting: it is the same list as a
-# -Q value, for the manifests, the tests and the benches.
-from kombu import Exchange, Queue  # noqa: E402
-
-# Each queue its own direct exchange and routing key, as Celery makes a queue named only in a route.
-CELERY_TASK_QUEUES = tuple(
-    Queue(name, Exchange(name), routing_key=name)
-    for name in sorted({CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())})
-)
-CELERY_WORKER_QUEUES = ",".join(queue.name for queue in CELERY_TASK_QUEUES)
