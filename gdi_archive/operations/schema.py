@@ -74,6 +74,12 @@ _JWK = {
     },
     "required": ["kty", "kid", "alg", "use"],
 }
+_JWKS_ANSWER = {
+    "200": _text(
+        "A JSON Web Key Set.",
+        schema={"type": "object", "properties": {"keys": {"type": "array", "items": _JWK}}, "required": ["keys"]},
+    )
+}
 
 # Endpoints that are plain Django views (no DRF serializer to read), described by hand so that
 # /api/schema covers every endpoint. Each is added only if its route exists.
@@ -106,30 +112,12 @@ PLAIN_ENDPOINTS = {
     "/.well-known/jwks.json": (
         "jwks",
         "Public keys that verify this archive's visas and passport tokens.",
-        {
-            "200": _text(
-                "A JSON Web Key Set.",
-                schema={
-                    "type": "object",
-                    "properties": {"keys": {"type": "array", "items": _JWK}},
-                    "required": ["keys"],
-                },
-            )
-        },
+        _JWKS_ANSWER,
     ),
     "/api/jwk": (
         "jwks-rems",
         "The same JWKS at the path LS-AAI registers for a REMS visa source.",
-        {
-            "200": _text(
-                "A JSON Web Key Set.",
-                schema={
-                    "type": "object",
-                    "properties": {"keys": {"type": "array", "items": _JWK}},
-                    "required": ["keys"],
-                },
-            )
-        },
+        _JWKS_ANSWER,
     ),
     "/api/archive-key": (
         "archive-key",
