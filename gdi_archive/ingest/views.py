@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import NotFound, RequestTimeout, json_error
+from gdi_archive.common.pagination import paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
 from gdi_archive.keyring.archive import current_public_key
@@ -69,7 +70,8 @@ class InboxListView(APIView):
     @extend_schema(responses={200: InboxEntryOut(many=True), **errors(401)})
     def get(self, request):
         """My uploads and how their ingestion is going."""
-        return Response(InboxEntryOut(services.inbox_entries(request.user), many=True).data)
+        entries = services.inbox_entries(request.user)
+        return paged_response(request, entries, ("id",), lambda rows: InboxEntryOut(rows, many=True).data)
 
 
 class InboxUploadView(APIView):
