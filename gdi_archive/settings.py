@@ -224,6 +224,9 @@ if not isinstance(TRUSTED_ISSUERS, list):
     raise ImproperlyConfigured("TRUSTED_ISSUERS must be a JSON list of {iss, jku, userinfo?}")
 PASSPORT_TOKEN_MAX_AGE = env_int("PASSPORT_TOKEN_MAX_AGE", 3600, minimum=60)
 VISA_MAX_AGE = env_int("VISA_MAX_AGE", 3600, minimum=60)
+# A verified passport's claims are reused (by token hash) until its earliest exp, at most this
+# long; revocations and entitlements are still checked on every request (passports/verified_cache.py).
+PASSPORT_CACHE_SECONDS = env_int("PASSPORT_CACHE_SECONDS", 300, minimum=0)
 PLAINTEXT_DOWNLOADS = env_bool("PLAINTEXT_DOWNLOADS", default=False)
 EXPORT_LINK_TTL = env_int("EXPORT_LINK_TTL", 7 * 24 * 3600, minimum=60)
 SIGNED_URL_TTL = env_int("SIGNED_URL_TTL", 300, minimum=10)

@@ -30,6 +30,7 @@ from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
+from .verified_cache import verified_passport
 from .verify import (
     MAX_TOKEN_LENGTH,
     Parsed,
@@ -37,7 +38,6 @@ from .verify import (
     Visa,
     check_access_token,
     check_identity,
-    check_passport,
     check_visas,
     ignore,
     parse,
@@ -190,7 +190,7 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         raise Refused("token is too large")
     parsed = parse(token) if "." in token else None
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
-        checked = check_passport(token, now=now)
+        checked = verified_passport(token, now=now)
         user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
         datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
         grants = Grants(
