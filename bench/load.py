@@ -226,7 +226,8 @@ LIBRARIES = (
 def _frame_name(frame: str) -> tuple[str, str]:
     """py-spy raw frame `function (path:line)` -> (function, path)."""
     name, _, rest = frame.partition(" (")
-    return name, rest.rsplit(":", 1)[0]
+    file = rest.rsplit(":", 1)[0]
+    return name, file if file.startswith("/") else "/" + file  # py-spy shortens site-packages paths
 
 
 def summarise_profile(path: Path, top: int = 14) -> dict:
