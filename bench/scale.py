@@ -1,15 +1,16 @@
 """A catalogue flat to a million files: the hot reads at 1k, 100k and 1M files, side by side.
 
-    .venv/bin/python bench/scale.py [--scale 1.0] [--repeat 30] [--postgres postgres://...] [--json]
+    .venv/bin/python bench/scale.py [--scale 1.0] [--repeat 60] [--rounds 10] [--postgres postgres://...] [--json]
 
-In a scratch PostgreSQL database (migrated, archive keys made, one real Crypt4GH file ingested
-so that every synthetic file has a real header to re-encrypt), the catalogue is grown with
-`COPY` in three steps to 1,000, 100,000 and 1,000,000 files (times `--scale`), and everything
-else in proportion, so that the full size is 10,000 datasets (100 files each) in 1,000 DACs,
-100,000 users and 200,000 entitlements, each from an approved access request. After each step
-(and ANALYZE) these run through the whole Django stack in-process (django.test.Client, no
-network), `--repeat` times after a warm-up, as `alice` (a bearer passport from POST /api/tokens,
-two entitlements) or `carol` (a member of the first DAC, signed in):
+Three scratch PostgreSQL databases (each migrated, with one real Crypt4GH file ingested so that
+every synthetic file has a real header to re-encrypt) are filled with `COPY` to 1,000, 100,000
+and 1,000,000 files (times `--scale`), and everything else in proportion, so that the full size
+is 10,000 datasets (100 files each) in 1,000 DACs, 100,000 users and 200,000 entitlements, each
+from an approved access request. Then (after ANALYZE) these run through the whole Django stack
+in-process (django.test.Client, no network), `--repeat` times per size, split into `--rounds`
+rounds that visit the three sizes in turn (so that a neighbour's load on a shared machine weighs
+on every size alike), as `alice` (a bearer passport from POST /api/tokens, two entitlements) or
+`carol` (a member of the first DAC, signed in):
   - datasets:        GET /api/datasets
   - dataset_files:   GET /api/datasets/{acc}/files?limit=100 (the second page, through its cursor)
   - download_check:  GET /api/files/{acc}/header (grant check, header re-encrypted, audited)
@@ -19,7 +20,7 @@ two entitlements) or `carol` (a member of the first DAC, signed in):
 Goal: every p50 at 1M files <= 1.5x its p50 at 1k.
 
 --json: the last line is {"operations": {name: {"p50_ms": {"1k", "100k", "1M"}}}, "worst_ratio",
-"rows": {"1k": {table: count}, ...}, "load_seconds": {...}, "scale"}.
+"ratios": {name: 1M/1k}, "rows": {"1k": {table: count}, ...}, "load_seconds": {...}, "scale", "calls"}.
 """
 
 import argparse
@@ -300,98 +301,117 @@ def prepare(workdir: Path):
     return template, alice, carol
 
 
-def measure(repeat: int, alice_token: str, client_key: str, alice_client, carol_client, loader) -> dict:
+def calls_for(alice_token: str, client_key: str, alice, carol, loader) -> dict:
+    """The six calls, each checked once (and so warmed up) against the database in use."""
     from django.test import Client
 
-    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {alice_token}", HTTP_X_C4GH_PUBLIC_KEY=client_key)
-    dataset = loader.id("dataset", 1)
     from gdi_archive.common.accessions import DATASET, FILE, make_accession
 
-    dataset_acc = make_accession(DATASET, dataset)
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {alice_token}", HTTP_X_C4GH_PUBLIC_KEY=client_key)
+    alice_client, carol_client = Client(), Client()
+    alice_client.force_login(alice)
+    carol_client.force_login(carol)
+    dataset_acc = make_accession(DATASET, loader.id("dataset", 1))
     file_acc = make_accession(FILE, loader.id("file", 50))
     first = bearer.get(f"/api/datasets/{dataset_acc}/files?limit=50")
     assert first.status_code == 200 and "Link" in first, (first.status_code, first.content[:300])
     second_page = first["Link"].split(">")[0].lstrip("<").replace("http://testserver", "")
     calls = {
-        "datasets": (bearer, "/api/datasets", 200),
-        "dataset_files": (bearer, second_page, 200),
-        "download_check": (bearer, f"/api/files/{file_acc}/header", 200),
-        "htsget_ticket": (bearer, f"/htsget/reads/{file_acc}?encryptionScheme=C4GH", 200),
-        "permissions": (alice_client, "/api/permissions/alice", 200),
-        "dac_admin_list": (carol_client, "/admin/access/accessrequest/", 200),
+        "datasets": (bearer, "/api/datasets"),
+        "dataset_files": (bearer, second_page),
+        "download_check": (bearer, f"/api/files/{file_acc}/header"),
+        "htsget_ticket": (bearer, f"/htsget/reads/{file_acc}?encryptionScheme=C4GH"),
+        "permissions": (alice_client, "/api/permissions/alice"),
+        "dac_admin_list": (carol_client, "/admin/access/accessrequest/"),
     }
-    out = {}
-    for name, (client, path, expected) in calls.items():
-        for _ in range(3):
-            response = client.get(path)
-            assert response.status_code == expected, (name, response.status_code, response.content[:500])
-        times = []
+    for name, (client, path) in calls.items():
+        response = client.get(path)
+        assert response.status_code == 200, (name, response.status_code, response.content[:500])
+    listed = bearer.get("/api/datasets").json()
+    assert len(listed) == 2, listed
+    return calls
+
+
+def time_calls(calls: dict, times: dict, repeat: int) -> None:
+    """One block: a warm-up call and then `repeat` timed calls of each operation."""
+    for name, (client, path) in calls.items():
+        client.get(path)
         for _ in range(repeat):
             began = time.perf_counter()
             response = client.get(path)
-            times.append((time.perf_counter() - began) * 1000)
-            assert response.status_code == expected, (name, response.status_code)
-        out[name] = round(statistics.median(times), 2)
-    listed = bearer.get("/api/datasets").json()
-    assert len(listed) == 2, listed
-    return out
+            times.setdefault(name, []).append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, (name, response.status_code)
+
+
+def use_database(name: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="shrink (0.1: 100 .. 100k files) for a quick run")
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=60, help="timed calls per operation and size")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds the calls are split into")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object, last")
     args = parser.parse_args()
 
     import psycopg
 
-    name = f"gdi_bench_scale_{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+    names = {label: f"gdi_bench_scale_{run}_{label.lower()}" for label, _ in STAGES}
     with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for name in names.values():
+            conn.execute(f'CREATE DATABASE "{name}"')
     workdir = Path(tempfile.mkdtemp(prefix="gdi-bench-scale-"))
     try:
-        _setup(str(workdir), f"{args.postgres}/{name}")
+        _setup(str(workdir), f"{args.postgres}/{names[STAGES[0][0]]}")
+        from crypt4gh import sodium
         from django.db import connection
         from django.test import Client
-
-        template, alice, carol = prepare(workdir)
-        loader = Loader(template, alice, carol)
-        from crypt4gh import sodium
 
         from gdi_archive.crypt4gh.keys import format_public_key
 
         client_key = base64.b64encode(format_public_key(sodium.derive_pk(os.urandom(32))).encode()).decode()
-        results: dict = {}
         rows: dict = {}
         load_seconds: dict = {}
-        token = None
+        calls: dict = {}
+        # One database per size, all kept, so that the sizes are measured interleaved, round by
+        # round: a neighbour's load on this shared machine then weighs on every size alike.
         for label, files in STAGES:
-            files = max(2 * FILES_PER_DATASET, int(files * args.scale))
+            use_database(names[label])
             began = time.monotonic()
-            rows[label] = loader.grow_to(files)
-            if label == STAGES[0][0]:
-                from gdi_archive.catalogue.models import DAC
+            template, alice, carol = prepare(workdir)
+            loader = Loader(template, alice, carol)
+            rows[label] = loader.grow_to(max(2 * FILES_PER_DATASET, int(files * args.scale)))
+            from gdi_archive.catalogue.models import DAC
 
-                DAC.objects.get(pk=loader.id("dac", 1)).members.add(carol)
+            DAC.objects.get(pk=loader.id("dac", 1)).members.add(carol)
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             load_seconds[label] = round(time.monotonic() - began, 1)
             print(f"{label}: {rows[label]} loaded in {load_seconds[label]} s", flush=True)
-            if token is None:
-                auth = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
-                minted = Client().post(
-                    "/api/tokens", data="{}", content_type="application/json", HTTP_AUTHORIZATION=f"Basic {auth}"
-                )
-                assert minted.status_code == 201, minted.content
-                token = minted.json()["token"]
-                time.sleep(1.1)  # tokens carry whole-second times
-            carol_client, alice_client = Client(), Client()
-            carol_client.force_login(carol)
-            alice_client.force_login(alice)
-            results[label] = measure(args.repeat, token, client_key, alice_client, carol_client, loader)
-            print(f"{label}: p50 ms {results[label]}", flush=True)
+            auth = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+            minted = Client().post(
+                "/api/tokens", data="{}", content_type="application/json", HTTP_AUTHORIZATION=f"Basic {auth}"
+            )
+            assert minted.status_code == 201, minted.content
+            time.sleep(1.1)  # tokens carry whole-second times
+            calls[label] = calls_for(minted.json()["token"], client_key, alice, carol, loader)
+        times: dict = {label: {} for label, _ in STAGES}
+        per_block = max(1, args.repeat // args.rounds)
+        for round_ in range(args.rounds):
+            order = list(STAGES) if round_ % 2 == 0 else list(reversed(STAGES))
+            for label, _ in order:
+                use_database(names[label])
+                time_calls(calls[label], times[label], per_block)
+        results = {
+            label: {op: round(statistics.median(values), 2) for op, values in times[label].items()}
+            for label, _ in STAGES
+        }
         first, last = STAGES[0][0], STAGES[-1][0]
         operations = {op: {"p50_ms": {label: results[label][op] for label, _ in STAGES}} for op in results[first]}
         ratios = {op: results[last][op] / results[first][op] for op in results[first]}
@@ -404,17 +424,21 @@ def main() -> None:
                 + f"{ratios[op]:>10.2f}"
             )
         worst = max(ratios.values())
-        print(f"worst ratio {worst:.2f} (goal <= 1.5); p50 in ms over {args.repeat} calls, scale {args.scale}")
+        print(
+            f"worst ratio {worst:.2f} (goal <= 1.5); p50 in ms over {per_block * args.rounds} calls per size, "
+            f"{args.rounds} interleaved rounds, scale {args.scale}"
+        )
         if args.json:
             print(
                 json.dumps(
                     {
                         "operations": operations,
                         "worst_ratio": round(worst, 3),
+                        "ratios": {op: round(r, 3) for op, r in ratios.items()},
                         "rows": rows,
                         "load_seconds": load_seconds,
                         "scale": args.scale,
-                        "repeat": args.repeat,
+                        "calls": per_block * args.rounds,
                     }
                 )
             )
@@ -426,7 +450,8 @@ def main() -> None:
         except Exception:
             pass
         with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
