@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import InvalidInput
-from gdi_archive.common.pagination import paged_response
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
 
@@ -64,7 +64,9 @@ def _answer(req, code=status.HTTP_200_OK, request=None):
 
 class AccessRequestList(APIView):
     @extend_schema(
-        operation_id="access_requests_list", responses={200: AccessRequestSerializer(many=True), **errors(401)}
+        operation_id="access_requests_list",
+        responses={200: AccessRequestSerializer(many=True), **errors(400, 401)},
+        parameters=PAGE_PARAMETERS,
     )
     def get(self, request):
         reqs = (
@@ -157,7 +159,7 @@ def action_view(action: str):
 
 
 class EntitlementList(APIView):
-    @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(401)})
+    @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(400, 401)}, parameters=PAGE_PARAMETERS)
     def get(self, request):
         ents = Entitlement.objects.visible_to(request.user).select_related(
             "dataset", "user", "granted_by", "revoked_by"

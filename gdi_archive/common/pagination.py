@@ -16,12 +16,26 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from .errors import InvalidInput
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+
+# For `extend_schema(parameters=PAGE_PARAMETERS)` on every listing.
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "limit", OpenApiTypes.INT, description=f"Rows per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+    ),
+    OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        description='Where the page starts: copy it from the `Link: <...>; rel="next"` header of the previous page.',
+    ),
+]
 
 
 def _encode(values: list) -> str:

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gdi_archive.common.errors import NotFound, RequestTimeout, json_error
-from gdi_archive.common.pagination import paged_response
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
 from gdi_archive.keyring.archive import current_public_key
@@ -67,7 +67,7 @@ def _content_length(request) -> int | None:
 class InboxListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: InboxEntryOut(many=True), **errors(401)})
+    @extend_schema(responses={200: InboxEntryOut(many=True), **errors(400, 401)}, parameters=PAGE_PARAMETERS)
     def get(self, request):
         """My uploads and how their ingestion is going."""
         entries = services.inbox_entries(request.user)
