@@ -200,7 +200,14 @@ def run_load(target: Target, *, phase: str, clients: int, seconds: float, server
 # --- the profile ----------------------------------------------------------------------------------
 
 # The view a sampled stack runs in names the request kind.
-KIND_FRAMES = (("_ticket", "ticket"), ("FileStream", "range"), ("DatasetListView", "listing"))
+KIND_FRAMES = (
+    ("_ticket", "ticket"),
+    ("FileStream", "range"),
+    ("DatasetListView", "listing"),
+    # DRF authenticates in dispatch, before the view's own method: counted apart, for all kinds.
+    ("PassportAuthentication.authenticate", "authentication (all kinds)"),
+    ("WSGIHandler.__call__", "outside the views (middleware, all kinds)"),
+)
 # Library buckets, by a piece of the file path of a frame.
 LIBRARIES = (
     ("/joserfc/", "joserfc (JWT verify)"),
