@@ -130,7 +130,7 @@ def child_main(mode: str, args: list[str]) -> None:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from gdi_archive.keyring.archive import _key_files, current_public_key, ensure_archive_keys
+    from gdi_archive.keyring.archive import current_public_key, ensure_archive_keys, key_files
 
     if mode == "prepare":
         from django.core.management import call_command
@@ -140,7 +140,7 @@ def child_main(mode: str, args: list[str]) -> None:
         call_command("migrate", verbosity=0)
         ensure_archive_keys()
         Path(args[0]).write_text(format_public_key(current_public_key()))
-        print(json.dumps({"secret_key": str(_key_files()[0])}))
+        print(json.dumps({"secret_key": str(key_files()[0])}))
         return
     if mode == "ingest":
         from datetime import timedelta

@@ -78,7 +78,7 @@ def child_main(mode: str, args: list[str]) -> None:
     import django
 
     django.setup()
-    from gdi_archive.keyring.archive import _key_files, current_public_key, ensure_archive_keys
+    from gdi_archive.keyring.archive import current_public_key, ensure_archive_keys, key_files
 
     if mode == "prepare":
         from django.core.management import call_command
@@ -89,7 +89,7 @@ def child_main(mode: str, args: list[str]) -> None:
 
         pub = Path(args[0])
         pub.write_text(format_public_key(current_public_key()))
-        print(json.dumps({"secret_key": str(_key_files()[0])}))
+        print(json.dumps({"secret_key": str(key_files()[0])}))
         return
     if mode == "ingest":
         from django.contrib.auth import get_user_model
@@ -227,10 +227,10 @@ class IngestStack:
                 "from pathlib import Path\n"
                 "from gdi_archive.accounts.models import User\n"
                 "from gdi_archive.crypt4gh.keys import format_public_key\n"
-                "from gdi_archive.ingest.keys import _key_files, current_public_key, ensure_archive_keys\n"
+                "from gdi_archive.keyring.archive import key_files, current_public_key, ensure_archive_keys\n"
                 "ensure_archive_keys()\n"
                 f"Path({str(pub)!r}).write_text(format_public_key(current_public_key()))\n"
-                f"Path({str(self.workdir / 'stack-secret-key')!r}).write_text(str(_key_files()[0]))\n"
+                f"Path({str(self.workdir / 'stack-secret-key')!r}).write_text(str(key_files()[0]))\n"
                 f"User.objects.create_superuser('bench', 'bench@example.org', {self.password!r})\n"
             ),
         )

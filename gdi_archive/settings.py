@@ -3,6 +3,31 @@
 The embedded default (no variables set) is a laptop demo: SQLite, a local folder as object
 store, tasks run in-process, secrets generated once into DATA_DIR. `ENVIRONMENT=production`
 generates nothing and refuses to start without real secrets. Names: design.md section 3.
+
+Contents, one block per concern, each structure built once in its block:
+
+ 1. Paths and mode          BASE_DIR, ENVIRONMENT, DATA_DIR, BASE_URL
+ 2. Django core             apps, middleware, templates, languages, static files
+ 3. Database                DATABASE_URL
+ 4. Cache                   REDIS_URL (shared with Celery)
+ 5. Object storage          STORAGE_URL, INBOX_URL, OUTBOX_URL, S3 credentials
+ 6. Security and sessions   SECRET_KEY, DEBUG, hosts, cookies, headers, accounts, OIDC sign-in
+ 7. Keys                    the archive's Crypt4GH key, the visa signing key
+ 8. Passports and trust     TRUSTED_ISSUERS, token and visa ages
+ 9. API                     REST framework, OpenAPI schema
+10. Catalogue and access    accession prefix, applicants' attachments
+11. Ingest                  stale runs, retries
+12. Downloads and exports   plaintext, link and URL lifetimes
+13. Audit                   sealing interval
+14. Celery and beat         broker, queues, limits, the schedule (after the apps whose jobs it runs)
+15. Mail                    EMAIL_*
+16. Operations              /metrics, worker probes, proxies, rate limits
+17. Logging                 LOG_FORMAT, LOG_LEVEL
+18. FAIR Data Point         GDI_COUNTRY, GDI_ORGANISATION, FDP_*
+19. Beacon                  BEACON_*
+
+A setting that checks its value raises ImproperlyConfigured where it is read; the blocks are in
+the order that keeps those checks in the order an operator meets them.
 """
 
 import re
@@ -22,7 +47,9 @@ from gdi_archive.common.env import (
     env_secret,
     env_str,
 )
+from gdi_archive.common.issuers import parse_trusted_issuers
 
+# --- 1. Paths and mode ----------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
@@ -38,35 +65,7 @@ BASE_URL = (env_str("BASE_URL") or ("" if PRODUCTION else f"http://127.0.0.1:{PO
 if PRODUCTION and not BASE_URL:
     raise ImproperlyConfigured("BASE_URL is required in production")
 
-
-def _generated_secret(name: str) -> str:
-    """Development only: a random secret kept in DATA_DIR so that restarts keep sessions."""
-    path = DATA_DIR / name
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = env_secret("SECRET_KEY")
-if not SECRET_KEY:
-    if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
-    SECRET_KEY = _generated_secret("secret_key")
-elif PRODUCTION and (len(SECRET_KEY) < 32 or "insecure" in SECRET_KEY or SECRET_KEY == "changeme"):
-    raise ImproperlyConfigured("SECRET_KEY looks like a default or is too short (32+ characters)")
-
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
-if PRODUCTION and DEBUG:
-    raise ImproperlyConfigured("DEBUG must be off in production")
-
-_base_host = urlsplit(BASE_URL).hostname or "127.0.0.1"
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", [_base_host] if PRODUCTION else [_base_host, "127.0.0.1", "localhost", "[::1]", "testserver"]
-)
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{urlsplit(BASE_URL).scheme}://{urlsplit(BASE_URL).netloc}"])
-
+# --- 2. Django core -------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -127,28 +126,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default serves several requests at once (runserver threads): take the write
-    # lock when a transaction starts and wait for it, instead of failing with "database is locked".
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/"
-
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("et", "Eesti")]
@@ -161,40 +139,42 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 # The site-wide layout's CSS and the vendored htmx (no build step).
 STATICFILES_DIRS = [BASE_DIR / "gdi_archive" / "static"]
-
-# --- Redis, Celery, cache -------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = None
-# With no broker the embedded default runs every task in-process, at once.
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
-CELERY_TASK_EAGER_PROPAGATES = False
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600, minimum=60)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Longer than the longest job, so an unacknowledged task is not handed out twice.
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-if env_str("CELERY_KEY_PREFIX"):
-    # Lets several test runs share one Redis without taking each other's tasks.
-    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-if REDIS_URL:
-    CACHES = {
+# --- 3. Database ----------------------------------------------------------------------------------
+_database = dj_database_url.parse(
+    env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+    conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    conn_health_checks=True,
+)
+# The embedded default serves several requests at once (runserver threads): take the write
+# lock when a transaction starts and wait for it, instead of failing with "database is locked".
+_sqlite_options = (
+    {"OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}}
+    if _database["ENGINE"] == "django.db.backends.sqlite3"
+    else {}
+)
+DATABASES = {"default": {**_database, **_sqlite_options}}
+
+# --- 4. Cache -------------------------------------------------------------------------------------
+# One Redis for the cache and the Celery broker (block 14); without it, memory only.
+REDIS_URL = env_str("REDIS_URL")
+CACHES = (
+    {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "gdi"),
         }
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if REDIS_URL
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
 
-# --- Object storage ---------------------------------------------------------------------------
+# --- 5. Object storage ----------------------------------------------------------------------------
 STORAGE_URL = env_str("STORAGE_URL", (DATA_DIR / "archive").as_uri())
 INBOX_URL = env_str("INBOX_URL", (DATA_DIR / "inbox").as_uri())
 OUTBOX_URL = env_str("OUTBOX_URL", (DATA_DIR / "outbox").as_uri())
@@ -204,7 +184,64 @@ AWS_ACCESS_KEY_ID = env_secret("AWS_ACCESS_KEY_ID")
 AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY")
 INBOX_MAX_BYTES = env_int("INBOX_MAX_BYTES", 200 * 1024**3, minimum=1)
 
-# --- Keys --------------------------------------------------------------------------------------
+
+# --- 6. Security and sessions ---------------------------------------------------------------------
+def _generated_secret(name: str) -> str:
+    """Development only: a random secret kept in DATA_DIR so that restarts keep sessions."""
+    path = DATA_DIR / name
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
+    SECRET_KEY = _generated_secret("secret_key")
+elif PRODUCTION and (len(SECRET_KEY) < 32 or "insecure" in SECRET_KEY or SECRET_KEY == "changeme"):
+    raise ImproperlyConfigured("SECRET_KEY looks like a default or is too short (32+ characters)")
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off in production")
+
+_base_host = urlsplit(BASE_URL).hostname or "127.0.0.1"
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [_base_host] if PRODUCTION else [_base_host, "127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{urlsplit(BASE_URL).scheme}://{urlsplit(BASE_URL).netloc}"])
+
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# Sign-in through the node's OpenID Connect provider (optional).
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+
+# --- 7. Keys --------------------------------------------------------------------------------------
 KEYS_DIR = DATA_DIR / "keys"
 C4GH_SECRET_KEY_FILES = env_list("C4GH_SECRET_KEY_FILE")
 C4GH_PASSPHRASE = env_secret("C4GH_PASSPHRASE")
@@ -218,52 +255,16 @@ if PRODUCTION:
     if not VISA_SIGNING_KEY_FILES:
         raise ImproperlyConfigured("VISA_SIGNING_KEY_FILE is required in production")
 
-# --- Passports, downloads ------------------------------------------------------------------------
-TRUSTED_ISSUERS = env_json("TRUSTED_ISSUERS", [])
-if not isinstance(TRUSTED_ISSUERS, list):
-    raise ImproperlyConfigured("TRUSTED_ISSUERS must be a JSON list of {iss, jku, userinfo?}")
+# --- 8. Passports and trust -----------------------------------------------------------------------
+# Each entry checked and given its deny-by-default scope (gdi_archive/common/issuers.py).
+TRUSTED_ISSUERS = parse_trusted_issuers(env_json("TRUSTED_ISSUERS", []))
 PASSPORT_TOKEN_MAX_AGE = env_int("PASSPORT_TOKEN_MAX_AGE", 3600, minimum=60)
 VISA_MAX_AGE = env_int("VISA_MAX_AGE", 3600, minimum=60)
 # A verified passport's claims are reused (by token hash) until its earliest exp, at most this
 # long; revocations and entitlements are still checked on every request (passports/verified_cache.py).
 PASSPORT_CACHE_SECONDS = env_int("PASSPORT_CACHE_SECONDS", 300, minimum=0)
-PLAINTEXT_DOWNLOADS = env_bool("PLAINTEXT_DOWNLOADS", default=False)
-EXPORT_LINK_TTL = env_int("EXPORT_LINK_TTL", 7 * 24 * 3600, minimum=60)
-SIGNED_URL_TTL = env_int("SIGNED_URL_TTL", 300, minimum=10)
-ACCESSION_PREFIX = env_str("ACCESSION_PREFIX", "GDI")
-OIDC_ISSUER = env_str("OIDC_ISSUER")
-OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
-OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
 
-# --- Email ---------------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if env_str("EMAIL_HOST")
-    else "django.core.mail.backends.console.EmailBackend",
-)
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "gdi-archive <noreply@localhost>")
-# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (one file per message).
-EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
-
-# --- Security ------------------------------------------------------------------------------------
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
-SESSION_COOKIE_HTTPONLY = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
-if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-
-# --- REST framework --------------------------------------------------------------------------------
+# --- 9. API: REST framework and the OpenAPI schema ------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "gdi_archive.passports.authentication.PassportAuthentication",
@@ -280,28 +281,112 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Controlled-access archive for Crypt4GH-encrypted genomic data.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # API docs assets come from our own static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gdi_archive.operations.schema.add_plain_endpoints",
+    ],
+    # Several models have a `status` with its own states: name the export's, which two answers share.
+    "ENUM_NAME_OVERRIDES": {"ExportStatusEnum": "gdi_archive.downloads.models.Export.Status"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- 10. Catalogue and access ---------------------------------------------------------------------
+ACCESSION_PREFIX = env_str("ACCESSION_PREFIX", "GDI")
+# Applicants' attachments (PDF only): size limit; stored under DATA_DIR/private, never served statically.
+ACCESS_ATTACHMENT_MAX_BYTES = env_int("ACCESS_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
-# --- Operations: JSON logs with a request id, /metrics, rate limits (gdi_archive/operations) ---
-LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
-if LOG_FORMAT not in ("json", "text"):
-    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
-LOGGING["filters"] = {"request_id": {"()": "gdi_archive.operations.logging.RequestIdFilter"}}
-LOGGING["formatters"] = {
-    "json": {"()": "gdi_archive.operations.logging.JsonFormatter"},
-    "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+# --- 11. Ingest -----------------------------------------------------------------------------------
+# An ingest run whose heartbeat is older than this is presumed dead and started again.
+INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300, minimum=10)
+# First wait before retrying an ingest after a transient storage error (doubles each time).
+INGEST_RETRY_DELAY = env_int("INGEST_RETRY_DELAY", 5, minimum=0)
+
+# --- 12. Downloads and exports --------------------------------------------------------------------
+PLAINTEXT_DOWNLOADS = env_bool("PLAINTEXT_DOWNLOADS", default=False)
+EXPORT_LINK_TTL = env_int("EXPORT_LINK_TTL", 7 * 24 * 3600, minimum=60)
+SIGNED_URL_TTL = env_int("SIGNED_URL_TTL", 300, minimum=10)
+# An export run whose heartbeat is older than this is presumed dead and started again.
+EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300, minimum=30)
+
+# --- 13. Audit ------------------------------------------------------------------------------------
+# Requests append unsealed events; a beat job chains them this often (docs/reliability.md, "Audit log").
+AUDIT_SEAL_SECONDS = env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)
+
+# --- 14. Celery and beat --------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# With no broker the embedded default runs every task in-process, at once.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600, minimum=60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Longer than the longest job, so an unacknowledged task is not handed out twice.
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+    # Lets several test runs share one Redis without taking each other's tasks.
+    **({"global_keyprefix": env_str("CELERY_KEY_PREFIX")} if env_str("CELERY_KEY_PREFIX") else {}),
 }
-LOGGING["handlers"]["console"].update(filters=["request_id"], formatter=LOG_FORMAT)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery workers log through the same handler (JSON lines with the request id), not their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Long jobs get queues of their own, so a big ingest never delays an email.
+CELERY_TASK_ROUTES = {
+    "gdi_archive.ingest.tasks.*": {"queue": "ingest"},
+    "gdi_archive.downloads.tasks.*": {"queue": "exports"},
+    "gdi_archive.beacon.tasks.load_variants": {"queue": "ingest"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_QUEUES = "default,ingest,exports"
+
+# Scheduled jobs (celery beat), one entry per job, named after its app.
+CELERY_BEAT_SCHEDULE = {
+    "access-expire-entitlements": {"task": "gdi_archive.access.tasks.expire_entitlements", "schedule": 15 * 60},
+    "access-expiry-reminders": {"task": "gdi_archive.access.tasks.send_expiry_reminders", "schedule": 6 * 3600},
+    "recover-interrupted-ingests": {
+        "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
+        "schedule": 120.0,
+    },
+    # Resumable uploads: parts of an upload nobody continued for a day are deleted.
+    "ingest-remove-abandoned-uploads": {
+        "task": "gdi_archive.ingest.tasks.remove_abandoned_uploads",
+        "schedule": 3600.0,
+    },
+    # Exports: delete outbox copies whose links have expired; start again runs whose worker died.
+    "downloads-clean-outbox": {
+        "task": "gdi_archive.downloads.tasks.clean_outbox",
+        "schedule": 3600.0,
+    },
+    "recover-interrupted-exports": {
+        "task": "gdi_archive.downloads.tasks.recover_interrupted_exports",
+        "schedule": 120.0,
+    },
+    "audit-seal": {"task": "gdi_archive.audit.tasks.seal_log", "schedule": float(AUDIT_SEAL_SECONDS)},
+}
+
+# --- 15. Mail -------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "gdi-archive <noreply@localhost>")
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (one file per message).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+
+# --- 16. Operations: /metrics, worker probes, rate limits (gdi_archive/operations) -----------------
 # /metrics answers a bearer METRICS_TOKEN; without one, only clients on this machine.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 # A Celery worker serves /health/* and /metrics on this port when it is set (Kubernetes probes).
@@ -311,64 +396,25 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Sign-in and token minting: at most N attempts per client address (and per username) per window.
 RATE_LIMIT_SIGNIN = env_int("RATE_LIMIT_SIGNIN", 10, minimum=1)
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 300, minimum=1)
-# API docs assets come from our own static files (drf-spectacular-sidecar), never from a CDN.
-SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "gdi_archive.operations.schema.add_plain_endpoints",
-]
-# Several models have a `status` with its own states: name the export's, which two answers share.
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"ExportStatusEnum": "gdi_archive.downloads.models.Export.Status"}
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+
+# --- 17. Logging: JSON lines (or text) with the request id ----------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {"request_id": {"()": "gdi_archive.operations.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "gdi_archive.operations.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
 }
 
-# Long jobs get queues of their own, so a big ingest never delays an email.
-CELERY_TASK_ROUTES = {
-    "gdi_archive.ingest.tasks.*": {"queue": "ingest"},
-    "gdi_archive.downloads.tasks.*": {"queue": "exports"},
-}
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_WORKER_QUEUES = "default,ingest,exports"
-
-# Scheduled jobs (celery beat). Each app adds its own entries here.
-CELERY_BEAT_SCHEDULE = {
-    "access-expire-entitlements": {"task": "gdi_archive.access.tasks.expire_entitlements", "schedule": 15 * 60},
-    "access-expiry-reminders": {"task": "gdi_archive.access.tasks.send_expiry_reminders", "schedule": 6 * 3600},
-}
-# Applicants' attachments (PDF only): size limit; stored under DATA_DIR/private, never served statically.
-ACCESS_ATTACHMENT_MAX_BYTES = env_int("ACCESS_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
-
-# An ingest run whose heartbeat is older than this is presumed dead and started again.
-INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300, minimum=10)
-# First wait before retrying an ingest after a transient storage error (doubles each time).
-INGEST_RETRY_DELAY = env_int("INGEST_RETRY_DELAY", 5, minimum=0)
-CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
-CELERY_BEAT_SCHEDULE["recover-interrupted-ingests"] = {
-    "task": "gdi_archive.ingest.tasks.recover_interrupted_ingests",
-    "schedule": 120.0,
-}
-# Resumable uploads: parts of an upload nobody continued for a day are deleted.
-CELERY_BEAT_SCHEDULE["ingest-remove-abandoned-uploads"] = {
-    "task": "gdi_archive.ingest.tasks.remove_abandoned_uploads",
-    "schedule": 3600.0,
-}
-# Exports: delete outbox copies whose links have expired; start again runs whose worker died.
-CELERY_BEAT_SCHEDULE["downloads-clean-outbox"] = {
-    "task": "gdi_archive.downloads.tasks.clean_outbox",
-    "schedule": 3600.0,
-}
-EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300, minimum=30)
-CELERY_BEAT_SCHEDULE["recover-interrupted-exports"] = {
-    "task": "gdi_archive.downloads.tasks.recover_interrupted_exports",
-    "schedule": 120.0,
-}
-# Audit log: requests append unsealed events; this beat job chains them (docs/reliability.md, "Audit log").
-AUDIT_SEAL_SECONDS = env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)
-CELERY_BEAT_SCHEDULE["audit-seal"] = {"task": "gdi_archive.audit.tasks.seal_log", "schedule": float(AUDIT_SEAL_SECONDS)}
-
-# --- FAIR Data Point (gdi_archive/fdp; design.md 7): who publishes, and the node-wide defaults ---
+# --- 18. FAIR Data Point (gdi_archive/fdp; design.md 7): who publishes, and the node-wide defaults -
 # A dataset's FDP identifier is GDI-{GDI_COUNTRY}-{GDI_ORGANISATION}-{n}; in production both are required.
 GDI_COUNTRY = env_str("GDI_COUNTRY", None if PRODUCTION else "EE")
 GDI_ORGANISATION = env_str("GDI_ORGANISATION", None if PRODUCTION else "DEMO")
@@ -408,7 +454,7 @@ FDP_LICENSE = env_str("FDP_LICENSE", "http://creativecommons.org/publicdomain/ze
 # The GDI SHACL shapes the records are validated against (a copy ships with the app).
 FDP_SHAPES_DIR = env_str("FDP_SHAPES_DIR", str(BASE_DIR / "gdi_archive" / "fdp" / "shapes"))
 
-# --- Beacon v2 (gdi_archive/beacon): counts and allele frequencies from the archive's VCF/BCF ---
+# --- 19. Beacon v2 (gdi_archive/beacon): counts and allele frequencies from the archive's VCF/BCF --
 # Counts (and a population's allele count) under this are never shown; reported as not found.
 BEACON_MIN_COUNT = env_int("BEACON_MIN_COUNT", 5, minimum=1)
 # Entry queries per person (or client address, anonymous) per rolling 24 hours; past it, 429.
@@ -424,4 +470,3 @@ BEACON_ID = env_str(
 BEACON_NAME = env_str("BEACON_NAME", "gdi-archive Beacon")
 BEACON_ORGANISATION = env_str("BEACON_ORGANISATION", "gdi-archive node")
 BEACON_MAX_PAGE = env_int("BEACON_MAX_PAGE", 100, minimum=1)
-CELERY_TASK_ROUTES["gdi_archive.beacon.tasks.load_variants"] = {"queue": "ingest"}

@@ -16,16 +16,32 @@ import requests
 
 from . import __version__, c4gh, transfer
 from .api import Archive, ClientError, explain, save_login
+from .progress import human_size
 
 
-def _print_table(rows: list[dict], columns: list[str]) -> None:
+def _print_table(rows: list[dict], columns: dict[str, str], formats: dict | None = None) -> None:
+    """Rows under readable headings (`columns` maps a field to its heading); `formats` turns a
+    field's value into text (sizes in KB/MB/GB, yes/no)."""
     if not rows:
         print("(none)")
         return
-    widths = {c: max(len(c), *(len(str(row.get(c, ""))) for row in rows)) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    formats = formats or {}
+
+    def cell(row: dict, field: str) -> str:
+        value = row.get(field, "")
+        if value is None or value == "":
+            return ""
+        return formats[field](value) if field in formats else str(value)
+
+    cells = [[cell(row, field) for field in columns] for row in rows]
+    widths = [max(len(heading), *(len(line[i]) for line in cells)) for i, heading in enumerate(columns.values())]
+    print("  ".join(heading.ljust(width) for heading, width in zip(columns.values(), widths, strict=True)).rstrip())
+    for line in cells:
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _yes_no(value) -> str:
+    return "yes" if value else "no"
 
 
 def cmd_login(args) -> int:
@@ -110,7 +126,11 @@ def cmd_datasets(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(rows, ["accession", "title", "file_count", "size"])
+        _print_table(
+            rows,
+            {"accession": "Dataset", "title": "Title", "file_count": "Files", "size": "Size"},
+            {"size": human_size},
+        )
     return 0
 
 
@@ -120,7 +140,18 @@ def cmd_files(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(rows, ["accession", "name", "size", "format", "has_index", "sha256"])
+        _print_table(
+            rows,
+            {
+                "accession": "File",
+                "name": "Name",
+                "size": "Size",
+                "format": "Format",
+                "has_index": "Index",
+                "sha256": "SHA-256 (plaintext)",
+            },
+            {"size": human_size, "has_index": _yes_no},
+        )
     return 0
 
 
@@ -138,29 +169,89 @@ def cmd_download(args) -> int:
         raise ClientError("--decrypt needs your secret key: --sk PATH")
     secret, public = _keys(args)
     archive = Archive()
+    options = {
+        "parallel": args.parallel,
+        "public": public,
+        "secret": secret,
+        "decrypt": args.decrypt,
+        "verify": not args.no_verify,
+        "limit_rate": transfer.parse_rate(args.limit_rate),
+    }
+    if any(dataset.get("accession") == args.accession for dataset in archive.json("GET", "/api/datasets")):
+        return _download_dataset(archive, args, options)
     out = Path(args.output or (args.accession + ("" if args.decrypt else ".c4gh")))
-    result = transfer.download(
-        archive,
-        args.accession,
-        out,
-        parallel=args.parallel,
-        public=public,
-        secret=secret,
-        decrypt=args.decrypt,
-        verify=not args.no_verify,
-        limit_rate=transfer.parse_rate(args.limit_rate),
-    )
+    result = transfer.download(archive, args.accession, out, **options)
     if args.json:
         print(json.dumps({**result, "output": str(out)}))
     else:
-        note = " (resumed)" if result["resumed_from"] else ""
-        check = (
-            ", sha256 verified"
-            if result.get("verified")
-            else (", sha256 " + result["sha256"] if result.get("sha256") else "")
-        )
-        print(f"{args.accession} -> {out}{note}{check}")
+        print(_downloaded(args.accession, out, result))
     return 0
+
+
+def _downloaded(accession: str, out: Path, result: dict) -> str:
+    """One line for a finished file: where it went, its size, resumed or not, the checksum."""
+    note = ", resumed" if result["resumed_from"] else ""
+    check = (
+        ", sha256 verified"
+        if result.get("verified")
+        else (", sha256 " + result["sha256"] if result.get("sha256") else "")
+    )
+    size = result.get("size", result["bytes"])
+    return f"{accession} -> {out} ({human_size(size)}{note}{check})"
+
+
+def _download_dataset(archive: Archive, args, options: dict) -> int:
+    """Every file of the dataset the user may read, into one folder, each resumable on its own:
+    after an interruption the same command skips the files already there and resumes the one it
+    was fetching."""
+    files = archive.json("GET", archive.path("api", "datasets", args.accession, "files").removeprefix(archive.url))
+    folder = Path(args.output or args.accession)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = _dataset_targets(files, folder, decrypt=options["decrypt"])
+    total = sum(entry.get("size") or 0 for entry in files)
+    if not args.json:
+        print(f"{args.accession}: {len(files)} files, {human_size(total)} -> {folder}/", file=sys.stderr)
+    results = []
+    for number, (entry, out) in enumerate(targets, 1):
+        accession = entry["accession"]
+        if _already_there(out, entry, decrypt=options["decrypt"]):
+            results.append({"accession": accession, "output": str(out), "skipped": True})
+            if not args.json:
+                print(f"[{number}/{len(targets)}] {accession} -> {out} (already there)")
+            continue
+        if not args.json:
+            print(
+                f"[{number}/{len(targets)}] {entry.get('name', accession)} ({human_size(entry.get('size'))})",
+                file=sys.stderr,
+            )
+        result = transfer.download(archive, accession, out, **options)
+        results.append({**result, "output": str(out)})
+        if not args.json:
+            print(f"[{number}/{len(targets)}] {_downloaded(accession, out, result)}")
+    if args.json:
+        print(json.dumps({"dataset": args.accession, "output": str(folder), "files": results}))
+    return 0
+
+
+def _dataset_targets(files: list[dict], folder: Path, *, decrypt: bool) -> list[tuple[dict, Path]]:
+    """Where each file goes: its catalogue name (never a path: only the last component, and the
+    accession if that is empty, hidden or taken twice), with .c4gh unless decrypted."""
+    targets, taken = [], set()
+    for entry in files:
+        name = Path(str(entry.get("name") or "")).name
+        if not name or name.startswith(".") or name in taken:
+            name = f"{entry['accession']}-{name.lstrip('.')}" if name.strip(".") else entry["accession"]
+        taken.add(name)
+        targets.append((entry, folder / (name if decrypt else name + ".c4gh")))
+    return targets
+
+
+def _already_there(out: Path, entry: dict, *, decrypt: bool) -> bool:
+    """A finished download: renamed into place only after it was complete (and checked), so the
+    file exists and no part file is left next to it; decrypted, its size is the catalogue's too."""
+    if not out.is_file() or out.with_name(out.name + ".part.json").exists():
+        return False
+    return not decrypt or entry.get("size") is None or out.stat().st_size == entry["size"]
 
 
 def _parse_region(region: str) -> dict:
@@ -298,16 +389,90 @@ def cmd_inbox(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(rows, ["name", "status", "bytes_done", "bytes_total", "accession", "error"])
+        _print_table(
+            rows,
+            {
+                "name": "Name",
+                "status": "Status",
+                "bytes_done": "Checked",
+                "bytes_total": "Size",
+                "accession": "Accession",
+                "error": "Error",
+            },
+            {"bytes_done": human_size, "bytes_total": human_size},
+        )
     return 0
 
 
+EXAMPLES = {
+    "login": """\
+  gdi-archive login --url https://archive.example.org
+      paste the token from the archive's "Access tokens" page when asked
+  gdi-archive login --url https://archive.example.org --device \\
+      --issuer https://login.elixir-czech.org/oidc/ --client-id ID
+      sign in at your identity provider instead (OIDC device flow)""",
+    "datasets": """\
+  gdi-archive datasets
+  gdi-archive datasets --json""",
+    "inbox": """\
+  gdi-archive inbox
+      your uploads: checked so far, size, accession once archived, or why it failed""",
+    "files": """\
+  gdi-archive files GDID00000000001
+  gdi-archive files GDID00000000001 --json""",
+    "download": """\
+  gdi-archive download GDIF00000000001 -o sample.bam --decrypt --sk ~/.c4gh/me.sec
+      one file, decrypted as it arrives and checked against the catalogue's sha256
+  gdi-archive download GDIF00000000001 --parallel 8 --limit-rate 20M
+      a Crypt4GH file for your registered key (GDIF00000000001.c4gh)
+  gdi-archive download GDID00000000001 -o cohort/ --decrypt --sk ~/.c4gh/me.sec
+      every file of a dataset you may read, into the folder cohort/
+Ctrl-C stops at once and keeps what arrived (OUT.part); run the same command again to resume.""",
+    "htsget": """\
+  gdi-archive htsget GDIF00000000001 --region chr1:100000-200000 -o region.bam --sk ~/.c4gh/me.sec
+  gdi-archive htsget GDIF00000000002 --region chr20 --type variants -o chr20.vcf.gz --sk ~/.c4gh/me.sec""",
+    "keygen": """\
+  gdi-archive keygen --sk ~/.c4gh/me.sec --pk ~/.c4gh/me.pub
+      then register me.pub on the archive's Keys page (or pass --pk to download)""",
+    "encrypt": """\
+  gdi-archive encrypt sample.bam --archive
+      to the archive's key, for an upload (writes sample.bam.c4gh)
+  gdi-archive encrypt notes.txt -o notes.c4gh --recipient-pk colleague.pub""",
+    "upload": """\
+  gdi-archive upload sample.bam.c4gh
+  gdi-archive upload sample.bam.c4gh --sha256 SHA256_OF_THE_PLAINTEXT --part-size 256M
+      an interrupted upload resumes when you run the same command again""",
+}
+
+
+def _examples(command: str) -> str:
+    return "examples:\n" + EXAMPLES[command]
+
+
+def _command(sub, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its examples."""
+    return sub.add_parser(
+        name,
+        help=text,
+        description=text[0].upper() + text[1:] + ".",
+        epilog=_examples(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gdi-archive", description="Work with a gdi-archive from the command line.")
+    parser = argparse.ArgumentParser(
+        prog="gdi-archive",
+        description="Work with a gdi-archive from the command line.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        + "\n".join(EXAMPLES[name].splitlines()[0] for name in ("login", "datasets", "files", "download", "upload"))
+        + "\n\n`gdi-archive COMMAND --help` shows each command's options and more examples.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("login", help="store a token for the archive")
+    p = _command(sub, "login", "store a token for the archive")
     p.add_argument("--url", help="the archive, e.g. https://archive.example.org")
     p.add_argument("--token", help="the token (prompted for if not given; avoid putting it in shell history)")
     p.add_argument("--username", help="mint a token with a local account's password instead (scripts)")
@@ -321,11 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("datasets", cmd_datasets, "datasets you may read"),
         ("inbox", cmd_inbox, "your uploads and their ingestion"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = _command(sub, name, text)
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("files", help="files of a dataset")
+    p = _command(sub, "files", "files of a dataset")
     p.add_argument("dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_files)
@@ -336,9 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--pk", help="your Crypt4GH public key (default: derived from --sk, else the key registered on the web)"
         )
 
-    p = sub.add_parser("download", help="download a file (parallel, resumable)")
-    p.add_argument("accession")
-    p.add_argument("-o", "--output")
+    p = _command(sub, "download", "download a file or a whole dataset (parallel, resumable)")
+    p.add_argument("accession", help="a file (GDIF...) or a dataset (GDID...) you may read")
+    p.add_argument("-o", "--output", help="the file to write; for a dataset, the folder (default: its accession)")
     p.add_argument("--decrypt", action="store_true", help="write the plaintext (needs --sk)")
     p.add_argument("--parallel", type=int, default=4, help="parallel range requests (default 4)")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
@@ -347,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_options(p)
     p.set_defaults(func=cmd_download)
 
-    p = sub.add_parser("htsget", help="a genomic region to a local file")
+    p = _command(sub, "htsget", "a genomic region to a local file")
     p.add_argument("accession")
     p.add_argument("--region", help="CHROM:START-END (1-based, inclusive)")
     p.add_argument("--type", choices=["reads", "variants"], help="default: from the file's format")
@@ -355,20 +520,20 @@ def build_parser() -> argparse.ArgumentParser:
     key_options(p)
     p.set_defaults(func=cmd_htsget)
 
-    p = sub.add_parser("keygen", help="make a Crypt4GH key pair")
+    p = _command(sub, "keygen", "make a Crypt4GH key pair")
     p.add_argument("--sk", required=True)
     p.add_argument("--pk", required=True)
     p.add_argument("--comment", default="gdi-archive")
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("encrypt", help="encrypt a file with Crypt4GH")
+    p = _command(sub, "encrypt", "encrypt a file with Crypt4GH")
     p.add_argument("file")
     p.add_argument("-o", "--output")
     p.add_argument("--archive", action="store_true", help="to the archive's public key (for uploads)")
     p.add_argument("--recipient-pk", help="to this public key")
     p.set_defaults(func=cmd_encrypt)
 
-    p = sub.add_parser("upload", help="upload a Crypt4GH file to your inbox")
+    p = _command(sub, "upload", "upload a Crypt4GH file to your inbox")
     p.add_argument("file")
     p.add_argument("--name", help="name in the inbox (default: the file's name)")
     p.add_argument("--sha256", help="the plaintext's sha256, checked by ingestion")
@@ -392,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     except ClientError as exc:
         print(f"gdi-archive: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ngdi-archive: interrupted; run the same command again to resume a download", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        message = str(exc) or "interrupted; run the same command again to resume a download"
+        print(f"\ngdi-archive: {message}", file=sys.stderr)
         return 130

@@ -6,12 +6,18 @@ import threading
 import time
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+def human_size(n: float | None) -> str:
+    """Bytes as people read them, the way the archive's web pages show them (1 KB = 1024 bytes)."""
+    if n is None:
+        return ""
+    n = float(n)
+    if abs(n) < 1024:
+        return "1 byte" if int(n) == 1 else f"{int(n)} bytes"
+    for unit in ("KB", "MB", "GB", "TB"):
         n /= 1024
-    return f"{n:.1f} TiB"
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+    return f"{n:.1f} TB"  # not reached
 
 
 class Progress:
@@ -38,9 +44,9 @@ class Progress:
         if self.total:
             share = min(self.done / self.total, 1.0)
             bar = "#" * int(share * 30)
-            text = f"\r{self.label} [{bar:<30}] {share * 100:5.1f}% {_human(self.done)}/{_human(self.total)} {_human(rate)}/s"
+            text = f"\r{self.label} [{bar:<30}] {share * 100:5.1f}% {human_size(self.done)}/{human_size(self.total)} {human_size(rate)}/s"
         else:
-            text = f"\r{self.label} {_human(self.done)} {_human(rate)}/s"
+            text = f"\r{self.label} {human_size(self.done)} {human_size(rate)}/s"
         sys.stderr.write(text)
         sys.stderr.flush()
 

@@ -4,21 +4,26 @@ import hashlib
 import io
 import json
 import os
+import queue
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import requests
 
 from . import c4gh
 from .api import Archive, ClientError, explain
-from .progress import Progress
+from .progress import Progress, human_size
 
 CIPHER_SEGMENT = 65564  # 64 KiB of plaintext + nonce + MAC: parts start on segment boundaries
 CHUNK = 1024 * 1024
 SAVE_EVERY = 1024 * 1024
+SETTLE_SECONDS = 0.5  # after Ctrl-C, how long the parts may take to write what they hold
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a download: what was fetched is kept for the next run to resume."""
 
 
 class RateLimit:
@@ -132,6 +137,8 @@ class GrowingBody(io.RawIOBase):
         offset = self.position - len(self.header)
         if offset >= self.total:
             return 0
+        if self.stop.is_set():
+            raise ClientError("The download stopped before the file was complete.")
         with self.partfile.grown:
             while (available := self.partfile.contiguous()) <= offset:
                 if self.stop.is_set():
@@ -194,52 +201,75 @@ def _fetch_part(
     stop: threading.Event,
     limit: RateLimit,
 ) -> None:
+    """Fetch what is missing of one part, one range request at a time, retrying a broken connection."""
     attempts = 0
     while part["start"] + part["done"] < part["end"]:
         if stop.is_set():
             return
-        begin = part["start"] + part["done"]
-        request_headers = {**headers, "Range": f"bytes={begin}-{part['end'] - 1}", "If-Range": etag}
         try:
-            with archive.session.get(url, headers=request_headers, stream=True, timeout=(10, 120)) as response:
-                if response.status_code == 200:
-                    raise ChangedOnServer()  # If-Range did not match: the stored body changed
-                if response.status_code != 206:
-                    raise ClientError(explain(response))
-                unsaved = 0
-                with open(partfile.data, "r+b") as handle:
-                    handle.seek(partfile.body_offset + begin)
-                    for chunk in response.iter_content(min(CHUNK, limit.rate or CHUNK)):
-                        if stop.is_set():
-                            break
-                        room = part["end"] - (part["start"] + part["done"])
-                        chunk = chunk[:room]
-                        limit.take(len(chunk))
-                        handle.write(chunk)
-                        handle.flush()
-                        with partfile.grown:
-                            part["done"] += len(chunk)
-                            partfile.grown.notify_all()
-                        progress.add(len(chunk))
-                        unsaved += len(chunk)
-                        if unsaved >= SAVE_EVERY:
-                            partfile.save()
-                            unsaved = 0
-                    handle.flush()
-                partfile.save()
+            _fetch_range(archive, url, headers, part, partfile, etag, progress, stop, limit)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
             partfile.save()
             attempts += 1
             if attempts > 5:
                 raise ClientError("The connection keeps failing; run the same command again to resume.") from None
-            time.sleep(min(2**attempts, 30))
+            stop.wait(min(2**attempts, 30))
 
 
-def _finish(decryptor: "Decryptor | None") -> None:
+def _fetch_range(
+    archive: Archive,
+    url: str,
+    headers: dict,
+    part: dict,
+    partfile: PartFile,
+    etag: str,
+    progress: Progress,
+    stop: threading.Event,
+    limit: RateLimit,
+) -> None:
+    """One request for the rest of the part (If-Range: only if the body is still the same)."""
+    begin = part["start"] + part["done"]
+    request_headers = {**headers, "Range": f"bytes={begin}-{part['end'] - 1}", "If-Range": etag}
+    with archive.session.get(url, headers=request_headers, stream=True, timeout=(10, 120)) as response:
+        if response.status_code == 200:
+            raise ChangedOnServer()  # If-Range did not match: the stored body changed
+        if response.status_code != 206:
+            raise ClientError(explain(response))
+        with open(partfile.data, "r+b") as handle:
+            handle.seek(partfile.body_offset + begin)
+            _write_chunks(response, handle, part, partfile, progress, stop, limit)
+            handle.flush()
+        partfile.save()
+
+
+def _write_chunks(
+    response, handle, part: dict, partfile: PartFile, progress: Progress, stop: threading.Event, limit: RateLimit
+) -> None:
+    """Write the response into the part file as it comes, telling the decryptor; save the state every MiB."""
+    unsaved = 0
+    for chunk in response.iter_content(min(CHUNK, limit.rate or CHUNK)):
+        if stop.is_set():
+            break
+        room = part["end"] - (part["start"] + part["done"])
+        chunk = chunk[:room]
+        limit.take(len(chunk))
+        handle.write(chunk)
+        handle.flush()
+        with partfile.grown:
+            part["done"] += len(chunk)
+            partfile.grown.notify_all()
+        progress.add(len(chunk))
+        unsaved += len(chunk)
+        if unsaved >= SAVE_EVERY:
+            partfile.save()
+            unsaved = 0
+
+
+def _finish(decryptor: "Decryptor | None", timeout: float | None = None) -> None:
     if decryptor is not None:
         with decryptor.body.partfile.grown:
             decryptor.body.partfile.grown.notify_all()
-        decryptor.join()
+        decryptor.join(timeout)
 
 
 def download(
@@ -256,10 +286,50 @@ def download(
     limit_rate: int | None = None,
 ) -> dict:
     """Header once, body in parallel ranges into OUT.part; with `decrypt`, the plaintext is written
-    as the body arrives (following the contiguous part from the start), else the Crypt4GH file."""
+    as the body arrives (following the contiguous part from the start), else the Crypt4GH file.
+
+    The steps: fetch the header and probe the body (`_probe`), take up an earlier run's part file
+    if it is for the same body (`_open_partfile`), fetch the missing ranges (`_fetch_body`),
+    check the plaintext's checksum (`_plaintext`, `_check_sha256`) and rename into place.
+    """
     headers = {"X-C4GH-Public-Key": c4gh.header_value(public)} if public else {}
     header = archive.request("GET", f"/api/files/{accession}/header", headers=headers).content
     url = archive.url + f"/api/files/{accession}/{part_path}"
+    total, etag = _probe(archive, url, headers)
+    partfile, resumed = _open_partfile(out, accession, etag=etag, total=total, header=header, parallel=parallel)
+
+    progress = Progress(total, accession, done=resumed)
+    stop = threading.Event()
+    tmp = out.with_name(out.name + ".tmp")
+    decryptor = Decryptor(secret, GrowingBody(header, partfile, total, stop), tmp) if decrypt else None
+    if decryptor:
+        decryptor.start()
+    _fetch_body(archive, url, headers, partfile, etag, progress, stop, RateLimit(limit_rate), parallel, decryptor, tmp)
+
+    result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
+    try:
+        plain = _plaintext(decryptor, secret, verify, partfile, tmp)
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise Interrupted(
+            f"interrupted while checking; all {human_size(total)} are kept in {partfile.data.name}:"
+            " run the same command again to finish"
+        ) from None
+    if plain is not None:
+        result.update(sha256=plain.sha256.hexdigest(), size=plain.size)
+        if verify:
+            result["verified"] = _check_sha256(archive, accession, result["sha256"], partfile, tmp)
+    if decryptor:
+        os.replace(tmp, out)
+        partfile.remove()
+    else:
+        os.replace(partfile.data, out)
+        partfile.state_path.unlink(missing_ok=True)
+    return result
+
+
+def _probe(archive: Archive, url: str, headers: dict) -> tuple[int, str]:
+    """The body's size and ETag, from a request for its first byte."""
     probe = archive.request("GET", url, headers={**headers, "Range": "bytes=0-0"}, ok=(200, 206, 416), stream=True)
     probe.close()
     if probe.status_code == 416:  # an empty body
@@ -270,81 +340,140 @@ def download(
         total, etag = _content_range_total(probe.headers["Content-Range"]), probe.headers.get("ETag", "")
     if not etag:
         raise ClientError("The server gave no ETag for this file, so a download could not be resumed safely.")
+    return total, etag
 
+
+def _open_partfile(
+    out: Path, accession: str, *, etag: str, total: int, header: bytes, parallel: int
+) -> tuple[PartFile, int]:
+    """OUT.part and how many body bytes it already holds: an earlier run's, if it was for the same
+    file, body and header; else a new one."""
     partfile = PartFile(out)
     previous = partfile.load()
     header_sha256 = hashlib.sha256(header).hexdigest()
     same = {"accession": accession, "etag": etag, "total": total, "header_sha256": header_sha256}
     if previous and all(previous.get(key) == value for key, value in same.items()):
         partfile.state = previous
-        resumed = sum(part["done"] for part in previous["parts"])
-    else:
-        partfile.start({**same, "header_length": len(header), "parts": _plan(total, parallel)}, header)
-        resumed = 0
+        return partfile, sum(part["done"] for part in previous["parts"])
+    partfile.start({**same, "header_length": len(header), "parts": _plan(total, parallel)}, header)
+    return partfile, 0
 
-    progress = Progress(total, accession, done=resumed)
-    stop = threading.Event()
-    limit = RateLimit(limit_rate)
-    tmp = out.with_name(out.name + ".tmp")
-    decryptor = Decryptor(secret, GrowingBody(header, partfile, total, stop), tmp) if decrypt else None
-    if decryptor:
-        decryptor.start()
+
+def _fetch_body(
+    archive: Archive,
+    url: str,
+    headers: dict,
+    partfile: PartFile,
+    etag: str,
+    progress: Progress,
+    stop: threading.Event,
+    limit: RateLimit,
+    parallel: int,
+    decryptor: "Decryptor | None",
+    tmp: Path,
+) -> None:
+    """Every unfinished part, `parallel` at a time. On any failure (Ctrl-C included) the others stop
+    at once and the part file keeps what arrived, to resume; unless the body changed on the server.
+    Partial plaintext is never left behind."""
+    todo: queue.Queue = queue.Queue()
+    for part in partfile.state["parts"]:
+        if part["done"] < part["end"] - part["start"]:
+            todo.put(part)
+    args = (archive, url, headers, todo, partfile, etag, progress, stop, limit)
+    # Daemon threads: a part blocked in a slow read cannot hold the process after Ctrl-C.
+    workers = [
+        threading.Thread(target=_fetch_parts, args=args, name=f"part-{n}", daemon=True)
+        for n in range(min(max(1, parallel), todo.qsize()))
+    ]
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [
-                pool.submit(_fetch_part, archive, url, headers, part, partfile, etag, progress, stop, limit)
-                for part in partfile.state["parts"]
-                if part["done"] < part["end"] - part["start"]
-            ]
-            for future in as_completed(futures):
-                future.result()
+        for worker in workers:
+            worker.start()
+        _wait_for(workers)
     except ChangedOnServer:
-        stop.set()
-        _finish(decryptor)
+        _stop(stop, workers, decryptor)
         partfile.remove()
         tmp.unlink(missing_ok=True)
         raise ClientError(
             "The file changed on the server while downloading; the partial download was discarded. Run the command again."
         ) from None
-    except BaseException:
-        stop.set()
-        _finish(decryptor)
+    except KeyboardInterrupt:
+        _stop(stop, workers, decryptor)
         partfile.save()
         tmp.unlink(missing_ok=True)  # never leave partial plaintext behind
+        have = sum(part["done"] for part in partfile.state["parts"])
+        raise Interrupted(
+            f"interrupted; {human_size(have)} of {human_size(partfile.state['total'])} kept in {partfile.data.name}:"
+            " run the same command again to resume"
+        ) from None
+    except BaseException:
+        _stop(stop, workers, decryptor)
+        partfile.save()
+        tmp.unlink(missing_ok=True)
         raise
     finally:
         progress.close()
 
-    result = {"accession": accession, "bytes": total + len(header), "resumed_from": resumed}
-    plain = None
+
+def _fetch_parts(archive, url, headers, todo: queue.Queue, partfile: PartFile, etag, progress, stop, limit) -> None:
+    """One worker: take parts until none is left (or the download stops); the first error stops all."""
+    try:
+        while not stop.is_set():
+            try:
+                part = todo.get_nowait()
+            except queue.Empty:
+                return
+            _fetch_part(archive, url, headers, part, partfile, etag, progress, stop, limit)
+    except BaseException as exc:  # handed to the main thread
+        threading.current_thread().error = exc
+        stop.set()
+
+
+def _wait_for(workers: list[threading.Thread]) -> None:
+    """Until every worker is done; re-raise the first worker's error here. Short waits, so that
+    Ctrl-C reaches this (the main) thread at once."""
+    while any(worker.is_alive() for worker in workers):
+        for worker in workers:
+            worker.join(0.1)
+            if getattr(worker, "error", None) is not None:
+                raise worker.error
+    for worker in workers:
+        if getattr(worker, "error", None) is not None:
+            raise worker.error
+
+
+def _stop(stop: threading.Event, workers: list[threading.Thread], decryptor: "Decryptor | None") -> None:
+    """Tell the parts and the decryptor to stop, and give them SETTLE_SECONDS to do so."""
+    stop.set()
+    deadline = time.monotonic() + SETTLE_SECONDS
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    _finish(decryptor, max(0.0, deadline - time.monotonic()))
+
+
+def _plaintext(decryptor: "Decryptor | None", secret: bytes | None, verify: bool, partfile: PartFile, tmp: Path):
+    """The plaintext's digest: from the decryptor that followed the download, or (with a key and
+    `verify`) by decrypting the assembled file; None without a key."""
     if decryptor:
         _finish(decryptor)
         if decryptor.error is not None:
             tmp.unlink(missing_ok=True)
             raise decryptor.error
-        plain = decryptor.result
-    elif secret is not None and verify:
+        return decryptor.result
+    if secret is not None and verify:
         with open(partfile.data, "rb") as assembled:
-            plain = c4gh.decrypt_stream(secret, io.BufferedReader(assembled, buffer_size=CHUNK))
-    if plain is not None:
-        result.update(sha256=plain.sha256.hexdigest(), size=plain.size)
-        if verify:
-            entry = archive.find_file(accession)
-            expected = (entry or {}).get("sha256")
-            if expected and expected.lower() != result["sha256"]:
-                tmp.unlink(missing_ok=True)
-                partfile.remove()
-                raise ClientError(
-                    f"Checksum mismatch for {accession}: expected {expected}, got {result['sha256']}. Nothing was kept."
-                )
-            result["verified"] = bool(expected)
-    if decryptor:
-        os.replace(tmp, out)
+            return c4gh.decrypt_stream(secret, io.BufferedReader(assembled, buffer_size=CHUNK))
+    return None
+
+
+def _check_sha256(archive: Archive, accession: str, sha256: str, partfile: PartFile, tmp: Path) -> bool:
+    """Compare with the catalogue's sha256 (True when it has one); on a mismatch keep nothing."""
+    entry = archive.find_file(accession)
+    expected = (entry or {}).get("sha256")
+    if expected and expected.lower() != sha256:
+        tmp.unlink(missing_ok=True)
         partfile.remove()
-    else:
-        os.replace(partfile.data, out)
-        partfile.state_path.unlink(missing_ok=True)
-    return result
+        raise ClientError(f"Checksum mismatch for {accession}: expected {expected}, got {sha256}. Nothing was kept.")
+    return bool(expected)
 
 
 class _PartBody:

@@ -12,7 +12,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.common.errors import InvalidInput
 from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
@@ -25,6 +24,8 @@ from .serializers import (
     ApproveBody,
     AttachmentBody,
     AttachmentOut,
+    BlockBody,
+    BlockOut,
     CommentBody,
     CopyBody,
     EntitlementSerializer,
@@ -46,15 +47,6 @@ ACTION_BODIES = {
     "reject": RejectBody,
     "return": ReturnBody,
 }
-
-
-def _body(request) -> dict:
-    data = request.data
-    if data is None or data == {}:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
-    return data
 
 
 def _answer(req, code=status.HTTP_200_OK, request=None):
@@ -200,7 +192,7 @@ class AccessRequestMembers(APIView):
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
         member = services.invite_member(
-            access_request=req, applicant=request.user, email=_body(request).get("email"), request=request
+            access_request=req, applicant=request.user, email=validated(MemberBody, request)["email"], request=request
         )
         return Response(_member_out(member), status=status.HTTP_201_CREATED)
 
@@ -225,7 +217,10 @@ class InvitationAccept(APIView):
     )
     def post(self, request, token):
         member = services.accept_invitation(
-            token=token, user=request.user, accept_terms=_body(request).get("accept_terms"), request=request
+            token=token,
+            user=request.user,
+            accept_terms=validated(AcceptInvitationBody, request)["accept_terms"],
+            request=request,
         )
         return Response(_member_out(member))
 
@@ -240,7 +235,7 @@ class AccessRequestRemark(APIView):
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
         event = services.add_remark(
-            access_request=req, member=request.user, comment=_body(request).get("comment"), request=request
+            access_request=req, member=request.user, comment=validated(RemarkBody, request)["comment"], request=request
         )
         return Response(event_out(event), status=status.HTTP_201_CREATED)
 
@@ -257,7 +252,7 @@ class AccessRequestCopy(APIView):
         copy = services.copy_request(
             access_request=req,
             applicant=request.user,
-            accept_terms=_body(request).get("accept_terms"),
+            accept_terms=validated(CopyBody, request)["accept_terms"],
             language=translation.get_language() or "en",
             request=request,
         )
@@ -275,14 +270,47 @@ class AccessRequestAttachments(APIView):
     )
     def post(self, request, pk):
         req = selectors.get_request_for(user=request.user, pk=pk)
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise InvalidInput('Send the document as multipart form data, field "file".')
-        kind = request.data.get("kind") if hasattr(request.data, "get") else ""
+        body = validated(AttachmentBody, request)
         a = attachments.add_attachment(
-            access_request=req, applicant=request.user, upload=upload, kind=kind or "", request=request
+            access_request=req, applicant=request.user, upload=body["file"], kind=body.get("kind", ""), request=request
         )
         return Response(
             {"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256},
             status=status.HTTP_201_CREATED,
         )
+
+
+class DACBlocks(APIView):
+    """A DAC's blocks of people (design.md 7): its members and operators list and add them."""
+
+    @extend_schema(operation_id="dacs_blocks_list", responses={200: BlockOut(many=True), **errors(401, 403, 404)})
+    def get(self, request, accession):
+        dac = selectors.get_dac(accession)
+        blocks = services.blocks_for(dac=dac, actor=request.user)
+        return Response(BlockOut(blocks, many=True).data)
+
+    @extend_schema(
+        operation_id="dacs_blocks_create", request=BlockBody, responses={201: BlockOut, **errors(400, 401, 403, 404)}
+    )
+    def post(self, request, accession):
+        dac = selectors.get_dac(accession)
+        body = validated(BlockBody, request)
+        block = services.block_person(
+            dac=dac,
+            actor=request.user,
+            reason=body["reason"],
+            username=body.get("user", ""),
+            iss=body.get("iss", ""),
+            sub=body.get("sub", ""),
+            request=request,
+        )
+        return Response(BlockOut(block).data, status=status.HTTP_201_CREATED)
+
+
+class DACBlockDetail(APIView):
+    @extend_schema(operation_id="dacs_blocks_lift", responses={204: None, **errors(401, 403, 404)})
+    def delete(self, request, accession, block_id):
+        dac = selectors.get_dac(accession)
+        services.check_blocker(dac, request.user)
+        services.lift_block(block=selectors.get_block(dac=dac, pk=block_id), actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

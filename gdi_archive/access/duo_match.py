@@ -16,6 +16,9 @@ use (CC) asked for on a dataset that does not allow it.
 
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from gdi_archive.catalogue.duo import MODIFIER, PERMISSION, TERMS
 
 NRES, GRU, HMB, DS, POA = "DUO:0000004", "DUO:0000042", "DUO:0000006", "DUO:0000007", "DUO:0000011"
@@ -27,24 +30,24 @@ _PARENT = {GRU: NRES, HMB: GRU, POA: GRU, DS: HMB, NRES: None}
 
 # What each condition asks of the applicant (shown to the DAC next to the code).
 CONDITIONS = {
-    "DUO:0000012": "use is limited to studies of a certain research type",
-    "DUO:0000015": "no general methods research",
-    "DUO:0000016": "genetic studies only",
-    "DUO:0000018": "not-for-profit organisations and non-commercial use only",
-    "DUO:0000019": "results must be published for the wider scientific community",
-    "DUO:0000020": "collaboration with the primary study investigators is required",
-    "DUO:0000021": "documentation of ethics (IRB/ERB) approval is required",
-    "DUO:0000022": "use is limited to a geographical region",
-    "DUO:0000024": "results may not be published before a set date",
-    "DUO:0000025": "use is approved for a limited time",
-    "DUO:0000026": "use is limited to approved users",
-    "DUO:0000027": "use is limited to the approved project",
-    "DUO:0000028": "use is limited to approved institutions",
-    "DUO:0000029": "derived or enriched data must be returned to the resource",
-    "DUO:0000043": "clinical care use is allowed",
-    "DUO:0000044": "population origins or ancestry research is not allowed",
-    "DUO:0000045": "use is limited to not-for-profit organisations",
-    "DUO:0000046": "non-commercial use only",
+    "DUO:0000012": gettext_lazy("use is limited to studies of a certain research type"),
+    "DUO:0000015": gettext_lazy("no general methods research"),
+    "DUO:0000016": gettext_lazy("genetic studies only"),
+    "DUO:0000018": gettext_lazy("not-for-profit organisations and non-commercial use only"),
+    "DUO:0000019": gettext_lazy("results must be published for the wider scientific community"),
+    "DUO:0000020": gettext_lazy("collaboration with the primary study investigators is required"),
+    "DUO:0000021": gettext_lazy("documentation of ethics (IRB/ERB) approval is required"),
+    "DUO:0000022": gettext_lazy("use is limited to a geographical region"),
+    "DUO:0000024": gettext_lazy("results may not be published before a set date"),
+    "DUO:0000025": gettext_lazy("use is approved for a limited time"),
+    "DUO:0000026": gettext_lazy("use is limited to approved users"),
+    "DUO:0000027": gettext_lazy("use is limited to the approved project"),
+    "DUO:0000028": gettext_lazy("use is limited to approved institutions"),
+    "DUO:0000029": gettext_lazy("derived or enriched data must be returned to the resource"),
+    "DUO:0000043": gettext_lazy("clinical care use is allowed"),
+    "DUO:0000044": gettext_lazy("population origins or ancestry research is not allowed"),
+    "DUO:0000045": gettext_lazy("use is limited to not-for-profit organisations"),
+    "DUO:0000046": gettext_lazy("non-commercial use only"),
 }
 
 
@@ -85,7 +88,7 @@ def check(requested, datasets) -> dict:
         issues.append(
             _issue(
                 "NoIntendedUse",
-                "The request states no intended use (a DUO data use permission such as GRU, HMB or DS).",
+                _("The request states no intended use (a DUO data use permission such as GRU, HMB or DS)."),
             )
         )
         compatible = False
@@ -95,7 +98,7 @@ def check(requested, datasets) -> dict:
             issues.append(
                 _issue(
                     "NoDatasetPermission",
-                    f"{accession} states no data use permission; check its terms by hand.",
+                    _("%(acc)s states no data use permission; check its terms by hand.") % {"acc": accession},
                     dataset=accession,
                 )
             )
@@ -104,7 +107,12 @@ def check(requested, datasets) -> dict:
             for use in uses:
                 if allowed not in _ancestors(use):
                     issues.append(
-                        _issue(use, f"{_name(use)} is not within {accession}'s {_name(allowed)}.", dataset=accession)
+                        _issue(
+                            use,
+                            _("%(use)s is not within %(acc)s's %(allowed)s.")
+                            % {"use": _name(use), "acc": accession, "allowed": _name(allowed)},
+                            dataset=accession,
+                        )
                     )
                     compatible = False
                 elif use == DS and allowed == DS and diseases:
@@ -113,7 +121,8 @@ def check(requested, datasets) -> dict:
                         issues.append(
                             _issue(
                                 DS,
-                                f"{accession} allows research on {', '.join(sorted(diseases))} only; the request names no disease.",
+                                _("%(acc)s allows research on %(diseases)s only; the request names no disease.")
+                                % {"acc": accession, "diseases": ", ".join(sorted(diseases))},
                                 dataset=accession,
                             )
                         )
@@ -122,18 +131,29 @@ def check(requested, datasets) -> dict:
                         issues.append(
                             _issue(
                                 outside[0],
-                                f"{accession} allows research on {', '.join(sorted(diseases))} only, not {', '.join(outside)}.",
+                                _("%(acc)s allows research on %(diseases)s only, not %(outside)s.")
+                                % {
+                                    "acc": accession,
+                                    "diseases": ", ".join(sorted(diseases)),
+                                    "outside": ", ".join(outside),
+                                },
                                 dataset=accession,
                             )
                         )
                         compatible = False
         if NPOA in modifiers and POA in uses:
             issues.append(
-                _issue(NPOA, f"{accession} forbids population origins or ancestry research.", dataset=accession)
+                _issue(
+                    NPOA,
+                    _("%(acc)s forbids population origins or ancestry research.") % {"acc": accession},
+                    dataset=accession,
+                )
             )
             compatible = False
         if CC in use_modifiers and CC not in modifiers and NRES not in permissions:
-            issues.append(_issue(CC, f"{accession} does not allow clinical care use.", dataset=accession))
+            issues.append(
+                _issue(CC, _("%(acc)s does not allow clinical care use.") % {"acc": accession}, dataset=accession)
+            )
             compatible = False
         for modifier in modifiers:
             if modifier == NPOA and POA in uses:

@@ -103,7 +103,7 @@ def plaintext_chunks(file: File, on_bytes=None) -> Iterator[bytes]:
     """The file's plaintext, decrypted segment by segment from the archive store."""
     from gdi_archive.crypt4gh.header import open_header
     from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, decrypt_segments
-    from gdi_archive.ingest.keys import archive_secret_keys
+    from gdi_archive.keyring.archive import archive_secret_keys
     from gdi_archive.storage import archive_store
 
     opened = open_header(bytes(file.header), archive_secret_keys())

@@ -93,94 +93,146 @@ def verify_file(
     quick: bool = False,
     on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[list[Problem], int]:
-    """The problems found with one archived file, and how many body bytes were read."""
-    name = label(file)
-    problems: list[Problem] = []
+    """The problems found with one archived file, and how many body bytes were read.
 
-    def problem(kind: str, detail: str) -> None:
-        problems.append(Problem(name, kind, detail))
+    Four steps, each adding what it finds to `found`: the catalogue row is complete, the stored
+    header opens, the object has the recorded size, and the body (and, unless `quick`, its
+    plaintext) hashes to what the catalogue says.
+    """
+    found = _Findings(label(file))
+    if not _record_complete(file, found):
+        return found.problems, 0
+    session_keys = _open_stored_header(file, secret_keys, key_ids, found) if file.header else None
+    store = archive_store()
+    if not _stored_size_matches(store, file, found):
+        return found.problems, 0
+    digests = _read_body(store, file, None if quick else session_keys, on_bytes, found)
+    if digests.complete:
+        _compare_digests(file, digests, found)
+    return found.problems, digests.bytes_read
 
+
+class _Findings:
+    """The problems found so far with one file."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.problems: list[Problem] = []
+
+    def __call__(self, kind: str, detail: str) -> None:
+        self.problems.append(Problem(self.name, kind, detail))
+
+
+def _record_complete(file: File, problem: _Findings) -> bool:
+    """Report the fields the row lacks; False when there is no location to read from."""
     missing = _missing_record(file)
     if missing:
         problem("incomplete-record", "the catalogue row lacks " + ", ".join(missing))
-        if "location" in missing:
-            return problems, 0
+    return "location" not in missing
 
-    session_keys = None
-    if file.header:
-        try:
-            opened = open_header(bytes(file.header), secret_keys)
-        except NotForOurKey:
-            problem("header-unreadable", "no archive key opens the stored header")
-        except Crypt4GHError as exc:
-            problem("header-unreadable", f"the stored header is damaged: {exc}")
-        else:
-            session_keys = opened.session_keys
-            opened_by = key_ids[opened.key_index]
-            if file.archive_key_id and file.archive_key_id != opened_by:
-                problem(
-                    "header-key-mismatch",
-                    f"the header opens with archive key {opened_by}, but the catalogue says {file.archive_key_id}",
-                )
-            if opened.edit_list is not None:
-                problem("header-edit-list", "the stored header carries an edit list; archived headers never should")
 
-    store = archive_store()
+def _open_stored_header(file: File, secret_keys: list[bytes], key_ids: list[str], problem: _Findings):
+    """The header's session keys, or None when no archive key opens it."""
+    try:
+        opened = open_header(bytes(file.header), secret_keys)
+    except NotForOurKey:
+        problem("header-unreadable", "no archive key opens the stored header")
+        return None
+    except Crypt4GHError as exc:
+        problem("header-unreadable", f"the stored header is damaged: {exc}")
+        return None
+    opened_by = key_ids[opened.key_index]
+    if file.archive_key_id and file.archive_key_id != opened_by:
+        problem(
+            "header-key-mismatch",
+            f"the header opens with archive key {opened_by}, but the catalogue says {file.archive_key_id}",
+        )
+    if opened.edit_list is not None:
+        problem("header-edit-list", "the stored header carries an edit list; archived headers never should")
+    return opened.session_keys
+
+
+def _stored_size_matches(store, file: File, problem: _Findings) -> bool:
+    """Report a size different from the catalogue's; False when the object cannot be found."""
     try:
         size = store.size(file.location)
     except ObjectNotFound:
         problem("missing-object", f"there is no object {file.location!r} in the archive store")
-        return problems, 0
+        return False
     except StorageError as exc:
         problem("storage-error", f"the archive store did not answer for {file.location!r}: {exc}")
-        return problems, 0
+        return False
     if file.stored_size is not None and size != file.stored_size:
         problem("size-mismatch", f"the stored body has {size} bytes, the catalogue says {file.stored_size}")
+    return True
 
-    body_sha = hashlib.sha256()
+
+@dataclass
+class _Digests:
+    body_sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    plain_sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    plain_md5: "hashlib._Hash" = field(default_factory=hashlib.md5)
+    plain_size: int = 0
+    decrypted: bool = False  # every segment decrypted and authenticated
+    complete: bool = True  # the whole body was read
+    bytes_read: int = 0
+
+
+def _read_body(store, file: File, session_keys, on_bytes, problem: _Findings) -> _Digests:
+    """Stream the body once: hash it and, given session keys, decrypt and hash the plaintext."""
+    digests = _Digests()
     read = [0]
-    plain_sha, plain_md5, plain_size = hashlib.sha256(), hashlib.md5(), 0
-    decrypt = not quick and session_keys is not None
     try:
-        body = _hashing(store.iter_range(file.location, 0, None, chunk_size=READ_CHUNK), body_sha, read)
+        body = _hashing(store.iter_range(file.location, 0, None, chunk_size=READ_CHUNK), digests.body_sha256, read)
         if on_bytes:
             body = _reporting(body, on_bytes)
-        if decrypt:
-            try:
-                for plain in decrypt_segments(body, session_keys):
-                    plain_sha.update(plain)
-                    plain_md5.update(plain)
-                    plain_size += len(plain)
-            except SegmentAuthenticationError as exc:
-                problem("segment-authentication", f"segment {exc.segment_index} fails authentication")
-                decrypt = False
-            except TruncatedFile as exc:
-                problem("truncated-body", str(exc))
-                decrypt = False
+        if session_keys is not None:
+            digests.decrypted = _decrypt_body(body, session_keys, digests, problem)
         for _ in body:  # quick mode, or finish hashing after a decryption failure
             pass
     except StorageError as exc:
         problem("storage-error", f"reading {file.location!r} failed after {read[0]} bytes: {exc}")
-        return problems, read[0]
+        digests.complete = False
+    digests.bytes_read = read[0]
+    return digests
 
-    if file.stored_sha256 and body_sha.hexdigest() != file.stored_sha256:
+
+def _decrypt_body(body: Iterator[bytes], session_keys, digests: _Digests, problem: _Findings) -> bool:
+    """Decrypt every segment into the plaintext digests; False (and a problem) if one fails."""
+    try:
+        for plain in decrypt_segments(body, session_keys):
+            digests.plain_sha256.update(plain)
+            digests.plain_md5.update(plain)
+            digests.plain_size += len(plain)
+    except SegmentAuthenticationError as exc:
+        problem("segment-authentication", f"segment {exc.segment_index} fails authentication")
+        return False
+    except TruncatedFile as exc:
+        problem("truncated-body", str(exc))
+        return False
+    return True
+
+
+def _compare_digests(file: File, digests: _Digests, problem: _Findings) -> None:
+    """Report every digest and size that differs from the catalogue's."""
+    body_sha = digests.body_sha256.hexdigest()
+    if file.stored_sha256 and body_sha != file.stored_sha256:
         problem(
             "body-sha256-mismatch",
-            f"the stored body hashes to {body_sha.hexdigest()}, the catalogue says {file.stored_sha256}",
+            f"the stored body hashes to {body_sha}, the catalogue says {file.stored_sha256}",
         )
-    if decrypt:
-        if file.plaintext_size is not None and plain_size != file.plaintext_size:
-            problem(
-                "plaintext-size-mismatch",
-                f"the body decrypts to {plain_size} bytes, the catalogue says {file.plaintext_size}",
-            )
-        if file.sha256 and plain_sha.hexdigest() != file.sha256:
-            problem(
-                "sha256-mismatch", f"the plaintext hashes to {plain_sha.hexdigest()}, the catalogue says {file.sha256}"
-            )
-        if file.md5 and plain_md5.hexdigest() != file.md5:
-            problem("md5-mismatch", f"the plaintext's md5 is {plain_md5.hexdigest()}, the catalogue says {file.md5}")
-    return problems, read[0]
+    if not digests.decrypted:
+        return
+    if file.plaintext_size is not None and digests.plain_size != file.plaintext_size:
+        problem(
+            "plaintext-size-mismatch",
+            f"the body decrypts to {digests.plain_size} bytes, the catalogue says {file.plaintext_size}",
+        )
+    plain_sha, plain_md5 = digests.plain_sha256.hexdigest(), digests.plain_md5.hexdigest()
+    if file.sha256 and plain_sha != file.sha256:
+        problem("sha256-mismatch", f"the plaintext hashes to {plain_sha}, the catalogue says {file.sha256}")
+    if file.md5 and plain_md5 != file.md5:
+        problem("md5-mismatch", f"the plaintext's md5 is {plain_md5}, the catalogue says {file.md5}")
 
 
 def _reporting(chunks: Iterator[bytes], on_bytes: Callable[[int], None]) -> Iterator[bytes]:

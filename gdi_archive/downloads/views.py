@@ -4,6 +4,8 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.common.serializers import validated
+
 from . import schema, selectors, services
 from .keys import client_key
 from .streaming import Piece, make_etag, served_bytes, stream_response
@@ -104,7 +106,7 @@ class ExportList(APIView):
     def post(self, request):
         from . import exports
 
-        data = request.data if isinstance(request.data, dict) else {}
+        data = validated(schema.ExportRequest, request)
         key = client_key(request, body_value=data.get("public_key") or None)
         export = exports.request_export(request=request, files=data.get("files"), dataset=data.get("dataset"), key=key)
         return Response({"id": str(export.id), "status": export.status}, status=202)
@@ -133,17 +135,22 @@ class ExportDetail(APIView):
 
 
 def export_file(request, export_id, accession):
-    """An export's copy in the outbox, through its signed link (no token: the link is the credential)."""
+    """An export's copy in the outbox, through its signed link (no token: the link is the
+    credential). The requester's grant is checked on every request; then the copy is streamed,
+    or, when the outbox is S3, the client is redirected to a presigned URL made for this request."""
+    from gdi_archive import storage
     from gdi_archive.common.errors import ArchiveError, NotFound, json_error
 
     from . import exports, signing
+    from .blocks import presigned_redirect
     from .models import Export
+    from .streaming import Unsatisfiable, parse_range
 
     try:
         fields = signing.verify(request.GET, ("export", "file"))
         if fields["export"] != str(export_id) or fields["file"] != accession:
             raise NotFound("This link is not valid.")
-        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
+        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).select_related("requester").first()
         item = (
             export.items.select_related("file").filter(file__accession=accession, done=True).first() if export else None
         )
@@ -151,6 +158,17 @@ def export_file(request, export_id, accession):
             raise NotFound("This link is not valid or has expired.")
     except ArchiveError as exc:
         return json_error(exc)
+    try:
+        wanted = parse_range(request.META.get("HTTP_RANGE"), item.size)
+    except Unsatisfiable:
+        redirect = None  # the stream answers 416
+    else:
+        start, end = wanted or (0, item.size)
+        redirect = presigned_redirect(
+            storage.outbox_store(), item.location, whole=item.size, start=start, end=end, ranged=wanted is not None
+        )
+    if redirect is not None:
+        return redirect
     pieces = [Piece(location=item.location, start=0, end=item.size, store="outbox")]
     return stream_response(
         request,

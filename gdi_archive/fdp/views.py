@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.catalogue.views import IsSteward
-from gdi_archive.common.errors import NotFound
+from gdi_archive.common.errors import NotFound, json_error
 from gdi_archive.common.schema import errors
 
 from . import graphs
@@ -23,10 +23,6 @@ FORMATS = {  # ?format= value: (rdflib format, media type)
     "rdf": ("xml", "application/rdf+xml"),
 }
 BY_MEDIA = {media: key for key, (_, media) in FORMATS.items()}
-
-
-def _error(code: str, detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail}, status=status)
 
 
 def _chosen(request) -> str | None:
@@ -61,8 +57,8 @@ def rdf_response(request, graph, *, profile: str | None = None) -> HttpResponse:
     chosen = _chosen(request)
     if chosen is None:
         if request.GET.get("format"):
-            return _error("InvalidInput", "format must be one of ttl, jsonld, rdf.", 400)
-        return _error(
+            return json_error("InvalidInput", "format must be one of ttl, jsonld, rdf.", 400)
+        return json_error(
             "NotAcceptable",
             "This record is available as text/turtle, application/ld+json and application/rdf+xml.",
             406,
@@ -94,16 +90,16 @@ def catalogs(request):
 @require_safe
 def catalog(request, catalog_id):
     if catalog_id != graphs.CATALOG_ID:
-        return _error("NotFound", f"No catalog {catalog_id}.", 404)
+        return json_error("NotFound", f"No catalog {catalog_id}.", 404)
     return rdf_response(request, graphs.catalog_graph(), profile="catalog")
 
 
 def _published(accession: str) -> Dataset | JsonResponse:
     dataset = Dataset.objects.select_related("dac").filter(accession=accession).first()
     if dataset is None or dataset.status == Dataset.Status.DRAFT:
-        return _error("NotFound", f"No dataset {accession}.", 404)
+        return json_error("NotFound", f"No dataset {accession}.", 404)
     if dataset.status == Dataset.Status.WITHDRAWN:
-        return _error("Gone", f"{accession} has been withdrawn.", 410)
+        return json_error("Gone", f"{accession} has been withdrawn.", 410)
     return dataset
 
 
@@ -123,28 +119,28 @@ def distribution(request, dist_id):
         return found
     dist = graphs.find_distribution(dist_id)
     if dist is None:
-        return _error("NotFound", f"No distribution {dist_id}.", 404)
+        return json_error("NotFound", f"No distribution {dist_id}.", 404)
     return rdf_response(request, graphs.distribution_graph(dist), profile="distribution")
 
 
 @require_safe
 def dataservice(request, service):
     if service not in graphs.SERVICES:
-        return _error("NotFound", f"No data service {service}.", 404)
+        return json_error("NotFound", f"No data service {service}.", 404)
     return rdf_response(request, graphs.dataservice_graph(service), profile="dataservice")
 
 
 @require_safe
 def profile(request, kind):
     if kind not in graphs.PROFILES:
-        return _error("NotFound", f"No profile {kind}; there are {', '.join(graphs.PROFILES)}.", 404)
+        return json_error("NotFound", f"No profile {kind}; there are {', '.join(graphs.PROFILES)}.", 404)
     return rdf_response(request, graphs.profile_graph(kind))
 
 
 @require_safe
 def profile_shacl(request, kind):
     if kind not in graphs.PROFILES:
-        return _error("NotFound", f"No profile {kind}.", 404)
+        return json_error("NotFound", f"No profile {kind}.", 404)
     return rdf_response(request, shape_files(graphs.PROFILES[kind][1]))
 
 

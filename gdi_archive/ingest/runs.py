@@ -124,8 +124,15 @@ class _Progress:
             )
 
 
+_UPLOAD_GONE = "The uploaded file is no longer in the inbox; please upload it again."
+
+
 def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
-    """The whole ingest of one file. Raises StorageUnavailable (after releasing the file) to be retried."""
+    """The whole ingest of one file. Raises StorageUnavailable (after releasing the file) to be retried.
+
+    Claim the file, load the archive keys, verify the upload into a new archive object, then
+    mark the file ready; a run that fails on the way ends in `_end_failed_run`.
+    """
     claim = claim_ingest(file_id=file_id, worker=worker or "local")
     if claim is None:
         return None
@@ -133,71 +140,22 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     archive = archive_store()
     tracker = _Progress(file_id, attempt, progress)
     if not file.inbox_location:
-        return fail_ingest(
-            file_id=file_id,
-            attempt=attempt,
-            reason="The uploaded file is no longer in the inbox; please upload it again.",
-        )
-    try:
-        keyring = archive_keyring()
-    except Exception:  # an operator's problem, not the submitter's: keep the upload for a restart
-        log.exception("ingest of file %s: the archive keys could not be loaded", file_id)
+        return fail_ingest(file_id=file_id, attempt=attempt, reason=_UPLOAD_GONE)
+    keyring = _load_keyring(file_id)
+    if keyring is None:
         return fail_ingest(
             file_id=file_id,
             attempt=attempt,
             reason="The archive's keys could not be loaded; the operators have been told.",
         )
     try:
-        with inbox_store().open(file.inbox_location) as source:
-            verified = verify_and_store(
-                source=source,
-                archive=archive,
-                archive_key=key,
-                secret_keys=[sk for sk, _ in keyring],
-                expected_sha256=file.supplied_sha256,
-                expected_md5=file.supplied_md5,
-                on_progress=tracker,
-                on_verified=tracker.verified,
-            )
-    except Superseded:
-        _delete_quietly(archive, key)
-        return None
+        verified = _verify_into_archive(file, archive=archive, key=key, keyring=keyring, tracker=tracker)
     except StorageUnavailable as exc:
         _delete_quietly(archive, key)
         release_for_retry(file_id=file_id, attempt=attempt, reason=str(exc))
         raise
-    except Crypt4GHError as exc:
-        return fail_ingest(file_id=file_id, attempt=attempt, reason=str(exc), drop_upload=True)
-    except ObjectNotFound:
-        return fail_ingest(
-            file_id=file_id,
-            attempt=attempt,
-            reason="The uploaded file is no longer in the inbox; please upload it again.",
-        )
-    except StorageFull:
-        _delete_quietly(archive, key)
-        return fail_ingest(
-            file_id=file_id,
-            attempt=attempt,
-            reason="The archive store is full; an operator must add space, then ingest the file again.",
-        )
-    except StorageError as exc:
-        log.error("ingest of file %s: storage error: %s", file_id, exc)
-        _delete_quietly(archive, key)
-        return fail_ingest(
-            file_id=file_id,
-            attempt=attempt,
-            reason="The file could not be stored in the archive; the operators have been told.",
-        )
     except Exception as exc:
-        log.exception("ingest of file %s failed unexpectedly", file_id)
-        _delete_quietly(archive, key)
-        reason = (
-            "Ingest stopped: it took longer than the time limit."
-            if type(exc).__name__ == "SoftTimeLimitExceeded"
-            else "Ingest failed because of an internal error; the operators have been told. Please try again later."
-        )
-        return fail_ingest(file_id=file_id, attempt=attempt, reason=reason)
+        return _end_failed_run(exc, file_id=file_id, attempt=attempt, archive=archive, key=key)
     try:
         return finish_ingest(
             file_id=file_id,
@@ -209,6 +167,62 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
     except Superseded:
         _delete_quietly(archive, key)
         return None
+
+
+def _load_keyring(file_id: int):
+    """The archive's (secret key, key id) pairs, or None (logged) when they cannot be loaded."""
+    try:
+        return archive_keyring()
+    except Exception:  # an operator's problem, not the submitter's: keep the upload for a restart
+        log.exception("ingest of file %s: the archive keys could not be loaded", file_id)
+        return None
+
+
+def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_Progress"):
+    """Read the upload from the inbox, check every segment, and store the body under `key`."""
+    with inbox_store().open(file.inbox_location) as source:
+        return verify_and_store(
+            source=source,
+            archive=archive,
+            archive_key=key,
+            secret_keys=[sk for sk, _ in keyring],
+            expected_sha256=file.supplied_sha256,
+            expected_md5=file.supplied_md5,
+            on_progress=tracker,
+            on_verified=tracker.verified,
+        )
+
+
+def _end_failed_run(exc: Exception, *, file_id: int, attempt: int, archive, key: str) -> File | None:
+    """What a run that raised leaves behind. Called while `exc` is being handled.
+
+    Superseded: nothing (the newer attempt owns the file). A bad Crypt4GH file: failed, upload
+    dropped. The upload gone from the inbox: failed. Anything else: failed, with a reason that
+    tells the submitter whose problem it is; the half-written archive object is deleted.
+    """
+    if isinstance(exc, Superseded):
+        _delete_quietly(archive, key)
+        return None
+    if isinstance(exc, Crypt4GHError):
+        return fail_ingest(file_id=file_id, attempt=attempt, reason=str(exc), drop_upload=True)
+    if isinstance(exc, ObjectNotFound):
+        return fail_ingest(file_id=file_id, attempt=attempt, reason=_UPLOAD_GONE)
+    reason = _failure_reason(exc, file_id)
+    _delete_quietly(archive, key)
+    return fail_ingest(file_id=file_id, attempt=attempt, reason=reason)
+
+
+def _failure_reason(exc: Exception, file_id: int) -> str:
+    """The submitter's reason for a storage or internal failure (logged for the operators)."""
+    if isinstance(exc, StorageFull):
+        return "The archive store is full; an operator must add space, then ingest the file again."
+    if isinstance(exc, StorageError):
+        log.error("ingest of file %s: storage error: %s", file_id, exc)
+        return "The file could not be stored in the archive; the operators have been told."
+    log.exception("ingest of file %s failed unexpectedly", file_id)
+    if type(exc).__name__ == "SoftTimeLimitExceeded":
+        return "Ingest stopped: it took longer than the time limit."
+    return "Ingest failed because of an internal error; the operators have been told. Please try again later."
 
 
 def finish_ingest(*, file_id: int, attempt: int, verified, location: str, archive_key_id: str) -> File:

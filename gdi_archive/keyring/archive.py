@@ -108,7 +108,8 @@ def generate_new_archive_key() -> bytes:
     return public_from_secret(_load(path))
 
 
-def _key_files() -> list[Path]:
+def key_files() -> list[Path]:
+    """The archive secret key files, newest first (configured ones, or those generated in DATA_DIR)."""
     if settings.C4GH_SECRET_KEY_FILES:
         return [Path(p) for p in settings.C4GH_SECRET_KEY_FILES]
     ensure_archive_keys()
@@ -126,7 +127,7 @@ def _load(path: Path) -> bytes:
 
 def archive_secret_keys() -> list[bytes]:
     """Every archive secret key, the current one first."""
-    keys = [_load(path) for path in _key_files()]
+    keys = [_load(path) for path in key_files()]
     if not keys:
         raise ImproperlyConfigured("There is no archive Crypt4GH key.")
     return keys

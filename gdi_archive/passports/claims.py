@@ -68,6 +68,7 @@ class VisaClaims(_Strict):
     sub: Short
     iat: Epoch
     exp: Epoch
+    nbf: Epoch | None = None
     jti: Short | None = None
     scope: Annotated[str, Field(max_length=2048)] | None = None
     ga4gh_visa_v1: VisaObject
@@ -78,6 +79,7 @@ class PassportClaims(_Strict):
     sub: Short
     iat: Epoch
     exp: Epoch
+    nbf: Epoch | None = None
     jti: Short | None = None
     aud: Short | list[Short] | None = None
     ga4gh_passport_v1: Annotated[list[Annotated[str, Field(max_length=8192)]], Field(max_length=100)]
@@ -90,6 +92,7 @@ class AccessTokenClaims(_Strict):
     sub: Short
     iat: Epoch
     exp: Epoch
+    nbf: Epoch | None = None
     scope: Annotated[str, Field(max_length=2048)] | None = None
 
 

@@ -4,7 +4,9 @@ Accepted: our own passport tokens (refused once revoked), passports from brokers
 TRUSTED_ISSUERS, and brokers' access tokens, whose visas come from the broker's userinfo
 (cached by token hash until the earliest expiry). Grants are the datasets held here that valid
 ControlledAccessGrants visas name (the dataset URL or its bare accession); for visas this
-archive issued, only while the entitlement is still live, so a revocation counts at once.
+archive issued, only while the entitlement is still live, so a revocation counts at once; for a
+broker's, only within the scope of its TRUSTED_ISSUERS entry (`grants`, `by`, `sources`), anything
+beyond it ignored and logged as a warning.
 
 A subject from a broker that no local user is linked to gets a passive local account (no
 password, linked by (iss, sub) in ExternalIdentity), so that every view can rely on a real
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 from gdi_archive.access.models import Entitlement
 from gdi_archive.accounts.models import ExternalIdentity, User
 from gdi_archive.catalogue.models import Dataset
+from gdi_archive.common.issuers import source_matches
 
 from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
@@ -57,9 +60,38 @@ def dataset_accession(value: str) -> str | None:
     return value if _ACCESSION.match(value) else None
 
 
+def out_of_scope(visa: Visa, reason: str) -> None:
+    """A broker's grant beyond what we trust it for: nothing opens, and it is logged as a warning."""
+    ignore(
+        "scope",
+        "out of scope: %s (iss=%s jti=%s value=%r by=%r source=%r)",
+        reason,
+        visa.iss,
+        visa.jti,
+        visa.value[:80],
+        (visa.by or "")[:40],
+        visa.source[:120],
+        level=logging.WARNING,
+    )
+
+
+def _scope_refusal(visa: Visa, issuer, *, accession: str, dac: str | None) -> str | None:
+    """Why a broker's ControlledAccessGrants may not open `accession` (None: it may)."""
+    if issuer is None:
+        return "issuer is no longer trusted"
+    if visa.by not in issuer.by:
+        return f"by {visa.by!r} is not accepted from this issuer (accepted: {sorted(issuer.by)})"
+    if issuer.sources is not None and not any(source_matches(visa.source, p) for p in issuer.sources):
+        return f"source {visa.source[:120]!r} is outside this issuer's sources"
+    if accession not in issuer.grant_datasets and (dac is None or dac not in issuer.grant_dacs):
+        return f"dataset {accession} (DAC {dac}) is outside this issuer's grants"
+    return None
+
+
 def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str], int | None, tuple[str, ...]]:
     """Accessions opened by the visas, the earliest expiry among the visas relied on, and
-    which visas ("iss#jti") those are."""
+    which visas ("iss#jti") those are. A broker's visa opens only what its TRUSTED_ISSUERS
+    entry grants (datasets, or datasets of DACs), with an accepted `by` and `source`."""
     own_iss = settings.BASE_URL.rstrip("/")
     wanted: dict[str, list[Visa]] = {}
     for visa in visas:
@@ -74,7 +106,7 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
         wanted.setdefault(accession, []).append(visa)
     if not wanted:
         return frozenset(), None, ()
-    held = set(Dataset.objects.filter(accession__in=list(wanted)).values_list("accession", flat=True))
+    held = dict(Dataset.objects.filter(accession__in=list(wanted)).values_list("accession", "dac__accession"))
     own_subjects = {visa.sub for group in wanted.values() for visa in group if visa.iss == own_iss}
     live = set()
     if own_subjects:
@@ -83,17 +115,28 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
             .filter(user__username__in=own_subjects, dataset__accession__in=list(held))
             .values_list("user__username", "dataset__accession")
         )
+    issuers = trusted_issuers()
     granted, earliest, evidence = set(), None, []
     for accession, group in wanted.items():
         if accession not in held:
             ignore("dataset", "dataset %s is not held here", accession)
             continue
         for visa in group:
-            if visa.iss == own_iss and (visa.sub, accession) not in live:
-                ignore(
-                    "entitlement", "entitlement of %s to %s is no longer live (jti=%s)", visa.sub, accession, visa.jti
-                )
-                continue
+            if visa.iss == own_iss:
+                if (visa.sub, accession) not in live:
+                    ignore(
+                        "entitlement",
+                        "entitlement of %s to %s is no longer live (jti=%s)",
+                        visa.sub,
+                        accession,
+                        visa.jti,
+                    )
+                    continue
+            else:
+                reason = _scope_refusal(visa, issuers.get(visa.iss), accession=accession, dac=held[accession])
+                if reason is not None:
+                    out_of_scope(visa, reason)
+                    continue
             granted.add(accession)
             earliest = visa.exp if earliest is None else min(earliest, visa.exp)
             evidence.append(f"{visa.iss}#{visa.jti or ''}")
@@ -190,7 +233,7 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         raise Refused("token is too large")
     parsed = parse(token) if "." in token else None
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
-        checked = verified_passport(token, now=now)
+        checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
         user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
         datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
         grants = Grants(
@@ -203,7 +246,7 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         return user, grants
     iss, info, token_exp, cache_key, document = _userinfo(parsed, token, now=now)
     visas, _ = check_visas(info.ga4gh_passport_v1, now=now)
-    check_identity(sub=info.sub, iss=iss, visas=visas)
+    visas = check_identity(sub=info.sub, iss=iss, visas=visas)
     datasets, earliest, evidence = grants_from_visas(visas, now=now)
     visa_exps = [v.exp for v in visas]
     until = min([s for s in [token_exp, *visa_exps] if s is not None] or [now + USERINFO_CACHE_MAX])

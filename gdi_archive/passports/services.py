@@ -18,6 +18,7 @@ from django.utils import timezone
 from joserfc import jwt
 
 from gdi_archive.access.models import Entitlement, TermsAcceptance
+from gdi_archive.access.selectors import blocked_datasets
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import InvalidInput, NotFound
 
@@ -78,7 +79,8 @@ def user_visas(
     ceiling = now + timedelta(seconds=max(settings.VISA_MAX_AGE, lifetime or 0))
     visas, datasets, earliest = [], [], ceiling
     entitlements = Entitlement.objects.live(at=now).filter(user=user).select_related("dataset__dac")
-    for entitlement in entitlements:
+    blocked = blocked_datasets(user=user)  # a DAC block: no visa for its datasets, to anyone
+    for entitlement in entitlements.exclude(dataset__accession__in=blocked):
         exp = min(entitlement.end, ceiling) if entitlement.end else ceiling
         dataset = entitlement.dataset
         visas.append(

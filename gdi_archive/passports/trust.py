@@ -17,7 +17,10 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from joserfc.jwk import ECKey, RSAKey
+
+from gdi_archive.common.issuers import DEFAULT_BY, DEFAULT_MAX_VISA_LIFETIME, parse_issuer
 
 from . import keys as own_keys
 
@@ -35,26 +38,48 @@ class Untrusted(Exception):
 
 @dataclass(frozen=True)
 class TrustedIssuer:
+    """An issuer and what we rely on it for (design.md 7, "Trust, scoped"); defaults deny."""
+
     iss: str
     jku: str
     userinfo: str | None = None
     own: bool = False
+    # What its ControlledAccessGrants may open: dataset accessions and DAC accessions.
+    grant_datasets: frozenset[str] = frozenset()
+    grant_dacs: frozenset[str] = frozenset()
+    by: frozenset[str] = frozenset(DEFAULT_BY)
+    sources: tuple[str, ...] | None = None  # accepted `source` prefixes; None = any
+    link_identities: bool = False  # may its LinkedIdentities reach this archive's own users?
+    max_visa_lifetime: int | None = DEFAULT_MAX_VISA_LIFETIME  # exp - iat of each of its visas; None = no limit
+
+
+def _scoped(entry: dict) -> TrustedIssuer:
+    return TrustedIssuer(
+        iss=entry["iss"],
+        jku=entry["jku"],
+        userinfo=entry["userinfo"],
+        grant_datasets=frozenset(entry["grants"]["datasets"]),
+        grant_dacs=frozenset(entry["grants"]["dacs"]),
+        by=frozenset(entry["by"]),
+        sources=tuple(entry["sources"]) if entry["sources"] is not None else None,
+        link_identities=entry["link_identities"],
+        max_visa_lifetime=entry["max_visa_lifetime"],
+    )
 
 
 def trusted_issuers() -> dict[str, TrustedIssuer]:
+    """Settings checked these at start-up; an entry that fails here (set at run time) is left out."""
     issuers = {}
-    for entry in settings.TRUSTED_ISSUERS:
-        if (
-            not isinstance(entry, dict)
-            or not isinstance(entry.get("iss"), str)
-            or not isinstance(entry.get("jku"), str)
-        ):
-            log.error("TRUSTED_ISSUERS entry ignored: it needs string fields iss and jku")
+    for index, entry in enumerate(settings.TRUSTED_ISSUERS):
+        try:
+            issuer = _scoped(parse_issuer(entry, index))
+        except ImproperlyConfigured as exc:
+            log.error("TRUSTED_ISSUERS entry ignored: %s", exc)
             continue
-        iss = entry["iss"].rstrip("/")
-        issuers[iss] = TrustedIssuer(iss=iss, jku=entry["jku"], userinfo=entry.get("userinfo") or None)
+        issuers[issuer.iss] = issuer
     own = settings.BASE_URL.rstrip("/")
-    issuers[own] = TrustedIssuer(iss=own, jku=own_keys.jwks_url(), own=True)
+    # The archive's own visas: trusted for everything it issued (checked against live entitlements).
+    issuers[own] = TrustedIssuer(iss=own, jku=own_keys.jwks_url(), own=True, max_visa_lifetime=None)
     return issuers
 
 

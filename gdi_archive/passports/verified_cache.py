@@ -13,8 +13,9 @@ issuer removed, a signing key withdrawn from its JWKS) counts within that time.
 What stays live on every request, after this: that our own token is known and not revoked, that
 the account is active, that the entitlements behind our own visas are still live (DAC
 revocations and blocks), and which datasets the visas open. A refused token is never cached:
-it is checked again each time. The key includes the trust settings, so changing
-TRUSTED_ISSUERS or BASE_URL never serves an answer checked under the old ones.
+it is checked again each time. The key includes the trust settings and the audiences, so
+changing TRUSTED_ISSUERS, BASE_URL or the OIDC client id never serves an answer checked under
+the old ones.
 """
 
 import hashlib
@@ -56,19 +57,19 @@ def _local_put(key: str, entry: tuple) -> None:
             _local.popitem(last=False)
 
 
-def _key(token: str) -> str:
-    trust = repr((settings.BASE_URL, settings.TRUSTED_ISSUERS, getattr(settings, "OIDC_CLIENT_ID", "")))
+def _key(token: str, audiences: set[str]) -> str:
+    trust = repr((settings.BASE_URL, settings.TRUSTED_ISSUERS, sorted(a for a in audiences if a)))
     scope = hashlib.sha256(trust.encode()).hexdigest()[:16]
     return f"passports:verified:{scope}:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def verified_passport(token: str, *, now: float | None = None) -> CheckedPassport:
-    """`check_passport(token)`, or its cached outcome while every part of it is still valid."""
+def verified_passport(token: str, *, audiences: set[str], now: float | None = None) -> CheckedPassport:
+    """`check_passport(token, audiences=...)`, or its cached outcome while every part of it is still valid."""
     now = time.time() if now is None else now
     limit = int(getattr(settings, "PASSPORT_CACHE_SECONDS", DEFAULT_SECONDS))
     if limit <= 0:
-        return check_passport(token, now=now)
-    key = _key(token)
+        return check_passport(token, audiences=audiences, now=now)
+    key = _key(token, audiences)
     local = _local_get(key, now)
     if local is not None:
         return local
@@ -78,7 +79,7 @@ def verified_passport(token: str, *, now: float | None = None) -> CheckedPasspor
         if checked_at <= now < until:
             _local_put(key, (checked_at, min(until, now + limit), checked))
             return checked
-    checked = check_passport(token, now=now)  # raises Refused: nothing is cached
+    checked = check_passport(token, audiences=audiences, now=now)  # raises Refused: nothing is cached
     until = min([checked.exp, *(visa.exp for visa in checked.visas)])
     timeout = min(int(until - now), limit)
     if timeout >= 1:

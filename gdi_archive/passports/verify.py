@@ -4,7 +4,15 @@ Two outcomes for a visa. A visa that fails a check (algorithm, signature, key, j
 identity, shape) makes the whole token unusable: `Refused`, and the client gets 401 (A.13 rule
 3, "reject any request that includes a Passport failing the checks"). A visa that is sound but
 that we have no reason to rely on (issuer not trusted, unsupported type, conditions we do not
-evaluate) is ignored and logged. Nothing here looks at the database.
+evaluate) is ignored and logged. Nothing here looks at the database, and nothing reads
+settings: the caller hands in what is needed (the audiences we answer to); the trusted
+issuers and their scope come from `trust`.
+
+Time defects refuse the token: expired, issued or asserted in the future, `nbf` in the future,
+or a visa living longer (exp - iat) than its issuer's `max_visa_lifetime`. An issuer's
+LinkedIdentities may tie its subject to one of this archive's own users only when the issuer
+has `link_identities`; otherwise the link is ignored, and an archive-signed visa that only that
+link would have tied to the passport's subject counts for nobody (it is dropped, logged).
 """
 
 import json
@@ -14,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from django.conf import settings
 from joserfc import jws
 from pydantic import ValidationError
 
@@ -103,6 +110,7 @@ def failure_label(message: str) -> str:
         ("signature", "signature"),
         ("expired", "expired"),
         ("future", "time"),
+        ("lifetime", "time"),
         ("kid", "key"),
         ("jku", "key"),
         ("JWKS", "key"),
@@ -123,9 +131,9 @@ def _count(result: str, reason: str | None = None) -> None:
             metrics.VISA_FAILURES.labels(reason=reason).inc()
 
 
-def ignore(reason: str, message: str, *args) -> None:
+def ignore(reason: str, message: str, *args, level: int = logging.INFO) -> None:
     """A sound visa we do not rely on: log why, count it, and go on without it."""
-    log.info("visa ignored: " + message, *args)
+    log.log(level, "visa ignored: " + message, *args)
     _count("ignored", reason)
 
 
@@ -153,11 +161,21 @@ def verify_signature(parsed: Parsed, issuer: TrustedIssuer) -> None:
         raise Refused("bad signature")
 
 
-def check_times(*, iat: int, exp: int, now: float, what: str) -> None:
+def check_times(*, iat: int, exp: int, now: float, what: str, nbf: int | None = None) -> None:
     if exp <= now - LEEWAY:
         raise Refused(f"{what} has expired")
     if iat > now + LEEWAY:
         raise Refused(f"{what} is issued in the future")
+    if nbf is not None and nbf > now + LEEWAY:
+        raise Refused(f"{what} is not valid before a time in the future (nbf)")
+
+
+def check_lifetime(issuer: TrustedIssuer, *, iat: int, exp: int) -> None:
+    """Every visa of an issuer lives at most its `max_visa_lifetime` (exp - iat)."""
+    if issuer.max_visa_lifetime is not None and exp - iat > issuer.max_visa_lifetime:
+        raise Refused(
+            f"visa lifetime {exp - iat}s exceeds the maximum of {issuer.max_visa_lifetime}s for issuer {issuer.iss!r}"
+        )
 
 
 def check_visa(token: str, *, now: float) -> Visa | None:
@@ -184,7 +202,8 @@ def check_visa(token: str, *, now: float) -> Visa | None:
         claims = VisaClaims.model_validate(parsed.payload)
     except ValidationError as exc:
         raise Refused(f"visa claims: {_reason(exc)}") from None
-    check_times(iat=claims.iat, exp=claims.exp, now=now, what="visa")
+    check_times(iat=claims.iat, exp=claims.exp, nbf=claims.nbf, now=now, what="visa")
+    check_lifetime(issuer, iat=claims.iat, exp=claims.exp)
     visa = claims.ga4gh_visa_v1
     if visa.asserted > now + LEEWAY:
         raise Refused("visa asserted in the future")
@@ -207,8 +226,21 @@ def check_visa(token: str, *, now: float) -> Visa | None:
     )
 
 
-def linked_identities(visas: list[Visa]) -> dict[tuple[str, str], set[tuple[str, str]]]:
-    """Edges {(sub, iss)} from LinkedIdentities visas (values percent-decoded, A.15)."""
+def _may_link(visa: Visa, other_iss: str) -> bool:
+    """A link into this archive's own users only from this archive or an issuer with link_identities."""
+    target = issuer_for(other_iss)
+    if target is None or not target.own:
+        return True
+    source = issuer_for(visa.iss)
+    return source is not None and (source.own or source.link_identities)
+
+
+def linked_identities(
+    visas: list[Visa], refused: set[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Edges {(sub, iss)} from LinkedIdentities visas (values percent-decoded, A.15). Links into
+    this archive's users from an issuer without link_identities are left out (and added to
+    `refused`)."""
     edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for visa in visas:
         if visa.type != "LinkedIdentities":
@@ -219,14 +251,33 @@ def linked_identities(visas: list[Visa]) -> dict[tuple[str, str], set[tuple[str,
             if not sep or not sub or not iss:
                 continue
             other = (unquote(sub), unquote(iss).rstrip("/"))
+            if not _may_link(visa, other[1]):
+                ignore(
+                    "link",
+                    "LinkedIdentities into this archive's user %r ignored: issuer %s may not link to local users "
+                    "(link_identities is false; jti=%s)",
+                    other[0][:60],
+                    visa.iss,
+                    visa.jti,
+                )
+                if refused is not None:
+                    refused.add(other)
+                continue
             edges.setdefault(me, set()).add(other)
             edges.setdefault(other, set()).add(me)
     return edges
 
 
-def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> None:
-    """Every visa relied on must be the passport's subject or linked to it (A.13 rule 10)."""
-    edges = linked_identities(visas)
+def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> list[Visa]:
+    """Every visa relied on must be the passport's subject or linked to it (A.13 rule 10).
+
+    The visas to rely on come back. An archive-signed visa that only a link we do not accept
+    (an issuer without link_identities) would tie to the subject is dropped: it counts only for
+    the local user it names, and the token still works for the rest. Any other unlinked visa
+    refuses the token.
+    """
+    refused: set[tuple[str, str]] = set()
+    edges = linked_identities(visas, refused)
     reached = {(sub, iss.rstrip("/"))}
     frontier = list(reached)
     while frontier:
@@ -234,13 +285,27 @@ def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> None:
             if other not in reached:
                 reached.add(other)
                 frontier.append(other)
+    kept = []
     for visa in visas:
-        if (visa.sub, visa.iss) not in reached:
+        if (visa.sub, visa.iss) in reached:
+            kept.append(visa)
+        elif (visa.sub, visa.iss) in refused:
+            ignore(
+                "link",
+                "this archive's visa for %r does not count for subject %r at %s (jti=%s)",
+                visa.sub[:60],
+                sub[:60],
+                iss,
+                visa.jti,
+            )
+        else:
             raise Refused(f"visa subject {visa.sub[:60]!r} at {visa.iss!r} is not linked to the passport's subject")
+    return kept
 
 
-def check_passport(token: str, *, now: float | None = None) -> CheckedPassport:
-    """The outer passport JWT and then every visa in it."""
+def check_passport(token: str, *, audiences: set[str], now: float | None = None) -> CheckedPassport:
+    """The outer passport JWT and then every visa in it; `aud`, when present, must name one of
+    `audiences` (this archive's base URL and OIDC client id, handed in by the caller)."""
     now = time.time() if now is None else now
     parsed = parse(token)
     if parsed.header.typ != PASSPORT_TYP:
@@ -253,14 +318,14 @@ def check_passport(token: str, *, now: float | None = None) -> CheckedPassport:
         claims = PassportClaims.model_validate(parsed.payload)
     except ValidationError as exc:
         raise Refused(f"passport claims: {_reason(exc)}") from None
-    check_times(iat=claims.iat, exp=claims.exp, now=now, what="passport")
+    check_times(iat=claims.iat, exp=claims.exp, nbf=claims.nbf, now=now, what="passport")
     if claims.aud is not None:
-        audiences = {claims.aud} if isinstance(claims.aud, str) else set(claims.aud)
-        if not audiences & {settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}:
+        named = {claims.aud} if isinstance(claims.aud, str) else set(claims.aud)
+        if not named & {a for a in audiences if a}:
             raise Refused("passport is meant for another audience")
     result = CheckedPassport(iss=issuer.iss, sub=claims.sub, exp=claims.exp, jti=claims.jti, own=issuer.own)
     result.visas, result.ignored = check_visas(claims.ga4gh_passport_v1, now=now)
-    check_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
+    result.visas = check_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
     return result
 
 
@@ -289,7 +354,7 @@ def check_access_token(parsed: Parsed, issuer: TrustedIssuer, *, now: float) -> 
         claims = AccessTokenClaims.model_validate(parsed.payload)
     except ValidationError as exc:
         raise Refused(f"access token claims: {_reason(exc)}") from None
-    check_times(iat=claims.iat, exp=claims.exp, now=now, what="access token")
+    check_times(iat=claims.iat, exp=claims.exp, nbf=claims.nbf, now=now, what="access token")
     if "ga4gh_passport_v1" in parsed.payload or "ga4gh_visa_v1" in parsed.payload:
         raise Refused("access tokens must not carry visas")
     return claims

@@ -13,6 +13,8 @@ import requests
 from tests.conftest import PASSWORD
 
 CLI = Path(sys.executable).parent / "gdi-archive"
+# The client of this tree, whichever checkout the installed (editable) one points at.
+CLIENT_SOURCE = Path(__file__).resolve().parents[2] / "client"
 
 
 class Persona:
@@ -32,6 +34,7 @@ class Persona:
             GDI_ARCHIVE_URL=self.url,
             GDI_ARCHIVE_PASSWORD=PASSWORD,
             C4GH_PASSPHRASE="client-key-passphrase",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(CLIENT_SOURCE), os.environ.get("PYTHONPATH")])),
         )
         env.update(extra)
         return env

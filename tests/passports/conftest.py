@@ -118,6 +118,7 @@ class Broker(ThreadingHTTPServer):
         iss=None,
         exp_in=3600,
         iat_shift=0,
+        extra: dict | None = None,
         **header,
     ) -> str:
         now = int(time.time())
@@ -127,6 +128,7 @@ class Broker(ThreadingHTTPServer):
             "iat": now + iat_shift,
             "exp": now + exp_in,
             "jti": str(uuid.uuid4()),
+            **(extra or {}),
             "ga4gh_visa_v1": {
                 "type": type_,
                 "asserted": now - 60,
@@ -137,7 +139,9 @@ class Broker(ThreadingHTTPServer):
         }
         return self.sign(claims, typ=VISA_TYP, **header)
 
-    def passport(self, visas: list[str], *, sub="alice@broker", exp_in=3600, iat_shift=0, iss=None, **header) -> str:
+    def passport(
+        self, visas: list[str], *, sub="alice@broker", exp_in=3600, iat_shift=0, iss=None, extra=None, **header
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": iss or self.iss,
@@ -145,6 +149,7 @@ class Broker(ThreadingHTTPServer):
             "iat": now + iat_shift,
             "exp": now + exp_in,
             "jti": str(uuid.uuid4()),
+            **(extra or {}),
             "ga4gh_passport_v1": visas,
         }
         return self.sign(claims, typ=PASSPORT_TYP, **header)
@@ -186,8 +191,9 @@ def broker():
 
 
 @pytest.fixture
-def trusted_broker(broker):
-    with override_settings(TRUSTED_ISSUERS=[broker.trust_entry()]):
+def trusted_broker(broker, dac):
+    """The broker, trusted for the datasets of the test DAC (a broker's grants are scoped)."""
+    with override_settings(TRUSTED_ISSUERS=[broker.trust_entry(grants={"dacs": [dac.accession]})]):
         yield broker
 
 
