@@ -4,10 +4,15 @@ downloads it with --parallel 1 and N, encrypted and decrypted on the fly, next t
 `requests` loop over /api/files/{acc} as the baseline. Prints MiB/s, ratios against the baseline
 and the client's peak RSS (which must not grow with the file).
 
-    .venv/bin/python bench/client.py [--mib 256] [--parallel 4]
+    .venv/bin/python bench/client.py [--mib 256] [--parallel 4] [--json]
+
+--json: the last line is {"mib", "upload_mib_per_s", "baseline_mib_per_s", "runs": {label: {"mib_per_s",
+"ratio", "peak_rss_mib"}}, "parallel_ratio"} (parallel_ratio: the encrypted --parallel N run over the
+baseline).
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -44,6 +49,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object, last")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gdi-bench-client-"))
     port = free_port()
@@ -183,6 +189,7 @@ def main():
         baseline = time.perf_counter() - started
         print(f"file: {mib:.0f} MiB; upload (encrypted, streamed): {mib / upload_seconds:.1f} MiB/s")
         print(f"baseline requests GET /api/files/{{acc}}: {mib / baseline:.1f} MiB/s")
+        runs = {}
         for label, argv in (
             ("client --parallel 1, encrypted", ["--parallel", "1", "--pk", pk, "--no-verify"]),
             (
@@ -200,7 +207,21 @@ def main():
             print(
                 f"{label}: {mib / seconds:.1f} MiB/s (x{baseline / seconds:.2f} of baseline), client peak RSS {peak_kib / 1024:.0f} MiB"
             )
+            runs[label] = {
+                "mib_per_s": round(mib / seconds, 1),
+                "ratio": round(baseline / seconds, 3),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+            }
             target.unlink()
+        if args.json:
+            figures = {
+                "mib": round(mib, 1),
+                "upload_mib_per_s": round(mib / upload_seconds, 1),
+                "baseline_mib_per_s": round(mib / baseline, 1),
+                "runs": runs,
+                "parallel_ratio": runs[f"client --parallel {args.parallel}, encrypted"]["ratio"],
+            }
+            print(json.dumps(figures))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -14,6 +14,15 @@ pipeline, entitles a user, and then, for each phase, runs `--clients` threads fo
 Prints requests/s, p50/p99 latency, errors, and the gunicorn processes' total RSS (before, peak).
 The clients run on the same machine and take CPU from the server: the figures are a floor.
 `run_load()` is also used by tests/reliability (a short run that must see zero errors).
+
+--profile FILE: py-spy (requirements-dev.txt) samples every gunicorn worker during the mix phase
+(`py-spy record --subprocesses --format raw`, collapsed stacks to FILE); the bench then prints,
+per request kind (the view the stack runs in), the share of samples spent in each of our
+functions and in the libraries below them (inclusive), the top costs of docs/performance.md.
+Profiling slows the server: take the figures from a run without it.
+
+--json: the last line is {"mix": {..., "p99_ms", "errors"}, "live": {...}, "ratio"} (and, with
+--profile, "profile": {kind: {"samples", "top": [[frame, share], ...]}}).
 """
 
 import argparse
@@ -188,6 +197,89 @@ def run_load(target: Target, *, phase: str, clients: int, seconds: float, server
     return Result(phase, clients, time.monotonic() - started, out, errors, kinds, rss_before, peak[0])
 
 
+# --- the profile ----------------------------------------------------------------------------------
+
+# The view a sampled stack runs in names the request kind.
+KIND_FRAMES = (
+    ("_ticket", "ticket"),
+    ("FileStream", "range"),
+    ("DatasetListView", "listing"),
+    # DRF authenticates in dispatch, before the view's own method: counted apart, for all kinds.
+    ("PassportAuthentication.authenticate", "authentication (all kinds)"),
+    ("WSGIHandler.__call__", "outside the views (middleware, all kinds)"),
+)
+# Library buckets, by a piece of the file path of a frame.
+LIBRARIES = (
+    ("/joserfc/", "joserfc (JWT verify)"),
+    ("/cryptography/", "cryptography (RSA)"),
+    ("/psycopg/", "psycopg (PostgreSQL round trips)"),
+    ("/django/db/", "django.db (ORM, SQL compile)"),
+    ("/django/template", "django templates"),
+    ("/rest_framework/", "DRF"),
+    ("/botocore/", "botocore (S3 calls)"),
+    ("/boto3/", "boto3"),
+    ("/urllib3/", "urllib3 (HTTP to S3)"),
+    ("/nacl/", "PyNaCl (Crypt4GH)"),
+    ("/crypt4gh/", "crypt4gh"),
+    ("/pydantic", "pydantic"),
+    ("/logging/", "logging"),
+    ("/json/", "json"),
+    ("/gunicorn/", "gunicorn"),
+    ("/redis/", "redis (cache)"),
+    ("/prometheus_client/", "prometheus_client"),
+)
+
+
+def _frame_name(frame: str) -> tuple[str, str]:
+    """py-spy raw frame `function (path:line)` -> (function, path)."""
+    name, _, rest = frame.partition(" (")
+    file = rest.rsplit(":", 1)[0]
+    return name, file if file.startswith("/") else "/" + file  # py-spy shortens site-packages paths
+
+
+def summarise_profile(path: Path, top: int = 14) -> dict:
+    """Per request kind: samples, and the inclusive share of our functions and library buckets."""
+    kinds: dict[str, dict] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        kind = next((k for marker, k in KIND_FRAMES if any(marker in f for f in frames)), None)
+        if kind is None:
+            continue  # idle threads, the master, other work
+        entry = kinds.setdefault(kind, {"samples": 0, "frames": {}})
+        entry["samples"] += int(count)
+        seen = set()
+        for frame in frames:
+            name, file = _frame_name(frame)
+            label = None
+            if "/gdi_archive/" in file:
+                label = f"{file.split('/gdi_archive/', 1)[1].removesuffix('.py').replace('/', '.')}.{name}"
+            else:
+                label = next((bucket for piece, bucket in LIBRARIES if piece in file), None)
+            if label and label not in seen:
+                seen.add(label)
+                entry["frames"][label] = entry["frames"].get(label, 0) + int(count)
+    out = {}
+    for kind, entry in sorted(kinds.items()):
+        ranked = sorted(entry["frames"].items(), key=lambda item: -item[1])
+        # Frames on every sample of the kind (the view itself, the middleware) say nothing.
+        ranked = [(label, n) for label, n in ranked if n < entry["samples"] * 0.995][:top]
+        out[kind] = {
+            "samples": entry["samples"],
+            "top": [[label, round(n / entry["samples"], 3)] for label, n in ranked],
+        }
+    return out
+
+
+def print_profile(profile: dict) -> None:
+    for kind, entry in profile.items():
+        print(f"profile {kind}: {entry['samples']} samples; inclusive share of the request's samples")
+        for label, share in entry["top"]:
+            print(f"    {share * 100:5.1f}%  {label}")
+
+
 # --- the stack ------------------------------------------------------------------------------------
 
 
@@ -238,7 +330,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object, last")
+    parser.add_argument("--profile", help="py-spy collapsed stacks of the mix phase to this file, and a summary")
+    parser.add_argument("--rate", type=int, default=97, help="py-spy samples per second (with --profile)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
@@ -274,10 +368,36 @@ def main() -> None:
         cores = os.cpu_count()
         print(f"gunicorn on {stack.url}: deploy/gunicorn.conf.py defaults, {cores} cores shared with the clients")
         run_load(target, phase="mix", clients=10, seconds=3, server_pgid=pgid)  # warm up caches and connections
-        results = [
-            run_load(target, phase=phase, clients=args.clients, seconds=args.seconds, server_pgid=pgid)
-            for phase in ("mix", "live")
-        ]
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(pgid),
+                    "--subprocesses",
+                    "--nonblocking",
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(int(args.seconds)),
+                    "--format",
+                    "raw",
+                    "--output",
+                    args.profile,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)
+        results = [run_load(target, phase="mix", clients=args.clients, seconds=args.seconds, server_pgid=pgid)]
+        profile = None
+        if profiler is not None:
+            profiler.wait(timeout=args.seconds + 120)
+            profile = summarise_profile(Path(args.profile))
+            print_profile(profile)
+        results.append(run_load(target, phase="live", clients=args.clients, seconds=args.seconds, server_pgid=pgid))
         for result in results:
             s = result.summary()
             print(
@@ -291,11 +411,10 @@ def main() -> None:
             f"ratio mix/live: {mix.rate / live.rate:.2f} (the cost of authorisation, re-encryption and storage reads)"
         )
         if args.json:
-            print(
-                json.dumps(
-                    {"mix": mix.summary(), "live": live.summary(), "ratio": round(mix.rate / live.rate, 3)}, indent=2
-                )
-            )
+            figures = {"mix": mix.summary(), "live": live.summary(), "ratio": round(mix.rate / live.rate, 3)}
+            if profile is not None:
+                figures["profile"] = profile
+            print(json.dumps(figures))
     finally:
         if stack is not None:
             stack.down()

@@ -261,6 +261,9 @@ if PRODUCTION:
 TRUSTED_ISSUERS = parse_trusted_issuers(env_json("TRUSTED_ISSUERS", []))
 PASSPORT_TOKEN_MAX_AGE = env_int("PASSPORT_TOKEN_MAX_AGE", 3600, minimum=60)
 VISA_MAX_AGE = env_int("VISA_MAX_AGE", 3600, minimum=60)
+# A verified passport's claims are reused (by token hash) until its earliest exp, at most this
+# long; revocations and entitlements are still checked on every request (passports/verified_cache.py).
+PASSPORT_CACHE_SECONDS = env_int("PASSPORT_CACHE_SECONDS", 300, minimum=0)
 
 # --- 9. API: REST framework and the OpenAPI schema ------------------------------------------------
 REST_FRAMEWORK = {

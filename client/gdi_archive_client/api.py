@@ -3,7 +3,7 @@
 import json
 import os
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -104,10 +104,23 @@ class Archive:
     def json(self, method: str, path: str, **kwargs):
         return self.request(method, path, **kwargs).json()
 
+    def listing(self, path: str) -> list:
+        """Every row of a listing: the archive sends pages (a JSON array each) and the next one's
+        cursor in `Link: <...>; rel="next"`; its query is followed on our own URL and path."""
+        rows: list = []
+        url = path
+        while True:
+            response = self.request("GET", url)
+            rows.extend(response.json())
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return rows
+            url = path.split("?", 1)[0] + "?" + urlsplit(following).query
+
     def find_file(self, accession: str) -> dict | None:
         """The catalogue entry (name, size, sha256, format) of a file I may read, or None."""
-        for dataset in self.json("GET", "/api/datasets"):
-            for entry in self.json("GET", f"/api/datasets/{quote(dataset['accession'], safe='')}/files"):
+        for dataset in self.listing("/api/datasets"):
+            for entry in self.listing(f"/api/datasets/{quote(dataset['accession'], safe='')}/files"):
                 if entry.get("accession") == accession:
                     return entry
         return None

@@ -122,7 +122,7 @@ def device_flow(*, issuer: str | None, client_id: str | None, scope: str) -> str
 
 
 def cmd_datasets(args) -> int:
-    rows = Archive().json("GET", "/api/datasets")
+    rows = Archive().listing("/api/datasets")
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -385,7 +385,7 @@ def cmd_upload(args) -> int:
 
 
 def cmd_inbox(args) -> int:
-    rows = Archive().json("GET", "/api/inbox")
+    rows = Archive().listing("/api/inbox")
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -98,6 +98,8 @@ class AccessRequestAdmin(DACScopedAdmin):
     list_display = ["id", "title", "applicant", "dac", "status", "submitted_at", "decided_at"]
     list_display_links = ["id", "title"]
     list_filter = ["status", ("dac", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["applicant", "dac"]
+    show_full_result_count = False  # no second COUNT(*) over every request for "N total"
     search_fields = ["title", "applicant__username", "applicant__email", "institution", "datasets__accession"]
     fields = [
         "applicant_details",

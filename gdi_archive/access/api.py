@@ -4,6 +4,7 @@ Who may see an object is settled by the selectors (404 otherwise); who may act o
 services (403 for a persona who sees it but may not decide, 409 for a state that does not allow it).
 """
 
+from django.db.models import Prefetch
 from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -11,6 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
 
@@ -54,15 +56,29 @@ def _answer(req, code=status.HTTP_200_OK, request=None):
 
 class AccessRequestList(APIView):
     @extend_schema(
-        operation_id="access_requests_list", responses={200: AccessRequestSerializer(many=True), **errors(401)}
+        operation_id="access_requests_list",
+        responses={200: AccessRequestSerializer(many=True), **errors(400, 401)},
+        parameters=PAGE_PARAMETERS,
     )
     def get(self, request):
         reqs = (
             AccessRequest.objects.visible_to(request.user)
             .select_related("dac", "applicant")
-            .prefetch_related("datasets")
+            .prefetch_related(
+                "datasets",
+                "attachments",
+                Prefetch(
+                    "entitlements",
+                    queryset=Entitlement.objects.select_related("dataset", "user", "granted_by", "revoked_by"),
+                ),
+            )
         )
-        return Response([AccessRequestSerializer(r, context={"request": request}).data for r in reqs])
+        return paged_response(
+            request,
+            reqs,
+            ("-created_at", "-id"),
+            lambda rows: [AccessRequestSerializer(r, context={"request": request}).data for r in rows],
+        )
 
     @extend_schema(
         operation_id="access_requests_create",
@@ -135,12 +151,14 @@ def action_view(action: str):
 
 
 class EntitlementList(APIView):
-    @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(401)})
+    @extend_schema(responses={200: EntitlementSerializer(many=True), **errors(400, 401)}, parameters=PAGE_PARAMETERS)
     def get(self, request):
         ents = Entitlement.objects.visible_to(request.user).select_related(
             "dataset", "user", "granted_by", "revoked_by"
         )
-        return Response(EntitlementSerializer(ents, many=True).data)
+        return paged_response(
+            request, ents, ("-granted_at", "-id"), lambda rows: EntitlementSerializer(rows, many=True).data
+        )
 
 
 class EntitlementRevoke(APIView):

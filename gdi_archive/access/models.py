@@ -55,7 +55,9 @@ class Entitlement(models.Model):
     objects = EntitlementQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-granted_at"]
+        ordering = ["-granted_at", "-id"]
+        # The keyset order of GET /api/entitlements.
+        indexes = [models.Index(fields=["-granted_at", "-id"], name="entitlement_keyset")]
 
     def __str__(self):
         return f"{self.user} → {self.dataset.accession} ({self.status})"
@@ -124,6 +126,11 @@ class AccessRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The keyset order of GET /api/access-requests; with the DAC first, the admin's list of a committee's requests.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="accessrequest_keyset"),
+            models.Index(fields=["dac", "-created_at", "-id"], name="accessrequest_dac_keyset"),
+        ]
         verbose_name = _("access request")
         verbose_name_plural = _("access requests")
 

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.common.errors import NotFound
 from gdi_archive.common.grants import granted_datasets
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
 
@@ -58,9 +59,14 @@ def _dataset(accession: str) -> Dataset:
 class DACListView(APIView):
     permission_classes = [IsAuthenticated, IsSteward]
 
-    @extend_schema(responses={200: DACOut(many=True), **errors(401, 403)}, summary="All DACs (stewards)")
+    @extend_schema(
+        responses={200: DACOut(many=True), **errors(400, 401, 403)},
+        parameters=PAGE_PARAMETERS,
+        summary="All DACs (stewards)",
+    )
     def get(self, request):
-        return Response(DACOut(DAC.objects.prefetch_related("members"), many=True).data)
+        dacs = DAC.objects.prefetch_related("members")
+        return paged_response(request, dacs, ("id",), lambda rows: DACOut(rows, many=True).data)
 
     @extend_schema(
         request=DACInput, responses={201: DACOut, **errors(400, 401, 403, 409)}, summary="Create a DAC (stewards)"
@@ -130,9 +136,14 @@ class DACMembersView(APIView):
 
 
 class DatasetListView(StewardOnWrite):
-    @extend_schema(responses={200: DatasetSummaryOut(many=True), **errors(401)}, summary="Datasets the token grants")
+    @extend_schema(
+        responses={200: DatasetSummaryOut(many=True), **errors(400, 401)},
+        parameters=PAGE_PARAMETERS,
+        summary="Datasets the token grants",
+    )
     def get(self, request):
-        return Response(DatasetSummaryOut(selectors.datasets_for(granted_datasets(request)), many=True).data)
+        datasets = selectors.datasets_for(granted_datasets(request))
+        return paged_response(request, datasets, ("accession",), lambda rows: DatasetSummaryOut(rows, many=True).data)
 
     @extend_schema(
         request=DatasetInput,
@@ -146,9 +157,14 @@ class DatasetListView(StewardOnWrite):
 
 
 class DatasetFilesView(StewardOnWrite):
-    @extend_schema(responses={200: FileOut(many=True), **errors(401, 404)}, summary="Files of a granted dataset")
+    @extend_schema(
+        responses={200: FileOut(many=True), **errors(400, 401, 404)},
+        parameters=PAGE_PARAMETERS,
+        summary="Files of a granted dataset",
+    )
     def get(self, request, accession):
-        return Response(FileOut(selectors.files_for_dataset(granted_datasets(request), accession), many=True).data)
+        files = selectors.files_for_dataset(granted_datasets(request), accession)
+        return paged_response(request, files, ("accession",), lambda rows: FileOut(rows, many=True).data)
 
     @extend_schema(
         request=FilesInput,

@@ -7,7 +7,8 @@ the client, plus an edit list for a range) followed by stored segments, unchange
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import connection
+from django.utils import timezone
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import File
@@ -51,13 +52,21 @@ def served_header(*, file: File, key: ClientKey, span: str, edit_list=None) -> b
     stored = ServedHeader.objects.filter(**lookup).values_list("header", flat=True).first()
     if stored is not None:
         return bytes(stored)
-    header = _make_header(file, key, edit_list)
-    try:
-        with transaction.atomic():
-            ServedHeader.objects.create(header=header, **lookup)
-    except IntegrityError:  # another request made it first: use theirs
-        return bytes(ServedHeader.objects.filter(**lookup).values_list("header", flat=True).get())
-    return header
+    return _keep_first(file=file, key_fingerprint=key.fingerprint, span=span, header=_make_header(file, key, edit_list))
+
+
+def _keep_first(*, file: File, key_fingerprint: str, span: str, header: bytes) -> bytes:
+    """Store `header` unless another request stored one for the same (file, key, span) first,
+    and answer the stored bytes either way: one statement (INSERT ... ON CONFLICT ... RETURNING,
+    PostgreSQL and SQLite >= 3.35), no savepoint, no second SELECT after a lost race."""
+    table = connection.ops.quote_name(ServedHeader._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (file_id, key_fingerprint, span, header, created_at) VALUES (%s, %s, %s, %s, %s) "
+            f"ON CONFLICT (file_id, key_fingerprint, span) DO UPDATE SET header = {table}.header RETURNING header",
+            [file.pk, key_fingerprint, span, header, timezone.now()],
+        )
+        return bytes(cursor.fetchone()[0])
 
 
 def fresh_header(*, file: File, key: ClientKey, edit_list=None) -> bytes:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from gdi_archive.common import queues
 from gdi_archive.common.errors import NotFound, RequestTimeout, json_error
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
 from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
 from gdi_archive.keyring.archive import current_public_key
@@ -69,12 +70,17 @@ def _content_length(request) -> int | None:
 class InboxListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: InboxEntryOut(many=True), **errors(401)})
+    @extend_schema(responses={200: InboxEntryOut(many=True), **errors(400, 401)}, parameters=PAGE_PARAMETERS)
     def get(self, request):
         """My uploads and how their ingestion is going."""
         waiting = queues.queue_of(INGEST_TASK) in queues.unconsumed()
-        entries = InboxEntryOut(services.inbox_entries(request.user), many=True, context={"ingest_unconsumed": waiting})
-        return Response(entries.data)
+        entries = services.inbox_entries(request.user)
+        return paged_response(
+            request,
+            entries,
+            ("id",),
+            lambda rows: InboxEntryOut(rows, many=True, context={"ingest_unconsumed": waiting}).data,
+        )
 
 
 class InboxUploadView(APIView):

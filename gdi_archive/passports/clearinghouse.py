@@ -34,6 +34,7 @@ from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
+from .verified_cache import verified_passport
 from .verify import (
     MAX_TOKEN_LENGTH,
     Parsed,
@@ -41,7 +42,6 @@ from .verify import (
     Visa,
     check_access_token,
     check_identity,
-    check_passport,
     check_visas,
     ignore,
     parse,
@@ -245,7 +245,7 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         raise Refused("token is too large")
     parsed = parse(token) if "." in token else None
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
-        checked = check_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
+        checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
         if checked.own:
             user = _own_passport_user(checked)
             datasets, earliest, evidence = own_token_grants(user, jti=checked.jti, now=now)
