@@ -520,12 +520,15 @@ def revoke_entitlement(*, entitlement: Entitlement, member, reason: str = "", re
     return ent
 
 
-def _on_commit_withdrawn(*, user, datasets: list[str], reason: str) -> None:
-    """Tell the apps above (downloads) after commit that `user` lost access to `datasets`."""
+def _on_commit_withdrawn(*, user, datasets: list[str], reason: str, keys=()) -> None:
+    """Tell the apps above (downloads) after commit that `user` (or the external identities
+    `keys`, `selectors.identity_key`) lost access to `datasets`."""
     from .signals import access_withdrawn
 
     transaction.on_commit(
-        lambda: access_withdrawn.send(sender=Entitlement, user=user, datasets=list(datasets), reason=reason)
+        lambda: access_withdrawn.send(
+            sender=Entitlement, user=user, datasets=list(datasets), reason=reason, keys=list(keys)
+        )
     )
 
 
@@ -796,10 +799,11 @@ def block_person(
     )
     affected = [user] if user is not None else [link.user for link in _external_identities(iss=iss, sub=sub)]
     datasets = list(dac.datasets.values_list("accession", flat=True))
+    why = _("The DAC blocked access: %(reason)s") % {"reason": reason}
     for person in affected:
-        _on_commit_withdrawn(
-            user=person, datasets=datasets, reason=_("The DAC blocked access: %(reason)s") % {"reason": reason}
-        )
+        _on_commit_withdrawn(user=person, datasets=datasets, reason=why)
+    if iss:  # exports made through a token that linked this identity, whoever asked
+        _on_commit_withdrawn(user=None, datasets=datasets, reason=why, keys=[selectors.identity_key(iss, sub)])
     return block
 
 

@@ -19,6 +19,9 @@ class Grants:
     expires_at: datetime | None = None
     # The visas the grants rest on, as "iss#jti" (for the audit trail of a download).
     evidence: tuple[str, ...] = ()
+    # Everyone the token speaks for, as (iss, sub): its subject and the identities linked to it
+    # (a local user as (BASE_URL, username)). A DAC block of any of them stops the token.
+    identities: frozenset[tuple[str, str]] = frozenset()
 
 
 def granted_datasets(request) -> frozenset[str]:
@@ -43,12 +46,29 @@ def _blocked(request) -> frozenset[str]:
     """A DAC block overrides every grant for that DAC's datasets, ours and brokers' alike."""
     from gdi_archive.access.selectors import blocked_datasets
 
+    return blocked_datasets(user=request_user(request), identities=request_identities(request))
+
+
+def request_user(request):
     user = getattr(request, "user", None)
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def request_identities(request) -> frozenset[tuple[str, str]]:
+    """(iss, sub) of everyone this request speaks for: the token's subject and its linked
+    identities, or those the identity provider's visas named at sign-in."""
     grants = getattr(request, "auth", None)
-    return blocked_datasets(
-        user=user if getattr(user, "is_authenticated", False) else None,
-        iss=getattr(grants, "issuer", "") if isinstance(grants, Grants) else "",
-        sub=getattr(grants, "subject", "") if isinstance(grants, Grants) else "",
+    if isinstance(grants, Grants):
+        return frozenset(grants.identities) | {(grants.issuer, grants.subject)}
+    session = getattr(request, "session", None)
+    held = session.get("passport_grants") if session is not None else None
+    found = held.get("identities") if isinstance(held, dict) else None
+    if not isinstance(found, list):
+        return frozenset()
+    return frozenset(
+        (pair[0], pair[1])
+        for pair in found
+        if isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
     )
 
 
