@@ -13,7 +13,7 @@ does must reach that passport, and every link it made, too.
 
 import base64
 import threading
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.test import TestCase, override_settings
@@ -324,3 +324,196 @@ def test_a_blocked_person_gets_no_visas_and_no_beacon_records(
     assert body["meta"]["returnedGranularity"] != "record", body["meta"]
     assert all(not rs.get("results") for rs in body.get("response", {}).get("resultSets", [])), body
     assert client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"] == []
+
+
+# --- tokenless links: tampering, expiry, account state --------------------------------------------
+
+
+def _forge(url: str, **changes) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    query.update({k: str(v) for k, v in changes.items()})
+    return parts._replace(query="&".join(f"{k}={v}" for k, v in query.items())).geturl()
+
+
+def test_a_changed_link_fails_its_signature_with_a_json_404(store, trusted, world, applicant, other_applicant):
+    a, _ = trusted
+    links = _tokenless_links(bearer(APIClient(), linked_passport(a, world)), world)
+    body = links["body"]
+    other = store_ready_file(submitter=applicant, path=world["keys"].pk_path)
+    for changes in (
+        {"user": other_applicant.pk},
+        {"people": str(other_applicant.pk)},
+        {"ids": ""},
+        {"range": "0-999999999"},
+        {"file": other.accession},
+        {"expires": "9999999999"},
+        {"signature": "0" * 64},
+    ):
+        status, data, presigned = fetch(_forge(body["url"], **changes), body["headers"])
+        assert status == 404 and b'"error"' in data and not presigned, changes
+    for changes in (
+        {"export": "0" * 32},
+        {"file": other.accession},
+        {"expires": "9999999999"},
+        {"signature": "0" * 64},
+    ):
+        status, data, _ = fetch(_forge(links["export"], **changes))
+        assert status == 404 and b'"error"' in data, changes
+    # The export link of one file does not open another file of the same export path.
+    status, data, _ = fetch(links["export"].replace(world["file"].accession, other.accession))
+    assert status == 404 and b'"error"' in data
+
+
+def test_an_expired_link_is_a_json_404(trusted, world, settings, monkeypatch):
+    import time as real_time
+
+    a, _ = trusted
+    links = _tokenless_links(bearer(APIClient(), linked_passport(a, world)), world)
+    later = real_time.time() + 10 * 24 * 3600
+    monkeypatch.setattr("gdi_archive.downloads.signing.time.time", lambda: later)
+    for url, headers in ((links["drs"], {}), (links["body"]["url"], links["body"]["headers"]), (links["export"], {})):
+        status, data, _ = fetch(url, headers)
+        assert status == 404 and b'"error"' in data, (url, status, data[:200])
+
+
+def test_a_link_lives_no_longer_than_the_visas_it_rests_on(trusted, world, dac, settings):
+    """A link resting on a broker's visa (not an entitlement here) ends with that visa."""
+    _, b = trusted
+    settings.SIGNED_URL_TTL = 3600
+    visa = b.visa(sub="y", value=world["dataset"].url, exp_in=90)
+    client = bearer(APIClient(), b.passport([visa], sub="y"))
+    ticket = client.get(f"/htsget/reads/{world['file'].accession}", {"encryptionScheme": "C4GH"}, **world["key"])
+    assert ticket.status_code == 200, ticket.content
+    import time
+
+    expires = int(parse_qs(urlsplit(ticket.json()["htsget"]["urls"][1]["url"]).query)["expires"][0])
+    assert expires <= time.time() + 91
+
+
+def test_a_token_that_grants_nothing_makes_no_link(trusted, world, other_applicant):
+    """Bob (no grant) gets no ticket, no DRS URL and no export for alice's file: nothing to mint."""
+    from tests.reliability.conftest import bearer_client
+
+    bob = bearer_client(other_applicant)
+    acc, key = world["file"].accession, world["key"]
+    assert bob.get(f"/ga4gh/drs/v1/objects/{acc}/access/c4gh", **key).status_code == 404
+    assert bob.get(f"/htsget/reads/{acc}", {"encryptionScheme": "C4GH"}, **key).status_code == 404
+    assert bob.post("/api/exports", {"files": [acc]}, content_type="application/json", **key).status_code == 404
+    anonymous = APIClient()
+    assert anonymous.get(f"/htsget/reads/{acc}", {"encryptionScheme": "C4GH"}, **key).status_code == 401
+
+
+# --- scope ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scoped_b(brokers, dac):
+    """B alone, trusted for the DAC's datasets from REMS's DAC path only."""
+    _, b = brokers
+    with override_settings(
+        TRUSTED_ISSUERS=[b.trust_entry(grants={"dacs": [dac.accession]}, sources=["https://rems.example/dac"])]
+    ):
+        yield b
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://rems.example/dac/%2e%2e%2fevil",  # an encoded slash: decoded, it climbs out
+        "https://rems.example/dac/%2E%2E%2Fevil",
+        "https://rems.example/dac/..%5cevil",
+        "https://rems.example/dac%2f1",  # not a whole segment unless decoded
+        "https://rems.example./dac",  # trailing dot host
+        "https://rems.example:443/dac",
+        "https://rems.example:8443/dac",
+        "http://rems.example/dac",
+        "HTTPS://rems.example/dac/1",
+        "https://user@rems.example/dac",
+        "https://rems.example@evil.example/dac",
+        "https://rems.example/dac#frag",
+        "https://rems.example/dac-evil",
+        "//rems.example/dac",
+        "",
+    ],
+)
+def test_sources_prefix_tricks_open_nothing(api, scoped_b, world, source):
+    token = scoped_b.passport([scoped_b.visa(sub="y", value=world["dataset"].url, source=source)], sub="y")
+    assert granted(bearer(api, token)) == []
+
+
+def test_grants_dacs_open_only_released_datasets_of_that_dac(api, scoped_b, world, dac, other_dac):
+    from tests.passports.conftest import make_dataset
+
+    draft = make_dataset(dac, title="Draft", status="draft")
+    withdrawn = make_dataset(dac, title="Withdrawn", status="withdrawn")
+    foreign = make_dataset(other_dac, title="Elsewhere")
+    visas = [
+        scoped_b.visa(sub="y", value=d.url, source="https://rems.example/dac/1")
+        for d in (world["dataset"], draft, withdrawn, foreign)
+    ]
+    client = bearer(api, scoped_b.passport(visas, sub="y"))
+    assert granted(client) == [world["dataset"].accession]
+    for acc in (draft.accession, withdrawn.accession, foreign.accession):
+        assert client.get(f"/api/datasets/{acc}/files").status_code == 404
+
+
+def test_a_controlled_access_grant_without_by_opens_nothing(api, brokers, dac, world):
+    _, b = brokers
+    with override_settings(TRUSTED_ISSUERS=[b.trust_entry(grants={"dacs": [dac.accession]}, by=["dac", "self"])]):
+        for by in (None, ""):
+            visa = b.visa(sub="y", value=world["dataset"].url, by=by)
+            response = bearer(APIClient(), b.passport([visa], sub="y")).get("/api/datasets")
+            assert response.status_code in (200, 401), response.content
+            assert response.status_code == 401 or response.json() == [], by
+        import time
+
+        from tests.passports.conftest import VISA_TYP
+
+        now = int(time.time())
+        no_by = {"type": "ControlledAccessGrants", "asserted": now - 60, "value": world["dataset"].url, "source": b.url}
+        claims = {"iss": b.iss, "sub": "y", "iat": now, "exp": now + 600, "jti": "no-by", "ga4gh_visa_v1": no_by}
+        visa = b.sign(claims, typ=VISA_TYP)  # no "by" key at all
+        response = bearer(APIClient(), b.passport([visa], sub="y")).get("/api/datasets")
+        assert response.status_code == 401 or response.json() == [], response.content
+
+
+def test_huge_passports_are_refused_quickly_with_a_4xx(api, scoped_b, world):
+    import time
+
+    many = [
+        scoped_b.visa(sub="y", value=f"http://testserver/datasets/GDID{n:011d}", source="https://rems.example/dac")
+        for n in range(40)
+    ]
+    for token in (
+        scoped_b.passport(many, sub="y"),  # as many visas as fit
+        scoped_b.passport(many * 2, sub="y"),  # over the size limit
+        "a" * (2 * 1024 * 1024),  # two megabytes of nothing
+        scoped_b.passport(many[:1], sub="y") + "." + "A" * 40000,
+    ):
+        started = time.monotonic()
+        response = bearer(APIClient(), token).get("/api/datasets")
+        assert response.status_code in (200, 400, 401, 413), response.status_code
+        if response.status_code == 200:
+            assert response.json() == []
+        else:
+            assert response.json()["error"]
+        assert time.monotonic() - started < 5
+
+
+# --- our own tokens ---------------------------------------------------------------------------------
+
+
+def test_our_own_token_follows_live_entitlements_and_obeys_blocks(world, applicant, dac, dac_member):
+    from tests.reliability.conftest import bearer_client
+
+    token = bearer_client(applicant)
+    assert granted(token) == [world["dataset"].accession]
+    made = block(dac_member, dac, user="alice")
+    assert granted(token) == []
+    assert token.get(f"/api/files/{world['file'].accession}", **world["key"]).status_code == 404
+    client_for(dac_member).delete(f"/api/dacs/{dac.accession}/blocks/{made['id']}")
+    assert granted(token) == [world["dataset"].accession]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client_for(dac_member).post(f"/api/entitlements/{world['entitlement'].pk}/revoke", {}, format="json")
+    assert granted(token) == []
