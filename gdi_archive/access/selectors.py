@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from gdi_archive.accounts.models import ExternalIdentity
@@ -97,21 +96,25 @@ def identity_key(iss: str, sub: str) -> str:
 @dataclass(frozen=True)
 class Person:
     """Everyone a request, a link or an export speaks for: local users (by pk) and external
-    identities (by `identity_key`)."""
+    identities (by `identity_key`). `entitled` are the local users whose entitlements may count
+    for it: the request's own user and the users its token was tied to by this archive's or a
+    link_identities issuer's links, never one reached only through ExternalIdentity rows."""
 
     users: frozenset[int] = frozenset()
     keys: frozenset[str] = frozenset()
+    entitled: frozenset[int] = frozenset()
 
 
 def person(*, user=None, identities=(), users=(), keys=()) -> Person:
     """Close a person over the links we hold: identities of this archive are its users;
     an external identity linked to a local user (ExternalIdentity) brings that user, and every
     local user brings the external identities linked to them. So blocking a local user blocks
-    their linked external identities, and blocking an (iss, sub) blocks the user it is linked to."""
+    their linked external identities, and blocking an (iss, sub) blocks the user it is linked to.
+    `users` are entitled users (as `Person.entitled` stored them), `keys` identity keys."""
     own = settings.BASE_URL.rstrip("/")
-    user_ids = {int(u) for u in users if u}
+    entitled = {int(u) for u in users if u}
     if getattr(user, "pk", None):
-        user_ids.add(user.pk)
+        entitled.add(user.pk)
     names, pairs = set(), set()
     for iss, sub in identities:
         iss = (iss or "").rstrip("/")
@@ -122,7 +125,8 @@ def person(*, user=None, identities=(), users=(), keys=()) -> Person:
         else:
             pairs.add((iss, sub))
     if names:
-        user_ids |= set(get_user_model().objects.filter(username__in=names).values_list("pk", flat=True))
+        entitled |= set(get_user_model().objects.filter(username__in=names).values_list("pk", flat=True))
+    user_ids = set(entitled)
     if pairs:
         rows = ExternalIdentity.objects.filter(subject__in={sub for _, sub in pairs}).values_list(
             "issuer", "subject", "user_id"
@@ -130,18 +134,31 @@ def person(*, user=None, identities=(), users=(), keys=()) -> Person:
         user_ids |= {uid for iss, sub, uid in rows if (iss, sub) in pairs}
     linked = ExternalIdentity.objects.filter(user_id__in=user_ids).values_list("issuer", "subject") if user_ids else []
     found = {identity_key(iss, sub) for iss, sub in (*pairs, *linked)}
-    return Person(users=frozenset(user_ids), keys=frozenset(found | {k for k in keys if k}))
+    return Person(
+        users=frozenset(user_ids), keys=frozenset(found | {k for k in keys if k}), entitled=frozenset(entitled)
+    )
 
 
 def blocked_for(who: Person) -> frozenset[str]:
-    """Accessions of the datasets whose DAC blocks any of `who` now (empty when none)."""
+    """Accessions of the datasets whose DAC blocks any of `who` now (empty when none). A block of
+    a local user also matches any external identity linked to that user."""
     if not who.users and not who.keys:
         return frozenset()
-    standing = DACBlock.objects.filter(lifted_at__isnull=True).filter(Q(user_id__in=who.users) | ~Q(issuer=""))
+    standing = list(
+        DACBlock.objects.filter(lifted_at__isnull=True).values_list("dac_id", "user_id", "issuer", "subject")
+    )
+    blocked_users = {user_id for _, user_id, _, _ in standing if user_id is not None}
+    linked = {}
+    if who.keys and blocked_users - who.users:
+        for user_id, iss, sub in ExternalIdentity.objects.filter(user_id__in=blocked_users - who.users).values_list(
+            "user_id", "issuer", "subject"
+        ):
+            linked.setdefault(user_id, set()).add(identity_key(iss, sub))
     dacs = {
         dac_id
-        for dac_id, user_id, iss, sub in standing.values_list("dac_id", "user_id", "issuer", "subject")
-        if (user_id is not None and user_id in who.users) or (iss and identity_key(iss, sub) in who.keys)
+        for dac_id, user_id, iss, sub in standing
+        if (user_id is not None and (user_id in who.users or linked.get(user_id, set()) & who.keys))
+        or (iss and identity_key(iss, sub) in who.keys)
     }
     if not dacs:
         return frozenset()

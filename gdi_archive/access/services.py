@@ -802,8 +802,13 @@ def block_person(
     why = _("The DAC blocked access: %(reason)s") % {"reason": reason}
     for person in affected:
         _on_commit_withdrawn(user=person, datasets=datasets, reason=why)
-    if iss:  # exports made through a token that linked this identity, whoever asked
-        _on_commit_withdrawn(user=None, datasets=datasets, reason=why, keys=[selectors.identity_key(iss, sub)])
+    # Exports made through a token that named this identity (or one linked to this user), whoever asked.
+    if iss:
+        keys = [selectors.identity_key(iss, sub)]
+    else:
+        keys = [selectors.identity_key(e.issuer, e.subject) for e in user.external_identities.all()]
+    if keys:
+        _on_commit_withdrawn(user=None, datasets=datasets, reason=why, keys=keys)
     return block
 
 

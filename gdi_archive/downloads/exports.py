@@ -65,7 +65,7 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
             dataset=dataset or "",
             bytes_total=sum(services.body_size(f) for f in chosen),
             visa_access_until=_visa_access_until(request, who, chosen),
-            people={"users": sorted(who.users), "keys": sorted(who.keys)},
+            people={"users": sorted(who.entitled), "keys": sorted(who.keys)},
         )
         ExportFile.objects.bulk_create([ExportFile(export=export, file=f) for f in chosen])
         audit.record(

@@ -55,18 +55,18 @@ def request_person(request) -> Person:
 
 
 def live_for(who: Person) -> frozenset[str]:
-    """Datasets that a live entitlement of an active user among `who` opens now."""
-    if not who.users:
+    """Datasets that a live entitlement of an active user entitled for `who` opens now."""
+    if not who.entitled:
         return frozenset()
     return frozenset(
         Entitlement.objects.live()
-        .filter(user_id__in=who.users, user__is_active=True)
+        .filter(user_id__in=who.entitled, user__is_active=True)
         .values_list("dataset__accession", flat=True)
     )
 
 
 def person_fields(who: Person) -> dict:
-    return {"people": ",".join(str(u) for u in sorted(who.users)), "ids": ",".join(sorted(who.keys))}
+    return {"people": ",".join(str(u) for u in sorted(who.entitled)), "ids": ",".join(sorted(who.keys))}
 
 
 def person_from(fields: dict) -> Person:

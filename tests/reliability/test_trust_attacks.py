@@ -326,6 +326,15 @@ def test_a_blocked_person_gets_no_visas_and_no_beacon_records(
     assert client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"] == []
 
 
+def test_blocking_an_identity_linked_to_alice_here_empties_her_permissions(world, applicant, dac, dac_member):
+    from gdi_archive.accounts.models import ExternalIdentity
+
+    ExternalIdentity.objects.create(user=applicant, issuer="https://login.example/oidc", subject="a1")
+    assert client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"]
+    block(dac_member, dac, iss="https://login.example/oidc", sub="a1")
+    assert client_for(applicant).get("/api/permissions/alice").json()["ga4gh_passport_v1"] == []
+
+
 # --- tokenless links: tampering, expiry, account state --------------------------------------------
 
 
@@ -377,16 +386,25 @@ def test_an_expired_link_is_a_json_404(trusted, world, settings, monkeypatch):
         assert status == 404 and b'"error"' in data, (url, status, data[:200])
 
 
-def test_a_link_lives_no_longer_than_the_visas_it_rests_on(trusted, world, dac, settings):
-    """A link resting on a broker's visa (not an entitlement here) ends with that visa."""
-    _, b = trusted
-    settings.SIGNED_URL_TTL = 3600
-    visa = b.visa(sub="y", value=world["dataset"].url, exp_in=90)
-    client = bearer(APIClient(), b.passport([visa], sub="y"))
-    ticket = client.get(f"/htsget/reads/{world['file'].accession}", {"encryptionScheme": "C4GH"}, **world["key"])
-    assert ticket.status_code == 200, ticket.content
+@pytest.mark.parametrize("linked_to_bob", [False, True])
+def test_a_link_lives_no_longer_than_the_visas_it_rests_on(trusted, world, settings, other_applicant, linked_to_bob):
+    """A link resting on a broker's visa (not an entitlement here) ends with that visa; B's link
+    to an identity that bob signed in with does not make bob's entitlement carry it further."""
     import time
 
+    from gdi_archive.accounts.models import ExternalIdentity
+
+    _, b = trusted
+    settings.SIGNED_URL_TTL = 3600
+    visas = [b.visa(sub="y", value=world["dataset"].url, exp_in=90)]
+    if linked_to_bob:
+        entitle(other_applicant, world["dataset"])
+        ExternalIdentity.objects.create(user=other_applicant, issuer="https://login.example/oidc", subject="bob1")
+        link = quote("https://login.example/oidc", safe="")
+        visas.append(b.visa(sub="y", type_="LinkedIdentities", value=f"bob1,{link}", by="system"))
+    client = bearer(APIClient(), b.passport(visas, sub="y"))
+    ticket = client.get(f"/htsget/reads/{world['file'].accession}", {"encryptionScheme": "C4GH"}, **world["key"])
+    assert ticket.status_code == 200, ticket.content
     expires = int(parse_qs(urlsplit(ticket.json()["htsget"]["urls"][1]["url"]).query)["expires"][0])
     assert expires <= time.time() + 91
 
