@@ -46,6 +46,8 @@ log = logging.getLogger("gdi_archive.passports.clearinghouse")
 # A passport with a few dozen RS256 visas fits; anything bigger is refused before parsing.
 MAX_TOKEN_LENGTH = 32 * 1024
 LEEWAY = 30  # seconds of clock skew allowed on exp / iat / asserted
+# One person has a few identities; links and exports name each one, so a passport linking more is refused.
+MAX_LINKED_IDENTITIES = 64
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -309,6 +311,8 @@ def resolve_identity(*, sub: str, iss: str, visas: list[Visa]) -> tuple[list[Vis
     unvouched = {node for node in _reach(start, edges) if _is_own(node[1]) and node not in vouched}
     refused |= unvouched
     reached = _reach(start, edges, avoid=unvouched)  # nor through such a user to anyone beyond
+    if len(reached) > MAX_LINKED_IDENTITIES:
+        raise Refused(f"the passport links more than {MAX_LINKED_IDENTITIES} identities")
     kept = []
     for visa in visas:
         if (visa.sub, visa.iss) in reached:

@@ -519,6 +519,17 @@ def test_huge_passports_are_refused_quickly_with_a_4xx(api, scoped_b, world):
         assert time.monotonic() - started < 5
 
 
+def test_a_passport_linking_hundreds_of_identities_is_401(api, scoped_b, world):
+    import time
+
+    many = ";".join(f"p{n},{quote('https://elsewhere.example/' + str(n), safe='')}" for n in range(500))
+    link = scoped_b.visa(sub="y", type_="LinkedIdentities", value=many, by="system")
+    started = time.monotonic()
+    response = bearer(api, scoped_b.passport([link], sub="y")).get("/api/datasets")
+    assert response.status_code == 401 and response.json()["error"], response.content
+    assert time.monotonic() - started < 5
+
+
 # --- our own tokens ---------------------------------------------------------------------------------
 
 
