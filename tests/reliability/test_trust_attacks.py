@@ -189,14 +189,17 @@ def _tokenless_links(client, world) -> dict:
     }
 
 
-def _links_serve(links, world):
+def _links_serve(links, world, store="local"):
     decrypt = world["keys"].decrypt
     status, data, _ = fetch(links["drs"])
     assert status == 200 and decrypt(data) == world["plain"]
-    status, data, _ = fetch(links["body"]["url"], links["body"]["headers"])
+    status, data, body_presigned = fetch(links["body"]["url"], links["body"]["headers"])
     assert status == 206 and decrypt(links["header"] + data) == world["plain"]
-    status, data, _ = fetch(links["export"])
+    status, data, export_presigned = fetch(links["export"])
     assert status == 200 and decrypt(data) == world["plain"]
+    if store == "s3":  # a fresh presigned URL per request, living at most SIGNED_URL_TTL (120 here)
+        for url in (body_presigned, export_presigned):
+            assert 0 < int(parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]) <= 120, url
 
 
 def _links_refused(links):
@@ -241,7 +244,7 @@ def test_blocking_alice_stops_her_linked_identity_at_another_broker_everywhere(s
     client = bearer(APIClient(), linked_passport(a, world))
     links = _tokenless_links(client, world)
     location = Export.objects.get(pk=links["export_id"]).items.get().location
-    _links_serve(links, world)
+    _links_serve(links, world, store)
 
     block(dac_member, dac, user="alice")
 
@@ -267,7 +270,22 @@ def test_revoking_alices_entitlement_stops_the_links_her_linked_identity_made(st
     _export_removed(links)
 
 
-def test_disabling_alice_stops_her_linked_identity_and_its_links(trusted, world, applicant):
+def test_alices_entitlement_running_out_stops_the_links_her_linked_identity_made(store, trusted, world):
+    """The end date passed (before the beat marks it expired): the links stop at once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    a, _ = trusted
+    client = bearer(APIClient(), linked_passport(a, world))
+    links = _tokenless_links(client, world)
+    _links_serve(links, world, store)
+    world["entitlement"].end = timezone.now() - timedelta(seconds=1)
+    world["entitlement"].save(update_fields=["end"])
+    _links_refused(links)
+
+
+def test_disabling_alice_stops_her_linked_identity_and_its_links(store, trusted, world, applicant):
     a, _ = trusted
     client = bearer(APIClient(), linked_passport(a, world))
     links = _tokenless_links(client, world)
@@ -374,7 +392,7 @@ def test_a_changed_link_fails_its_signature_with_a_json_404(store, trusted, worl
     assert status == 404 and b'"error"' in data
 
 
-def test_an_expired_link_is_a_json_404(trusted, world, settings, monkeypatch):
+def test_an_expired_link_is_a_json_404(store, trusted, world, settings, monkeypatch):
     import time as real_time
 
     a, _ = trusted
