@@ -69,11 +69,12 @@ def person_fields(who: Person) -> dict:
     return {"people": ",".join(str(u) for u in sorted(who.entitled)), "ids": ",".join(sorted(who.keys))}
 
 
-def person_from(fields: dict) -> Person:
-    """The person a link or an export was made for, closed again over today's links."""
+def person_from(fields: dict, user: User) -> Person:
+    """The person a link was made for (`user` and the signed `people` and `ids`), closed again
+    over today's links."""
     users = [int(u) for u in str(fields.get("people") or "").split(",") if u.isdigit()]
     keys = [k for k in str(fields.get("ids") or "").split(",") if k]
-    return person(users=users, keys=keys)
+    return person(user=user, users=users, keys=keys)
 
 
 def bind(request, file: File) -> dict:
@@ -109,8 +110,7 @@ def still_granted(fields: dict, file: File) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
     if user is None:
         return False
-    bound = person_from(fields)
-    who = person(user=user, users=bound.users, keys=bound.keys)
+    who = person_from(fields, user)
     held = released_datasets(file) - blocked_for(who)
     ent = {d for d in str(fields.get("ent") or "").split(",") if d} & held
     if ent & set(live_for(who)):
