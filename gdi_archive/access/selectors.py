@@ -2,7 +2,11 @@
 committee's rules read once: the quorum and who may decide.
 """
 
-from django.db.models import Exists, OuterRef, Q
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from gdi_archive.accounts.models import ExternalIdentity
@@ -84,27 +88,93 @@ def dac_inbox(user) -> dict:
     return tabs
 
 
-def blocking_filter(*, user=None, iss: str = "", sub: str = ""):
-    """The standing blocks that apply to this person: a block of the local user, of any external
-    identity linked to them, or of the (iss, sub) the request came with. None when nobody."""
-    who = Q(pk__in=[])
-    user_id = getattr(user, "pk", None) if user is not None else None
-    if user_id:
-        linked = ExternalIdentity.objects.filter(
-            user_id=user_id, issuer=OuterRef("issuer"), subject=OuterRef("subject")
+def identity_key(iss: str, sub: str) -> str:
+    """A short, stable name for an external identity (iss, sub), as links and exports keep it."""
+    return hashlib.sha256(f"{iss.rstrip('/')}\n{sub}".encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Everyone a request, a link or an export speaks for: local users (by pk) and external
+    identities (by `identity_key`). `entitled` are the local users whose entitlements may count
+    for it: the request's own user and the users its token was tied to by this archive's or a
+    link_identities issuer's links, never one reached only through ExternalIdentity rows."""
+
+    users: frozenset[int] = frozenset()
+    keys: frozenset[str] = frozenset()
+    entitled: frozenset[int] = frozenset()
+
+
+def person(*, user=None, identities=(), users=(), keys=()) -> Person:
+    """Close a person over the links we hold: identities of this archive are its users;
+    an external identity linked to a local user (ExternalIdentity) brings that user, and every
+    local user brings the external identities linked to them. So blocking a local user blocks
+    their linked external identities, and blocking an (iss, sub) blocks the user it is linked to.
+    `users` are entitled users (as `Person.entitled` stored them), `keys` identity keys."""
+    own = settings.BASE_URL.rstrip("/")
+    entitled = {int(u) for u in users if u}
+    if getattr(user, "pk", None):
+        entitled.add(user.pk)
+    names, pairs = set(), set()
+    for iss, sub in identities:
+        iss = (iss or "").rstrip("/")
+        if not iss or not sub:
+            continue
+        if iss == own:
+            names.add(sub)
+        else:
+            pairs.add((iss, sub))
+    names.discard(getattr(user, "username", None))  # the request's own user, already in
+    if names:
+        entitled |= set(get_user_model().objects.filter(username__in=names).values_list("pk", flat=True))
+    user_ids = set(entitled)
+    if pairs:
+        rows = ExternalIdentity.objects.filter(subject__in={sub for _, sub in pairs}).values_list(
+            "issuer", "subject", "user_id"
         )
-        who |= Q(user_id=user_id) | Q(Exists(linked))
-    if iss and sub:
-        who |= Q(issuer=iss.rstrip("/"), subject=sub)
-    return DACBlock.objects.filter(who, lifted_at__isnull=True)
+        user_ids |= {uid for iss, sub, uid in rows if (iss, sub) in pairs}
+    linked = ExternalIdentity.objects.filter(user_id__in=user_ids).values_list("issuer", "subject") if user_ids else []
+    found = {identity_key(iss, sub) for iss, sub in (*pairs, *linked)}
+    return Person(
+        users=frozenset(user_ids), keys=frozenset(found | {k for k in keys if k}), entitled=frozenset(entitled)
+    )
 
 
-def blocked_datasets(*, user=None, iss: str = "", sub: str = "") -> frozenset[str]:
-    """Accessions of the datasets whose DAC blocks this person now (empty when none)."""
-    if not getattr(user, "pk", None) and not (iss and sub):
+def blocked_for(who: Person) -> frozenset[str]:
+    """Accessions of the datasets whose DAC blocks any of `who` now (empty when none). A block of
+    a local user also matches any external identity linked to that user."""
+    if not who.users and not who.keys:
         return frozenset()
-    dacs = blocking_filter(user=user, iss=iss, sub=sub).values("dac_id")
+    standing = list(
+        DACBlock.objects.filter(lifted_at__isnull=True).values_list("dac_id", "user_id", "issuer", "subject")
+    )
+    blocked_users = {user_id for _, user_id, _, _ in standing if user_id is not None}
+    linked = {}
+    if who.keys and blocked_users - who.users:
+        for user_id, iss, sub in ExternalIdentity.objects.filter(user_id__in=blocked_users - who.users).values_list(
+            "user_id", "issuer", "subject"
+        ):
+            linked.setdefault(user_id, set()).add(identity_key(iss, sub))
+    dacs = {
+        dac_id
+        for dac_id, user_id, iss, sub in standing
+        if (user_id is not None and (user_id in who.users or linked.get(user_id, set()) & who.keys))
+        or (iss and identity_key(iss, sub) in who.keys)
+    }
+    if not dacs:
+        return frozenset()
     return frozenset(Dataset.objects.filter(dac_id__in=dacs).values_list("accession", flat=True))
+
+
+def blocked_datasets(*, user=None, iss: str = "", sub: str = "", identities=()) -> frozenset[str]:
+    """Accessions of the datasets whose DAC blocks this person now: the local user, the
+    (iss, sub) the request came with, any identity linked to them (empty when none)."""
+    identities = set(identities)
+    if iss and sub:
+        identities.add((iss, sub))
+    if not getattr(user, "pk", None) and not identities:
+        return frozenset()
+    return blocked_for(person(user=user, identities=identities))
 
 
 def blocks_of(dac):

@@ -557,12 +557,15 @@ def revoke_entitlement(*, entitlement: Entitlement, member, reason: str = "", re
     return ent
 
 
-def _on_commit_withdrawn(*, user, datasets: list[str], reason: str) -> None:
-    """Tell the apps above (downloads) after commit that `user` lost access to `datasets`."""
+def _on_commit_withdrawn(*, user, datasets: list[str], reason: str, keys=()) -> None:
+    """Tell the apps above (downloads) after commit that `user` (or the external identities
+    `keys`, `selectors.identity_key`) lost access to `datasets`."""
     from .signals import access_withdrawn
 
     transaction.on_commit(
-        lambda: access_withdrawn.send(sender=Entitlement, user=user, datasets=list(datasets), reason=reason)
+        lambda: access_withdrawn.send(
+            sender=Entitlement, user=user, datasets=list(datasets), reason=reason, keys=list(keys)
+        )
     )
 
 
@@ -833,10 +836,16 @@ def block_person(
     )
     affected = [user] if user is not None else [link.user for link in _external_identities(iss=iss, sub=sub)]
     datasets = list(dac.datasets.values_list("accession", flat=True))
+    why = _("The DAC blocked access: %(reason)s") % {"reason": reason}
     for person in affected:
-        _on_commit_withdrawn(
-            user=person, datasets=datasets, reason=_("The DAC blocked access: %(reason)s") % {"reason": reason}
-        )
+        _on_commit_withdrawn(user=person, datasets=datasets, reason=why)
+    # Exports made through a token that named this identity (or one linked to this user), whoever asked.
+    if iss:
+        keys = [selectors.identity_key(iss, sub)]
+    else:
+        keys = [selectors.identity_key(e.issuer, e.subject) for e in user.external_identities.all()]
+    if keys:
+        _on_commit_withdrawn(user=None, datasets=datasets, reason=why, keys=keys)
     return block
 
 

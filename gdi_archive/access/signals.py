@@ -1,7 +1,8 @@
 """Seams for the apps above access (downloads): they listen here, so access never imports them.
 
-`access_withdrawn(user, datasets, reason)` is sent after the change has committed, when a
-person lost access to datasets: an entitlement revoked or expired, or a DAC block. Receivers
+`access_withdrawn(user, datasets, reason, keys)` is sent after the change has committed, when a
+person lost access to datasets: an entitlement revoked or expired, or a DAC block. `user` may be
+None when only external identities (`keys`, `selectors.identity_key`) were blocked. Receivers
 remove what that access had made (the person's export copies).
 """
 

@@ -101,13 +101,15 @@ def parse_trusted_issuers(value) -> list[dict]:
 def source_matches(source: str, prefix: str) -> bool:
     """`source` is `prefix` or below it, on whole path segments (`https://x/dac` matches
     `https://x/dac/1`, never `https://x/dac-evil`); trailing slashes ignored; a source with
-    `.`/`..` segments, a query or a fragment never matches."""
+    `.`/`..` segments (also once percent-decoded, where `%2f` and `%5c` become separators), a
+    query or a fragment never matches."""
     if not isinstance(source, str):
         return False
     parts = urlsplit(source)
     if parts.query or parts.fragment or "#" in source or "?" in source:
         return False
-    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+    decoded = unquote(parts.path).replace("\\", "/")
+    if any(segment in (".", "..") for segment in (*parts.path.split("/"), *decoded.split("/"))):
         return False
     source, prefix = source.rstrip("/"), prefix.rstrip("/")
     return source == prefix or source.startswith(prefix + "/")

@@ -16,13 +16,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gdi_archive import storage
-from gdi_archive.access.selectors import blocked_datasets
+from gdi_archive.access.selectors import Person, blocked_for, person
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import InvalidInput, NotFound
 from gdi_archive.common.tasks import enqueue
-from gdi_archive.passports.services import live_dataset_accessions
 
+from . import links as bound_links
 from . import selectors, services, signing
 from .keys import ClientKey
 from .models import Export, ExportFile
@@ -55,6 +55,7 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
             raise InvalidInput("That dataset has no files ready to export.")
     user = getattr(request, "user", None)
     requester = user if user is not None and user.is_authenticated else None
+    who = bound_links.request_person(request)
     with transaction.atomic():
         export = Export.objects.create(
             requester=requester,
@@ -63,7 +64,8 @@ def request_export(*, request, files: list | None, dataset: str | None, key: Cli
             key_fingerprint=key.fingerprint,
             dataset=dataset or "",
             bytes_total=sum(services.body_size(f) for f in chosen),
-            visa_access_until=_visa_access_until(request, requester, chosen),
+            visa_access_until=_visa_access_until(request, who, chosen),
+            people={"users": sorted(who.entitled), "keys": sorted(who.keys)},
         )
         ExportFile.objects.bulk_create([ExportFile(export=export, file=f) for f in chosen])
         audit.record(
@@ -86,10 +88,10 @@ def _released_datasets(file) -> set[str]:
     return set(file.datasets.filter(status=Dataset.Status.RELEASED).values_list("accession", flat=True))
 
 
-def _visa_access_until(request, requester, files) -> datetime | None:
+def _visa_access_until(request, who: Person, files) -> datetime | None:
     """When access to any of the files rests on something other than a live entitlement here
     (a broker's visas), the moment that access ends; None when entitlements cover every file."""
-    live = live_dataset_accessions(requester) if requester is not None else frozenset()
+    live = bound_links.live_for(who)
     if all(_released_datasets(f) & live for f in files):
         return None
     grants = getattr(request, "auth", None)
@@ -102,20 +104,36 @@ def still_allowed(export: Export, file) -> bool:
     requester = export.requester
     if requester is None or not requester.is_active:
         return False
-    held = _released_datasets(file) - blocked_datasets(user=requester)
+    who = export_person(export)
+    held = _released_datasets(file) - blocked_for(who)
     if not held:
         return False
-    if held & live_dataset_accessions(requester):
+    if held & bound_links.live_for(who):
         return True
     return export.visa_access_until is not None and export.visa_access_until > timezone.now()
 
 
-def withdraw_exports(*, user_id: int, datasets: list[str], reason: str) -> list[str]:
+def export_person(export: Export) -> Person:
+    """Everyone the export was asked for (its requester and `people`), closed over today's links."""
+    people = export.people if isinstance(export.people, dict) else {}
+    users = [u for u in people.get("users", []) if isinstance(u, int)]
+    keys = [k for k in people.get("keys", []) if isinstance(k, str)]
+    return person(user=export.requester, users=users, keys=keys)
+
+
+def withdraw_exports(*, user_id: int | None, datasets: list[str], reason: str, keys=()) -> list[str]:
     """The person lost access to `datasets`: remove the outbox copies of each of their exports
-    that holds a file they may no longer read, and say why on the export. Returns the ids."""
+    (asked by them, or resting on them: a broker's link may tie another token to this user;
+    or naming one of the external identity `keys`) that holds a file they may no longer read,
+    and say why on the export. Returns the ids."""
     withdrawn = []
+    whose = Q(pk__in=[])
+    if user_id:
+        whose |= Q(requester_id=user_id) | Q(people__users__contains=[user_id])
+    for key in keys:
+        whose |= Q(people__keys__contains=[key])
     exports = Export.objects.filter(
-        requester_id=user_id,
+        whose,
         status__in=[Export.Status.QUEUED, Export.Status.RUNNING, Export.Status.DONE],
         items__file__datasets__accession__in=list(datasets),
     ).distinct()

@@ -5,7 +5,10 @@ credential. Each one therefore names, under its signature, who it was made for (
 user), which of the file's datasets their access rested on, and how: `ent`, datasets opened by
 a live entitlement here (re-checked on every request, so a revocation or expiry counts at
 once), and `visa`, datasets opened by a broker's visas (which cannot be re-checked without the
-token: they count until `until`, the visas' expiry). A DAC block stops both at once.
+token: they count until `until`, the visas' expiry); `people` and `ids` name everyone the
+request spoke for (local users, whose entitlements are re-checked, such as the user a broker's
+link tied the token to; and external identities, as `identity_key`s). A DAC block of any of
+them stops both at once, as does a disabled account.
 `still_granted` is asked on every request through such a link, before a byte goes out.
 """
 
@@ -14,13 +17,13 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from gdi_archive.access.selectors import blocked_datasets
+from gdi_archive.access.models import Entitlement
+from gdi_archive.access.selectors import Person, blocked_for, person
 from gdi_archive.accounts.models import User
 from gdi_archive.catalogue.models import Dataset, File
-from gdi_archive.passports.grants import granted_datasets
-from gdi_archive.passports.services import live_dataset_accessions
+from gdi_archive.passports.grants import granted_datasets, request_person
 
-FIELDS = ("user", "ent", "visa", "until")
+FIELDS = ("user", "ent", "visa", "until", "people", "ids")
 
 
 def released_datasets(file: File) -> set[str]:
@@ -45,17 +48,42 @@ def visa_until(request) -> int:
     return int(time.time()) + settings.VISA_MAX_AGE
 
 
+def live_for(who: Person) -> frozenset[str]:
+    """Datasets that a live entitlement of an active user entitled for `who` opens now."""
+    if not who.entitled:
+        return frozenset()
+    return frozenset(
+        Entitlement.objects.live()
+        .filter(user_id__in=who.entitled, user__is_active=True)
+        .values_list("dataset__accession", flat=True)
+    )
+
+
+def person_fields(who: Person) -> dict:
+    return {"people": ",".join(str(u) for u in sorted(who.entitled)), "ids": ",".join(sorted(who.keys))}
+
+
+def person_from(fields: dict, user: User) -> Person:
+    """The person a link was made for (`user` and the signed `people` and `ids`), closed again
+    over today's links."""
+    users = [int(u) for u in str(fields.get("people") or "").split(",") if u.isdigit()]
+    keys = [k for k in str(fields.get("ids") or "").split(",") if k]
+    return person(user=user, users=users, keys=keys)
+
+
 def bind(request, file: File) -> dict:
     """The fields that tie a link for `file` to the person asking now (signed with the link)."""
     user = _user(request)
+    who = request_person(request)
     granted = released_datasets(file) & set(granted_datasets(request))
-    live = granted & set(live_dataset_accessions(user)) if user is not None else set()
+    live = granted & set(live_for(who)) if user is not None else set()
     visa = granted - live
     return {
         "user": user.pk if user is not None else "",
         "ent": ",".join(sorted(live)),
         "visa": ",".join(sorted(visa)),
         "until": visa_until(request) if visa else 0,
+        **person_fields(who),
     }
 
 
@@ -76,9 +104,10 @@ def still_granted(fields: dict, file: File) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
     if user is None:
         return False
-    held = released_datasets(file) - blocked_datasets(user=user)
+    who = person_from(fields, user)
+    held = released_datasets(file) - blocked_for(who)
     ent = {d for d in str(fields.get("ent") or "").split(",") if d} & held
-    if ent & set(live_dataset_accessions(user)):
+    if ent & set(live_for(who)):
         return True
     visa = {d for d in str(fields.get("visa") or "").split(",") if d} & held
     return bool(visa) and until > timezone.now().timestamp()

@@ -57,6 +57,10 @@ class Export(models.Model):
     # Set when access rested on a broker's visas rather than the requester's entitlements here:
     # the links work only until those visas expire (a broker's revocation cannot reach us).
     visa_access_until = models.DateTimeField(null=True, blank=True)
+    # Everyone the request spoke for, `{"users": [pk, ...], "keys": [identity key, ...]}`: the
+    # local users whose entitlements it rested on (a broker's link may tie the token to one) and
+    # the external identities; a revocation or a DAC block of any of them reaches the export.
+    people = models.JSONField(default=dict, blank=True)
     # Which worker runs it and when it last said so: a run whose worker died is started again.
     worker = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -48,6 +48,6 @@ def clean_outbox() -> int:
 
 
 @shared_task(autoretry_for=(storage.StorageUnavailable,), retry_backoff=True, max_retries=8)
-def withdraw_exports(user_id: int, datasets: list[str], reason: str) -> list[str]:
+def withdraw_exports(user_id: int | None, datasets: list[str], reason: str, keys: list[str] | None = None) -> list[str]:
     """A person lost access (revocation, expiry, DAC block): remove their export copies."""
-    return exports.withdraw_exports(user_id=user_id, datasets=datasets, reason=reason)
+    return exports.withdraw_exports(user_id=user_id, datasets=datasets, reason=reason, keys=keys or ())

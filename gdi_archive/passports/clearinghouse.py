@@ -41,10 +41,10 @@ from .verify import (
     Refused,
     Visa,
     check_access_token,
-    check_identity,
     check_visas,
     ignore,
     parse,
+    resolve_identity,
 )
 
 log = logging.getLogger("gdi_archive.passports.clearinghouse")
@@ -113,7 +113,7 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
     if own_subjects:
         live = set(
             Entitlement.objects.live()
-            .filter(user__username__in=own_subjects, dataset__accession__in=list(held))
+            .filter(user__username__in=own_subjects, user__is_active=True, dataset__accession__in=list(held))
             .values_list("user__username", "dataset__accession")
         )
     issuers = trusted_issuers()
@@ -258,11 +258,12 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
             datasets=datasets,
             expires_at=_expiry(checked.exp, earliest),
             evidence=evidence,
+            identities=checked.identities,
         )
         return user, grants
     iss, info, token_exp, cache_key, document = _userinfo(parsed, token, now=now)
     visas, _ = check_visas(info.ga4gh_passport_v1, now=now)
-    visas = check_identity(sub=info.sub, iss=iss, visas=visas)
+    visas, identities = resolve_identity(sub=info.sub, iss=iss, visas=visas)
     datasets, earliest, evidence = grants_from_visas(visas, now=now)
     visa_exps = [v.exp for v in visas]
     until = min([s for s in [token_exp, *visa_exps] if s is not None] or [now + USERINFO_CACHE_MAX])
@@ -271,5 +272,10 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     )
     user = _user_for(iss, info.sub, own=False)
     return user, Grants(
-        subject=info.sub, issuer=iss, datasets=datasets, expires_at=_expiry(token_exp, earliest), evidence=evidence
+        subject=info.sub,
+        issuer=iss,
+        datasets=datasets,
+        expires_at=_expiry(token_exp, earliest),
+        evidence=evidence,
+        identities=identities,
     )

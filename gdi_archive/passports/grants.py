@@ -19,6 +19,9 @@ class Grants:
     expires_at: datetime | None = None
     # The visas the grants rest on, as "iss#jti" (for the audit trail of a download).
     evidence: tuple[str, ...] = ()
+    # Everyone the token speaks for, as (iss, sub): its subject and the identities linked to it
+    # (a local user as (BASE_URL, username)). A DAC block of any of them stops the token.
+    identities: frozenset[tuple[str, str]] = frozenset()
 
 
 def granted_datasets(request) -> frozenset[str]:
@@ -41,14 +44,51 @@ def _granted(request) -> frozenset[str]:
 
 def _blocked(request) -> frozenset[str]:
     """A DAC block overrides every grant for that DAC's datasets, ours and brokers' alike."""
-    from gdi_archive.access.selectors import blocked_datasets
+    from gdi_archive.access.selectors import blocked_for
 
+    return once_per_request(request, "blocked", lambda: blocked_for(request_person(request)))
+
+
+def request_person(request):
+    """Everyone the request speaks for (access.selectors.Person): its user, the identities its
+    token links, and those linked to them here; worked out once per request."""
+    from gdi_archive.access.selectors import person
+
+    return once_per_request(
+        request, "person", lambda: person(user=request_user(request), identities=request_identities(request))
+    )
+
+
+def once_per_request(request, name: str, compute):
+    """The same answer for every caller while one request lasts (the DRF request and the Django
+    request it wraps share it); the next request works it out again, so nothing goes stale."""
+    base = getattr(request, "_request", request)
+    memo = base.__dict__.setdefault("_gdi_once", {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
+def request_user(request):
     user = getattr(request, "user", None)
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def request_identities(request) -> frozenset[tuple[str, str]]:
+    """(iss, sub) of everyone this request speaks for: the token's subject and its linked
+    identities, or those the identity provider's visas named at sign-in."""
     grants = getattr(request, "auth", None)
-    return blocked_datasets(
-        user=user if getattr(user, "is_authenticated", False) else None,
-        iss=getattr(grants, "issuer", "") if isinstance(grants, Grants) else "",
-        sub=getattr(grants, "subject", "") if isinstance(grants, Grants) else "",
+    if isinstance(grants, Grants):
+        return frozenset(grants.identities) | {(grants.issuer, grants.subject)}
+    session = getattr(request, "session", None)
+    held = session.get("passport_grants") if session is not None else None
+    found = held.get("identities") if isinstance(held, dict) else None
+    if not isinstance(found, list):
+        return frozenset()
+    return frozenset(
+        (pair[0], pair[1])
+        for pair in found
+        if isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
     )
 
 

@@ -28,7 +28,7 @@ from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.audit.services import record
 
 from .clearinghouse import external_user, grants_from_visas
-from .verify import Refused, check_identity, check_visas
+from .verify import Refused, check_visas, resolve_identity
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
     now = time.time()
     try:
         checked, _ = check_visas(visas, now=now)
-        checked = check_identity(sub=subject, iss=issuer, visas=checked)
+        checked, identities = resolve_identity(sub=subject, iss=issuer, visas=checked)
     except Refused as exc:
         log.warning("OIDC sign-in: visas from %s refused: %s", issuer, exc)
         return None
@@ -100,6 +100,8 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
         "issuer": issuer,
         "researcher_status": researcher,
         "affiliations": affiliations,
+        # Whom the visas spoke for (a DAC block of any of them stops this session's grants).
+        "identities": sorted([iss, sub] for iss, sub in identities),
     }
 
 

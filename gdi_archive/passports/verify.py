@@ -46,6 +46,8 @@ log = logging.getLogger("gdi_archive.passports.clearinghouse")
 # A passport with a few dozen RS256 visas fits; anything bigger is refused before parsing.
 MAX_TOKEN_LENGTH = 32 * 1024
 LEEWAY = 30  # seconds of clock skew allowed on exp / iat / asserted
+# One person has a few identities; links and exports name each one, so a passport linking more is refused.
+MAX_LINKED_IDENTITIES = 64
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -75,6 +77,7 @@ class CheckedPassport:
     own: bool
     visas: list[Visa] = field(default_factory=list)
     ignored: int = 0
+    identities: frozenset[tuple[str, str]] = frozenset()  # (iss, sub) the passport speaks for
 
 
 @dataclass(frozen=True)
@@ -231,19 +234,30 @@ def _may_link(visa: Visa, other_iss: str) -> bool:
     target = issuer_for(other_iss)
     if target is None or not target.own:
         return True
-    source = issuer_for(visa.iss)
+    return _vouches(visa.iss)
+
+
+def _vouches(iss: str) -> bool:
+    """May this issuer's links carry a passport to one of this archive's own users?"""
+    source = issuer_for(iss)
     return source is not None and (source.own or source.link_identities)
 
 
+def _is_own(iss: str) -> bool:
+    issuer = issuer_for(iss)
+    return issuer is not None and issuer.own
+
+
 def linked_identities(
-    visas: list[Visa], refused: set[tuple[str, str]] | None = None
+    visas: list[Visa], refused: set[tuple[str, str]] | None = None, *, vouched_only: bool = False
 ) -> dict[tuple[str, str], set[tuple[str, str]]]:
     """Edges {(sub, iss)} from LinkedIdentities visas (values percent-decoded, A.15). Links into
     this archive's users from an issuer without link_identities are left out (and added to
-    `refused`)."""
+    `refused`). With `vouched_only`, only the links of this archive and of issuers with
+    link_identities."""
     edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for visa in visas:
-        if visa.type != "LinkedIdentities":
+        if visa.type != "LinkedIdentities" or (vouched_only and not _vouches(visa.iss)):
             continue
         me = (visa.sub, visa.iss)
         for item in visa.value.split(";"):
@@ -268,23 +282,37 @@ def linked_identities(
     return edges
 
 
-def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> list[Visa]:
-    """Every visa relied on must be the passport's subject or linked to it (A.13 rule 10).
-
-    The visas to rely on come back. An archive-signed visa that only a link we do not accept
-    (an issuer without link_identities) would tie to the subject is dropped: it counts only for
-    the local user it names, and the token still works for the rest. Any other unlinked visa
-    refuses the token.
-    """
-    refused: set[tuple[str, str]] = set()
-    edges = linked_identities(visas, refused)
-    reached = {(sub, iss.rstrip("/"))}
-    frontier = list(reached)
+def _reach(start: tuple[str, str], edges: dict, avoid=frozenset()) -> set[tuple[str, str]]:
+    reached = {start}
+    frontier = [start]
     while frontier:
         for other in edges.get(frontier.pop(), ()):
-            if other not in reached:
+            if other not in reached and other not in avoid:
                 reached.add(other)
                 frontier.append(other)
+    return reached
+
+
+def resolve_identity(*, sub: str, iss: str, visas: list[Visa]) -> tuple[list[Visa], frozenset[tuple[str, str]]]:
+    """Every visa relied on must be the passport's subject or linked to it (A.13 rule 10).
+
+    The visas to rely on come back, with the identities, as (iss, sub), that the passport speaks
+    for (its subject and those linked to it; a DAC block of any of them stops it). A local user
+    of this archive is reached only along links made by this archive or by issuers with
+    link_identities, every step of the way: a broker without it cannot reach one through another
+    broker's link either. An archive-signed visa for a user not reached that way is dropped (it
+    counts only for the local user it names; logged), and the token still works for the rest.
+    Any other unlinked visa refuses the token.
+    """
+    refused: set[tuple[str, str]] = set()
+    start = (sub, iss.rstrip("/"))
+    edges = linked_identities(visas, refused)
+    vouched = _reach(start, linked_identities(visas, vouched_only=True))
+    unvouched = {node for node in _reach(start, edges) if _is_own(node[1]) and node not in vouched}
+    refused |= unvouched
+    reached = _reach(start, edges, avoid=unvouched)  # nor through such a user to anyone beyond
+    if len(reached) > MAX_LINKED_IDENTITIES:
+        raise Refused(f"the passport links more than {MAX_LINKED_IDENTITIES} identities")
     kept = []
     for visa in visas:
         if (visa.sub, visa.iss) in reached:
@@ -300,7 +328,7 @@ def check_identity(*, sub: str, iss: str, visas: list[Visa]) -> list[Visa]:
             )
         else:
             raise Refused(f"visa subject {visa.sub[:60]!r} at {visa.iss!r} is not linked to the passport's subject")
-    return kept
+    return kept, frozenset((node_iss, node_sub) for node_sub, node_iss in reached)
 
 
 def check_passport(token: str, *, audiences: set[str], now: float | None = None) -> CheckedPassport:
@@ -325,7 +353,7 @@ def check_passport(token: str, *, audiences: set[str], now: float | None = None)
             raise Refused("passport is meant for another audience")
     result = CheckedPassport(iss=issuer.iss, sub=claims.sub, exp=claims.exp, jti=claims.jti, own=issuer.own)
     result.visas, result.ignored = check_visas(claims.ga4gh_passport_v1, now=now)
-    result.visas = check_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
+    result.visas, result.identities = resolve_identity(sub=claims.sub, iss=issuer.iss, visas=result.visas)
     return result
 
 

@@ -200,3 +200,39 @@ def test_unreachable_provider_gives_a_clear_page(client, db):
     with override_settings(OIDC_ISSUER=f"http://127.0.0.1:{free_port()}", OIDC_CLIENT_ID="x", OIDC_CLIENT_SECRET="y"):
         response = client.get("/oidc/login")
     assert response.status_code == 502 and b"could not be reached" in response.content
+
+
+def test_a_block_of_an_identity_linked_by_the_providers_visas_stops_the_session(
+    client, oidc, broker, dataset, dac, dac_member
+):
+    """The provider's visas link the signed-in subject to another of its subjects, whose visa
+    opens the dataset: a DAC block of that other identity stops this session's grant too."""
+    from urllib.parse import quote
+
+    from tests.conftest import client_for
+
+    set_account(
+        oidc,
+        "erin",
+        email="erin@uni.example",
+        ga4gh_passport_v1=[
+            visa(
+                broker,
+                oidc["issuer"],
+                sub="erin",
+                type_="LinkedIdentities",
+                by="system",
+                value=f"erin-2,{quote(oidc['issuer'], safe='')}",
+            ),
+            visa(broker, oidc["issuer"], sub="erin-2", value=dataset.url),
+        ],
+    )
+    assert sign_in(client, "erin").status_code == 302
+    assert [d["accession"] for d in client.get("/api/datasets").json()] == [dataset.accession]
+    made = client_for(dac_member).post(
+        f"/api/dacs/{dac.accession}/blocks",
+        {"iss": oidc["issuer"], "sub": "erin-2", "reason": "Misuse."},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    assert client.get("/api/datasets").json() == []
