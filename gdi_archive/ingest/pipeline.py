@@ -21,10 +21,11 @@ from typing import BinaryIO
 
 from gdi_archive.crypt4gh.errors import Crypt4GHError, SegmentAuthenticationError, TruncatedFile, UnsupportedHeader
 from gdi_archive.crypt4gh.header import open_header, read_exact, read_header
-from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, decrypt_whole_segments, segment_ciphers
+from gdi_archive.crypt4gh.segments import CIPHER_SEGMENT_SIZE, SEGMENT_SIZE, decrypt_whole_segments, segment_ciphers
 
 CHUNK_SEGMENTS = 64
 CHUNK_SIZE = CHUNK_SEGMENTS * CIPHER_SEGMENT_SIZE  # ~4 MiB of whole segments
+STAGE_DEPTH = 4  # chunks a stage's queue holds
 
 
 class ChecksumMismatch(Crypt4GHError):
@@ -54,7 +55,7 @@ class _Stage:
     side by side; the bounded queue keeps memory flat whatever the file size.
     """
 
-    def __init__(self, name: str, target, depth: int = 4):
+    def __init__(self, name: str, target, depth: int = 4):  # STAGE_DEPTH for the digest stages
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
         self.result = None
@@ -141,10 +142,10 @@ def _open_body(source: BinaryIO, secret_keys: list[bytes]):
     return header, opened
 
 
-def _decrypt_chunk(chunk: bytes, ciphers, segment: int) -> bytearray:
+def _decrypt_chunk(chunk: bytes, ciphers, segment: int, into: bytearray | None = None):
     """Decrypt one chunk of whole segments, telling a truncated last segment from a forged one."""
     try:
-        return decrypt_whole_segments(chunk, ciphers, start_segment=segment)
+        return decrypt_whole_segments(chunk, ciphers, start_segment=segment, into=into)
     except SegmentAuthenticationError as exc:
         segments_here = -(-len(chunk) // CIPHER_SEGMENT_SIZE)
         last = segment + segments_here - 1
@@ -189,14 +190,19 @@ def verify_and_store(
         return archive.write(archive_key, hashed())
 
     stages = [
-        _Stage("ingest-sha256", lambda blocks: _digest(hashes.plain_sha, blocks)),
-        _Stage("ingest-md5", lambda blocks: _digest(hashes.plain_md5, blocks)),
+        _Stage("ingest-sha256", lambda blocks: _digest(hashes.plain_sha, blocks), depth=STAGE_DEPTH),
+        _Stage("ingest-md5", lambda blocks: _digest(hashes.plain_md5, blocks), depth=STAGE_DEPTH),
     ]
     writer = _Stage("ingest-write", write_body)
-    read, segment, plaintext_size = len(header), 0, 0
+    # The plaintext buffers go round a ring. Only the two digest stages read them, each from a
+    # FIFO queue of at most STAGE_DEPTH items: once chunk k-1 is queued, each stage has taken
+    # chunk k-1-STAGE_DEPTH and so finished chunk k-2-STAGE_DEPTH, whose buffer chunk k reuses.
+    ring = [bytearray(CHUNK_SEGMENTS * SEGMENT_SIZE) for _ in range(STAGE_DEPTH + 2)]
+    read, segment, plaintext_size, turn = len(header), 0, 0, 0
     try:
         while chunk := read_exact(source, CHUNK_SIZE):
-            plain = _decrypt_chunk(chunk, ciphers, segment)
+            plain = _decrypt_chunk(chunk, ciphers, segment, into=ring[turn % len(ring)])
+            turn += 1
             segment += -(-len(chunk) // CIPHER_SEGMENT_SIZE)
             plaintext_size += len(plain)
             for stage in stages:
