@@ -45,4 +45,4 @@ test: install-dev system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) data tests/artifacts .pytest_cache
+	rm -rf $(VENV) data tests/artifacts .pytest_cache tests/browser/node_modules

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from gdi_archive.common.env import (
     env_bool,
@@ -340,7 +341,15 @@ CELERY_TASK_ROUTES = {
     "gdi_archive.beacon.tasks.load_variants": {"queue": "ingest"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_WORKER_QUEUES = "default,ingest,exports"
+# What a worker consumes when no -Q is given: every queue a task is routed to, and the default
+# queue, each its own direct exchange and routing key (as Celery makes a queue named only in a
+# route). CELERY_WORKER_QUEUES is not a Celery setting: the same list as a -Q value, for the
+# manifests, the tests and the benches.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in sorted({CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in CELERY_TASK_ROUTES.values())})
+)
+CELERY_WORKER_QUEUES = ",".join(queue.name for queue in CELERY_TASK_QUEUES)
 
 # Scheduled jobs (celery beat), one entry per job, named after its app.
 CELERY_BEAT_SCHEDULE = {
@@ -390,9 +399,19 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 WORKER_HTTP_PORT = env_int("WORKER_HTTP_PORT", 0, minimum=0)
 # How many proxies in front of us append to X-Forwarded-For (the client is that many from the end).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# Sign-in and token minting: at most N attempts per client address (and per username) per window.
+# Passwords (sign-in pages, HTTP Basic anywhere; gdi_archive/operations/passwords.py): after
+# RATE_LIMIT_SIGNIN failures in RATE_LIMIT_WINDOW seconds for one account from one address, or
+# RATE_LIMIT_ADDRESS from one address across accounts, 429 for RATE_LIMIT_DELAY seconds, doubling
+# with each further failure up to RATE_LIMIT_MAX_DELAY.
 RATE_LIMIT_SIGNIN = env_int("RATE_LIMIT_SIGNIN", 10, minimum=1)
-RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 300, minimum=1)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 600, minimum=1)
+RATE_LIMIT_ADDRESS = env_int("RATE_LIMIT_ADDRESS", 100, minimum=1)
+RATE_LIMIT_DELAY = env_int("RATE_LIMIT_DELAY", 60, minimum=1)
+RATE_LIMIT_MAX_DELAY = env_int("RATE_LIMIT_MAX_DELAY", 86400, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "gdi_archive.operations.passwords.PasswordGuard",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- 17. Logging: JSON lines (or text) with the request id ----------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")

@@ -15,7 +15,7 @@ from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError
 
 from . import selectors, services
-from .models import AccessRequest, Decision, Entitlement, RequestEvent
+from .models import AccessRequest, DACBlock, Decision, Entitlement, RequestEvent
 
 
 def _member_or_operator(user) -> bool:
@@ -359,3 +359,42 @@ class EntitlementAdmin(DACScopedAdmin):
             "title": _("Revoke entitlement #%(id)s") % {"id": ent.pk},
         }
         return TemplateResponse(request, "admin/access/entitlement/revoke.html", context)
+
+
+@admin.register(DACBlock)
+class DACBlockAdmin(DACScopedAdmin):
+    """A DAC's blocks of people, for its members (and operators): who, why, by whom, lifted or
+    standing. Blocks are made and lifted through POST/DELETE /api/dacs/{acc}/blocks (or the
+    "lift" action here), through the same services, so each is audited."""
+
+    list_display = ["id", "dac", "person", "reason", "created_by", "created_at", "standing", "lifted_at"]
+    list_filter = [("dac", admin.RelatedOnlyFieldListFilter), ("lifted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "subject", "issuer", "reason", "dac__accession"]
+    fields = ["dac", "person", "reason", "created_by", "created_at", "lifted_at", "lifted_by"]
+    readonly_fields = fields
+    actions = ["lift_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_lift_permission(self, request):
+        return _member_or_operator(request.user)
+
+    @admin.display(description=gettext_lazy("Person"))
+    def person(self, obj):
+        return obj.user.get_username() if obj.user_id else f"{obj.subject} @ {obj.issuer}"
+
+    @admin.display(description=gettext_lazy("Standing"), boolean=True)
+    def standing(self, obj):
+        return obj.active
+
+    @admin.action(description=gettext_lazy("Lift selected blocks"), permissions=["lift"])
+    def lift_selected(self, request, queryset):
+        _run_each(
+            request,
+            queryset.filter(lifted_at__isnull=True),
+            lambda block: services.lift_block(block=block, actor=request.user, request=request),
+            _("Block #%(id)s lifted."),
+        )

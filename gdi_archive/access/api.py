@@ -22,6 +22,8 @@ from .serializers import (
     ApproveBody,
     AttachmentBody,
     AttachmentOut,
+    BlockBody,
+    BlockOut,
     CommentBody,
     CopyBody,
     EntitlementSerializer,
@@ -258,3 +260,39 @@ class AccessRequestAttachments(APIView):
             {"id": a.id, "kind": a.kind, "name": a.name, "size": a.size, "sha256": a.sha256},
             status=status.HTTP_201_CREATED,
         )
+
+
+class DACBlocks(APIView):
+    """A DAC's blocks of people (design.md 7): its members and operators list and add them."""
+
+    @extend_schema(operation_id="dacs_blocks_list", responses={200: BlockOut(many=True), **errors(401, 403, 404)})
+    def get(self, request, accession):
+        dac = selectors.get_dac(accession)
+        blocks = services.blocks_for(dac=dac, actor=request.user)
+        return Response(BlockOut(blocks, many=True).data)
+
+    @extend_schema(
+        operation_id="dacs_blocks_create", request=BlockBody, responses={201: BlockOut, **errors(400, 401, 403, 404)}
+    )
+    def post(self, request, accession):
+        dac = selectors.get_dac(accession)
+        body = validated(BlockBody, request)
+        block = services.block_person(
+            dac=dac,
+            actor=request.user,
+            reason=body["reason"],
+            username=body.get("user", ""),
+            iss=body.get("iss", ""),
+            sub=body.get("sub", ""),
+            request=request,
+        )
+        return Response(BlockOut(block).data, status=status.HTTP_201_CREATED)
+
+
+class DACBlockDetail(APIView):
+    @extend_schema(operation_id="dacs_blocks_lift", responses={204: None, **errors(401, 403, 404)})
+    def delete(self, request, accession, block_id):
+        dac = selectors.get_dac(accession)
+        services.check_blocker(dac, request.user)
+        services.lift_block(block=selectors.get_block(dac=dac, pk=block_id), actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -255,3 +255,37 @@ class Submission(models.Model):
     class Meta:
         ordering = ["round", "id"]
         constraints = [models.UniqueConstraint(fields=["access_request", "round"], name="one_snapshot_per_round")]
+
+
+class DACBlock(models.Model):
+    """A DAC's block of one person for its datasets: it overrides every grant (our entitlements
+    and brokers' visas) while it stands. The person is a local user (which also covers the
+    external identities linked to them) or an external identity by (issuer, subject)."""
+
+    dac = models.ForeignKey("catalogue.DAC", on_delete=models.CASCADE, related_name="blocks")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="dac_blocks"
+    )
+    issuer = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("DAC block")
+        verbose_name_plural = _("DAC blocks")
+        indexes = [models.Index(fields=["issuer", "subject"], name="dac_block_identity")]
+
+    def __str__(self):
+        who = self.user.get_username() if self.user_id else f"{self.subject} @ {self.issuer}"
+        return f"{self.dac.accession}: {who}"
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None

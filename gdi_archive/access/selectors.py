@@ -2,12 +2,15 @@
 committee's rules read once: the quorum and who may decide.
 """
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.accounts.permissions import is_dac_member
+from gdi_archive.catalogue.models import DAC, Dataset
 from gdi_archive.common.errors import NotFound
 
-from .models import AccessRequest, Attachment, Decision, Entitlement
+from .models import AccessRequest, Attachment, DACBlock, Decision, Entitlement
 
 
 def approvals_required(dac) -> int:
@@ -79,3 +82,46 @@ def dac_inbox(user) -> dict:
             tabs["decide"].append(req)
     tabs["decided"].sort(key=lambda r: r.decided_at or r.updated_at, reverse=True)
     return tabs
+
+
+def blocking_filter(*, user=None, iss: str = "", sub: str = ""):
+    """The standing blocks that apply to this person: a block of the local user, of any external
+    identity linked to them, or of the (iss, sub) the request came with. None when nobody."""
+    who = Q(pk__in=[])
+    user_id = getattr(user, "pk", None) if user is not None else None
+    if user_id:
+        linked = ExternalIdentity.objects.filter(
+            user_id=user_id, issuer=OuterRef("issuer"), subject=OuterRef("subject")
+        )
+        who |= Q(user_id=user_id) | Q(Exists(linked))
+    if iss and sub:
+        who |= Q(issuer=iss.rstrip("/"), subject=sub)
+    return DACBlock.objects.filter(who, lifted_at__isnull=True)
+
+
+def blocked_datasets(*, user=None, iss: str = "", sub: str = "") -> frozenset[str]:
+    """Accessions of the datasets whose DAC blocks this person now (empty when none)."""
+    if not getattr(user, "pk", None) and not (iss and sub):
+        return frozenset()
+    dacs = blocking_filter(user=user, iss=iss, sub=sub).values("dac_id")
+    return frozenset(Dataset.objects.filter(dac_id__in=dacs).values_list("accession", flat=True))
+
+
+def blocks_of(dac):
+    """A DAC's standing blocks, newest first."""
+    return DACBlock.objects.filter(dac=dac, lifted_at__isnull=True).select_related("user", "created_by")
+
+
+def get_dac(accession: str):
+    """The DAC by accession (who may act on its blocks is the service's question)."""
+    dac = DAC.objects.filter(accession=accession).first()
+    if dac is None:
+        raise NotFound(_("There is no DAC %(accession)s.") % {"accession": accession})
+    return dac
+
+
+def get_block(*, dac, pk) -> DACBlock:
+    try:
+        return DACBlock.objects.select_related("dac", "user").get(dac=dac, pk=int(pk), lifted_at__isnull=True)
+    except (DACBlock.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("There is no such block.")) from None

@@ -237,3 +237,32 @@ class AttachmentBody(serializers.Serializer):
 
 class RevokeBody(serializers.Serializer):
     reason = serializers.CharField(required=False)
+
+
+class BlockBody(serializers.Serializer):
+    """A DAC blocks one person: a local user, or an external identity (iss + sub)."""
+
+    user = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text="A local username.")
+    iss = serializers.CharField(required=False, allow_blank=True, max_length=255, help_text="The identity's issuer.")
+    sub = serializers.CharField(required=False, allow_blank=True, max_length=255, help_text="Its subject there.")
+    reason = serializers.CharField(max_length=20000)
+
+
+class BlockOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    dac = serializers.CharField(source="dac.accession")
+    user = serializers.SerializerMethodField()
+    iss = serializers.CharField(source="issuer")
+    sub = serializers.CharField(source="subject")
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.SerializerMethodField()
+    active = serializers.BooleanField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_user(self, obj):
+        return obj.user.get_username() if obj.user_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, obj):
+        return obj.created_by.get_username() if obj.created_by_id else None

@@ -10,11 +10,13 @@ import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gdi_archive.accounts.models import ExternalIdentity
 from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue import duo as duo_terms
@@ -22,7 +24,16 @@ from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import Conflict, DocumentsMissing, Forbidden, InvalidInput, NotFound
 
 from . import notifications, selectors
-from .models import AccessRequest, Decision, Entitlement, RequestEvent, RequestMember, Submission, TermsAcceptance
+from .models import (
+    AccessRequest,
+    DACBlock,
+    Decision,
+    Entitlement,
+    RequestEvent,
+    RequestMember,
+    Submission,
+    TermsAcceptance,
+)
 
 DUO_PATTERN = re.compile(r"^DUO:\d{7}$")
 MONDO_PATTERN = re.compile(r"^MONDO:\d{7}$")  # a disease, next to disease specific research
@@ -284,6 +295,31 @@ def withdraw_request(*, access_request: AccessRequest, applicant, comment: str =
     return req
 
 
+@transaction.atomic
+def delete_draft(*, access_request: AccessRequest, applicant, request=None) -> None:
+    """A draft was never sent to the committee: deleting it removes it with its attachments
+    (the audit log keeps that it existed). Any other request is withdrawn, never deleted."""
+    from . import attachments
+
+    req = _locked(access_request)
+    if req.applicant_id != applicant.pk:
+        raise Forbidden(_("Only the applicant can delete this draft."))
+    if req.status != S.DRAFT:
+        raise Conflict(
+            _("Only a draft can be deleted; this request is %(status)s.") % {"status": req.get_status_display()}
+        )
+    paths = [attachments.path_of(a) for a in req.attachments.all()]
+    record(
+        action="access.request.draft_deleted",
+        actor=applicant,
+        target=req,
+        request=request,
+        details={"title": req.title, "attachments": len(paths)},
+    )
+    req.delete()
+    transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in paths])
+
+
 def _check_decider(req: AccessRequest, member) -> None:
     if req.applicant_id == member.pk:
         raise Forbidden(_("You cannot decide on your own request."))
@@ -352,6 +388,34 @@ def approve_request(
     if end is not None:
         check_end(end, list(req.datasets.all()))
     comment = _clean_text(comment, _("The comment"), required=False, max_length=20000)
+    approvals, given, required = _record_approval(req, member, end=end, comment=comment, request=request)
+    if given < required:
+        _event(
+            req,
+            RequestEvent.Kind.APPROVAL,
+            member,
+            comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required},
+        )
+        return req
+    now = timezone.now()
+    _grant_entitlements(req, member, approvals, now=now, request=request)
+    req.status = S.APPROVED
+    req.decided_at = now
+    req.save()
+    _event(req, RequestEvent.Kind.APPROVED, member, comment)
+    record(
+        action="access.request.approved",
+        actor=member,
+        target=req,
+        request=request,
+        details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]},
+    )
+    notifications.on_commit_decided(req)
+    return req
+
+
+def _record_approval(req, member, *, end, comment, request):
+    """This member's approval of the current round: (the round's approvals, how many, how many needed)."""
     Decision.objects.create(
         access_request=req, member=member, verdict=Decision.Verdict.APPROVE, round=req.round, comment=comment, end=end
     )
@@ -370,31 +434,28 @@ def approve_request(
             "end": end.isoformat() if end else None,
         },
     )
-    if given < required:
-        _event(
-            req,
-            RequestEvent.Kind.APPROVAL,
-            member,
-            comment or _("Approval %(given)d of %(required)d.") % {"given": given, "required": required},
-        )
-        return req
-    now = timezone.now()
+    return approvals, given, required
+
+
+def _entitlement_holders(req, dataset) -> list:
+    """The applicant (who accepted when applying) and each co-applicant who joined and accepted
+    this dataset's current terms."""
+    accepted = set(
+        TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list("user_id", flat=True)
+    )
+    joined = [m.user for m in req.members.filter(status=RequestMember.Status.ACCEPTED).select_related("user")]
+    return [req.applicant, *[user for user in joined if user.pk in accepted]]
+
+
+def _grant_entitlements(req, member, approvals, *, now, request) -> None:
+    """The quorum is reached: one entitlement per dataset and holder, ending at the earliest end asked for."""
     asked_ends = [d.end for d in approvals if d.end]
     datasets = list(req.datasets.all())
     if any(d.status != Dataset.Status.RELEASED for d in datasets):
         raise Conflict(_("A dataset of this request is no longer available."))
-    joined = [m.user for m in req.members.filter(status=RequestMember.Status.ACCEPTED).select_related("user")]
     for dataset in datasets:
-        latest = now + timedelta(days=dataset.max_access_days)
-        entitlement_end = min(asked_ends) if asked_ends else latest
-        accepted = set(
-            TermsAcceptance.objects.filter(dataset=dataset, version=dataset.terms_version).values_list(
-                "user_id", flat=True
-            )
-        )
-        # The applicant accepted when applying; a co-applicant only counts with the current terms accepted.
-        holders = [req.applicant, *[user for user in joined if user.pk in accepted]]
-        for holder in holders:
+        entitlement_end = min(asked_ends) if asked_ends else now + timedelta(days=dataset.max_access_days)
+        for holder in _entitlement_holders(req, dataset):
             entitlement = Entitlement.objects.create(
                 user=holder,
                 dataset=dataset,
@@ -417,19 +478,6 @@ def approve_request(
                     "access_request": req.pk,
                 },
             )
-    req.status = S.APPROVED
-    req.decided_at = now
-    req.save()
-    _event(req, RequestEvent.Kind.APPROVED, member, comment)
-    record(
-        action="access.request.approved",
-        actor=member,
-        target=req,
-        request=request,
-        details={"round": req.round, "approvers": [d.member.get_username() for d in approvals]},
-    )
-    notifications.on_commit_decided(req)
-    return req
 
 
 @transaction.atomic
@@ -501,7 +549,21 @@ def revoke_entitlement(*, entitlement: Entitlement, member, reason: str = "", re
         details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "reason": reason},
     )
     notifications.on_commit_revoked(ent)
+    _on_commit_withdrawn(
+        user=ent.user,
+        datasets=[ent.dataset.accession],
+        reason=_("Access was revoked by the DAC: %(reason)s") % {"reason": reason or _("no reason given")},
+    )
     return ent
+
+
+def _on_commit_withdrawn(*, user, datasets: list[str], reason: str) -> None:
+    """Tell the apps above (downloads) after commit that `user` lost access to `datasets`."""
+    from .signals import access_withdrawn
+
+    transaction.on_commit(
+        lambda: access_withdrawn.send(sender=Entitlement, user=user, datasets=list(datasets), reason=reason)
+    )
 
 
 def expire_entitlements(*, now=None) -> int:
@@ -521,6 +583,7 @@ def expire_entitlements(*, now=None) -> int:
                 target=ent,
                 details={"user": ent.user.get_username(), "dataset": ent.dataset.accession, "end": ent.end.isoformat()},
             )
+            _on_commit_withdrawn(user=ent.user, datasets=[ent.dataset.accession], reason=_("The access period ended."))
             count += 1
     return count
 
@@ -719,3 +782,87 @@ def ask_review(
     )
     notifications.on_commit_review_asked(req, other, member, comment)
     return event
+
+
+# --- DAC blocks (design.md 7, "Trust, scoped") -------------------------------------------------
+
+
+def check_blocker(dac, actor) -> None:
+    if not (actor is not None and actor.is_active and (actor.is_superuser or is_dac_member(actor, dac))):
+        raise Forbidden(_("Only members of this DAC and operators may block or lift a block."))
+
+
+def blocks_for(*, dac, actor):
+    """The DAC's standing blocks, for its members and operators."""
+    check_blocker(dac, actor)
+    return selectors.blocks_of(dac)
+
+
+@transaction.atomic
+def block_person(
+    *, dac, actor, reason: str, username: str = "", iss: str = "", sub: str = "", request=None
+) -> DACBlock:
+    """Block a local user or an external identity (iss, sub) for every dataset of `dac`, at once.
+
+    Our own issuer with a subject is the local user of that name. The person's export copies of
+    the DAC's datasets are removed after commit.
+    """
+    check_blocker(dac, actor)
+    reason = _clean_text(reason, _("The reason"), required=True, max_length=20000)
+    iss = (iss or "").strip().rstrip("/")
+    sub = (sub or "").strip()
+    username = (username or "").strip()
+    if bool(username) == bool(iss or sub):
+        raise InvalidInput(_('Give either "user" (a username) or both "iss" and "sub".'))
+    if not username and not (iss and sub):
+        raise InvalidInput(_('Give both "iss" and "sub" for an external identity.'))
+    if iss and iss == settings.BASE_URL.rstrip("/"):
+        username, iss, sub = sub, "", ""
+    user = None
+    if username:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise InvalidInput(_("There is no user %(name)s.") % {"name": username})
+    block = DACBlock.objects.create(dac=dac, user=user, issuer=iss, subject=sub, reason=reason, created_by=actor)
+    record(
+        action="access.dac.blocked",
+        actor=actor,
+        target=block,
+        request=request,
+        details={"dac": dac.accession, "user": username, "iss": iss, "sub": sub, "reason": reason},
+    )
+    affected = [user] if user is not None else [link.user for link in _external_identities(iss=iss, sub=sub)]
+    datasets = list(dac.datasets.values_list("accession", flat=True))
+    for person in affected:
+        _on_commit_withdrawn(
+            user=person, datasets=datasets, reason=_("The DAC blocked access: %(reason)s") % {"reason": reason}
+        )
+    return block
+
+
+def _external_identities(*, iss: str, sub: str):
+    return ExternalIdentity.objects.select_related("user").filter(issuer=iss, subject=sub)
+
+
+@transaction.atomic
+def lift_block(*, block: DACBlock, actor, request=None) -> DACBlock:
+    block = DACBlock.objects.select_for_update(of=("self",)).select_related("dac", "user").get(pk=block.pk)
+    check_blocker(block.dac, actor)
+    if block.lifted_at is not None:
+        raise NotFound(_("There is no such block."))
+    block.lifted_at = timezone.now()
+    block.lifted_by = actor
+    block.save(update_fields=["lifted_at", "lifted_by"])
+    record(
+        action="access.dac.block_lifted",
+        actor=actor,
+        target=block,
+        request=request,
+        details={
+            "dac": block.dac.accession,
+            "user": block.user.get_username() if block.user_id else "",
+            "iss": block.issuer,
+            "sub": block.subject,
+        },
+    )
+    return block

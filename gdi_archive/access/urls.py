@@ -24,6 +24,8 @@ urlpatterns = [
         name="api-access-request-attachments",
     ),
     path("api/invitations/<str:token>/accept", api.InvitationAccept.as_view(), name="api-invitation-accept"),
+    path("api/dacs/<str:accession>/blocks", api.DACBlocks.as_view(), name="api-dac-blocks"),
+    path("api/dacs/<str:accession>/blocks/<str:block_id>", api.DACBlockDetail.as_view(), name="api-dac-block"),
     path("api/entitlements", api.EntitlementList.as_view(), name="api-entitlements"),
     path("api/entitlements/<int:pk>/revoke", api.EntitlementRevoke.as_view(), name="api-entitlement-revoke"),
     # Applicant pages
@@ -36,6 +38,10 @@ urlpatterns = [
     path("requests/<int:pk>/comment", views.comment, name="request-comment"),
     path("requests/<int:pk>/attachments", views.upload_attachment, name="request-attach"),
     path("requests/<int:pk>/attachments/<int:attachment_pk>", views.download_attachment, name="request-attachment"),
+    path("requests/<int:pk>/members", views.invite, name="request-invite"),
+    path("requests/<int:pk>/members/<int:member_pk>/remove", views.remove_member, name="request-member-remove"),
+    path("requests/<int:pk>/copy", views.copy, name="request-copy"),
+    path("invitations/<str:token>", views.invitation, name="invitation"),
     path("access", views.my_access, name="my-access"),
     # DAC workbench
     path("dac/", workbench.inbox, name="dac-inbox"),

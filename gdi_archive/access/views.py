@@ -6,19 +6,32 @@ Thin: each view fetches through a selector (404 for anything not the user's) and
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from gdi_archive.accounts.permissions import is_dac_member
 from gdi_archive.catalogue.models import Dataset
-from gdi_archive.common.errors import ArchiveError, NotFound
+from gdi_archive.common.errors import ArchiveError, DocumentsMissing, NotFound
 
 from . import attachments, selectors, services
-from .forms import DUO_LABELS, AttachmentForm, CommentForm, NewRequestForm, RequestForm
-from .models import AccessRequest, Entitlement, RequestEvent
+from .forms import (
+    DUO_LABELS,
+    AcceptInvitationForm,
+    AttachmentForm,
+    CommentForm,
+    CopyForm,
+    DocumentsForm,
+    InviteForm,
+    NewRequestForm,
+    RequestForm,
+    document_field_name,
+)
+from .models import AccessRequest, Entitlement, RequestEvent, RequestMember
 
 
 def _get(request, pk) -> AccessRequest:
@@ -34,9 +47,78 @@ def my_requests(request):
     return render(request, "access/my_requests.html", {"requests": reqs})
 
 
+def _summary(*forms) -> list[tuple[str, str, str]]:
+    """Every error of these forms as (anchor, label, message), for the summary at the top."""
+    out = []
+    for form in forms:
+        for message in form.non_field_errors():
+            out.append(("", "", message))
+        for field in form:
+            for message in field.errors:
+                out.append((field.auto_id, str(field.label), message))
+    return out
+
+
+def _attached(req: AccessRequest) -> list[dict]:
+    labels = {doc.get("kind"): doc.get("label") for doc in (req.dac.required_documents or [])}
+    return [{"a": a, "label": labels.get(a.kind) or a.kind or _("Other")} for a in req.attachments.all()]
+
+
+def _store_documents(req: AccessRequest, docs: DocumentsForm, request, extra=None) -> None:
+    """Keep each document that passes; a refusal goes next to its field (the draft stays)."""
+    uploads = list(docs.uploads())
+    if extra is not None:
+        uploads.append(("", extra))
+    for kind, upload in uploads:
+        try:
+            attachments.add_attachment(
+                access_request=req, applicant=request.user, upload=upload, kind=kind, request=request
+            )
+        except ArchiveError as exc:
+            docs.add_error(document_field_name(kind) if kind else None, exc.detail)
+
+
+def _submit_or_mark(req: AccessRequest, form, docs: DocumentsForm, request) -> bool:
+    """Submit; a missing required document is marked next to its field. True when it went."""
+    try:
+        services.submit_request(
+            access_request=req, applicant=request.user, comment=request.POST.get("comment", ""), request=request
+        )
+    except DocumentsMissing as exc:
+        if not docs.mark_missing(exc.missing):
+            docs.add_error(None, exc.detail)
+        return False
+    except ArchiveError as exc:
+        form.add_error(None, exc.detail)
+        return False
+    return True
+
+
+def _edit_page(request, req, form, docs):
+    question = req.events.filter(kind="returned").order_by("-at", "-id").first() if req.status == "returned" else None
+    return render(
+        request,
+        "access/request_edit.html",
+        {
+            "form": form,
+            "docs": docs,
+            "req": req,
+            "dac": req.dac,
+            "question": question,
+            "attached": _attached(req),
+            "summary": _summary(form, docs),
+            "comment": request.POST.get("comment", ""),
+        },
+    )
+
+
 @login_required
 def new_request(request):
-    """Datasets of one DAC: the one the applicant came from, plus any others of that DAC."""
+    """Datasets of one DAC: the one the applicant came from, plus any others of that DAC.
+
+    The DAC's documents are file fields. When a document is refused or a required one is
+    missing, what passed is kept as a draft and the edit form of that draft says what is wrong.
+    """
     wanted = request.GET.getlist("dataset") or request.POST.getlist("datasets")
     first = Dataset.objects.filter(accession__in=wanted, status=Dataset.Status.RELEASED).select_related("dac").first()
     if first is None:
@@ -46,7 +128,8 @@ def new_request(request):
     choices = [(d.accession, f"{d.accession} — {d.title}") for d in siblings]
     if request.method == "POST":
         form = NewRequestForm(request.POST, request.FILES, dataset_choices=choices)
-        if form.is_valid():
+        docs = DocumentsForm(request.POST, request.FILES, dac=first.dac)
+        if form.is_valid() and docs.is_valid():
             data = form.cleaned_data
             try:
                 req = services.create_request(
@@ -63,25 +146,28 @@ def new_request(request):
             except ArchiveError as exc:
                 form.add_error(None, exc.detail)
             else:
-                if data.get("attachment"):
-                    try:
-                        attachments.add_attachment(
-                            access_request=req, applicant=request.user, upload=data["attachment"], request=request
-                        )
-                    except ArchiveError as exc:
-                        messages.error(request, exc.detail)
-                if "submit" in request.POST:
-                    try:
-                        services.submit_request(access_request=req, applicant=request.user, request=request)
-                        messages.success(request, _("Your request was sent to %(dac)s.") % {"dac": req.dac.name})
-                    except ArchiveError as exc:
-                        messages.error(request, exc.detail)
-                else:
+                _store_documents(req, docs, request, extra=data.get("attachment"))
+                if not docs.errors and "submit" in request.POST and _submit_or_mark(req, form, docs, request):
+                    messages.success(request, _("Your request was sent to %(dac)s.") % {"dac": req.dac.name})
+                    return redirect("request-detail", pk=req.pk)
+                if not docs.errors and not form.errors:
                     messages.success(request, _("Your draft was saved. Submit it when it is ready."))
-                return redirect("request-detail", pk=req.pk)
+                    return redirect("request-detail", pk=req.pk)
+                messages.info(request, _("Your draft was saved, but it was not submitted: see below."))
+                edit = RequestForm(request.POST)
+                edit.is_valid()
+                for message in form.non_field_errors():
+                    edit.add_error(None, message)
+                req.refresh_from_db()
+                return _edit_page(request, req, edit, docs)
     else:
         form = NewRequestForm(initial={"datasets": [first.accession]}, dataset_choices=choices)
-    return render(request, "access/request_new.html", {"form": form, "dac": first.dac, "datasets": siblings})
+        docs = DocumentsForm(dac=first.dac)
+    return render(
+        request,
+        "access/request_new.html",
+        {"form": form, "docs": docs, "dac": first.dac, "datasets": siblings, "summary": _summary(form, docs)},
+    )
 
 
 @login_required
@@ -98,23 +184,138 @@ def request_detail(request, pk):
         if is_member and not is_applicant
         else req.events.select_related("actor").exclude(kind__in=RequestEvent.DAC_ONLY),
         "attachments": req.attachments.all(),
-        "entitlements": req.entitlements.select_related("dataset"),
+        "entitlements": _with_state(req.entitlements.select_related("dataset")),
         "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
         "comment_form": CommentForm(),
         "attachment_form": AttachmentForm(),
+        "documents": _attached(req),
+        "missing": services.missing_documents(req) if req.is_editable else [],
+        "members": req.members.exclude(status=RequestMember.Status.REMOVED).select_related("user"),
+        "invite_form": InviteForm(),
+        "copy_form": CopyForm(),
+        "question": req.events.filter(kind="returned").order_by("-at", "-id").first()
+        if req.status == "returned"
+        else None,
     }
     return render(request, "access/request_detail.html", context)
 
 
 @login_required
+@require_POST
+def invite(request, pk):
+    req = _get(request, pk)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the email address of the person to invite."))
+        return redirect(reverse("request-detail", args=[req.pk]) + "#members")
+    return _act(
+        request,
+        pk,
+        lambda r: services.invite_member(
+            access_request=r, applicant=request.user, email=form.cleaned_data["email"], request=request
+        ),
+        _("The invitation was emailed to %(email)s.") % {"email": form.cleaned_data["email"]},
+    )
+
+
+@login_required
+@require_POST
+def remove_member(request, pk, member_pk):
+    req = _get(request, pk)
+    member = req.members.exclude(status=RequestMember.Status.REMOVED).filter(pk=member_pk).first()
+    if member is None or req.applicant_id != request.user.pk:
+        raise Http404
+    who = member.user.get_username() if member.user else member.email
+    return _act(
+        request,
+        pk,
+        lambda r: services.remove_member(access_request=r, applicant=request.user, who=who, request=request),
+        _("%(who)s was removed from the request.") % {"who": who},
+    )
+
+
+@login_required
+@require_POST
+def copy(request, pk):
+    """A new draft from a closed request; the terms are accepted again on the way."""
+    req = _get(request, pk)
+    form = CopyForm(request.POST)
+    try:
+        new = services.copy_request(
+            access_request=req,
+            applicant=request.user,
+            accept_terms=form.is_valid() and form.cleaned_data["accept_terms"],
+            language=translation.get_language() or "en",
+            request=request,
+        )
+    except ArchiveError as exc:
+        messages.error(request, exc.detail)
+        return redirect("request-detail", pk=req.pk)
+    messages.success(
+        request, _("A new draft was made from request #%(pk)d. Add the documents and submit it.") % {"pk": req.pk}
+    )
+    return redirect("request-edit", pk=new.pk)
+
+
+def invitation(request, token):
+    """The page behind the emailed link: the invitee sees the request and accepts the terms.
+
+    A token that is wrong, used or withdrawn is a 404 page saying so; anonymous visitors of a
+    valid link are sent to sign in first (a wrong token says nothing more to them either).
+    """
+    try:
+        member = services.invitation_for(token)
+    except NotFound as exc:
+        return render(request, "access/invitation_invalid.html", {"detail": exc.detail}, status=404)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    req = member.access_request
+    form = AcceptInvitationForm(request.POST or None)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.accept_invitation(
+                token=token,
+                user=request.user,
+                accept_terms=form.is_valid() and form.cleaned_data["accept_terms"],
+                request=request,
+            )
+        except NotFound as exc:
+            return render(request, "access/invitation_invalid.html", {"detail": exc.detail}, status=404)
+        except ArchiveError as exc:
+            error = exc.detail
+        else:
+            messages.success(request, _("You joined the request. The committee sees you as a co-applicant."))
+            return redirect("request-detail", pk=req.pk)
+    return render(
+        request,
+        "access/invitation.html",
+        {
+            "member": member,
+            "req": req,
+            "form": form,
+            "error": error,
+            "datasets": req.datasets.all(),
+            "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
+            "summary": [("id_accept_terms", "", error)] if error else [],
+        },
+    )
+
+
+@login_required
 def edit_request(request, pk):
-    """Change a draft, or answer a returned request (then submit again)."""
+    """Change a draft, or answer a returned request (then submit again); documents too."""
     req = _get(request, pk)
     if req.applicant_id != request.user.pk:
         raise Http404
+    present = set(req.attachments.values_list("kind", flat=True))
     if request.method == "POST":
+        if not req.is_editable:
+            messages.error(request, _("A %(status)s request cannot be changed.") % {"status": req.get_status_display()})
+            return redirect("request-detail", pk=req.pk)
         form = RequestForm(request.POST)
-        if form.is_valid():
+        docs = DocumentsForm(request.POST, request.FILES, dac=req.dac, present=present)
+        if form.is_valid() and docs.is_valid():
             data = form.cleaned_data
             try:
                 services.update_request(
@@ -126,25 +327,23 @@ def edit_request(request, pk):
                     duo=data["duo"],
                     request=request,
                 )
-                if "submit" in request.POST:
-                    services.submit_request(
-                        access_request=req,
-                        applicant=request.user,
-                        comment=request.POST.get("comment", ""),
-                        request=request,
-                    )
-                    messages.success(request, _("Your request was sent to %(dac)s.") % {"dac": req.dac.name})
-                else:
-                    messages.success(request, _("Your changes were saved."))
-                return redirect("request-detail", pk=req.pk)
             except ArchiveError as exc:
                 form.add_error(None, exc.detail)
-    else:
-        form = RequestForm(
-            initial={"title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": req.duo}
-        )
-    question = req.events.filter(kind="returned").order_by("-at", "-id").first() if req.status == "returned" else None
-    return render(request, "access/request_edit.html", {"form": form, "req": req, "question": question})
+            else:
+                _store_documents(req, docs, request)
+                if not docs.errors:
+                    if "submit" not in request.POST:
+                        messages.success(request, _("Your changes were saved."))
+                        return redirect("request-detail", pk=req.pk)
+                    if _submit_or_mark(req, form, docs, request):
+                        messages.success(request, _("Your request was sent to %(dac)s.") % {"dac": req.dac.name})
+                        return redirect("request-detail", pk=req.pk)
+        req.refresh_from_db()
+        return _edit_page(request, req, form, docs)
+    form = RequestForm(
+        initial={"title": req.title, "purpose": req.purpose, "institution": req.institution, "duo": req.duo}
+    )
+    return _edit_page(request, req, form, DocumentsForm(dac=req.dac, present=present))
 
 
 def _act(request, pk, action, success):
@@ -169,14 +368,70 @@ def submit(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request, pk):
+    """GET: what withdrawing (or, for a draft, deleting) will do, and a button; POST: do it.
+    Works without JavaScript: the confirmation is a page of its own."""
+    req = _get(request, pk)
+    if request.method == "GET":
+        if req.applicant_id != request.user.pk:
+            raise Http404
+        if not req.is_open:
+            messages.info(
+                request,
+                _("This request is %(status)s: there is nothing to withdraw.") % {"status": req.get_status_display()},
+            )
+            return redirect("request-detail", pk=req.pk)
+        return render(request, "confirm.html", _withdraw_confirmation(req))
+    if req.status == AccessRequest.Status.DRAFT and req.applicant_id == request.user.pk:
+        try:
+            services.delete_draft(access_request=req, applicant=request.user, request=request)
+        except ArchiveError as exc:
+            messages.error(request, exc.detail)
+            return redirect("request-detail", pk=req.pk)
+        messages.success(request, _("Your draft “%(title)s” was deleted.") % {"title": req.title})
+        return redirect("my-requests")
     return _act(
         request,
         pk,
-        lambda req: services.withdraw_request(access_request=req, applicant=request.user, request=request),
+        lambda req: services.withdraw_request(
+            access_request=req, applicant=request.user, comment=request.POST.get("comment", ""), request=request
+        ),
         _("Your request was withdrawn."),
     )
+
+
+def _withdraw_confirmation(req) -> dict:
+    names = ", ".join(d.accession for d in req.datasets.all())
+    if req.status == AccessRequest.Status.DRAFT:
+        return {
+            "title": _("Delete the draft “%(title)s”?") % {"title": req.title},
+            "consequences": [
+                _(
+                    "This draft was never sent to the committee. Deleting it removes it, with its text and attachments, for good."
+                ),
+                _("To ask for access to %(datasets)s later, start a new request from the dataset's page.")
+                % {"datasets": names},
+            ],
+            "button": _("Delete draft"),
+            "action": reverse("request-withdraw", args=[req.pk]),
+            "cancel": reverse("request-detail", args=[req.pk]),
+        }
+    return {
+        "title": _("Withdraw request #%(pk)s “%(title)s”?") % {"pk": req.pk, "title": req.title},
+        "consequences": [
+            _(
+                "%(dac)s stops reviewing it and will not decide on it. The request stays in your list as withdrawn, and cannot be submitted again."
+            )
+            % {"dac": req.dac.name},
+            _("Access you already have is not affected. To ask for %(datasets)s again, start a new request.")
+            % {"datasets": names},
+        ],
+        "button": _("Withdraw request"),
+        "with_comment": True,
+        "action": reverse("request-withdraw", args=[req.pk]),
+        "cancel": reverse("request-detail", args=[req.pk]),
+    }
 
 
 @login_required
@@ -231,4 +486,24 @@ def download_attachment(request, pk, attachment_pk):
 @login_required
 def my_access(request):
     ents = Entitlement.objects.filter(user=request.user).select_related("dataset", "dataset__dac", "access_request")
-    return render(request, "access/my_access.html", {"entitlements": ents})
+    return render(request, "access/my_access.html", {"entitlements": _with_state(ents)})
+
+
+def _with_state(entitlements) -> list[Entitlement]:
+    now = timezone.now()
+    ents = list(entitlements)
+    for e in ents:
+        e.state = _state(e, now)
+    return ents
+
+
+def _state(e: Entitlement, now) -> str:
+    """What the entitlement means today: "revoked", "expired" (also an active one whose end
+    passed before the nightly task marked it), "pending" (starts later) or "live"."""
+    if e.status == Entitlement.Status.REVOKED:
+        return "revoked"
+    if e.status == Entitlement.Status.EXPIRED or (e.end is not None and e.end <= now):
+        return "expired"
+    if e.start > now:
+        return "pending"
+    return "live"

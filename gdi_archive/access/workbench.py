@@ -56,7 +56,10 @@ def inbox(request):
     tabs = selectors.dac_inbox(request.user)
     tab = request.GET.get("tab") if request.GET.get("tab") in tabs else "decide"
     now = timezone.now()
-    rows = [{"req": r, "age_days": (now - (r.submitted_at or r.created_at)).days} for r in tabs[tab]]
+    rows = [
+        {"req": r, "age_days": (now - (r.submitted_at or r.created_at)).days, "tally": selectors.approval_tally(r)}
+        for r in tabs[tab]
+    ]
     names = [("decide", _("To decide")), ("waiting", _("Waiting for other members")), ("decided", _("Decided"))]
     return render(
         request,
@@ -107,7 +110,12 @@ def changes(req: AccessRequest) -> list[dict]:
 def _people(req: AccessRequest, datasets) -> list[dict]:
     """The applicant and every co-applicant: identity, and the terms version each accepted."""
     entries = [(req.applicant, _("Applicant"), "accepted", req.applicant.email)]
-    entries += [(m.user, m.get_status_display(), m.status, m.email) for m in req.members.select_related("user")]
+    roles = {
+        RequestMember.Status.ACCEPTED: _("Co-applicant (joined)"),
+        RequestMember.Status.INVITED: _("Co-applicant (invited, not joined)"),
+        RequestMember.Status.REMOVED: _("Removed by the applicant"),
+    }
+    entries += [(m.user, roles.get(m.status, m.status), m.status, m.email) for m in req.members.select_related("user")]
     people = []
     for user, role, status, email in entries:
         terms = []
@@ -190,6 +198,8 @@ def _detail_context(request, req: AccessRequest, errors=None, typed=None) -> dic
         "returned": returned,
         "entitlements": req.entitlements.select_related("user", "dataset"),
         "errors": _Typed(errors or {}),
+        # A list, not errors.items: the template would look up a form called "items" first.
+        "error_items": list((errors or {}).items()),
         "typed": _Typed({k: _Typed(v) for k, v in (typed or {}).items()}),
         "end_value": (typed or {}).get("approve", {}).get("end")
         or (now + timedelta(days=min((d.max_access_days for d in datasets), default=365))).date().isoformat(),

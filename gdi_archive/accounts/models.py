@@ -43,6 +43,12 @@ class ExternalIdentity(models.Model):
     subject = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # What the provider said at the last sign-in, for the DAC to read (never used to grant access):
+    # AffiliationAndRole visas (or the eduPerson claim), and whether a ResearcherStatus visa came.
+    affiliation = models.CharField(max_length=300, blank=True)
+    researcher_status_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last sign-in that carried a valid ResearcherStatus visa."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_identity")]

@@ -15,6 +15,11 @@ def is_admin_steward(user) -> bool:
     return is_steward(user) and user.is_staff
 
 
+def is_operator(user) -> bool:
+    """An active superuser: the person who runs the archive (design.md: `createsuperuser`)."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.is_superuser)
+
+
 def is_dac_member(user, dac) -> bool:
     """An active member of this Data Access Committee."""
     return bool(

@@ -6,8 +6,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from gdi_archive.common.errors import ArchiveError, NotFound
 
@@ -48,8 +49,33 @@ def my_keys(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def revoke_key(request, pk):
+    """GET: what revoking the key does, and a button (no JavaScript needed); POST: revoke it."""
+    if request.method == "GET":
+        key = PublicKey.objects.filter(user=request.user, pk=pk).first()
+        if key is None:
+            raise Http404
+        if key.revoked_at:
+            messages.info(request, _("This key is already revoked."))
+            return redirect("my-keys")
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Revoke the key “%(name)s”?") % {"name": key.label or key.fingerprint[:16]},
+                "consequences": [
+                    _("Fingerprint: %(fp)s") % {"fp": key.fingerprint},
+                    _(
+                        "Downloads are no longer encrypted to this key. Files you already downloaded stay readable with its secret key."
+                    ),
+                    _("To download again, register another key first."),
+                ],
+                "button": _("Revoke key"),
+                "action": reverse("key-revoke", args=[key.pk]),
+                "cancel": reverse("my-keys"),
+            },
+        )
     try:
         services.revoke_public_key(user=request.user, key_pk=pk, request=request)
     except NotFound:

@@ -10,6 +10,8 @@ from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
+from gdi_archive.common.clients import client_address
+
 from .models import AuditEvent
 
 GENESIS = "0" * 64
@@ -18,9 +20,7 @@ _SECRET_WORDS = ("password", "secret", "token", "passphrase", "private", "author
 
 
 def _client_address(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request) or None
 
 
 def _clean(details: dict) -> dict:

@@ -276,8 +276,23 @@ def _variant(row: tuple) -> Variant:
 
 def run_load(load_id: int) -> VariantLoad | None:
     """Read the load's file into rows of a new generation, then make that generation live."""
-    import pysam
+    load = _claim(load_id)
+    if load is None or load.status == VariantLoad.Status.DONE:
+        return load
+    progress = {"bytes": 0, "records": 0}
+    try:
+        written, assembly = _load_rows(load, progress)
+    except Exception as exc:
+        log.warning("beacon load %s (file %s) failed: %s", load.pk, load.file.accession, exc)
+        _fail(load, exc)
+        raise
+    current = _make_live(load, written=written, progress=progress)
+    log.info("beacon load %s: %d variants from %s (%s)", load.pk, written, load.file.accession, assembly)
+    return current
 
+
+def _claim(load_id: int) -> VariantLoad | None:
+    """Start a new generation of the load (a withdrawn dataset's load just ends)."""
     with transaction.atomic():
         load = VariantLoad.objects.select_for_update().select_related("dataset", "file").filter(pk=load_id).first()
         if load is None:
@@ -293,7 +308,13 @@ def run_load(load_id: int) -> VariantLoad | None:
         load.bytes_total = load.file.stored_size or 0
         load.started_at, load.finished_at = timezone.now(), None
         load.save()
-    progress = {"bytes": 0, "records": 0}
+    return load
+
+
+def _load_rows(load: VariantLoad, progress: dict) -> tuple[int, str]:
+    """Decrypt the file into pysam through a pipe and COPY its variant rows; (rows written, assembly).
+    A failure of the decrypting feeder is raised in place of pysam's own error."""
+    import pysam
 
     def on_bytes(n):
         progress["bytes"] += n
@@ -325,12 +346,7 @@ def run_load(load_id: int) -> VariantLoad | None:
             )
             written = copy_rows(rows, on_batch=on_batch)
     except Exception as exc:
-        reason = feeder.error or exc
-        log.warning("beacon load %s (file %s) failed: %s", load.pk, load.file.accession, reason)
-        VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
-            status=VariantLoad.Status.ERROR, error=str(reason)[:2000], finished_at=timezone.now()
-        )
-        raise
+        raise (feeder.error or exc) from None
     finally:
         pysam.set_verbosity(previous)
         try:
@@ -339,10 +355,18 @@ def run_load(load_id: int) -> VariantLoad | None:
             pass
         feeder.join(timeout=30)
     if feeder.error is not None:
-        VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
-            status=VariantLoad.Status.ERROR, error=str(feeder.error)[:2000], finished_at=timezone.now()
-        )
         raise feeder.error
+    return written, assembly
+
+
+def _fail(load: VariantLoad, reason) -> None:
+    VariantLoad.objects.filter(pk=load.pk, generation=load.generation).update(
+        status=VariantLoad.Status.ERROR, error=str(reason)[:2000], finished_at=timezone.now()
+    )
+
+
+def _make_live(load: VariantLoad, *, written: int, progress: dict) -> VariantLoad:
+    """This generation's rows become the answer and older ones go, unless a newer run started meanwhile."""
     with transaction.atomic():
         current = VariantLoad.objects.select_for_update().get(pk=load.pk)
         if current.generation != load.generation:
@@ -355,5 +379,4 @@ def run_load(load_id: int) -> VariantLoad | None:
         current.finished_at = timezone.now()
         current.save()
         Variant.objects.filter(load_id=load.pk).exclude(generation=load.generation).delete()
-    log.info("beacon load %s: %d variants from %s (%s)", load.pk, written, load.file.accession, assembly)
     return current

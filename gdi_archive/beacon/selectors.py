@@ -4,7 +4,8 @@ withdrawn dataset or a half-loaded file is never in an answer."""
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 
 from gdi_archive.catalogue.models import Dataset
 
@@ -87,6 +88,46 @@ class DatasetHits:
     dataset: Dataset
     individuals: list[str]  # matching individual (sample) ids, sorted
     variants: list  # matching Variant rows (aggregates only)
+    # Set when the variants were counted in SQL: how many match (allele count >= the minimum);
+    # `variants` is then only the requested page of them.
+    variant_count: int | None = None
+
+
+def variant_page(query: BeaconQuery, datasets: list[Dataset], *, minimum: int, rows: bool) -> list[DatasetHits]:
+    """A variant query without individual filters, in one statement: per dataset, how many
+    variants match with an allele count of at least `minimum`, and the first skip + limit of
+    them (only the first, to know the count, when `rows` is false). No carrier bitmaps."""
+    ids = [d.pk for d in datasets]
+    keep = query.skip + query.limit if rows else 1
+    matching = (
+        matching_variants(query.variant, ids)
+        .filter(ac__gte=minimum)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("dataset_id")],
+                order_by=[F("chrom").asc(), F("start").asc(), F("alt").asc(), F("id").asc()],
+            ),
+            matches=Window(Count("id"), partition_by=[F("dataset_id")]),
+        )
+        .filter(rank__lte=keep)
+        .defer("carriers")
+        .order_by("dataset_id", "rank")
+    )
+    by_dataset: dict[int, list] = {pk: [] for pk in ids}
+    counts: dict[int, int] = {}
+    for variant in matching:
+        by_dataset[variant.dataset_id].append(variant)
+        counts[variant.dataset_id] = variant.matches
+    return [
+        DatasetHits(
+            dataset=d,
+            individuals=[],
+            variants=by_dataset[d.pk][query.skip :] if rows else [],
+            variant_count=counts.get(d.pk, 0),
+        )
+        for d in datasets
+    ]
 
 
 def _carriers(variant: Variant, samples: list[str]) -> set[str]:

@@ -16,6 +16,7 @@ from django.core.cache import cache
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
+from gdi_archive.common.clients import client_address
 from gdi_archive.passports.grants import Grants, granted_datasets
 
 from . import genome, selectors
@@ -52,8 +53,6 @@ class Asker:
 
 
 def asker(request) -> Asker:
-    from gdi_archive.operations.middleware import client_address
-
     auth = getattr(request, "auth", None)
     user = getattr(request, "user", None)
     granted = granted_datasets(request)
@@ -225,7 +224,11 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
 def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, returned: str, who: Asker) -> dict:
     minimum = settings.BEACON_MIN_COUNT
     sets, exists, total = [], False, 0
-    for hit in selectors.hits(query, datasets, entry_type=entry_type):
+    if entry_type == "g_variants" and not query.filters:
+        found = selectors.variant_page(query, datasets, minimum=minimum, rows=_rank(returned) >= _rank("count"))
+    else:
+        found = selectors.hits(query, datasets, entry_type=entry_type)
+    for hit in found:
         dataset = hit.dataset
         level = GRANULARITIES[min(_rank(returned), _rank("record" if dataset.accession in who.granted else "count"))]
         if entry_type == "individuals":
@@ -244,12 +247,13 @@ def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, retur
                 )
                 results = [individual_document(dataset.pk, pid, records) for pid in page]
         else:
-            shown = [v for v in hit.variants if v.ac >= minimum]
-            count = len(shown)
+            if hit.variant_count is not None:  # counted in SQL; `variants` is the page
+                count, page = hit.variant_count, hit.variants
+            else:
+                shown = [v for v in hit.variants if v.ac >= minimum]
+                count, page = len(shown), shown[query.skip : query.skip + query.limit]
             results = (
-                [variant_document(v, dataset, min_count=minimum) for v in shown[query.skip : query.skip + query.limit]]
-                if level in ("count", "record")
-                else []
+                [variant_document(v, dataset, min_count=minimum) for v in page] if level in ("count", "record") else []
             )
         found = count > 0
         exists = exists or found

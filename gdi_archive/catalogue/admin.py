@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 
-from gdi_archive.accounts.permissions import is_admin_dac_member, is_admin_steward
+from gdi_archive.accounts.permissions import is_admin_dac_member, is_admin_steward, is_operator
 from gdi_archive.common.admin import ReadOnlyAdminMixin
 from gdi_archive.common.errors import ArchiveError, InvalidInput
 
@@ -113,6 +113,9 @@ class DACAdmin(StewardOnlyAdmin):
         if obj is None:
             return ["name", "description", "contact_email", "required_documents"]
         if not self.has_change_permission(request, obj):
+            return ["accession", "name", "description", "contact_email", "required_documents", "member_names"]
+        if not (is_operator(request.user) or obj.members.filter(pk=request.user.pk).exists()):
+            # Separation of duties: only an operator or a member of this DAC changes its members.
             return ["accession", "name", "description", "contact_email", "required_documents", "member_names"]
         return [
             "accession",

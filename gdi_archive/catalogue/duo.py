@@ -13,6 +13,8 @@ that, so the list may also hold MONDO ids (`MONDO:` + 7 digits) — but only nex
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, gettext_noop
+
 from gdi_archive.common.errors import InvalidInput
 
 PERMISSION, MODIFIER = "permission", "modifier"
@@ -90,3 +92,38 @@ def describe(code: str) -> str:
     """`GRU (general research use)` for people; unknown codes (MONDO ids) as they are."""
     term = TERMS.get(code)
     return f"{term.shorthand} ({term.label})" if term else code
+
+
+# The labels above, marked for translation (makemessages): pages show them in the reader's
+# language through `describe_local`; the APIs (Beacon, FDP) keep DUO's own English labels.
+_TRANSLATED_LABELS = (
+    gettext_noop("general research use"),
+    gettext_noop("health or medical or biomedical research"),
+    gettext_noop("disease specific research"),
+    gettext_noop("population origins or ancestry research only"),
+    gettext_noop("no restriction"),
+    gettext_noop("research specific restrictions"),
+    gettext_noop("no general methods research"),
+    gettext_noop("genetic studies only"),
+    gettext_noop("not for profit, non commercial use only"),
+    gettext_noop("publication required"),
+    gettext_noop("collaboration required"),
+    gettext_noop("ethics approval required"),
+    gettext_noop("geographical restriction"),
+    gettext_noop("publication moratorium"),
+    gettext_noop("time limit on use"),
+    gettext_noop("user specific restriction"),
+    gettext_noop("project specific restriction"),
+    gettext_noop("institution specific restriction"),
+    gettext_noop("return to database or resource"),
+    gettext_noop("clinical care use"),
+    gettext_noop("population origins or ancestry research prohibited"),
+    gettext_noop("not for profit organisation use only"),
+    gettext_noop("non-commercial use only"),
+)
+
+
+def describe_local(code: str) -> str:
+    """`describe` for web pages: the label in the active language (GRU (üldine teadustöö))."""
+    term = TERMS.get(code)
+    return f"{term.shorthand} ({gettext(term.label)})" if term else code

@@ -18,11 +18,11 @@ from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gdi_archive.accounts.permissions import is_steward
+from gdi_archive.accounts.permissions import is_dac_member, is_operator, is_steward
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from . import signals
+from . import notifications, signals
 from .duo import validate_duo
 from .models import DAC, Dataset, File
 
@@ -188,11 +188,30 @@ def _member(username):
     return user
 
 
+def require_operator_or_member(actor, dac: DAC) -> None:
+    """Who may change who sits on a DAC: an operator, or a member of that DAC (separation of
+    duties: a steward, who manages datasets, may not seat themselves and then decide requests)."""
+    if is_operator(actor) or is_dac_member(actor, dac):
+        return
+    raise Forbidden(f"Only an operator or a member of {dac.accession} may change its members.")
+
+
+def _membership_changed(*, dac: DAC, user, change: str, actor, request) -> None:
+    record(
+        action=f"catalogue.dac.member_{change}",
+        actor=actor,
+        target=dac,
+        request=request,
+        details={"username": user.username, "by_operator": is_operator(actor)},
+    )
+    notifications.on_commit_membership_changed(dac, user, change, actor)
+
+
 def add_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
     """Make the user a member of the DAC and staff, so that the admin opens for them."""
-    require_steward(actor)
     with transaction.atomic():
         dac = DAC.objects.select_for_update().get(pk=dac.pk)
+        require_operator_or_member(actor, dac)
         user = _member(username)
         if dac.members.filter(pk=user.pk).exists():
             raise Conflict(f"{user.username} is already a member of {dac.accession}.")
@@ -200,20 +219,14 @@ def add_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
-        record(
-            action="catalogue.dac.member_added",
-            actor=actor,
-            target=dac,
-            request=request,
-            details={"username": user.username},
-        )
+        _membership_changed(dac=dac, user=user, change="added", actor=actor, request=request)
     return dac
 
 
 def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
-    require_steward(actor)
     with transaction.atomic():
         dac = DAC.objects.select_for_update().get(pk=dac.pk)
+        require_operator_or_member(actor, dac)
         user = _member(username)
         if not dac.members.filter(pk=user.pk).exists():
             raise Conflict(f"{user.username} is not a member of {dac.accession}.")
@@ -221,13 +234,7 @@ def remove_dac_member(*, actor, dac: DAC, username: str, request=None) -> DAC:
         if user.is_staff and not user.is_superuser and not user.is_steward and not user.dacs.exists():
             user.is_staff = False
             user.save(update_fields=["is_staff"])
-        record(
-            action="catalogue.dac.member_removed",
-            actor=actor,
-            target=dac,
-            request=request,
-            details={"username": user.username},
-        )
+        _membership_changed(dac=dac, user=user, change="removed", actor=actor, request=request)
     return dac
 
 

@@ -111,12 +111,14 @@ class DACDetailView(APIView):
 
 
 class DACMembersView(APIView):
-    permission_classes = [IsAuthenticated, IsSteward]
+    """Operators and the DAC's own members (separation of duties: not stewards as such)."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=MemberInput,
         responses={201: DACOut, **errors(400, 401, 403, 404, 409)},
-        summary="Add a DAC member; they become staff (stewards)",
+        summary="Add a DAC member; they become staff (operators, members of that DAC)",
     )
     def post(self, request, accession):
         data = validated(MemberInput, request)

@@ -93,7 +93,19 @@ def health_ready(request):
     except (ImportError, AttributeError):
         checks["storage"] = "not configured"
     ok = all(value in ("ok", "not configured") for value in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    if not ok:
+        return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+    # Queues nothing consumes: this process can serve (200, so it stays in the load balancer),
+    # but uploads and exports would wait for ever, so the answer says so.
+    from . import queues
+
+    counts = queues.consumers() or {}
+    for queue, count in counts.items():
+        checks[f"queue.{queue}"] = "ok" if count else "no consumer"
+    stuck = sorted(queue for queue, count in counts.items() if not count)
+    if stuck:
+        return JsonResponse({"status": "degraded", "checks": checks, "unconsumed_queues": stuck})
+    return JsonResponse({"status": "ok", "checks": checks})
 
 
 def bad_request(request, exception=None):

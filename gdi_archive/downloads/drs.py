@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from gdi_archive.common.errors import ArchiveError
 from gdi_archive.common.views import service_info_document
 
-from . import schema, selectors, services
+from . import links, schema, selectors, services
 from .blocks import STREAM, block_url
 from .keys import client_key
 from .models import ServedHeader
@@ -110,7 +110,9 @@ class DrsAccess(DrsView):
             action="download.ticket",
             details={"protocol": "drs", "bytes": download.length, "key_fingerprint": key.fingerprint},
         )
-        url = block_url(file, STREAM, download.body_start, download.body_end, header_id=served.pk)
+        url = block_url(
+            file, STREAM, download.body_start, download.body_end, bound=links.bind(request, file), header_id=served.pk
+        )
         return JsonResponse({"url": url, "headers": []})
 
 

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gdi_archive import storage
+from gdi_archive.access.selectors import blocked_datasets
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.errors import InvalidInput, NotFound
@@ -96,11 +97,49 @@ def _visa_access_until(request, requester, files) -> datetime | None:
 
 
 def still_allowed(export: Export, file) -> bool:
-    """May an export link still serve this file? A revoked or expired entitlement stops it at
-    once, as it stops every other download."""
-    if export.requester_id is not None and _released_datasets(file) & live_dataset_accessions(export.requester):
+    """May an export link still serve this file? A revoked or expired entitlement, or a DAC
+    block, stops it at once, as it stops every other download."""
+    requester = export.requester
+    if requester is None or not requester.is_active:
+        return False
+    held = _released_datasets(file) - blocked_datasets(user=requester)
+    if not held:
+        return False
+    if held & live_dataset_accessions(requester):
         return True
     return export.visa_access_until is not None and export.visa_access_until > timezone.now()
+
+
+def withdraw_exports(*, user_id: int, datasets: list[str], reason: str) -> list[str]:
+    """The person lost access to `datasets`: remove the outbox copies of each of their exports
+    that holds a file they may no longer read, and say why on the export. Returns the ids."""
+    withdrawn = []
+    exports = Export.objects.filter(
+        requester_id=user_id,
+        status__in=[Export.Status.QUEUED, Export.Status.RUNNING, Export.Status.DONE],
+        items__file__datasets__accession__in=list(datasets),
+    ).distinct()
+    for export in exports.select_related("requester"):
+        if all(still_allowed(export, item.file) for item in export.items.select_related("file")):
+            continue  # another live grant still covers every file
+        Export.objects.filter(pk=export.pk).update(
+            status=Export.Status.REVOKED, error=reason, expires_at=timezone.now(), finished_at=timezone.now()
+        )
+        _remove_copies(export)
+        audit.record(
+            action="download.export.withdrawn",
+            actor=None,
+            target=export,
+            details={"user": export.subject, "datasets": sorted(datasets), "reason": reason},
+        )
+        withdrawn.append(str(export.id))
+    return withdrawn
+
+
+def _remove_copies(export: Export) -> None:
+    for item in export.items.exclude(location=""):
+        storage.outbox_store().delete(item.location)
+    export.items.update(location="", done=False)
 
 
 def get_export(*, request, export_id) -> Export:
@@ -174,6 +213,8 @@ def run_export(*, export_id, worker: str = "") -> None:
             if item.done:
                 done += services.body_size(item.file)
                 continue
+            if not _still_running(export):
+                break  # withdrawn meanwhile (a revocation, a DAC block): write nothing more
             done = _write_item(export, item, key, done)
     except Exception as exc:  # the job fails as a whole; the user sees why
         log.exception("export %s failed", export_id)
@@ -185,16 +226,26 @@ def run_export(*, export_id, worker: str = "") -> None:
         )
         return
     now = timezone.now()
-    Export.objects.filter(pk=export_id).update(
+    finished = Export.objects.filter(pk=export_id, status=Export.Status.RUNNING).update(
         status=Export.Status.DONE,
         finished_at=now,
         bytes_done=done,
         expires_at=now + timedelta(seconds=settings.EXPORT_LINK_TTL),
     )
+    if not finished:
+        _remove_copies(export)  # withdrawn while it ran: what was written goes too
+
+
+def _still_running(export: Export) -> bool:
+    return Export.objects.filter(pk=export.pk, status=Export.Status.RUNNING).exists()
 
 
 def export_links(export: Export, *, request) -> list[dict]:
-    """Links for the files this request may still read (a revoked entitlement hides them)."""
+    """Links for the files this request may still read (a revoked entitlement hides them).
+
+    A link points at the archive, never straight at the outbox: each request through it
+    re-checks the requester's grant, then streams the copy or redirects to a presigned URL made
+    for that request alone (`export_file`)."""
     if export.status != Export.Status.DONE or not export.expires_at:
         return []
     readable = set(selectors.readable_files(request).values_list("pk", flat=True))
@@ -203,11 +254,7 @@ def export_links(export: Export, *, request) -> list[dict]:
         return []
     links = []
     for item in export.items.select_related("file").filter(done=True, file__pk__in=readable):
-        try:
-            url = storage.outbox_store().presigned_url(item.location, expires_in=ttl)
-        except storage.StorageError:
-            url = None
-        url = url or signing.signed_url(
+        url = signing.signed_url(
             f"/api/exports/{export.id}/files/{item.file.accession}",
             {"export": export.id, "file": item.file.accession},
             ttl=ttl,

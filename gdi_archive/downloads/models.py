@@ -36,6 +36,7 @@ class Export(models.Model):
         DONE = "done"
         FAILED = "failed"
         EXPIRED = "expired"
+        REVOKED = "revoked"  # access ended (revocation, DAC block): the copies were removed; `error` says why
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     requester = models.ForeignKey(

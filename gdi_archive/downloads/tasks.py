@@ -45,3 +45,9 @@ def _recover_on_start(sender=None, **kwargs):
 @shared_task(autoretry_for=(storage.StorageUnavailable,), retry_backoff=True, max_retries=5)
 def clean_outbox() -> int:
     return exports.clean_outbox()
+
+
+@shared_task(autoretry_for=(storage.StorageUnavailable,), retry_backoff=True, max_retries=8)
+def withdraw_exports(user_id: int, datasets: list[str], reason: str) -> list[str]:
+    """A person lost access (revocation, expiry, DAC block): remove their export copies."""
+    return exports.withdraw_exports(user_id=user_id, datasets=datasets, reason=reason)

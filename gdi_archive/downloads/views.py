@@ -135,17 +135,22 @@ class ExportDetail(APIView):
 
 
 def export_file(request, export_id, accession):
-    """An export's copy in the outbox, through its signed link (no token: the link is the credential)."""
+    """An export's copy in the outbox, through its signed link (no token: the link is the
+    credential). The requester's grant is checked on every request; then the copy is streamed,
+    or, when the outbox is S3, the client is redirected to a presigned URL made for this request."""
+    from gdi_archive import storage
     from gdi_archive.common.errors import ArchiveError, NotFound, json_error
 
     from . import exports, signing
+    from .blocks import presigned_redirect
     from .models import Export
+    from .streaming import Unsatisfiable, parse_range
 
     try:
         fields = signing.verify(request.GET, ("export", "file"))
         if fields["export"] != str(export_id) or fields["file"] != accession:
             raise NotFound("This link is not valid.")
-        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
+        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).select_related("requester").first()
         item = (
             export.items.select_related("file").filter(file__accession=accession, done=True).first() if export else None
         )
@@ -153,6 +158,17 @@ def export_file(request, export_id, accession):
             raise NotFound("This link is not valid or has expired.")
     except ArchiveError as exc:
         return json_error(exc)
+    try:
+        wanted = parse_range(request.META.get("HTTP_RANGE"), item.size)
+    except Unsatisfiable:
+        redirect = None  # the stream answers 416
+    else:
+        start, end = wanted or (0, item.size)
+        redirect = presigned_redirect(
+            storage.outbox_store(), item.location, whole=item.size, start=start, end=end, ranged=wanted is not None
+        )
+    if redirect is not None:
+        return redirect
     pieces = [Piece(location=item.location, start=0, end=item.size, store="outbox")]
     return stream_response(
         request,

@@ -9,10 +9,27 @@ class InboxEntryOut(serializers.ModelSerializer):
     name = serializers.CharField(source="inbox_name")
     index_of = serializers.SerializerMethodField(help_text="Name of the data file this index belongs to.")
     sha256 = serializers.SerializerMethodField(help_text="Of the plaintext, once verified.")
+    waiting_for_worker = serializers.SerializerMethodField(
+        help_text="True while the upload waits for ingestion and no worker consumes the ingest queue "
+        "(tell the operator: nothing will happen until one is started)."
+    )
 
     class Meta:
         model = File
-        fields = ["name", "status", "bytes_done", "bytes_total", "error", "accession", "sha256", "index_of"]
+        fields = [
+            "name",
+            "status",
+            "bytes_done",
+            "bytes_total",
+            "error",
+            "accession",
+            "sha256",
+            "index_of",
+            "waiting_for_worker",
+        ]
+
+    def get_waiting_for_worker(self, file: File) -> bool:
+        return file.status == File.Status.UPLOADED and bool(self.context.get("ingest_unconsumed"))
 
     def get_index_of(self, file: File) -> str | None:
         return file.index_of.name if file.index_of_id else None

@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gdi_archive.common import queues
 from gdi_archive.common.errors import NotFound, RequestTimeout, json_error
 from gdi_archive.common.schema import errors
 from gdi_archive.crypt4gh.keys import format_public_key
@@ -15,6 +16,8 @@ from gdi_archive.keyring.archive import current_public_key
 
 from . import names, resumable, services
 from .serializers import InboxEntryOut, OffsetMismatchOut, PartialUploadOut
+
+INGEST_TASK = "gdi_archive.ingest.tasks.ingest_file"
 
 UPLOAD_CHUNK = 4 * 1024 * 1024
 
@@ -69,7 +72,9 @@ class InboxListView(APIView):
     @extend_schema(responses={200: InboxEntryOut(many=True), **errors(401)})
     def get(self, request):
         """My uploads and how their ingestion is going."""
-        return Response(InboxEntryOut(services.inbox_entries(request.user), many=True).data)
+        waiting = queues.queue_of(INGEST_TASK) in queues.unconsumed()
+        entries = InboxEntryOut(services.inbox_entries(request.user), many=True, context={"ingest_unconsumed": waiting})
+        return Response(entries.data)
 
 
 class InboxUploadView(APIView):

@@ -73,6 +73,50 @@ class _WorkerHandler(BaseHTTPRequestHandler):
         pass
 
 
+_consuming: dict[str, object] = {}
+
+
+def _consumed_queues(consumer) -> list[str]:
+    try:
+        return sorted(queue.name for queue in consumer.task_consumer.queues)
+    except AttributeError:
+        return sorted(consumer.app.amqp.queues.consume_from)
+
+
+@signals.worker_ready.connect
+def _announce_queues(sender=None, **kwargs):
+    """Tell the web side which queues this worker consumes, every few seconds (common.queues)."""
+    from gdi_archive.common import queues
+
+    hostname, consumed = sender.hostname, _consumed_queues(sender)
+    _consuming.update(hostname=hostname, queues=consumed)
+    stop = threading.Event()
+    _consuming["stop"] = stop
+
+    def beat():
+        while not stop.is_set():
+            try:
+                queues.heartbeat(hostname, consumed)
+            except Exception as exc:  # the broker away for a moment: try again next beat
+                log.warning("queue heartbeat: %s", exc.__class__.__name__)
+            stop.wait(queues.BEAT)
+
+    threading.Thread(target=beat, name="queue-heartbeat", daemon=True).start()
+    log.info("consuming queues %s", ",".join(consumed))
+
+
+@signals.worker_shutdown.connect
+def _leave_queues(**kwargs):
+    from gdi_archive.common import queues
+
+    if "stop" in _consuming:
+        _consuming["stop"].set()
+        try:
+            queues.heartbeat(_consuming["hostname"], _consuming["queues"], leaving=True)
+        except Exception as exc:
+            log.warning("queue heartbeat: %s", exc.__class__.__name__)
+
+
 @signals.worker_ready.connect
 def _start_http(**kwargs):
     from django.conf import settings

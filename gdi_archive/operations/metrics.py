@@ -55,14 +55,15 @@ VISA_FAILURES = Counter("gdi_visa_validation_failures_total", "Visas ignored, by
 PASSPORT_TOKENS = Counter("gdi_passport_tokens_issued_total", "Passport tokens minted by this archive.")
 RATE_LIMITED = Counter("gdi_rate_limited_total", "Requests refused with 429, by scope.", ["scope"])
 
-QUEUES = ("default", "ingest", "exports")
-
 
 class QueueDepthCollector:
-    """Celery's Redis transport keeps each queue as a list; its length is the backlog."""
+    """Celery's Redis transport keeps each queue as a list; its length is the backlog. And how
+    many live workers consume each queue: 0 means its tasks wait for ever (alert on it)."""
 
     def collect(self):
         from django.conf import settings
+
+        from gdi_archive.common import queues
 
         family = GaugeMetricFamily("gdi_celery_queue_length", "Tasks waiting in the broker.", labels=["queue"])
         if settings.REDIS_URL:
@@ -71,11 +72,18 @@ class QueueDepthCollector:
             prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-                for queue in QUEUES:
+                for queue in queues.routed_queues():
                     family.add_metric([queue], client.llen(f"{prefix}{queue}"))
             except redis.RedisError:
                 pass  # the broker being down shows in /health/ready; no number beats a wrong one
         yield family
+        counts = queues.consumers()
+        consumers = GaugeMetricFamily(
+            "gdi_queue_consumers", "Live Celery workers consuming each queue (0: its tasks wait).", labels=["queue"]
+        )
+        for queue, count in (counts or {}).items():
+            consumers.add_metric([queue], count)
+        yield consumers
 
 
 _queue_registry = CollectorRegistry(auto_describe=False)

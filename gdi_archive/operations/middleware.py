@@ -1,16 +1,14 @@
 """Request ids, metrics, security headers and sign-in rate limits, as middleware so that every
 view gets them without remembering to."""
 
-import base64
 import time
 
-from django.conf import settings
-from django.core.cache import cache
-from django.urls import NoReverseMatch, reverse
+from django.shortcuts import render
 
 from gdi_archive.common.errors import json_error
+from gdi_archive.common.views import API_PREFIXES
 
-from . import metrics
+from . import metrics, passwords
 from .logging import new_request_id, request_id_var
 
 # URL pattern prefixes (as Django writes them) whose successful answers are downloads.
@@ -99,76 +97,26 @@ class SecurityHeadersMiddleware:
         return response
 
 
-def client_address(request) -> str:
-    """The client's address: with N trusted proxies, the Nth entry from the end of X-Forwarded-For."""
-    count = settings.TRUSTED_PROXY_COUNT
-    if count:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= count:
-            return forwarded[-count]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _basic_username(request) -> str:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return ""
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-    except (ValueError, UnicodeDecodeError):
-        return ""
-
-
 class RateLimitMiddleware:
-    """Failed sign-ins and token requests are counted per client address and per username in the
-    cache (Redis in production, so all web processes share it); past RATE_LIMIT_SIGNIN failures
-    in RATE_LIMIT_WINDOW seconds the answer is 429 with Retry-After. Successful attempts are not
-    counted, so scripts that mint tokens with the right password are never slowed down."""
+    """A request whose password check `passwords.PasswordGuard` refused (too many failures for
+    that account from that address, or from that address at all) is answered 429 with
+    Retry-After, whatever the view would have said (401, or the sign-in page again)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def _scope(self, request) -> str | None:
-        if request.method != "POST":
-            return None
-        if request.path.rstrip("/") == "/api/tokens":
-            return "tokens"
-        sign_in = {"/admin/login/"}
-        try:
-            sign_in.add(reverse(settings.LOGIN_URL))
-        except NoReverseMatch:
-            sign_in.add("/accounts/login/")
-        return "signin" if request.path in sign_in else None
-
     def __call__(self, request):
-        scope = self._scope(request)
-        if scope is None:
-            return self.get_response(request)
-        username = _basic_username(request) if scope == "tokens" else request.POST.get("username", "")
-        keys = [f"ratelimit:{scope}:addr:{client_address(request)}"]
-        if username:
-            keys.append(f"ratelimit:{scope}:user:{username.lower()[:150]}")
-        now = time.time()
-        for key in keys:
-            if (cache.get(f"{key}:count") or 0) >= settings.RATE_LIMIT_SIGNIN:
-                since = cache.get(f"{key}:since") or now
-                wait = max(1, int(settings.RATE_LIMIT_WINDOW - (now - since)) + 1)
-                metrics.RATE_LIMITED.labels(scope=scope).inc()
-                return json_error(
-                    "TooManyRequests",
-                    f"Too many failed attempts. Try again in {wait} seconds.",
-                    429,
-                    headers={"Retry-After": str(wait)},
-                )
         response = self.get_response(request)
-        failed = response.status_code in (400, 401, 403) or (scope == "signin" and response.status_code == 200)
-        if failed:
-            for key in keys:
-                cache.add(f"{key}:since", now, settings.RATE_LIMIT_WINDOW)
-                if cache.add(f"{key}:count", 1, settings.RATE_LIMIT_WINDOW):
-                    continue
-                try:
-                    cache.incr(f"{key}:count")
-                except ValueError:  # expired between add and incr
-                    cache.add(f"{key}:count", 1, settings.RATE_LIMIT_WINDOW)
-        return response
+        wait = passwords.held_back(request)
+        if wait is None:
+            return response
+        if not request.path.startswith(API_PREFIXES) and "Authorization" not in request.headers:
+            page = render(request, "429.html", {"wait": wait}, status=429)
+            page["Retry-After"] = str(wait)
+            return page
+        return json_error(
+            "TooManyRequests",
+            f"Too many failed passwords. Try again in {wait} seconds.",
+            429,
+            headers={"Retry-After": str(wait)},
+        )

@@ -53,12 +53,14 @@ _SERVICE_INFO = {
 _HEALTH = {
     "type": "object",
     "properties": {
-        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
         "checks": {
             "type": "object",
             "additionalProperties": {"type": "string"},
-            "description": "database, broker, storage.<store>: ok, unavailable or not configured.",
+            "description": "database, broker, storage.<store>: ok, unavailable or not configured; "
+            "queue.<queue>: ok or no consumer.",
         },
+        "unconsumed_queues": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["status"],
 }
@@ -72,6 +74,12 @@ _JWK = {
     },
     "required": ["kty", "kid", "alg", "use"],
 }
+_JWKS_ANSWER = {
+    "200": _text(
+        "A JSON Web Key Set.",
+        schema={"type": "object", "properties": {"keys": {"type": "array", "items": _JWK}}, "required": ["keys"]},
+    )
+}
 
 # Endpoints that are plain Django views (no DRF serializer to read), described by hand so that
 # /api/schema covers every endpoint. Each is added only if its route exists.
@@ -84,9 +92,12 @@ PLAIN_ENDPOINTS = {
     "/health/live": ("health-live", "The process answers.", {"200": _text("Alive.", schema=_HEALTH)}),
     "/health/ready": (
         "health-ready",
-        "Database, broker and object stores reachable.",
+        "Database, broker and object stores reachable; `degraded` when a queue has no worker consuming it.",
         {
-            "200": _text("Ready.", schema=_HEALTH),
+            "200": _text(
+                "Ready (`status` ok), or `degraded`: `unconsumed_queues` names queues no worker consumes.",
+                schema=_HEALTH,
+            ),
             "503": _text("Not ready; `checks` names what is unavailable.", schema=_HEALTH),
         },
     ),
@@ -101,16 +112,12 @@ PLAIN_ENDPOINTS = {
     "/.well-known/jwks.json": (
         "jwks",
         "Public keys that verify this archive's visas and passport tokens.",
-        {
-            "200": _text(
-                "A JSON Web Key Set.",
-                schema={
-                    "type": "object",
-                    "properties": {"keys": {"type": "array", "items": _JWK}},
-                    "required": ["keys"],
-                },
-            )
-        },
+        _JWKS_ANSWER,
+    ),
+    "/api/jwk": (
+        "jwks-rems",
+        "The same JWKS at the path LS-AAI registers for a REMS visa source.",
+        _JWKS_ANSWER,
     ),
     "/api/archive-key": (
         "archive-key",

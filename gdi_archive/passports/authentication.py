@@ -10,6 +10,8 @@ import logging
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from gdi_archive.common.clients import client_address
+
 from .clearinghouse import authenticate_token
 from .verify import MAX_TOKEN_LENGTH, Refused
 
@@ -39,7 +41,7 @@ class PassportAuthentication(BaseAuthentication):
         try:
             return authenticate_token(token)
         except Refused as exc:
-            log.warning("token refused: %s (client %s)", exc, request.META.get("REMOTE_ADDR"))
+            log.warning("token refused: %s (client %s)", exc, client_address(request))
             raise AuthenticationFailed("The token is not valid, has expired or was revoked.") from None
 
     def authenticate_header(self, request):

@@ -6,7 +6,8 @@ TRUSTED_ISSUERS, and brokers' access tokens, whose visas come from the broker's 
 ControlledAccessGrants visas name (the dataset URL or its bare accession); for visas this
 archive issued, only while the entitlement is still live, so a revocation counts at once; for a
 broker's, only within the scope of its TRUSTED_ISSUERS entry (`grants`, `by`, `sources`), anything
-beyond it ignored and logged as a warning.
+beyond it ignored and logged as a warning. Our own passport tokens follow their user's live
+entitlements (`own_token_grants`): a token made before an approval opens the newly approved dataset too.
 
 A subject from a broker that no local user is linked to gets a passive local account (no
 password, linked by (iss, sub) in ExternalIdentity), so that every view can rely on a real
@@ -143,6 +144,17 @@ def grants_from_visas(visas: list[Visa], *, now: float) -> tuple[frozenset[str],
     return frozenset(granted), earliest, tuple(evidence)
 
 
+def own_token_grants(user: User, *, jti: str | None, now: float) -> tuple[frozenset[str], int | None, tuple[str, ...]]:
+    """A passport token this archive issued opens what its user's live entitlements open at
+    request time, not what they opened when it was minted: an approval after the token was made
+    counts at once, as does a revocation or an end date. The token's own expiry still bounds it."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    live = list(Entitlement.objects.live(at=moment).filter(user=user).values_list("dataset__accession", "end"))
+    ends = [int(end.timestamp()) for _, end in live if end is not None]
+    evidence = (f"{settings.BASE_URL.rstrip('/')}#{jti or ''}",) if live else ()
+    return frozenset(accession for accession, _ in live), (min(ends) if ends else None), evidence
+
+
 def _expiry(*stamps) -> datetime | None:
     values = [s for s in stamps if s is not None]
     return datetime.fromtimestamp(min(values), tz=UTC) if values else None
@@ -234,8 +246,12 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     parsed = parse(token) if "." in token else None
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
         checked = check_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
-        user = _own_passport_user(checked) if checked.own else _user_for(checked.iss, checked.sub, own=False)
-        datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
+        if checked.own:
+            user = _own_passport_user(checked)
+            datasets, earliest, evidence = own_token_grants(user, jti=checked.jti, now=now)
+        else:
+            user = _user_for(checked.iss, checked.sub, own=False)
+            datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
         grants = Grants(
             subject=checked.sub,
             issuer=checked.iss,

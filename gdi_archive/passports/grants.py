@@ -23,6 +23,11 @@ class Grants:
 
 def granted_datasets(request) -> frozenset[str]:
     """Accessions of the datasets this request may read right now (empty when none)."""
+    granted = _granted(request)
+    return granted - _blocked(request) if granted else granted
+
+
+def _granted(request) -> frozenset[str]:
     grants = getattr(request, "auth", None)
     if isinstance(grants, Grants):
         return grants.datasets
@@ -32,6 +37,19 @@ def granted_datasets(request) -> frozenset[str]:
 
         return live_dataset_accessions(user) | _session_visa_grants(request)
     return frozenset()
+
+
+def _blocked(request) -> frozenset[str]:
+    """A DAC block overrides every grant for that DAC's datasets, ours and brokers' alike."""
+    from gdi_archive.access.selectors import blocked_datasets
+
+    user = getattr(request, "user", None)
+    grants = getattr(request, "auth", None)
+    return blocked_datasets(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        iss=getattr(grants, "issuer", "") if isinstance(grants, Grants) else "",
+        sub=getattr(grants, "subject", "") if isinstance(grants, Grants) else "",
+    )
 
 
 def _session_visa_grants(request) -> frozenset[str]:

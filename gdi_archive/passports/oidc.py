@@ -93,7 +93,23 @@ def _passport_grants(*, issuer: str, subject: str, visas: list) -> dict | None:
     own = settings.BASE_URL.rstrip("/")
     datasets, earliest, _ = grants_from_visas([v for v in checked if v.iss != own], now=now)
     researcher = any(v.type == "ResearcherStatus" and v.by in ("so", "system") for v in checked)
-    return {"datasets": sorted(datasets), "expires": earliest or 0, "issuer": issuer, "researcher_status": researcher}
+    affiliations = sorted({v.value for v in checked if v.type == "AffiliationAndRole" and v.value})
+    return {
+        "datasets": sorted(datasets),
+        "expires": earliest or 0,
+        "issuer": issuer,
+        "researcher_status": researcher,
+        "affiliations": affiliations,
+    }
+
+
+def _affiliation(info: dict, claims: dict, grants: dict | None) -> str:
+    """The person's affiliation as the provider states it: checked visas first, then the claim."""
+    values = list((grants or {}).get("affiliations") or [])
+    if not values:
+        claim = info.get("eduperson_scoped_affiliation") or claims.get("eduperson_scoped_affiliation")
+        values = [claim] if isinstance(claim, str) else [v for v in (claim or []) if isinstance(v, str)]
+    return "; ".join(values)[:300]
 
 
 @never_cache
@@ -130,11 +146,16 @@ def oidc_callback(request):
             changed.append(field)
     if changed:
         user.save(update_fields=changed)
-    ExternalIdentity.objects.filter(user=user, issuer=issuer, subject=subject).update(last_login_at=timezone.now())
+    grants = _passport_grants(issuer=issuer, subject=subject, visas=info.get("ga4gh_passport_v1", []))
+    now = timezone.now()
+    ExternalIdentity.objects.filter(user=user, issuer=issuer, subject=subject).update(
+        last_login_at=now,
+        affiliation=_affiliation(info, claims, grants),
+        researcher_status_at=now if (grants or {}).get("researcher_status") else None,
+    )
 
     next_url = request.session.pop("oidc_next", None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    grants = _passport_grants(issuer=issuer, subject=subject, visas=info.get("ga4gh_passport_v1", []))
     if grants:
         request.session[SESSION_GRANTS] = grants
     record(

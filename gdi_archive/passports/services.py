@@ -18,6 +18,7 @@ from django.utils import timezone
 from joserfc import jwt
 
 from gdi_archive.access.models import Entitlement, TermsAcceptance
+from gdi_archive.access.selectors import blocked_datasets
 from gdi_archive.audit.services import record
 from gdi_archive.common.errors import InvalidInput, NotFound
 
@@ -71,15 +72,27 @@ def _visa(
 
 
 def user_visas(
-    *, user, lifetime: int | None = None, now: datetime | None = None
+    *, user, lifetime: int | None = None, now: datetime | None = None, include_expired: bool = False
 ) -> tuple[list[str], list[str], datetime]:
-    """The user's visas now, the dataset accessions they grant, and the earliest grant expiry."""
+    """The user's visas now, the dataset accessions they grant, and the earliest grant expiry.
+
+    `include_expired` (REMS's `?expired=true`) adds a visa for each entitlement that has ended or
+    was revoked, with `exp` at that moment: a record of what was granted, never a live grant
+    (every clearinghouse refuses a visa past its `exp`)."""
     now = now or timezone.now()
     ceiling = now + timedelta(seconds=max(settings.VISA_MAX_AGE, lifetime or 0))
     visas, datasets, earliest = [], [], ceiling
-    entitlements = Entitlement.objects.live(at=now).filter(user=user).select_related("dataset__dac")
-    for entitlement in entitlements:
-        exp = min(entitlement.end, ceiling) if entitlement.end else ceiling
+    live_ids = set(Entitlement.objects.live(at=now).filter(user=user).values_list("pk", flat=True))
+    entitlements = Entitlement.objects.filter(user=user).select_related("dataset__dac").order_by("pk")
+    entitlements = entitlements.filter(start__lte=now) if include_expired else entitlements.filter(pk__in=live_ids)
+    blocked = blocked_datasets(user=user)  # a DAC block: no visa for its datasets, to anyone
+    for entitlement in entitlements.exclude(dataset__accession__in=blocked):
+        live = entitlement.pk in live_ids
+        if live:
+            exp = min(entitlement.end, ceiling) if entitlement.end else ceiling
+        else:
+            ended = [moment for moment in (entitlement.end, entitlement.revoked_at) if moment is not None]
+            exp = min(min(ended), now) if ended else now
         dataset = entitlement.dataset
         visas.append(
             _visa(
@@ -93,8 +106,9 @@ def user_visas(
                 asserted=entitlement.granted_at,
             )
         )
-        datasets.append(dataset.accession)
-        earliest = min(earliest, exp)
+        if live:
+            datasets.append(dataset.accession)
+            earliest = min(earliest, exp)
     for acceptance in TermsAcceptance.objects.filter(user=user).select_related("dataset"):
         dataset = acceptance.dataset
         if not dataset.terms_url or acceptance.version != dataset.terms_version:
@@ -129,17 +143,35 @@ def user_visas(
 
 
 @transaction.atomic
-def issue_permissions(*, user, actor, request=None) -> list[str]:
+def issue_permissions(*, user, actor, request=None, include_expired: bool = False) -> list[str]:
     """Visas for `/api/permissions/{user}` (REMS-compatible), audited."""
-    visas, datasets, _ = user_visas(user=user)
+    visas, datasets, _ = user_visas(user=user, include_expired=include_expired)
     record(
         action="passport.visas.issued",
         actor=actor,
         target=user,
         request=request,
-        details={"visas": len(visas), "datasets": datasets},
+        details={"visas": len(visas), "datasets": datasets, "expired": include_expired},
     )
     return visas
+
+
+def permissions_subject(name: str):
+    """Whom `/api/permissions/{name}` is about: the local user linked to the LS-AAI identity
+    (`OIDC_ISSUER`, `name`), so that a broker configured for REMS can ask by the subject it
+    knows; else the active local user of that username. Never a subject of any other issuer."""
+    from gdi_archive.accounts.models import ExternalIdentity, User
+
+    lsaai = (settings.OIDC_ISSUER or "").rstrip("/")
+    if lsaai:
+        link = (
+            ExternalIdentity.objects.select_related("user")
+            .filter(issuer__in={lsaai, lsaai + "/"}, subject=name, user__is_active=True)
+            .first()
+        )
+        if link is not None:
+            return link.user
+    return User.objects.filter(username=name, is_active=True).first()
 
 
 @transaction.atomic

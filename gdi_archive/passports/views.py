@@ -1,13 +1,18 @@
 """JWKS, REMS-style permissions, passport tokens (API and the "Access tokens" page)."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
@@ -15,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gdi_archive.accounts.models import User
+from gdi_archive.accounts.permissions import is_operator
 from gdi_archive.common.errors import InvalidInput, NotFound
 from gdi_archive.common.schema import errors
 
@@ -68,23 +73,41 @@ PASSPORT_OUT = inline_serializer(
 
 
 class PermissionsView(APIView):
-    """GET /api/permissions/{user}: that user's visas, for themself or a broker (REMS-compatible)."""
+    """GET /api/permissions/{user}: that user's visas (REMS-compatible). `{user}` is a username or
+    the `sub` of a linked LS-AAI identity; `?expired=true` adds visas of ended or revoked
+    entitlements. Callers: the user themself, an operator, or a broker holding an API key."""
 
     authentication_classes = [BrokerApiKeyAuthentication, SessionAuthentication, BasicAuthentication]
     permission_classes = []
 
-    @extend_schema(responses={200: PASSPORT_OUT, **errors(401, 404)}, summary="A user's visas (REMS-compatible).")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "expired",
+                str,
+                enum=["false", "true"],
+                required=False,
+                description="true: also visas of expired or revoked entitlements (default false).",
+            )
+        ],
+        responses={200: PASSPORT_OUT, **errors(400, 401, 404)},
+        summary="A user's visas (REMS-compatible).",
+    )
     def get(self, request, username: str):
         broker = request.auth if isinstance(request.auth, BrokerApiKey) else None
         me = request.user if request.user is not None and request.user.is_authenticated else None
         if broker is None and me is None:
             raise NotAuthenticated()
-        if broker is None and me.get_username() != username:
+        expired = request.query_params.get("expired", "false")
+        if expired not in ("false", "true"):
+            raise InvalidInput('"expired" must be true or false.')
+        subject = services.permissions_subject(username)
+        # Someone else's (or nobody's) visas look the same to a user: not found.
+        if subject is None or (broker is None and not is_operator(me) and subject.pk != me.pk):
             raise NotFound("No such user.")
-        subject = User.objects.filter(username=username, is_active=True).first()
-        if subject is None:
-            raise NotFound("No such user.")
-        visas = services.issue_permissions(user=subject, actor=me or f"broker:{broker.name}", request=request)
+        visas = services.issue_permissions(
+            user=subject, actor=me or f"broker:{broker.name}", request=request, include_expired=expired == "true"
+        )
         return Response({"ga4gh_passport_v1": visas}, headers=NO_STORE)
 
 
@@ -137,12 +160,41 @@ class TokensView(APIView):
 
 
 LIFETIME_CHOICES = [
-    (900, "15 minutes"),
-    (3600, "1 hour"),
-    (4 * 3600, "4 hours"),
-    (12 * 3600, "12 hours"),
-    (86400, "1 day"),
+    (900, gettext_lazy("15 minutes")),
+    (3600, gettext_lazy("1 hour")),
+    (4 * 3600, gettext_lazy("4 hours")),
+    (12 * 3600, gettext_lazy("12 hours")),
+    (86400, gettext_lazy("1 day")),
 ]
+READS = ("BAM", "CRAM")
+VARIANTS = ("VCF", "BCF")
+
+
+def _examples(user) -> dict:
+    """What the page's examples name: the user's own datasets (live now), one ready file of the
+    first, and the key downloads are encrypted to, so the commands work when pasted."""
+    from gdi_archive.accounts.models import PublicKey
+    from gdi_archive.catalogue.models import Dataset, File
+
+    datasets = list(
+        Dataset.objects.filter(
+            accession__in=services.live_dataset_accessions(user), status=Dataset.Status.RELEASED
+        ).order_by("accession")
+    )
+    sample = None
+    if datasets:
+        files = File.objects.filter(datasets__in=datasets, status=File.Status.READY, accession__isnull=False)
+        sample = (
+            files.filter(format__in=READS + VARIANTS).order_by("accession").first()
+            or files.order_by("accession").first()
+        )
+    return {
+        "datasets": datasets,
+        "sample_dataset": datasets[0].accession if datasets else "",
+        "sample_file": sample,
+        "sample_kind": "variants" if sample is not None and sample.format in VARIANTS else "reads",
+        "key": PublicKey.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at").first(),
+    }
 
 
 @never_cache
@@ -159,7 +211,7 @@ def access_tokens(request):
                     lifetime = int(request.POST.get("lifetime") or settings.PASSPORT_TOKEN_MAX_AGE)
                 except ValueError:
                     lifetime = -1
-                new_token, _ = services.mint_passport_token(
+                new_token, _saved = services.mint_passport_token(
                     user=request.user,
                     lifetime=min(lifetime, settings.PASSPORT_TOKEN_MAX_AGE) if lifetime > 0 else lifetime,
                     label=request.POST.get("label", "").strip(),
@@ -170,21 +222,59 @@ def access_tokens(request):
                     user=request.user, token_id=int(request.POST.get("token", "0") or 0), request=request
                 )
             else:
-                error = "Unknown action."
+                error = _("Unknown action.")
         except ValueError:
-            error = "No such token."
+            error = _("No such token.")
         except (InvalidInput, NotFound) as exc:
             error = exc.detail
     lifetimes = [(s, label) for s, label in LIFETIME_CHOICES if s <= settings.PASSPORT_TOKEN_MAX_AGE] or [
-        (settings.PASSPORT_TOKEN_MAX_AGE, f"{settings.PASSPORT_TOKEN_MAX_AGE // 60} minutes")
+        (
+            settings.PASSPORT_TOKEN_MAX_AGE,
+            _("%(minutes)s minutes") % {"minutes": settings.PASSPORT_TOKEN_MAX_AGE // 60},
+        )
     ]
     context = {
         "new_token": new_token,
         "error": error,
         "tokens": PassportToken.objects.filter(user=request.user)[:50],
         "lifetimes": lifetimes,
-        "base_url": settings.BASE_URL,
+        "base_url": settings.BASE_URL.rstrip("/"),
+        **_examples(request.user),
     }
     response = render(request, "passports/access_tokens.html", context, status=400 if error else 200)
     response["Pragma"] = "no-cache"
     return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def revoke_token(request, pk: int):
+    """GET: what revoking the token does, and a button (no JavaScript needed); POST: revoke it."""
+    token = PassportToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404
+    if request.method == "POST":
+        services.revoke_passport_token(user=request.user, token_id=token.pk, request=request)
+        messages.success(request, _("The token was revoked: programs using it are refused from now on."))
+        return redirect("access-tokens")
+    if not token.is_usable:
+        messages.info(request, _("This token no longer works: it has expired or was revoked."))
+        return redirect("access-tokens")
+    name = token.label or timezone.localtime(token.created_at).strftime("%Y-%m-%d %H:%M")
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": _("Revoke the token “%(name)s”?") % {"name": name},
+            "consequences": [
+                _(
+                    "Every program that uses this token (curl, htsget clients, the download client) is refused from the next request on; downloads under way stop."
+                ),
+                _("Your access to the datasets does not change: make a new token when you need one."),
+            ],
+            "button": _("Revoke token"),
+            "action": reverse("access-token-revoke", args=[token.pk]),
+            "cancel": reverse("access-tokens"),
+        },
+    )

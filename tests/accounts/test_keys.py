@@ -115,3 +115,31 @@ def test_not_found_page_is_the_sites(applicant):
     response = signed_in(applicant).get("/requests/424242")
     assert response.status_code == 404
     assert "There is nothing here, or you may not see it." in response.content.decode()
+
+
+def test_a_refused_secret_key_is_never_shown_again(applicant, keypair):
+    """The refusal page must not echo what was pasted: it may be a secret key."""
+    sk, _ = keypair
+    secret = sk.read_text()
+    body = secret.strip().splitlines()[1]
+    response = signed_in(applicant).post("/keys", {"key": secret, "label": "laptop"})
+    html = response.content.decode()
+    assert "secret" in html
+    assert body not in html and "PRIVATE KEY-----" not in html
+    assert 'value="laptop"' in html  # the harmless fields are kept
+
+
+def test_revoking_a_key_asks_first(applicant, other_applicant, keypair):
+    _, pk = keypair
+    client = signed_in(applicant)
+    client.post("/keys", {"key": pk.read_text(), "label": "laptop"})
+    key = PublicKey.objects.get()
+    assert f'href="/keys/{key.pk}/revoke"' in client.get("/keys").content.decode()
+    page = client.get(f"/keys/{key.pk}/revoke").content.decode()
+    assert "laptop" in page and key.fingerprint in page and "Revoke key" in page
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert signed_in(other_applicant).get(f"/keys/{key.pk}/revoke").status_code == 404
+    assert client.post(f"/keys/{key.pk}/revoke").status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None

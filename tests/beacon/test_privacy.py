@@ -174,3 +174,24 @@ def test_a_broker_passport_with_no_grant_gets_counts(beacon_dataset, applicant, 
     )
     body = individuals(client, granularity=granularity).json()
     assert body["meta"]["returnedGranularity"] == "count"
+
+
+@pytest.mark.parametrize("entity_type", ["individual", "genomicVariation"])
+def test_records_validate_against_the_default_model(beacon_dataset, applicant, schemas, entity_type):
+    """Record-level answers: every returned individual (and variant) is a default-model record."""
+    from tests.downloads.conftest import entitle
+
+    from .conftest import validate_records
+
+    if schemas.model(entity_type) is None:
+        pytest.skip(f"The shared Beacon copy has no default-model schema for {entity_type} (models/json/...).")
+    entitle(applicant, beacon_dataset)
+    client = passport_client(applicant)
+    if entity_type == "individual":
+        body = individuals(client, filters=[DIABETES], granularity="record", pagination={"limit": 100}).json()
+    else:
+        v = common_variant()
+        body = g_variant(client, chrom=v.chrom, start=v.start, end=v.start + 1_000_000, granularity="record").json()
+    assert body["meta"]["returnedGranularity"] == "record"
+    validate_answer(schemas, body)
+    assert validate_records(schemas, body) == len(body["response"]["resultSets"][0]["results"]) > 0

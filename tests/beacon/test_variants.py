@@ -156,3 +156,42 @@ def test_no_genotypes_are_stored(beacon_dataset):
     }
     variant = Variant.objects.first()
     assert len(bytes(variant.carriers)) == (len(SAMPLES) + 7) // 8
+
+
+def test_a_bcf_loads_like_its_vcf_and_agrees_with_bcftools(
+    db, steward, dac, applicant, vcf, tmp_path, schemas, django_capture_on_commit_callbacks
+):
+    """A BCF (bcftools view -Ob of the cohort VCF) goes through ingest and the loader; its rows
+    and a sample of answers agree with bcftools on the BCF itself."""
+    from gdi_archive.beacon.models import VariantLoad
+    from gdi_archive.catalogue import services as catalogue
+    from gdi_archive.catalogue.models import File
+    from tests.downloads.conftest import store_ready_file
+
+    bcf = tmp_path / "cohort.bcf"
+    subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
+    subprocess.run(["bcftools", "index", str(bcf)], check=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        file = store_ready_file(submitter=steward, path=bcf, fmt=File.Format.BCF)
+        dataset = catalogue.create_dataset(actor=steward, title="BCF cohort", dac=dac.accession, duo=["DUO:0000042"])
+        catalogue.add_files_to_dataset(actor=steward, dataset=dataset, files=[file.accession])
+    with django_capture_on_commit_callbacks(execute=True):
+        catalogue.release_dataset(actor=steward, dataset=dataset)
+    [load] = VariantLoad.objects.filter(dataset=dataset)
+    counts = bcftools_counts(bcf)
+    assert (load.status, load.samples) == ("done", SAMPLES)
+    assert load.variants == len(counts) == Variant.objects.filter(load=load).count()
+    assert load.records_done == int(
+        subprocess.run(["bcftools", "view", "-H", str(bcf)], check=True, capture_output=True, text=True).stdout.count(
+            "\n"
+        )
+    )
+    stored = {(f"chr{v.chrom}", v.start + 1, v.ref, v.alt): (v.ac, v.an) for v in Variant.objects.filter(load=load)}
+    assert stored == counts
+    client = passport_client(applicant)
+    minimum = settings.BEACON_MIN_COUNT
+    common = [key for key, (ac, _) in counts.items() if ac >= minimum]
+    for chrom, pos, ref, alt in random.Random(11).sample(common, 5):
+        body = g_variant(client, chrom=chrom, start=pos - 1, ref=ref, alt=alt).json()
+        validate_answer(schemas, body)
+        assert frequencies(body)["ALL"][:2] == counts[(chrom, pos, ref, alt)]

@@ -141,8 +141,8 @@ def test_changing_terms_of_a_released_dataset_bumps_the_version(steward, release
     assert released.terms_text == "New terms." and released.terms_version == 2 and released.files.count() == 2
 
 
-def test_steward_manages_dac_members_through_the_admin(steward, dac, applicant):
-    client = browser(steward)
+def test_operator_manages_dac_members_through_the_admin(admin_user, dac, applicant):
+    client = browser(admin_user)
     created = client.post("/admin/catalogue/dac/add/", {"name": "Admin DAC", "description": "", "contact_email": ""})
     assert created.status_code == 302
     new = DAC.objects.get(name="Admin DAC")

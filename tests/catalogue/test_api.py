@@ -22,6 +22,8 @@ STEWARD_CALLS = [
     ("post", "/api/datasets/{dataset}/files", {"files": ["{file}"]}),
     ("post", "/api/datasets/{dataset}/release", None),
 ]
+# A DAC's own members may seat colleagues (separation of duties): tests/catalogue/test_dac_membership.py.
+STEWARD_ONLY_CALLS = [c for c in STEWARD_CALLS if not c[1].endswith("/members")]
 
 
 def fill(value, names):
@@ -52,7 +54,7 @@ def test_stewardship_refuses_anonymous_with_401(method, path, body, names):
 
 
 @pytest.mark.parametrize("persona", ["applicant", "dac_member", "other_dac_member"])
-@pytest.mark.parametrize("method, path, body", STEWARD_CALLS)
+@pytest.mark.parametrize("method, path, body", STEWARD_ONLY_CALLS)
 def test_stewardship_refuses_other_personas_with_403(persona, method, path, body, names, request, draft):
     user = request.getfixturevalue(persona)
     before = (
@@ -77,14 +79,16 @@ def test_a_token_granting_datasets_does_not_make_a_steward(applicant, released):
     assert response.status_code == 403
 
 
-def test_steward_walkthrough(steward, applicant, ready_files):
+def test_steward_walkthrough(steward, admin_user, applicant, ready_files):
     api = client_for(steward)
     created = api.post("/api/dacs", {"name": "Neuro DAC", "contact_email": "neuro@example.org"}, format="json")
     assert created.status_code == 201, created.content
     dac = created.json()
     assert dac["accession"].startswith("GDIC") and dac["name"] == "Neuro DAC" and dac["members"] == []
 
-    member = api.post(f"/api/dacs/{dac['accession']}/members", {"username": "alice"}, format="json")
+    # Seating members is an operator's (or the DAC's own) call: separation of duties.
+    assert api.post(f"/api/dacs/{dac['accession']}/members", {"username": "alice"}, format="json").status_code == 403
+    member = client_for(admin_user).post(f"/api/dacs/{dac['accession']}/members", {"username": "alice"}, format="json")
     assert member.status_code == 201 and member.json()["members"] == ["alice"]
     applicant.refresh_from_db()
     assert applicant.is_staff
@@ -121,7 +125,7 @@ def test_steward_walkthrough(steward, applicant, ready_files):
     assert again.status_code == 409 and again.json()["error"] == "Conflict"
 
 
-def test_stewardship_input_errors_are_clear(steward, dac, draft, ready_files):
+def test_stewardship_input_errors_are_clear(steward, dac, draft, ready_files, admin_user):
     api = client_for(steward)
     bad = api.post(
         "/api/datasets", {"title": "x", "dac": dac.accession, "duo": ["DUO:0000042", "DUO:0000006"]}, format="json"
@@ -143,7 +147,7 @@ def test_stewardship_input_errors_are_clear(steward, dac, draft, ready_files):
     )
     empty = api.post(f"/api/datasets/{draft.accession}/release")
     assert empty.status_code == 409
-    nobody = api.post(f"/api/dacs/{dac.accession}/members", {"username": "nobody"}, format="json")
+    nobody = client_for(admin_user).post(f"/api/dacs/{dac.accession}/members", {"username": "nobody"}, format="json")
     assert nobody.status_code == 400
     assert api.post("/api/dacs/GDIC99999999999/members", {"username": "alice"}, format="json").status_code == 404
     assert api.post("/api/datasets/GDID99999999999/release").status_code == 404

@@ -30,6 +30,7 @@ def test_superuser_may_steward(admin_user):
 @pytest.mark.parametrize("persona", ["applicant", "dac_member", "other_dac_member"])
 def test_non_stewards_are_refused_everything(persona, request, dac, draft, ready_files):
     user = request.getfixturevalue(persona)
+    foreign = DAC.objects.create(name="A DAC nobody here sits on")
     before = (
         DAC.objects.count(),
         Dataset.objects.count(),
@@ -37,8 +38,8 @@ def test_non_stewards_are_refused_everything(persona, request, dac, draft, ready
     )
     calls = [
         lambda: services.create_dac(actor=user, name="Mine"),
-        lambda: services.add_dac_member(actor=user, dac=dac, username=user.username),
-        lambda: services.remove_dac_member(actor=user, dac=dac, username=user.username),
+        lambda: services.add_dac_member(actor=user, dac=foreign, username=user.username),
+        lambda: services.remove_dac_member(actor=user, dac=foreign, username=user.username),
         lambda: services.create_dataset(actor=user, title="t", dac=dac.accession),
         lambda: services.add_files_to_dataset(actor=user, dataset=draft, files=[ready_files["first"].accession]),
         lambda: services.release_dataset(actor=user, dataset=draft),
@@ -71,7 +72,8 @@ def test_dac_names_are_unique_and_emails_checked(steward, dac):
         services.create_dac(actor=steward, name="  ")
 
 
-def test_member_becomes_staff_and_leaves_staff_with_the_last_dac(steward, dac, other_dac, applicant):
+def test_member_becomes_staff_and_leaves_staff_with_the_last_dac(admin_user, dac, other_dac, applicant):
+    steward = admin_user  # an operator seats and unseats members
     assert not applicant.is_staff
     services.add_dac_member(actor=steward, dac=dac, username="alice")
     services.add_dac_member(actor=steward, dac=other_dac, username="alice")
@@ -91,14 +93,15 @@ def test_member_becomes_staff_and_leaves_staff_with_the_last_dac(steward, dac, o
     assert actions().count("catalogue.dac.member_removed") == 2
 
 
-def test_a_steward_leaving_a_dac_stays_staff(steward, dac):
-    services.add_dac_member(actor=steward, dac=dac, username=steward.username)
+def test_a_steward_leaving_a_dac_stays_staff(steward, admin_user, dac):
+    services.add_dac_member(actor=admin_user, dac=dac, username=steward.username)
     services.remove_dac_member(actor=steward, dac=dac, username=steward.username)
     steward.refresh_from_db()
     assert steward.is_staff
 
 
-def test_unknown_or_disabled_member_is_refused(steward, dac, applicant):
+def test_unknown_or_disabled_member_is_refused(admin_user, dac, applicant):
+    steward = admin_user
     with pytest.raises(InvalidInput, match="No user named 'nobody'"):
         services.add_dac_member(actor=steward, dac=dac, username="nobody")
     applicant.is_active = False

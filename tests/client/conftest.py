@@ -129,16 +129,11 @@ def publish_and_grant(
 
 
 def reset_sign_in_limits(*, addresses=("127.0.0.1",), usernames=("alice", "bob", "carol", "sam", "root")) -> None:
-    """Failed sign-ins are counted in the shared cache for minutes; every test from 127.0.0.1
+    """Failed passwords are counted in the shared cache for minutes; every test from 127.0.0.1
     (this one, the schema fuzz) adds to the same count, so each test starts from zero."""
-    from django.core.cache import cache
+    from gdi_archive.operations import passwords
 
-    keys = []
-    for scope in ("tokens", "signin"):
-        for kind, values in (("addr", addresses), ("user", usernames)):
-            for value in values:
-                keys += [f"ratelimit:{scope}:{kind}:{value}:count", f"ratelimit:{scope}:{kind}:{value}:since"]
-    cache.delete_many(keys)
+    passwords.reset(usernames=usernames, addresses=addresses)
 
 
 @pytest.fixture

@@ -101,7 +101,8 @@ def check_command(command: list[str]) -> None:
         assert command[1:3] == ["-A", "gdi_archive"], command
         assert "app = Celery(" in (REPO / "gdi_archive" / "celery.py").read_text()
         assert command[3] in ("worker", "beat"), command
-        if command[3] == "worker":
+        if command[3] == "worker" and "-Q" in command:
+            # Without -Q a worker consumes CELERY_TASK_QUEUES (every routed queue); a -Q must too.
             queues = command[command.index("-Q") + 1]
             from django.conf import settings
 

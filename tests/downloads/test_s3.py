@@ -5,11 +5,16 @@ import base64
 
 import pytest
 import requests
+from django.test import Client
 
 from . import genomic_data
 from .conftest import release, store_ready_file, token_client
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
+
+
+def _http(headers: dict) -> dict:
+    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
 
 
 def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, applicant, client_keys, tmp_path):
@@ -33,20 +38,27 @@ def test_ticket_with_presigned_s3_blocks_and_api_stream(s3_env, steward, dac, ap
         if block["url"].startswith("data:"):
             parts.append(base64.b64decode(block["url"].split(",", 1)[1]))
             continue
-        assert block["url"].startswith(s3_env["S3_ENDPOINT_URL"])
+        # The ticket points at the archive (never straight at the store): each request re-checks
+        # the grant, then redirects to a presigned URL made for exactly the Range asked for.
+        assert block["url"].startswith("http://testserver/api/blocks/")
+        assert "X-Amz-" not in block["url"]
+        hop = Client().get(block["url"].removeprefix("http://testserver"), **_http(block.get("headers", {})))
+        assert hop.status_code == 307, hop.content[:300]
+        assert hop["Location"].startswith(s3_env["S3_ENDPOINT_URL"])
         presigned += 1
-        response = requests.get(block["url"], headers=block.get("headers", {}), timeout=30)
+        response = requests.get(hop["Location"], headers=block.get("headers", {}), timeout=30)
         assert response.status_code == 206, response.text[:300]
         parts.append(response.content)
+        last = (hop["Location"], block)
     assert presigned
     out = tmp_path / "region.bam"
     out.write_bytes(client_keys.decrypt(b"".join(parts)))
     expected = genomic_data.reads_in(bam, "chr1", 100_000, 300_000)
     assert expected and genomic_data.reads_in(out, "chr1", 100_000, 300_000) == expected
     # The Range is part of the signature (X-Amz-SignedHeaders): the store refuses another range.
-    block = next(b for b in ticket["htsget"]["urls"] if not b["url"].startswith("data:"))
-    assert "range" in block["url"].split("X-Amz-SignedHeaders=", 1)[1].split("&", 1)[0]
-    assert requests.get(block["url"], headers={"Range": "bytes=0-"}, timeout=30).status_code == 403
+    location, block = last
+    assert "range" in location.split("X-Amz-SignedHeaders=", 1)[1].split("&", 1)[0]
+    assert requests.get(location, headers={"Range": "bytes=0-"}, timeout=30).status_code == 403
 
     response = client.get(
         f"/api/files/{data.accession}",

@@ -67,9 +67,10 @@ def test_every_record_of_the_demo_conforms_and_reads_the_same_in_every_syntax(dj
         URIRef("http://publications.europa.eu/resource/authority/access-right/RESTRICTED"),
     ) in dataset
     assert (subject, DCTERMS.rights, URIRef("http://purl.obolibrary.org/obo/DUO_0000042")) in dataset
-    # One sample (DEMO-SAMPLE-1) in both the BAM's read group and the VCF's columns, read at ingest.
-    assert {f.format: f.samples for f in demo.files.all()} == {"BAM": ["DEMO-SAMPLE-1"], "VCF": ["DEMO-SAMPLE-1"]}
-    assert int(dataset.value(subject, URIRef(HEALTH + "numberOfUniqueIndividuals"))) == 1
+    # The BAM's read group (DEMO-SAMPLE-1) is the first of the VCF's 30 columns, read at ingest.
+    samples = {f.format: f.samples for f in demo.files.all()}
+    assert samples == {"BAM": ["DEMO-SAMPLE-1"], "VCF": [f"DEMO-SAMPLE-{n}" for n in range(1, 31)]}
+    assert int(dataset.value(subject, URIRef(HEALTH + "numberOfUniqueIndividuals"))) == 30
     assert int(dataset.value(subject, URIRef(HEALTH + "numberOfRecords"))) == 2
     distributions = sorted(dataset.objects(subject, DCAT.distribution))
     assert [str(d).rsplit("-", 1)[1] for d in distributions] == ["bam", "vcf"]

@@ -50,6 +50,7 @@ def test_upload_registers_the_file_and_lists_it(submitter, encrypted, django_cap
         "accession": None,
         "sha256": None,
         "index_of": None,
+        "waiting_for_worker": False,
     }
     assert callbacks  # ingestion waits for the commit ...
     file = File.objects.get(submitter=submitter, inbox_name="sample.bam.c4gh")

@@ -1,7 +1,6 @@
 """Request ids and JSON logs, /metrics, the OpenAPI schema and docs, security headers and the
 sign-in rate limits, all through HTTP."""
 
-import base64
 import io
 import json
 import logging
@@ -14,7 +13,6 @@ from django.urls import get_resolver
 from prometheus_client.parser import text_string_to_metric_families
 
 from gdi_archive.operations.logging import JsonFormatter, RequestIdFilter
-from tests.conftest import PASSWORD, make_user
 
 
 def metric_value(text: str, name: str, **labels) -> float:
@@ -215,71 +213,3 @@ def test_hsts_is_sent_over_tls_in_production():
         plain = Client().get("/health/live")
     assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Strict-Transport-Security" not in plain
-
-
-# --- rate limits ------------------------------------------------------------------------------------
-
-
-def _basic(username, password):
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-@pytest.mark.django_db
-def test_token_endpoint_is_rate_limited_after_failed_passwords():
-    make_user("mallory-target")
-    client = Client(REMOTE_ADDR="198.51.100.7")
-    with override_settings(RATE_LIMIT_SIGNIN=3, RATE_LIMIT_WINDOW=60):
-        for _ in range(3):
-            response = client.post(
-                "/api/tokens",
-                "{}",
-                content_type="application/json",
-                HTTP_AUTHORIZATION=_basic("mallory-target", "wrong"),
-            )
-            assert response.status_code in (401, 403)
-        blocked = client.post(
-            "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD)
-        )
-        assert blocked.status_code == 429
-        assert blocked.json()["error"] == "TooManyRequests" and blocked.json()["detail"]
-        assert 1 <= int(blocked["Retry-After"]) <= 61
-        # The same username from another address is held back too (per-user limit)...
-        other = Client(REMOTE_ADDR="198.51.100.8")
-        assert (
-            other.post(
-                "/api/tokens",
-                "{}",
-                content_type="application/json",
-                HTTP_AUTHORIZATION=_basic("mallory-target", PASSWORD),
-            ).status_code
-            == 429
-        )
-        # ...but another user from another address is not.
-        make_user("innocent")
-        fine = Client(REMOTE_ADDR="198.51.100.9").post(
-            "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("innocent", PASSWORD)
-        )
-        assert fine.status_code == 201
-
-
-@pytest.mark.django_db
-def test_sign_in_page_is_rate_limited_after_failed_passwords():
-    make_user("erin")
-    client = Client(REMOTE_ADDR="198.51.100.20")
-    with override_settings(RATE_LIMIT_SIGNIN=2, RATE_LIMIT_WINDOW=60):
-        for _ in range(2):
-            assert client.post("/admin/login/", {"username": "erin", "password": "wrong"}).status_code == 200
-        response = client.post("/admin/login/", {"username": "erin", "password": PASSWORD})
-        assert response.status_code == 429 and "Retry-After" in response
-
-
-@pytest.mark.django_db
-def test_successful_token_requests_are_not_limited():
-    make_user("scripted")
-    client = Client(REMOTE_ADDR="198.51.100.30")
-    with override_settings(RATE_LIMIT_SIGNIN=2, RATE_LIMIT_WINDOW=60):
-        for _ in range(4):
-            response = client.post(
-                "/api/tokens", "{}", content_type="application/json", HTTP_AUTHORIZATION=_basic("scripted", PASSWORD)
-            )
-            assert response.status_code == 201, response.content

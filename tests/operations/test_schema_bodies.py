@@ -213,23 +213,37 @@ def _bearer(token: str, **extra) -> dict:
 
 
 @pytest.mark.slow
-def test_real_answers_match_the_schema(live_server, steward, dac_member, applicant, tmp_path):
+def test_real_answers_match_the_schema(live_server, steward, dac_member, applicant, admin_user, tmp_path):
     from gdi_archive.catalogue.models import File
 
     call = Checked(live_server.url)
-    basic = {"steward": ("sam", PASSWORD), "member": ("carol", PASSWORD), "applicant": ("alice", PASSWORD)}
+    basic = {
+        "steward": ("sam", PASSWORD),
+        "member": ("carol", PASSWORD),
+        "applicant": ("alice", PASSWORD),
+        "operator": ("root", PASSWORD),
+    }
     tokens = {
         who: call("post", "/api/tokens", 201, auth=auth, json={"lifetime": 3600}).json()["token"]
         for who, auth in basic.items()
     }
 
     dac = call("post", "/api/dacs", 201, headers=_bearer(tokens["steward"]), json={"name": "Schema DAC"}).json()
+    # Separation of duties: the steward may not seat members; an operator may.
+    call(
+        "post",
+        "/api/dacs/{accession}/members",
+        403,
+        path_args={"accession": dac["accession"]},
+        headers=_bearer(tokens["steward"]),
+        json={"username": "carol"},
+    )
     call(
         "post",
         "/api/dacs/{accession}/members",
         201,
         path_args={"accession": dac["accession"]},
-        headers=_bearer(tokens["steward"]),
+        headers=_bearer(tokens["operator"]),
         json={"username": "carol"},
     )
     call("get", "/api/dacs", 200, headers=_bearer(tokens["steward"]))

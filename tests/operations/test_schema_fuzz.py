@@ -41,6 +41,7 @@ def unlimited_sign_in(settings):
     from tests.client.conftest import reset_sign_in_limits
 
     settings.RATE_LIMIT_SIGNIN = 10**6
+    settings.RATE_LIMIT_ADDRESS = 10**6
     yield
     reset_sign_in_limits()
 

@@ -126,6 +126,14 @@ def test_sign_in_links_by_issuer_and_subject(client, oidc, broker, dataset):
                 by="so",
                 value="https://doi.org/10.1038/s41431-018-0219-y",
             ),
+            visa(
+                broker,
+                oidc["issuer"],
+                sub="alice",
+                type_="AffiliationAndRole",
+                by="system",
+                value="faculty@uni.example",
+            ),
         ],
     )
     response = sign_in(client, "alice", next_url="/account/tokens")
@@ -135,6 +143,8 @@ def test_sign_in_links_by_issuer_and_subject(client, oidc, broker, dataset):
     assert user.username != "alice" and user.email == "alice@uni.example" and user.first_name == "Alice"
     assert link.last_login_at is not None and not user.has_usable_password()
     assert client.session["passport_grants"]["researcher_status"] is True
+    # What the DAC reads on its workbench: the affiliation and the ResearcherStatus visa.
+    assert link.affiliation == "faculty@uni.example" and link.researcher_status_at is not None
 
     # The provider's ControlledAccessGrants visa opens our dataset for this session.
     listed = client.get("/api/datasets")

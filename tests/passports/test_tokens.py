@@ -122,3 +122,16 @@ def test_operator_revokes_a_token_in_the_admin(api, admin_user, applicant, datas
     assert response.status_code == 200
     assert bearer(api, token).get("/api/datasets").status_code == 401
     assert AuditEvent.objects.get(action="passport.token.revoked").actor == admin_user
+
+
+def test_a_token_follows_the_live_entitlements(api, applicant, dataset, other_dataset):
+    """A token made before a new approval opens the new dataset too, and stops opening one
+    whose entitlement is revoked, without minting again."""
+    first = grant(applicant, dataset)
+    token = mint(client_for(applicant))
+    assert accessions(bearer(api, token)) == [dataset.accession]
+    grant(applicant, other_dataset)
+    assert sorted(accessions(bearer(api, token))) == sorted([dataset.accession, other_dataset.accession])
+    first.status = "revoked"
+    first.save()
+    assert accessions(bearer(api, token)) == [other_dataset.accession]

@@ -21,15 +21,21 @@ from tests.client.conftest import Persona, wait_until_ready
 from tests.conftest import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+BIN = Path(sys.executable).parent  # the test environment's; a Stack may run another (Stack.python)
 PASSWORD = "stack-test-password-1234"
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.timeout(600)]
 
 
 class Stack:
-    def __init__(self, root: Path, s3_endpoint: str):
+    """`python` is the interpreter of the environment the stack runs from (its gunicorn,
+    crypt4gh-keygen and celery are beside it); `s3_endpoint` None means local object stores
+    (file:// folders), as a single-machine install has."""
+
+    def __init__(self, root: Path, s3_endpoint: str | None, *, python: str = sys.executable):
         self.root = root
+        self.python = python
+        self.bin = Path(python).parent
         self.run_id = uuid.uuid4().hex[:10]
         self.database = f"gdi_stack_{self.run_id}"
         self.port = free_port()
@@ -51,7 +57,7 @@ class Stack:
         (folder / "c4gh_passphrase").write_text(passphrase)
         subprocess.run(
             [
-                str(BIN / "crypt4gh-keygen"),
+                str(self.bin / "crypt4gh-keygen"),
                 "--sk",
                 str(folder / "c4gh_archive_key"),
                 "--pk",
@@ -80,14 +86,16 @@ class Stack:
         )
         (folder / "s3_secret_key").write_text("testing")
         (folder / "metrics_token").write_text(self.metrics_token)
-        return {
+        files = {
             "SECRET_KEY_FILE": str(folder / "django_secret_key"),
             "C4GH_SECRET_KEY_FILE": str(folder / "c4gh_archive_key"),
             "C4GH_PASSPHRASE_FILE": str(folder / "c4gh_passphrase"),
             "VISA_SIGNING_KEY_FILE": str(folder / "visa_signing_key"),
-            "AWS_SECRET_ACCESS_KEY_FILE": str(folder / "s3_secret_key"),
             "METRICS_TOKEN_FILE": str(folder / "metrics_token"),
         }
+        if self.s3_endpoint:
+            files["AWS_SECRET_ACCESS_KEY_FILE"] = str(folder / "s3_secret_key")
+        return files
 
     def _environment(self) -> dict:
         keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
@@ -107,11 +115,6 @@ class Stack:
             REDIS_URL="redis://127.0.0.1:6379/0",
             CELERY_KEY_PREFIX=f"{prefix}:",
             CACHE_KEY_PREFIX=prefix,
-            STORAGE_URL=f"s3://archive-{self.run_id}",
-            INBOX_URL=f"s3://inbox-{self.run_id}",
-            OUTBOX_URL=f"s3://outbox-{self.run_id}",
-            S3_ENDPOINT_URL=self.s3_endpoint,
-            AWS_ACCESS_KEY_ID="testing",
             DATA_DIR=str(self.root / "data"),
             LOG_FORMAT="json",
             PROMETHEUS_MULTIPROC_DIR=str(self.root / "prometheus"),
@@ -121,13 +124,26 @@ class Stack:
             WORKER_HTTP_PORT=str(self.worker_port),
             PYTHONUNBUFFERED="1",
         )
+        if self.s3_endpoint:
+            env.update(
+                STORAGE_URL=f"s3://archive-{self.run_id}",
+                INBOX_URL=f"s3://inbox-{self.run_id}",
+                OUTBOX_URL=f"s3://outbox-{self.run_id}",
+                S3_ENDPOINT_URL=self.s3_endpoint,
+                AWS_ACCESS_KEY_ID="testing",
+            )
+        else:
+            for kind in ("archive", "inbox", "outbox"):
+                folder = self.root / "stores" / kind
+                folder.mkdir(parents=True)
+                env[f"{'STORAGE' if kind == 'archive' else kind.upper()}_URL"] = folder.as_uri()
         return env
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def manage(self, *args: str, **extra) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args],
+            [self.python, "manage.py", *args],
             cwd=REPO,
             env={**self.env, **extra},
             capture_output=True,
@@ -161,20 +177,21 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError(f"/health/ready never said ok: {answer}\n{self.log('web')[-3000:]}")
 
-    def up(self) -> None:
+    def up(self, *, start_worker: bool = True, worker_queues: str | None = "default,ingest,exports") -> None:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
-        import boto3
+        if self.s3_endpoint:
+            import boto3
 
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
-        for kind in ("archive", "inbox", "outbox"):
-            s3.create_bucket(Bucket=f"{kind}-{self.run_id}")  # the operator's `mc mb` (deploy/README.md)
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=self.s3_endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name="us-east-1",
+            )
+            for kind in ("archive", "inbox", "outbox"):
+                s3.create_bucket(Bucket=f"{kind}-{self.run_id}")  # the operator's `mc mb` (deploy/README.md)
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         self.manage(
@@ -194,30 +211,13 @@ class Stack:
                 f"for name in ('alice', 'carol'): User.objects.create_user(name, f'{{name}}@example.org', {PASSWORD!r})\n"
             ),
         )
-        self.start("web", [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"])
-        self.start(
-            "worker",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "gdi_archive",
-                "worker",
-                "--loglevel=INFO",
-                "-Q",
-                "default,ingest,exports",
-                "--concurrency=1",
-                "-n",
-                f"stack-{self.run_id}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-        )
+        self.start("web", [str(self.bin / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gdi_archive.wsgi"])
+        if start_worker:
+            self.start_worker(queues=worker_queues)
         self.start(
             "beat",
             [
-                sys.executable,
+                self.python,
                 "-m",
                 "celery",
                 "-A",
@@ -229,7 +229,19 @@ class Stack:
             ],
         )
         self.wait_ready()
-        deadline = time.monotonic() + 60
+        if start_worker:
+            self.wait_worker()
+
+    def start_worker(self, *, queues: str | None = "default,ingest,exports") -> None:
+        """`queues` None: no -Q, as `celery -A gdi_archive worker` is started in deploy/."""
+        argv = [self.python, "-m", "celery", "-A", "gdi_archive", "worker", "--loglevel=INFO"]
+        if queues:
+            argv += ["-Q", queues]
+        argv += ["--concurrency=1", "-n", f"stack-{self.run_id}@%h", "--without-gossip", "--without-mingle"]
+        self.start("worker", argv)
+
+    def wait_worker(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
         while " ready." not in self.log("worker"):
             assert time.monotonic() < deadline and self.processes["worker"].poll() is None, self.log("worker")[-3000:]
             time.sleep(0.3)

@@ -108,13 +108,10 @@ def planned_parts(file: File, query: HtsgetQuery) -> list:
         raise HtsgetError("InternalServerError", "The file's index cannot be read.", 500) from None
 
 
-def _body_url(file: File, start: int, end: int) -> dict:
-    ttl = settings.SIGNED_URL_TTL
-    try:
-        url = storage.archive_store().presigned_url(file.location, expires_in=ttl, start=start, end=end)
-    except storage.StorageError:
-        url = None
-    url = url or block_url(file, BODY, start, end, ttl=ttl)
+def _body_url(file: File, start: int, end: int, bound: dict) -> dict:
+    """A link to stored body bytes through the archive, bound to the person (`links.bind`): each
+    request re-checks their grant, then streams or redirects to a fresh presigned URL."""
+    url = block_url(file, BODY, start, end, bound=bound, ttl=settings.SIGNED_URL_TTL)
     return {"url": url, "headers": {"Range": f"bytes={start}-{end - 1}"}, "class": "body"}
 
 
@@ -155,13 +152,13 @@ def _full_segments_only(file: File, parts: list) -> list:
     return out
 
 
-def encrypted_ticket(file: File, parts: list, key: ClientKey) -> tuple[list[dict], int]:
+def encrypted_ticket(file: File, parts: list, key: ClientKey, *, bound: dict) -> tuple[list[dict], int]:
     """A data: URL with the header (and edit list), then stored segments and any new segments."""
     size = file.plaintext_size or 0
     if parts == [Stored(0, size)]:
         header = services.fresh_header(file=file, key=key)
         body = services.body_size(file)
-        return [{"url": _data_url(header), "class": "header"}, _body_url(file, 0, body)], len(header) + body
+        return [{"url": _data_url(header), "class": "header"}, _body_url(file, 0, body, bound)], len(header) + body
     session_key = None
     operations, body_urls, total = [], [], 0
     for part in _full_segments_only(file, parts):
@@ -176,7 +173,7 @@ def encrypted_ticket(file: File, parts: list, key: ClientKey) -> tuple[list[dict
                 ("keep", part.end - part.start),
                 ("discard", covered[1] - part.end),
             ]
-            body_urls.append(_body_url(file, plan.body_start, plan.body_end))
+            body_urls.append(_body_url(file, plan.body_start, plan.body_end, bound))
             total += plan.body_end - plan.body_start
         else:
             if session_key is None:
@@ -191,13 +188,13 @@ def encrypted_ticket(file: File, parts: list, key: ClientKey) -> tuple[list[dict
     return [{"url": _data_url(header), "class": "header"}, *body_urls], total + len(header)
 
 
-def plaintext_ticket(file: File, parts: list) -> tuple[list[dict], int]:
+def plaintext_ticket(file: File, parts: list, *, bound: dict) -> tuple[list[dict], int]:
     urls, total = [], 0
     for part in parts:
         if isinstance(part, Stored):
             urls.append(
                 {
-                    "url": block_url(file, PLAIN, part.start, part.end),
+                    "url": block_url(file, PLAIN, part.start, part.end, bound=bound),
                     "headers": {"Range": f"bytes={part.start}-{part.end - 1}"},
                 }
             )

@@ -13,7 +13,7 @@ from gdi_archive.common.errors import ArchiveError
 from gdi_archive.common.views import service_info_document
 from gdi_archive.crypt4gh.errors import Crypt4GHError
 
-from .. import schema, selectors, services
+from .. import links, schema, selectors, services
 from ..keys import client_key
 from . import params, tickets
 from .params import READS, VARIANTS, HtsgetError
@@ -102,10 +102,11 @@ class HtsgetView(APIView):
                 "(X-C4GH-Public-Key or Htsget-Context-Public-Key header).",
             )
         parts = tickets.planned_parts(file, query)
+        bound = links.bind(request, file)
         if query.encrypted:
-            urls, planned = tickets.encrypted_ticket(file, parts, key)
+            urls, planned = tickets.encrypted_ticket(file, parts, key, bound=bound)
         else:
-            urls, planned = tickets.plaintext_ticket(file, parts)
+            urls, planned = tickets.plaintext_ticket(file, parts, bound=bound)
         regions = [{"referenceName": r.reference, "start": r.start, "end": r.end} for r in query.regions or []]
         services.record_download(
             request=request,

@@ -3,7 +3,9 @@
 It makes sure the archive's Crypt4GH key and the visa signing keys exist and, outside
 production, sets up a demo on first start: four users (passwords printed once, stored only
 hashed), a demo DAC and a released demo dataset whose synthetic BAM/VCF files (with their
-indexes) go through the real ingest pipeline, encrypted to the archive key first.
+indexes) go through the real ingest pipeline, encrypted to the archive key first. The demo
+dataset's synthetic individuals are uploaded before it is released, so that the Beacon loads its
+variants with populations (sex, country) and answers out of the box.
 """
 
 import hashlib
@@ -28,6 +30,7 @@ DEMO_DATASET = "Demo: synthetic sample (BAM and VCF)"
 # Data files first, so that each index finds its data file when it is ingested.
 DEMO_FILES = ["demo-sample.bam", "demo-variants.vcf.gz", "demo-sample.bam.bai", "demo-variants.vcf.gz.tbi"]
 DEMO_DATA_FILES = DEMO_FILES[:2]
+DEMO_INDIVIDUALS = "demo-individuals.json"
 
 
 class Command(BaseCommand):
@@ -42,12 +45,13 @@ class Command(BaseCommand):
             self.stdout.write("Keys are in place; no demo data in production or with --no-demo.")
             return
         users = self.ensure_users()
-        dac = self.ensure_dac(actor=users["steward"], member=users["dac-member"])
+        dac = self.ensure_dac(actor=users["steward"], operator=users["admin"], member=users["dac-member"])
         dataset = self.ensure_dataset(actor=users["steward"], dac=dac)
         self.stdout.write(
             f"Demo dataset {dataset.accession} ({dataset.status}): "
             f"{', '.join(dataset.files.order_by('accession').values_list('accession', flat=True))}"
         )
+        self.report_beacon(dataset)
 
     # --- keys -------------------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Command(BaseCommand):
 
     # --- DAC and dataset ------------------------------------------------------------------------------
 
-    def ensure_dac(self, *, actor, member) -> DAC:
+    def ensure_dac(self, *, actor, operator, member) -> DAC:
         dac = DAC.objects.filter(name=DEMO_DAC).first()
         if dac is None:
             dac = catalogue.create_dac(
@@ -125,7 +129,8 @@ class Command(BaseCommand):
                 description="Decides access to the demo dataset.",
             )
         if not dac.members.filter(pk=member.pk).exists():
-            catalogue.add_dac_member(actor=actor, dac=dac, username=member.username)
+            # Seating a member is the operator's call (separation of duties), not the steward's.
+            catalogue.add_dac_member(actor=operator, dac=dac, username=member.username)
         return dac
 
     def ensure_dataset(self, *, actor, dac) -> Dataset:
@@ -142,7 +147,7 @@ class Command(BaseCommand):
                 title=DEMO_DATASET,
                 dac=dac.accession,
                 duo=["DUO:0000042", "DUO:0000046"],
-                description="A few hundred random reads and a few dozen random variants on chr20/chr21. "
+                description="A few hundred random reads, and 50 random variants of 30 synthetic people on chr20/chr21. "
                 "Synthetic: no data from any person.",
                 terms_text="Demo data: use it to try the archive. Do not try to re-identify anyone.",
                 max_access_days=30,
@@ -157,7 +162,30 @@ class Command(BaseCommand):
         ]
         if missing:
             catalogue.add_files_to_dataset(actor=actor, dataset=dataset, files=missing)
+        self.ensure_individuals(actor=actor, dataset=dataset)
         return catalogue.release_dataset(actor=actor, dataset=dataset)
+
+    def ensure_individuals(self, *, actor, dataset) -> None:
+        """The demo VCF's samples as Beacon individuals (the upload queues the variant load)."""
+        from gdi_archive.beacon import individuals
+        from gdi_archive.beacon.models import Individual
+
+        if Individual.objects.filter(dataset=dataset).exists():
+            return
+        body = (DEMO_DIR / DEMO_INDIVIDUALS).read_bytes()
+        count = individuals.replace_individuals(dataset=dataset, body=body, ndjson=False, actor=actor)
+        self.stdout.write(f"Uploaded {count} synthetic individuals for the Beacon.")
+
+    def report_beacon(self, dataset) -> None:
+        from gdi_archive.beacon.models import VariantLoad
+
+        loads = list(VariantLoad.objects.filter(dataset=dataset))
+        live = sum(load.variants for load in loads if load.live_generation is not None)
+        if live:
+            self.stdout.write(f"Beacon: {live} demo variants answer at {settings.BASE_URL}/beacon/v2 (see README).")
+        elif loads:
+            states = ", ".join(sorted({load.status for load in loads}))
+            self.stdout.write(f"Beacon: the demo variants are being loaded by the worker ({states}).")
 
     def ingest(self, name: str, *, submitter) -> File:
         """Encrypt the demo file to the archive key and run it through the real ingest pipeline."""

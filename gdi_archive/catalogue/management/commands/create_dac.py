@@ -1,3 +1,5 @@
+from django.db import transaction
+
 from gdi_archive.catalogue import services
 
 from ._steward import StewardCommand
@@ -21,12 +23,13 @@ class Command(StewardCommand):
 
     def handle(self, *args, **options):
         actor = self.actor(options)
-        dac = services.create_dac(
-            actor=actor,
-            name=options["name"],
-            description=options["description"],
-            contact_email=options["contact_email"],
-        )
-        for username in options["member"]:
-            services.add_dac_member(actor=actor, dac=dac, username=username)
+        with transaction.atomic():  # a member refused (e.g. a steward seating themselves): no DAC either
+            dac = services.create_dac(
+                actor=actor,
+                name=options["name"],
+                description=options["description"],
+                contact_email=options["contact_email"],
+            )
+            for username in options["member"]:
+                services.add_dac_member(actor=actor, dac=dac, username=username)
         self.stdout.write(dac.accession)

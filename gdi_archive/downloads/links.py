@@ -1,0 +1,84 @@
+"""Links that work without a token are bound to a person, and re-check that person's grant.
+
+An htsget body block, a DRS access URL and an export link carry no token: the URL is the
+credential. Each one therefore names, under its signature, who it was made for (the local
+user), which of the file's datasets their access rested on, and how: `ent`, datasets opened by
+a live entitlement here (re-checked on every request, so a revocation or expiry counts at
+once), and `visa`, datasets opened by a broker's visas (which cannot be re-checked without the
+token: they count until `until`, the visas' expiry). A DAC block stops both at once.
+`still_granted` is asked on every request through such a link, before a byte goes out.
+"""
+
+import time
+
+from django.conf import settings
+from django.utils import timezone
+
+from gdi_archive.access.selectors import blocked_datasets
+from gdi_archive.accounts.models import User
+from gdi_archive.catalogue.models import Dataset, File
+from gdi_archive.passports.grants import granted_datasets
+from gdi_archive.passports.services import live_dataset_accessions
+
+FIELDS = ("user", "ent", "visa", "until")
+
+
+def released_datasets(file: File) -> set[str]:
+    return set(file.datasets.filter(status=Dataset.Status.RELEASED).values_list("accession", flat=True))
+
+
+def _user(request) -> User | None:
+    user = getattr(request, "user", None)
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def visa_until(request) -> int:
+    """Until when access resting on visas (a broker's, or the sign-in's) may be relied on."""
+    grants = getattr(request, "auth", None)
+    expires = getattr(grants, "expires_at", None)
+    if expires is not None:
+        return int(expires.timestamp())
+    session = getattr(request, "session", None)
+    held = session.get("passport_grants") if session is not None else None
+    if isinstance(held, dict) and isinstance(held.get("expires"), int):
+        return held["expires"]
+    return int(time.time()) + settings.VISA_MAX_AGE
+
+
+def bind(request, file: File) -> dict:
+    """The fields that tie a link for `file` to the person asking now (signed with the link)."""
+    user = _user(request)
+    granted = released_datasets(file) & set(granted_datasets(request))
+    live = granted & set(live_dataset_accessions(user)) if user is not None else set()
+    visa = granted - live
+    return {
+        "user": user.pk if user is not None else "",
+        "ent": ",".join(sorted(live)),
+        "visa": ",".join(sorted(visa)),
+        "until": visa_until(request) if visa else 0,
+    }
+
+
+def link_ttl(bound: dict, ttl: int) -> int:
+    """A link never outlives the visas it rests on (at least one second)."""
+    if bound.get("visa") and not bound.get("ent"):
+        return max(1, min(ttl, int(bound["until"]) - int(time.time())))
+    return ttl
+
+
+def still_granted(fields: dict, file: File) -> bool:
+    """Does the person this link was made for still hold a grant for `file`, right now?"""
+    try:
+        user_id = int(fields.get("user") or 0)
+        until = int(fields.get("until") or 0)
+    except (TypeError, ValueError):
+        return False
+    user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
+    if user is None:
+        return False
+    held = released_datasets(file) - blocked_datasets(user=user)
+    ent = {d for d in str(fields.get("ent") or "").split(",") if d} & held
+    if ent & set(live_dataset_accessions(user)):
+        return True
+    visa = {d for d in str(fields.get("visa") or "").split(",") if d} & held
+    return bool(visa) and until > timezone.now().timestamp()
