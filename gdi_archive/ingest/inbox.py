@@ -119,8 +119,13 @@ def link_indexes(file: File) -> None:
         ).exclude(pk=file.pk).update(index_of=file)
 
 
-def register_upload(*, submitter, name, key, size, sha256, md5, request, enqueue) -> tuple[File, bool]:
-    """Make (or replace) the File for a stored upload, fencing off any run on older bytes."""
+def register_upload(
+    *, submitter, name, key, size, sha256, md5, request, enqueue, received: dict | None = None
+) -> tuple[File, bool]:
+    """Make (or replace) the File for a stored upload, fencing off any run on older bytes.
+
+    `received`: what verifying the upload while it was received found (`receiving_record`), or None.
+    """
     with transaction.atomic():
         file = File.objects.select_for_update().filter(submitter=submitter, inbox_name=name).first()
         created = file is None
@@ -150,7 +155,8 @@ def register_upload(*, submitter, name, key, size, sha256, md5, request, enqueue
         job, _ = IngestJob.objects.select_for_update().get_or_create(file=file)
         if not created:
             job.attempt += 1  # fences off any run still working on the old bytes
-            job.save(update_fields=["attempt"])
+        job.received = received
+        job.save(update_fields=["attempt", "received"])
         FileEvent.objects.create(
             file=file,
             status=File.Status.UPLOADED,
@@ -184,3 +190,17 @@ def queue_ingest(file_id: int) -> None:
     except Exception:  # never turn a stored upload into a 500 after it was committed
         log.exception("could not queue the ingest of file %s; it will be queued again by recovery", file_id)
         IngestJob.objects.filter(file_id=file_id).update(queued_at=None)
+
+
+def receiving_record(*, key: str, verified, key_id: str) -> dict:
+    """What verifying an upload as it arrived found, as kept on its IngestJob for the run."""
+    return {
+        "inbox_key": key,
+        "header": verified.header.hex(),
+        "key_id": key_id,
+        "plaintext_size": verified.plaintext_size,
+        "stored_size": verified.stored_size,
+        "sha256": verified.sha256,
+        "md5": verified.md5,
+        "stored_sha256": verified.stored_sha256,
+    }

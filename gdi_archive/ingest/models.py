@@ -25,6 +25,12 @@ class IngestJob(models.Model):
     )
     transient_failures = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When the ingest task was last queued.")
+    received = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What the upload's own pass verified (header, every MAC, checksums) while it was received, "
+        "for the inbox object it names; the run then only copies the body, checking its sha256 against this.",
+    )
 
     class Meta:
         verbose_name = "ingest job"

@@ -16,10 +16,12 @@ from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.common.errors import InvalidInput, LengthRequired, ServiceUnavailable, TooLarge
+from gdi_archive.keyring.archive import archive_keyring
 from gdi_archive.storage import StorageUnavailable, inbox_store
 
 from . import inbox, names, resumable
 from .models import IngestJob
+from .pipeline import ReceivingCheck
 from .runs import run_ingest
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,16 @@ def receive_upload(
     md5: str | None = None,
     request=None,
     enqueue: bool = True,
+    verify: bool = False,
 ) -> tuple[File, bool]:
     """Stream an upload into the inbox and register it; ingestion starts after commit.
 
     Returns (file, created). A name that is already ready is a conflict; one that failed or is
     still in progress is replaced (a run still working on the old bytes is fenced off).
+    With `verify`, the upload is verified as it arrives (header, every segment's MAC, the
+    checksums; `pipeline.ReceivingCheck`) on the core the socket leaves idle, so its run only
+    copies the body. A file that does not verify is stored all the same: its run finds the
+    fault again and fails it with the usual message.
     """
     problem = names.check_inbox_name(name)
     if problem:
@@ -67,16 +74,51 @@ def receive_upload(
     store = inbox_store()
     inbox.ensure_room(store, size)
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
-    inbox.store_upload(store=store, key=key, body=inbox.LimitedBody(chunks, size), name=name, submitter=submitter)
+    keyring = _keyring_for_checking() if verify else None
+    check = (
+        ReceivingCheck(secret_keys=[sk for sk, _ in keyring], expected_sha256=sha256, expected_md5=md5)
+        if keyring
+        else None
+    )
+    body = inbox.LimitedBody(chunks, size)
+    try:
+        inbox.store_upload(
+            store=store, key=key, body=check.wrap(body) if check else body, name=name, submitter=submitter
+        )
+    except BaseException:
+        if check:
+            check.abort()
+        raise
+    verified = check.result() if check else None
+    received = (
+        inbox.receiving_record(key=key, verified=verified, key_id=keyring[verified.key_index][1]) if verified else None
+    )
     try:
         result = inbox.register_upload(
-            submitter=submitter, name=name, key=key, size=size, sha256=sha256, md5=md5, request=request, enqueue=enqueue
+            submitter=submitter,
+            name=name,
+            key=key,
+            size=size,
+            sha256=sha256,
+            md5=md5,
+            request=request,
+            enqueue=enqueue,
+            received=received,
         )
     except BaseException:
         inbox.delete_inbox_object(key)
         raise
     resumable.discard(submitter=submitter, name=name, store=store)  # a whole upload replaces an unfinished one
     return result
+
+
+def _keyring_for_checking():
+    """The archive's (secret key, key id) pairs to verify an upload with, or None (the run will)."""
+    try:
+        return archive_keyring()
+    except Exception:  # the run reports missing keys; the upload itself is not refused for it
+        log.exception("the archive keys could not be loaded to verify an upload as it arrives")
+        return None
 
 
 def _file_chunks(path: Path, progress=None):

@@ -149,6 +149,7 @@ class InboxUploadView(APIView):
             sha256=request.headers.get("X-Checksum-SHA256") or request.query_params.get("sha256"),
             md5=request.headers.get("X-Checksum-MD5") or request.query_params.get("md5"),
             request=request,
+            verify=True,
         )
         file.refresh_from_db()
         return Response(

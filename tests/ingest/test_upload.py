@@ -248,3 +248,86 @@ def test_archive_key_matches_the_key_that_opens_uploads(api, submitter, archive_
 
     file = ingest_local_file(path=enc(random_file(tmp_path / "k.bam", 1000), archive_pub), submitter=submitter)
     assert file.status == "ready"
+
+
+def _verified_on_receipt(file: File) -> dict | None:
+    from gdi_archive.ingest.models import IngestJob
+
+    return IngestJob.objects.get(file=file).received
+
+
+def test_a_whole_upload_is_verified_as_it_arrives_and_its_run_only_copies_it(
+    submitter, tmp_path, archive_pub, django_capture_on_commit_callbacks
+):
+    import hashlib
+
+    plain = random_file(tmp_path / "big.bam", 3 * 65536 + 123)
+    encrypted = encrypt(plain, archive_pub).read_bytes()
+    client = client_for(submitter)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert put(client, "big.bam.c4gh", encrypted).status_code == 201
+    file = File.objects.get(submitter=submitter, inbox_name="big.bam.c4gh")
+    received = _verified_on_receipt(file)
+    assert received is not None and received["inbox_key"] == file.inbox_location
+    assert received["sha256"] == hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert received["md5"] == hashlib.md5(plain.read_bytes()).hexdigest()  # noqa: S324 - the archive's md5
+    for callback in callbacks:
+        callback()
+    file.refresh_from_db()
+    assert file.status == "ready", file.error
+    assert (file.sha256, file.md5, file.plaintext_size) == (received["sha256"], received["md5"], plain.stat().st_size)
+    from gdi_archive.storage import archive_store
+
+    with archive_store().open(file.location) as stored:
+        body = stored.read()
+    assert bytes(file.header) + body == encrypted
+    assert file.stored_sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_a_file_that_fails_as_it_arrives_is_kept_and_fails_its_run_as_before(
+    submitter, encrypted, django_capture_on_commit_callbacks
+):
+    damaged = bytearray(encrypted)
+    damaged[100_000] ^= 1  # in segment 1 (the header is a few hundred bytes)
+    client = client_for(submitter)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = put(client, "bad.bam.c4gh", bytes(damaged))
+    assert response.status_code == 201  # the upload itself is not refused for what is in it
+    file = File.objects.get(submitter=submitter, inbox_name="bad.bam.c4gh")
+    assert _verified_on_receipt(file) is None
+    file.refresh_from_db()
+    assert (file.status, file.error) == ("error", "segment 1 fails authentication")
+
+
+@pytest.mark.parametrize("change", ["one bit of a segment", "another file under the same header"])
+def test_an_inbox_object_changed_after_its_upload_is_verified_all_over_again(
+    change, submitter, tmp_path, archive_pub, django_capture_on_commit_callbacks
+):
+    plain = random_file(tmp_path / "x.bam", 200_000)
+    encrypted = encrypt(plain, archive_pub).read_bytes()
+    client = client_for(submitter)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert put(client, "x.bam.c4gh", encrypted).status_code == 201
+    file = File.objects.get(submitter=submitter, inbox_name="x.bam.c4gh")
+    assert _verified_on_receipt(file) is not None
+    changed = bytearray(encrypted)
+    header_length = len(encrypted) - (3 * 65564 + (200_000 - 3 * 65536) + 28)
+    if change == "one bit of a segment":
+        changed[header_length + 70_000] ^= 1  # segment 1
+    else:  # the same header, the segments reordered: every MAC holds, the plaintext differs
+        body = encrypted[header_length:]
+        segments = [body[i : i + 65564] for i in range(0, len(body), 65564)]
+        changed = encrypted[:header_length] + segments[1] + segments[0] + b"".join(segments[2:])
+    inbox_store().write(file.inbox_location, [bytes(changed)])
+    for callback in callbacks:
+        callback()
+    file.refresh_from_db()
+    if change == "one bit of a segment":
+        assert (file.status, file.error) == ("error", "segment 1 fails authentication")
+    else:  # verified again: the checksums recorded are those of what was archived, not of the upload
+        import hashlib
+
+        assert file.status == "ready", file.error
+        swapped = plain.read_bytes()
+        swapped = swapped[65536:131072] + swapped[:65536] + swapped[131072:]
+        assert file.sha256 == hashlib.sha256(swapped).hexdigest()
