@@ -44,9 +44,13 @@ def _granted(request) -> frozenset[str]:
 
 def _blocked(request) -> frozenset[str]:
     """A DAC block overrides every grant for that DAC's datasets, ours and brokers' alike."""
-    from gdi_archive.access.selectors import blocked_for
+    from gdi_archive.access.selectors import blocked_for, standing_blocks
 
-    return once_per_request(request, "blocked", lambda: blocked_for(request_person(request)))
+    def blocked() -> frozenset[str]:
+        standing = standing_blocks()
+        return blocked_for(request_person(request), standing) if standing else frozenset()
+
+    return once_per_request(request, "blocked", blocked)
 
 
 def request_person(request):
