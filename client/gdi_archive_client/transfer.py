@@ -8,6 +8,7 @@ import queue
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -190,65 +191,59 @@ class ChangedOnServer(Exception):
     pass
 
 
-def _fetch_part(
-    archive: Archive,
-    url: str,
-    headers: dict,
-    part: dict,
-    partfile: PartFile,
-    etag: str,
-    progress: Progress,
-    stop: threading.Event,
-    limit: RateLimit,
-) -> None:
+@dataclass(frozen=True)
+class _Fetch:
+    """What every part of one download shares: where the body comes from, the part file it goes
+    into, and the progress, stop signal and rate limit of the whole download."""
+
+    archive: Archive
+    url: str
+    headers: dict
+    partfile: PartFile
+    etag: str
+    progress: Progress
+    stop: threading.Event
+    limit: RateLimit
+
+
+def _fetch_part(fetch: _Fetch, part: dict) -> None:
     """Fetch what is missing of one part, one range request at a time, retrying a broken connection."""
     attempts = 0
     while part["start"] + part["done"] < part["end"]:
-        if stop.is_set():
+        if fetch.stop.is_set():
             return
         try:
-            _fetch_range(archive, url, headers, part, partfile, etag, progress, stop, limit)
+            _fetch_range(fetch, part)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
-            partfile.save()
+            fetch.partfile.save()
             attempts += 1
             if attempts > 5:
                 raise ClientError("The connection keeps failing; run the same command again to resume.") from None
-            stop.wait(min(2**attempts, 30))
+            fetch.stop.wait(min(2**attempts, 30))
 
 
-def _fetch_range(
-    archive: Archive,
-    url: str,
-    headers: dict,
-    part: dict,
-    partfile: PartFile,
-    etag: str,
-    progress: Progress,
-    stop: threading.Event,
-    limit: RateLimit,
-) -> None:
+def _fetch_range(fetch: _Fetch, part: dict) -> None:
     """One request for the rest of the part (If-Range: only if the body is still the same)."""
     begin = part["start"] + part["done"]
-    request_headers = {**headers, "Range": f"bytes={begin}-{part['end'] - 1}", "If-Range": etag}
-    with archive.session.get(url, headers=request_headers, stream=True, timeout=(10, 120)) as response:
+    request_headers = {**fetch.headers, "Range": f"bytes={begin}-{part['end'] - 1}", "If-Range": fetch.etag}
+    with fetch.archive.session.get(fetch.url, headers=request_headers, stream=True, timeout=(10, 120)) as response:
         if response.status_code == 200:
             raise ChangedOnServer()  # If-Range did not match: the stored body changed
         if response.status_code != 206:
             raise ClientError(explain(response))
-        with open(partfile.data, "r+b") as handle:
-            handle.seek(partfile.body_offset + begin)
-            _write_chunks(response, handle, part, partfile, progress, stop, limit)
+        with open(fetch.partfile.data, "r+b") as handle:
+            handle.seek(fetch.partfile.body_offset + begin)
+            _write_chunks(fetch, response, handle, part)
             handle.flush()
-        partfile.save()
+        fetch.partfile.save()
 
 
-def _write_chunks(
-    response, handle, part: dict, partfile: PartFile, progress: Progress, stop: threading.Event, limit: RateLimit
-) -> None:
+def _write_chunks(fetch: _Fetch, response, handle, part: dict) -> None:
     """Write the response into the part file as it comes, telling the decryptor; save the state every MiB."""
+    partfile, limit = fetch.partfile, fetch.limit
     unsaved = 0
     for chunk in response.iter_content(min(CHUNK, limit.rate or CHUNK)):
-        if stop.is_set():
+        if fetch.stop.is_set():
             break
         room = part["end"] - (part["start"] + part["done"])
         chunk = chunk[:room]
@@ -258,7 +253,7 @@ def _write_chunks(
         with partfile.grown:
             part["done"] += len(chunk)
             partfile.grown.notify_all()
-        progress.add(len(chunk))
+        fetch.progress.add(len(chunk))
         unsaved += len(chunk)
         if unsaved >= SAVE_EVERY:
             partfile.save()
@@ -379,7 +374,7 @@ def _fetch_body(
     for part in partfile.state["parts"]:
         if part["done"] < part["end"] - part["start"]:
             todo.put(part)
-    args = (archive, url, headers, todo, partfile, etag, progress, stop, limit)
+    args = (_Fetch(archive, url, headers, partfile, etag, progress, stop, limit), todo)
     # Daemon threads: a part blocked in a slow read cannot hold the process after Ctrl-C.
     workers = [
         threading.Thread(target=_fetch_parts, args=args, name=f"part-{n}", daemon=True)
@@ -414,18 +409,18 @@ def _fetch_body(
         progress.close()
 
 
-def _fetch_parts(archive, url, headers, todo: queue.Queue, partfile: PartFile, etag, progress, stop, limit) -> None:
+def _fetch_parts(fetch: _Fetch, todo: queue.Queue) -> None:
     """One worker: take parts until none is left (or the download stops); the first error stops all."""
     try:
-        while not stop.is_set():
+        while not fetch.stop.is_set():
             try:
                 part = todo.get_nowait()
             except queue.Empty:
                 return
-            _fetch_part(archive, url, headers, part, partfile, etag, progress, stop, limit)
+            _fetch_part(fetch, part)
     except BaseException as exc:  # handed to the main thread
         threading.current_thread().error = exc
-        stop.set()
+        fetch.stop.set()
 
 
 def _wait_for(workers: list[threading.Thread]) -> None:
