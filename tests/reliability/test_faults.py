@@ -414,7 +414,11 @@ def _trickle_put(
 
 
 def test_disk_full_while_uploading_is_a_clean_507_with_no_partial_file(stack, tiny_disk):
-    """Two uploads that each fit the free space when they start race for it: the loser gets 507."""
+    """Two uploads that each fit the free space when they start race for it: they cannot both fit,
+    so at least one gets a clean 507 and keeps nothing. Usually the other wins whole; when both
+    meet the full disk at the same moment (before the first one's partial file is gone), both are
+    refused, and that is as clean: every refusal is InsufficientStorage, every file left is a
+    winner's whole file, and the inbox lists exactly the winners."""
     port = free_port()
     stack.start_web("web-tiny", INBOX_URL=tiny_disk.as_uri(), GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
     try:
@@ -434,14 +438,16 @@ def test_disk_full_while_uploading_is_a_clean_507_with_no_partial_file(stack, ti
         for thread in threads:
             thread.join(timeout=120)
         statuses = sorted(status for status, _ in results.values())
-        assert statuses == [201, 507], results
-        refused = next(body for status, body in results.values() if status == 507)
-        assert json.loads(refused)["error"] == "InsufficientStorage"
+        assert statuses in ([201, 507], [507, 507]), results
+        for status, body in results.values():
+            if status == 507:
+                assert json.loads(body)["error"] == "InsufficientStorage"
+        winners = statuses.count(201)
         files = [p for p in tiny_disk.rglob("*") if p.is_file() and "lost+found" not in p.parts]
-        assert len(files) == 1 and files[0].stat().st_size == size, files  # the winner only, whole
+        assert len(files) == winners and all(f.stat().st_size == size for f in files), files  # whole, or none
         root = stack.session("root")
         names = {e["name"] for e in root.get(stack.url + "/api/inbox", timeout=20).json()}
-        assert sum(name.startswith("race-") for name in names) == 1
+        assert sum(name.startswith("race-") for name in names) == winners
     finally:
         stack.stop("web-tiny")
 
