@@ -21,18 +21,13 @@ from gdi_archive.access.models import Entitlement
 from gdi_archive.access.selectors import Person, blocked_for, person
 from gdi_archive.accounts.models import User
 from gdi_archive.catalogue.models import Dataset, File
-from gdi_archive.passports.grants import granted_datasets, request_person
+from gdi_archive.passports.grants import granted_datasets, request_person, request_user
 
 FIELDS = ("user", "ent", "visa", "until", "people", "ids")
 
 
 def released_datasets(file: File) -> set[str]:
     return set(file.datasets.filter(status=Dataset.Status.RELEASED).values_list("accession", flat=True))
-
-
-def _user(request) -> User | None:
-    user = getattr(request, "user", None)
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 def visa_until(request) -> int:
@@ -73,7 +68,7 @@ def person_from(fields: dict, user: User) -> Person:
 
 def bind(request, file: File) -> dict:
     """The fields that tie a link for `file` to the person asking now (signed with the link)."""
-    user = _user(request)
+    user = request_user(request)
     who = request_person(request)
     granted = released_datasets(file) & set(granted_datasets(request))
     live = granted & set(live_for(who)) if user is not None else set()
