@@ -10,6 +10,8 @@ from pyshacl import validate
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
 
+from gdi_archive.common.errors import ServiceUnavailable
+
 # What a steward can do about a property the shapes find missing or wrong.
 HINTS = {
     "publisher": 'give "publisher" in the dataset\'s metadata, or set FDP_PUBLISHER_NAME for the node',
@@ -35,8 +37,25 @@ COMPONENTS = {
 }
 
 
+class ShapesNotInstalled(ServiceUnavailable):
+    """The GDI shapes are not on this machine: nothing can be validated (the operator's to fix)."""
+
+    code = "ShapesNotInstalled"
+
+    def __init__(self):
+        super().__init__(
+            "The GDI metadata SHACL shapes are not installed on this archive, so FAIR Data Point records "
+            "cannot be validated: the operator sets FDP_SHAPES_DIR to the folder of the shapes "
+            "(Formulasation(shacl)/core/PiecesShape of GenomicDataInfrastructure/gdi-metadata)."
+        )
+
+
 def shapes_dir() -> Path:
-    return Path(settings.FDP_SHAPES_DIR)
+    """The folder of the GDI shapes (settings.FDP_SHAPES_DIR); ShapesNotInstalled when there is none."""
+    folder = settings.FDP_SHAPES_DIR
+    if not folder or not any(Path(folder).glob("*.ttl")):
+        raise ShapesNotInstalled()
+    return Path(folder)
 
 
 PREFIX = re.compile(r"^@prefix\s+([\w-]*):\s*<[^>]*>\s*\.\s*$", re.MULTILINE)
@@ -60,7 +79,7 @@ def parse_shape_files(paths: list[Path], siblings: list[Path] | None = None) -> 
 def _shapes(folder: str) -> Graph:
     graph = parse_shape_files(sorted(Path(folder).glob("*.ttl")))
     if not len(graph):
-        raise RuntimeError(f"No SHACL shapes in {folder} (FDP_SHAPES_DIR).")
+        raise ShapesNotInstalled()
     return graph
 
 

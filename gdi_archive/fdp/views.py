@@ -15,7 +15,7 @@ from gdi_archive.common.errors import NotFound, json_error
 from gdi_archive.common.schema import errors
 
 from . import graphs
-from .validation import shape_files, validate_graph
+from .validation import ShapesNotInstalled, shape_files, validate_graph
 
 FORMATS = {  # ?format= value: (rdflib format, media type)
     "ttl": ("turtle", "text/turtle"),
@@ -141,7 +141,11 @@ def profile(request, kind):
 def profile_shacl(request, kind):
     if kind not in graphs.PROFILES:
         return json_error("NotFound", f"No profile {kind}.", 404)
-    return rdf_response(request, shape_files(graphs.PROFILES[kind][1]))
+    try:
+        shapes = shape_files(graphs.PROFILES[kind][1])
+    except ShapesNotInstalled as error:
+        return json_error(error.code, error.detail, error.status_code)
+    return rdf_response(request, shapes)
 
 
 class ValidityOut(serializers.Serializer):
@@ -153,12 +157,13 @@ class ValidityOut(serializers.Serializer):
 
 
 class DatasetValidity(APIView):
-    """Whether a dataset's FDP record conforms to the GDI shapes: what release will check."""
+    """Whether a dataset's FDP record conforms to the GDI shapes: what release will check
+    (503 ShapesNotInstalled where the operator has not installed the shapes)."""
 
     permission_classes = [IsAuthenticated, IsSteward]
 
     @extend_schema(
-        responses={200: ValidityOut, **errors(401, 403, 404)},
+        responses={200: ValidityOut, **errors(401, 403, 404, 503)},
         tags=["fdp"],
         summary="Check a dataset's FAIR Data Point record against the GDI shapes (stewards)",
     )
