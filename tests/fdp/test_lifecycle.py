@@ -126,6 +126,32 @@ def test_no_publisher_anywhere_is_refused_by_the_api_the_command_and_the_admin(a
     assert api.post(f"/api/datasets/{accession}/release").status_code == 200
 
 
+def test_values_outside_the_vocabularies_the_shapes_name_cannot_be_released(api, steward, dac, files):
+    """Theme, legal basis and legislation: the shapes ask for a controlled vocabulary without
+    listing it (EU data themes, DPV, ELI); the release check does."""
+    api.force_authenticate(steward)
+    accession = new_dataset(
+        api,
+        dac,
+        files,
+        theme=["http://example.org/themes/genes"],
+        legal_basis=["http://example.org/consent"],
+        applicable_legislation=["http://example.org/a-law"],
+    )
+    body = api.post(f"/api/datasets/{accession}/release").json()
+    assert body["error"] == "MetadataIncomplete"
+    assert {p.split(":")[0] for p in body["properties"]} == {"theme", "legal basis", "applicable legislation"}
+    assert any("is not an EU data theme" in p for p in body["properties"])
+    assert api.get(f"/fdp/dataset/{accession}/valid").json()["properties"] == body["properties"]
+    fixed = {
+        "theme": ["http://publications.europa.eu/resource/authority/data-theme/HEAL"],
+        "legal_basis": ["https://w3id.org/dpv#Consent"],
+        "applicable_legislation": None,
+    }
+    assert api.patch(f"/api/datasets/{accession}", {"metadata": fixed}, format="json").status_code == 200
+    assert api.post(f"/api/datasets/{accession}/release").status_code == 200
+
+
 def test_metadata_of_the_wrong_shape_is_refused_at_once(api, steward, dac):
     api.force_authenticate(steward)
     for metadata, words in (
