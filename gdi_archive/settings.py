@@ -468,6 +468,8 @@ FDP_CATALOG_DESCRIPTION = env_str(
 FDP_HOMEPAGE = env_str("FDP_HOMEPAGE", f"{BASE_URL}/datasets")
 FDP_LANGUAGE = env_str("FDP_LANGUAGE", "http://publications.europa.eu/resource/authority/language/ENG")
 FDP_KEYWORDS = env_list("FDP_KEYWORDS", ["genomics", "GDI"])
+# Beside the node's catalog, one catalog per Data Access Committee (its released datasets).
+FDP_CATALOG_PER_DAC = env_bool("FDP_CATALOG_PER_DAC", default=False)
 # The licence of the metadata (not the data): the catalogue is meant to be harvested and reused.
 FDP_LICENSE = env_str("FDP_LICENSE", "http://creativecommons.org/publicdomain/zero/1.0/")
 # The GDI metadata SHACL shapes the records are validated against at release: the *.ttl files of
