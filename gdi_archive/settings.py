@@ -468,10 +468,42 @@ FDP_CATALOG_DESCRIPTION = env_str(
 FDP_HOMEPAGE = env_str("FDP_HOMEPAGE", f"{BASE_URL}/datasets")
 FDP_LANGUAGE = env_str("FDP_LANGUAGE", "http://publications.europa.eu/resource/authority/language/ENG")
 FDP_KEYWORDS = env_list("FDP_KEYWORDS", ["genomics", "GDI"])
+# Beside the node's catalog, one catalog per Data Access Committee (its released datasets).
+FDP_CATALOG_PER_DAC = env_bool("FDP_CATALOG_PER_DAC", default=False)
 # The licence of the metadata (not the data): the catalogue is meant to be harvested and reused.
 FDP_LICENSE = env_str("FDP_LICENSE", "http://creativecommons.org/publicdomain/zero/1.0/")
-# The GDI SHACL shapes the records are validated against (a copy ships with the app).
-FDP_SHAPES_DIR = env_str("FDP_SHAPES_DIR", str(BASE_DIR / "gdi_archive" / "fdp" / "shapes"))
+# The GDI metadata SHACL shapes the records are validated against at release: the *.ttl files of
+# `Formulasation(shacl)/core/PiecesShape` in GenomicDataInfrastructure/gdi-metadata. They are not
+# shipped with the archive: the operator places them and names the folder. Unset, the shared
+# standards folder is looked for ($GDI_SHARED_DIR, else <repo>/../shared). A folder named but
+# empty stops the start; none found stops production (release would be refused anyway); in
+# development, releases go ahead unvalidated with a warning (docs: README "Being found").
+GDI_SHAPES_SUBDIR = Path("standards", "gdi-metadata-shacl", "Formulasation(shacl)", "core", "PiecesShape")
+
+
+def _fdp_shapes_dir() -> str | None:
+    named = env_str("FDP_SHAPES_DIR")
+    if named:
+        if not any(Path(named).glob("*.ttl")):
+            raise ImproperlyConfigured(
+                f"FDP_SHAPES_DIR={named} holds no SHACL shapes (*.ttl): put the GDI metadata shapes there "
+                "(Formulasation(shacl)/core/PiecesShape of GenomicDataInfrastructure/gdi-metadata)"
+            )
+        return named
+    shared = env_str("GDI_SHARED_DIR") or str(BASE_DIR.parent / "shared")
+    found = Path(shared) / GDI_SHAPES_SUBDIR
+    if any(found.glob("*.ttl")):
+        return str(found)
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "FDP_SHAPES_DIR is required in production: the folder of the GDI metadata SHACL shapes "
+            "(Formulasation(shacl)/core/PiecesShape of GenomicDataInfrastructure/gdi-metadata); releases "
+            "are validated against them"
+        )
+    return None
+
+
+FDP_SHAPES_DIR = _fdp_shapes_dir()
 
 # --- 19. Beacon v2 (gdi_archive/beacon): counts and allele frequencies from the archive's VCF/BCF --
 # Counts (and a population's allele count) under this are never shown; reported as not found.

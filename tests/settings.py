@@ -17,6 +17,11 @@ os.environ.setdefault("CELERY_KEY_PREFIX", f"gdi-test-{_run}:")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"gdi-test-{_run}")
 os.environ.setdefault("C4GH_PASSPHRASE", "test-archive-passphrase")
 os.environ.setdefault("BASE_URL", "http://testserver")
+if "FDP_SHAPES_DIR" not in os.environ:  # the GDI shapes from the shared standards folder, where it is
+    from tests.shared import gdi_shapes_dir
+
+    if gdi_shapes_dir():
+        os.environ["FDP_SHAPES_DIR"] = str(gdi_shapes_dir())
 
 from gdi_archive.settings import *  # noqa: E402,F403
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, PROF, RDF, RDFS, SKOS, XSD
 
-from gdi_archive.catalogue.models import Dataset, File
+from gdi_archive.catalogue.models import DAC, Dataset, File
 
 from .vocab import (
     ACCESS_RIGHT,
@@ -35,6 +35,7 @@ from .vocab import (
     HTSGET_SPEC,
     LDP,
     OBO,
+    OCTET_STREAM,
     PREFIXES,
     SHACL_SPEC,
     SPDX,
@@ -75,6 +76,20 @@ def fdp_url() -> str:
 
 def catalog_url(catalog_id: str = CATALOG_ID) -> str:
     return f"{fdp_url()}/catalog/{catalog_id}"
+
+
+def catalog_ids() -> list[str]:
+    """The node's catalog, then (FDP_CATALOG_PER_DAC) one per DAC that has a released dataset,
+    named by the DAC's accession."""
+    ids = [CATALOG_ID]
+    if settings.FDP_CATALOG_PER_DAC:
+        ids += list(
+            DAC.objects.filter(datasets__status=Dataset.Status.RELEASED)
+            .order_by("accession")
+            .values_list("accession", flat=True)
+            .distinct()
+        )
+    return ids
 
 
 def dataset_url(accession: str) -> str:
@@ -310,6 +325,8 @@ def dataset_graph(dataset: Dataset) -> Graph:
     graph.add((subject, FDPO.metadataIssued, _when(dataset.released_at)))
     graph.add((subject, FDPO.metadataModified, _when(dataset.updated_at)))
     graph.add((subject, DCTERMS.isPartOf, URIRef(catalog_url())))
+    if settings.FDP_CATALOG_PER_DAC:
+        graph.add((subject, DCTERMS.isPartOf, URIRef(catalog_url(dataset.dac.accession))))
     # Each data file is one record (subject-level data); individuals from the files' sample ids.
     graph.add((subject, HEALTH.numberOfRecords, _count(len(files))))
     individuals = unique_individuals(files)
@@ -368,6 +385,9 @@ def distribution_graph(dist: Distribution) -> Graph:
     graph.add((subject, DCTERMS.accessRights, ACCESS_RIGHT.RESTRICTED))
     if dist.fmt in FORMATS:
         graph.add((subject, DCTERMS.format, FORMATS[dist.fmt]))
+    # IANA registers no type for BAM, CRAM, VCF or BCF (dct:format names those, in EDAM); what
+    # the services hand out are Crypt4GH bodies, which IANA knows only as bytes.
+    graph.add((subject, DCAT.mediaType, URIRef(OCTET_STREAM)))
     graph.add((subject, DCAT.byteSize, _count(sum(f.plaintext_size or 0 for f in dist.files))))
     if len(dist.files) == 1 and dist.files[0].sha256:
         checksum = BNode()
@@ -407,9 +427,11 @@ def dataservice_graph(service: str) -> Graph:
 # --- the FDP and its catalog ---------------------------------------------------------------------------
 
 
-def _dates():
+def _dates(dac: DAC | None = None):
     """When the published content began and last changed (withdrawals change it too)."""
     shown = Dataset.objects.exclude(status=Dataset.Status.DRAFT)
+    if dac is not None:
+        shown = shown.filter(dac=dac)
     span = shown.aggregate(first=Min("released_at"), last=Max("updated_at"))
     return span["first"], span["last"]
 
@@ -419,8 +441,8 @@ def _node_agent(graph: Graph) -> BNode:
     return _agent(graph, publisher, with_contact=True)
 
 
-def _common(graph: Graph, subject: URIRef, title: str, description: str) -> None:
-    first, last = _dates()
+def _common(graph: Graph, subject: URIRef, title: str, description: str, dac: DAC | None = None) -> None:
+    first, last = _dates(dac)
     graph.add((subject, DCTERMS.title, _text(title)))
     graph.add((subject, RDFS.label, _text(title)))
     graph.add((subject, DCTERMS.description, _text(description)))
@@ -448,29 +470,43 @@ def fdp_graph() -> Graph:
     for keyword in settings.FDP_KEYWORDS:
         graph.add((subject, DCAT.keyword, _text(keyword)))
     _iris(graph, subject, DCAT.theme, settings.FDP_THEME)
-    graph.add((subject, FDPO.metadataCatalog, URIRef(catalog_url())))
-    _container(graph, f"{fdp_url()}/catalog/", "Catalogs", subject, FDPO.metadataCatalog, [catalog_url()])
+    catalogs = [catalog_url(catalog_id) for catalog_id in catalog_ids()]
+    for catalog in catalogs:
+        graph.add((subject, FDPO.metadataCatalog, URIRef(catalog)))
+    _container(graph, f"{fdp_url()}/catalog/", "Catalogs", subject, FDPO.metadataCatalog, catalogs)
     return graph
 
 
-def catalog_graph() -> Graph:
+def catalog_graph(catalog_id: str = CATALOG_ID) -> Graph:
+    """The node's catalog, or a DAC's (catalog_id its accession): the same record, its datasets."""
     graph = _graph()
-    subject = URIRef(catalog_url())
-    first, last = _dates()
+    subject = URIRef(catalog_url(catalog_id))
+    datasets = released_datasets()
+    dac = None
+    if catalog_id != CATALOG_ID:
+        dac = DAC.objects.get(accession=catalog_id)
+        datasets = datasets.filter(dac=dac)
+    first, last = _dates(dac)
     graph.add((subject, RDF.type, DCAT.Catalog))
-    _common(graph, subject, settings.FDP_CATALOG_TITLE, settings.FDP_CATALOG_DESCRIPTION)
+    if dac is None:
+        _common(graph, subject, settings.FDP_CATALOG_TITLE, settings.FDP_CATALOG_DESCRIPTION)
+    else:
+        description = dac.description.strip() or (
+            f"Controlled-access human genomic datasets whose access the Data Access Committee {dac.name} decides."
+        )
+        _common(graph, subject, f"{dac.name}: genomic datasets", description, dac)
     graph.add((subject, DCTERMS.conformsTo, URIRef(profile_url("catalog"))))
     graph.add((subject, DCTERMS.isPartOf, URIRef(fdp_url())))
     graph.add((subject, DCAT.themeTaxonomy, URIRef(DATA_THEME)))
     graph.add((subject, FOAF.homepage, URIRef(settings.FDP_HOMEPAGE)))
     graph.add((subject, DCTERMS.issued, _when(first)))
     graph.add((subject, DCTERMS.modified, _when(last)))
-    members = [dataset_url(d.accession) for d in released_datasets()]
+    members = [dataset_url(d.accession) for d in datasets]
     for member in members:
         graph.add((subject, DCAT.dataset, URIRef(member)))
     for service in SERVICES:
         graph.add((subject, DCAT.service, URIRef(dataservice_url(service))))
-    _container(graph, f"{catalog_url()}/dataset/", "Datasets", subject, DCAT.dataset, members)
+    _container(graph, f"{catalog_url(catalog_id)}/dataset/", "Datasets", subject, DCAT.dataset, members)
     return graph
 
 

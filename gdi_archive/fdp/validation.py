@@ -8,7 +8,11 @@ from pathlib import Path
 from django.conf import settings
 from pyshacl import validate
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDF, SH
+from rdflib.namespace import DCAT, RDF, SH
+
+from gdi_archive.common.errors import ServiceUnavailable
+
+from .vocab import DATA_THEME, DCATAP, DPV
 
 # What a steward can do about a property the shapes find missing or wrong.
 HINTS = {
@@ -35,8 +39,25 @@ COMPONENTS = {
 }
 
 
+class ShapesNotInstalled(ServiceUnavailable):
+    """The GDI shapes are not on this machine: nothing can be validated (the operator's to fix)."""
+
+    code = "ShapesNotInstalled"
+
+    def __init__(self):
+        super().__init__(
+            "The GDI metadata SHACL shapes are not installed on this archive, so FAIR Data Point records "
+            "cannot be validated: the operator sets FDP_SHAPES_DIR to the folder of the shapes "
+            "(Formulasation(shacl)/core/PiecesShape of GenomicDataInfrastructure/gdi-metadata)."
+        )
+
+
 def shapes_dir() -> Path:
-    return Path(settings.FDP_SHAPES_DIR)
+    """The folder of the GDI shapes (settings.FDP_SHAPES_DIR); ShapesNotInstalled when there is none."""
+    folder = settings.FDP_SHAPES_DIR
+    if not folder or not any(Path(folder).glob("*.ttl")):
+        raise ShapesNotInstalled()
+    return Path(folder)
 
 
 PREFIX = re.compile(r"^@prefix\s+([\w-]*):\s*<[^>]*>\s*\.\s*$", re.MULTILINE)
@@ -60,7 +81,7 @@ def parse_shape_files(paths: list[Path], siblings: list[Path] | None = None) -> 
 def _shapes(folder: str) -> Graph:
     graph = parse_shape_files(sorted(Path(folder).glob("*.ttl")))
     if not len(graph):
-        raise RuntimeError(f"No SHACL shapes in {folder} (FDP_SHAPES_DIR).")
+        raise ShapesNotInstalled()
     return graph
 
 
@@ -151,7 +172,45 @@ def describe(results: Graph, data: Graph, shapes: Graph) -> list[str]:
     return problems
 
 
+# Values the shapes say "must be from a controlled vocabulary" but leave open (no sh:in): the
+# vocabulary each must come from, as the namespaces of its terms, and an example for the steward.
+CONTROLLED = (
+    (
+        DCAT.theme,
+        "theme",
+        (f"{DATA_THEME}/",),
+        f"is not an EU data theme (use one of {DATA_THEME}/..., e.g. {DATA_THEME}/HEAL)",
+    ),
+    (
+        DPV.hasLegalBasis,
+        "legal basis",
+        ("https://w3id.org/dpv#", "https://w3id.org/dpv/"),
+        "is not a DPV legal basis (use an IRI of https://w3id.org/dpv, e.g. https://w3id.org/dpv#Consent)",
+    ),
+    (
+        DCATAP.applicableLegislation,
+        "applicable legislation",
+        ("http://data.europa.eu/eli/",),
+        "is not an ELI of EU legislation (e.g. the EHDS, http://data.europa.eu/eli/reg/2025/327/oj)",
+    ),
+)
+
+
+def vocabulary_problems(data: Graph) -> list[str]:
+    problems = []
+    for predicate, name, namespaces, words in CONTROLLED:
+        for value in sorted({str(value) for value in data.objects(None, predicate)}):
+            if not value.startswith(namespaces):
+                problems.append(f"{name}: {value} {words}")
+    return problems
+
+
 def validate_graph(data: Graph) -> Report:
+    """The shapes (pyshacl), then the vocabularies they name but do not list."""
     shapes = shapes_graph()
     conforms, results, text = validate(data, shacl_graph=shapes, inference="none", advanced=False, allow_warnings=True)
-    return Report(conforms=bool(conforms), problems=[] if conforms else describe(results, data, shapes), text=text)
+    problems = [] if conforms else describe(results, data, shapes)
+    words = vocabulary_problems(data)
+    if words:
+        text += "\nControlled vocabularies:\n" + "\n".join(words)
+    return Report(conforms=bool(conforms) and not words, problems=problems + words, text=text)

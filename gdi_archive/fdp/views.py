@@ -15,7 +15,7 @@ from gdi_archive.common.errors import NotFound, json_error
 from gdi_archive.common.schema import errors
 
 from . import graphs
-from .validation import shape_files, validate_graph
+from .validation import ShapesNotInstalled, shape_files, validate_graph
 
 FORMATS = {  # ?format= value: (rdflib format, media type)
     "ttl": ("turtle", "text/turtle"),
@@ -53,7 +53,13 @@ def _chosen(request) -> str | None:
     return None
 
 
-def rdf_response(request, graph, *, profile: str | None = None) -> HttpResponse:
+LDP_TYPES = {  # LDP 1.0, 4.2.1.4 and 5.2.1.4: every resource says it is one; a container its kind
+    False: ['<http://www.w3.org/ns/ldp#Resource>; rel="type"'],
+    True: ['<http://www.w3.org/ns/ldp#DirectContainer>; rel="type"', '<http://www.w3.org/ns/ldp#Resource>; rel="type"'],
+}
+
+
+def rdf_response(request, graph, *, profile: str | None = None, container: bool = False) -> HttpResponse:
     chosen = _chosen(request)
     if chosen is None:
         if request.GET.get("format"):
@@ -66,9 +72,19 @@ def rdf_response(request, graph, *, profile: str | None = None) -> HttpResponse:
     syntax, media = FORMATS[chosen]
     response = HttpResponse(graph.serialize(format=syntax), content_type=f"{media}; charset=utf-8")
     response["Vary"] = "Accept"
+    links = list(LDP_TYPES[container])
     if profile:
-        response["Link"] = f'<{graphs.profile_url(profile)}>; rel="profile"'
+        links.append(f'<{graphs.profile_url(profile)}>; rel="profile"')
+    response["Link"] = ", ".join(links)
     return response
+
+
+def _container_of(graph, url: str):
+    """The LDP container `url` described in a record's graph, alone (a harvester may ask for it)."""
+    kept = graphs._graph()
+    for triple in graph.triples((graphs.URIRef(url), None, None)):
+        kept.add(triple)
+    return kept
 
 
 @require_safe
@@ -79,19 +95,22 @@ def fdp(request):
 @require_safe
 def catalogs(request):
     """The catalogs container alone (the harvester follows ldp:contains from /fdp)."""
-    graph = graphs.fdp_graph()
-    container = graphs.URIRef(f"{graphs.fdp_url()}/catalog/")
-    kept = graphs._graph()
-    for triple in graph.triples((container, None, None)):
-        kept.add(triple)
-    return rdf_response(request, kept)
+    return rdf_response(request, _container_of(graphs.fdp_graph(), f"{graphs.fdp_url()}/catalog/"), container=True)
+
+
+@require_safe
+def catalog_datasets(request, catalog_id):
+    if catalog_id not in graphs.catalog_ids():
+        return json_error("NotFound", f"No catalog {catalog_id}.", 404)
+    container = f"{graphs.catalog_url(catalog_id)}/dataset/"
+    return rdf_response(request, _container_of(graphs.catalog_graph(catalog_id), container), container=True)
 
 
 @require_safe
 def catalog(request, catalog_id):
-    if catalog_id != graphs.CATALOG_ID:
+    if catalog_id not in graphs.catalog_ids():
         return json_error("NotFound", f"No catalog {catalog_id}.", 404)
-    return rdf_response(request, graphs.catalog_graph(), profile="catalog")
+    return rdf_response(request, graphs.catalog_graph(catalog_id), profile="catalog")
 
 
 def _published(accession: str) -> Dataset | JsonResponse:
@@ -109,6 +128,15 @@ def dataset(request, accession):
     if isinstance(found, JsonResponse):
         return found
     return rdf_response(request, graphs.dataset_graph(found), profile="dataset")
+
+
+@require_safe
+def dataset_distributions(request, accession):
+    found = _published(accession)
+    if isinstance(found, JsonResponse):
+        return found
+    container = f"{graphs.dataset_url(accession)}/distribution/"
+    return rdf_response(request, _container_of(graphs.dataset_graph(found), container), container=True)
 
 
 @require_safe
@@ -141,7 +169,11 @@ def profile(request, kind):
 def profile_shacl(request, kind):
     if kind not in graphs.PROFILES:
         return json_error("NotFound", f"No profile {kind}.", 404)
-    return rdf_response(request, shape_files(graphs.PROFILES[kind][1]))
+    try:
+        shapes = shape_files(graphs.PROFILES[kind][1])
+    except ShapesNotInstalled as error:
+        return json_error(error.code, error.detail, error.status_code)
+    return rdf_response(request, shapes)
 
 
 class ValidityOut(serializers.Serializer):
@@ -153,12 +185,13 @@ class ValidityOut(serializers.Serializer):
 
 
 class DatasetValidity(APIView):
-    """Whether a dataset's FDP record conforms to the GDI shapes: what release will check."""
+    """Whether a dataset's FDP record conforms to the GDI shapes: what release will check
+    (503 ShapesNotInstalled where the operator has not installed the shapes)."""
 
     permission_classes = [IsAuthenticated, IsSteward]
 
     @extend_schema(
-        responses={200: ValidityOut, **errors(401, 403, 404)},
+        responses={200: ValidityOut, **errors(401, 403, 404, 503)},
         tags=["fdp"],
         summary="Check a dataset's FAIR Data Point record against the GDI shapes (stewards)",
     )

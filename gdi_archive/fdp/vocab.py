@@ -26,6 +26,7 @@ SYNTHETIC_DATA = str(DATASET_TYPE.SYNTHETIC_DATA)
 FDP_SPEC = "https://specs.fairdatapoint.org/fdp-specs-v1.2.html"
 SHACL_SPEC = "https://www.w3.org/TR/shacl/"
 TURTLE = "https://www.iana.org/assignments/media-types/text/turtle"
+OCTET_STREAM = "https://www.iana.org/assignments/media-types/application/octet-stream"
 HTSGET_SPEC = "https://samtools.github.io/hts-specs/htsget.html"
 DRS_SPEC = "https://ga4gh.github.io/data-repository-service-schemas/"
 

@@ -395,6 +395,11 @@ def _production_env(tmp_path: Path) -> dict:
         DJANGO_SETTINGS_MODULE="gdi_archive.settings",
         DATA_DIR=str(tmp_path / "data"),
     )
+    # What the operator mounts at FDP_SHAPES_DIR (start-up only looks for *.ttl files there).
+    shapes = tmp_path / "shapes"
+    shapes.mkdir()
+    (shapes / "Stand-in.ttl").write_text("")
+    env["FDP_SHAPES_DIR"] = str(shapes)
     return env
 
 
@@ -435,6 +440,32 @@ def test_production_refuses_to_start_without_a_secret(tmp_path, drop):
     result = _manage(env, "check")
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "production" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_gdi_shapes(tmp_path):
+    env = _production_env(tmp_path)
+    del env["FDP_SHAPES_DIR"]
+    env["GDI_SHARED_DIR"] = str(tmp_path / "no-shared-folder")  # nor a shared standards folder
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "FDP_SHAPES_DIR is required in production" in result.stderr
+    # A folder named but empty is a mistake in every mode: the start says so.
+    env["FDP_SHAPES_DIR"] = str(tmp_path / "no-shared-folder")
+    result = _manage({**env, "ENVIRONMENT": "development"}, "check")
+    assert result.returncode != 0 and "holds no SHACL shapes" in result.stderr
+
+
+def test_development_without_the_gdi_shapes_starts_and_warns(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("FDP_", "ENVIRONMENT"))}
+    env.update(
+        GDI_SHARED_DIR=str(tmp_path / "no-shared-folder"),
+        DATA_DIR=str(tmp_path / "data"),
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+    )
+    result = _manage(env, "check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "fdp.W001" in result.stderr and "FDP_SHAPES_DIR" in result.stderr
 
 
 def test_gunicorn_configuration_streams_with_threads_and_long_timeouts(tmp_path):

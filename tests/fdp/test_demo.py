@@ -99,4 +99,16 @@ def test_every_record_of_the_demo_conforms_and_reads_the_same_in_every_syntax(dj
             assert private.encode() not in everything, private
     assert not re.search(rb"DEMO-SAMPLE-1", everything)
     response = client.get(str(datasets[0]))
-    assert response["Link"] == '<http://testserver/fdp/profile/dataset>; rel="profile"'
+    assert response["Link"] == (
+        '<http://www.w3.org/ns/ldp#Resource>; rel="type", <http://testserver/fdp/profile/dataset>; rel="profile"'
+    )
+    # The containers the records name answer too (LDP direct containers).
+    for container, member in (
+        ("http://testserver/fdp/catalog/", catalogs[0]),
+        (f"{catalogs[0]}/dataset/", datasets[0]),
+        (f"{datasets[0]}/distribution/", distributions[0]),
+    ):
+        answer = client.get(container)
+        assert answer.status_code == 200 and 'ldp#DirectContainer>; rel="type"' in answer["Link"], container
+        listed = Graph().parse(data=answer.content, format="turtle")
+        assert member in set(listed.objects(URIRef(container), URIRef(LDP + "contains"))), container

@@ -2,9 +2,6 @@
 can check a record first, and the FDP follows the dataset: edits move dct:modified, a
 withdrawn dataset answers 410 and leaves the catalog."""
 
-import hashlib
-from pathlib import Path
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -129,6 +126,32 @@ def test_no_publisher_anywhere_is_refused_by_the_api_the_command_and_the_admin(a
     assert api.post(f"/api/datasets/{accession}/release").status_code == 200
 
 
+def test_values_outside_the_vocabularies_the_shapes_name_cannot_be_released(api, steward, dac, files):
+    """Theme, legal basis and legislation: the shapes ask for a controlled vocabulary without
+    listing it (EU data themes, DPV, ELI); the release check does."""
+    api.force_authenticate(steward)
+    accession = new_dataset(
+        api,
+        dac,
+        files,
+        theme=["http://example.org/themes/genes"],
+        legal_basis=["http://example.org/consent"],
+        applicable_legislation=["http://example.org/a-law"],
+    )
+    body = api.post(f"/api/datasets/{accession}/release").json()
+    assert body["error"] == "MetadataIncomplete"
+    assert {p.split(":")[0] for p in body["properties"]} == {"theme", "legal basis", "applicable legislation"}
+    assert any("is not an EU data theme" in p for p in body["properties"])
+    assert api.get(f"/fdp/dataset/{accession}/valid").json()["properties"] == body["properties"]
+    fixed = {
+        "theme": ["http://publications.europa.eu/resource/authority/data-theme/HEAL"],
+        "legal_basis": ["https://w3id.org/dpv#Consent"],
+        "applicable_legislation": None,
+    }
+    assert api.patch(f"/api/datasets/{accession}", {"metadata": fixed}, format="json").status_code == 200
+    assert api.post(f"/api/datasets/{accession}/release").status_code == 200
+
+
 def test_metadata_of_the_wrong_shape_is_refused_at_once(api, steward, dac):
     api.force_authenticate(steward)
     for metadata, words in (
@@ -198,11 +221,37 @@ def test_content_negotiation_answers(api):
     assert client.post("/fdp").status_code == 405
 
 
-def test_the_shapes_the_archive_ships_are_the_shared_ones():
-    folder = shapes_folder()
-    ours = Path(__file__).resolve().parents[2] / "gdi_archive" / "fdp" / "shapes"
-    shared = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.ttl")}
-    assert shared == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in ours.glob("*.ttl")}
+def test_without_the_shapes_development_releases_with_a_warning_and_valid_is_503(
+    api, steward, dac, files, settings, caplog
+):
+    settings.FDP_SHAPES_DIR = None  # a fresh machine with only Python: no shared standards folder
+    api.force_authenticate(steward)
+    accession = new_dataset(api, dac, files, health_category=[BAD_CATEGORY])
+    for path in (f"/fdp/dataset/{accession}/valid", "/fdp/profile/dataset/shacl"):
+        answer = api.get(path)
+        assert answer.status_code == 503, (path, answer.content)
+        assert answer.json()["error"] == "ShapesNotInstalled" and "FDP_SHAPES_DIR" in answer.json()["detail"]
+    with caplog.at_level("WARNING", logger="gdi_archive.fdp.receivers"):
+        assert api.post(f"/api/datasets/{accession}/release").status_code == 200
+    assert f"{accession} is published WITHOUT checking" in caplog.text and "FDP_SHAPES_DIR" in caplog.text
+    assert Client().get(f"/fdp/dataset/{accession}").status_code == 200
+
+
+def test_without_the_shapes_production_refuses_to_release(api, steward, dac, files, settings):
+    api.force_authenticate(steward)
+    accession = new_dataset(api, dac, files)
+    settings.FDP_SHAPES_DIR, settings.PRODUCTION = None, True
+    refused = api.post(f"/api/datasets/{accession}/release")
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "ShapesNotInstalled" and "FDP_SHAPES_DIR" in refused.json()["detail"]
+    assert Dataset.objects.get(accession=accession).status == "draft"
+    page = client_for(steward).post(
+        "/admin/catalogue/dataset/",
+        {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
+        follow=True,
+    )
+    assert "FDP_SHAPES_DIR" in page.content.decode()
+    assert Dataset.objects.get(accession=accession).status == "draft"
 
 
 def test_steward_fills_the_metadata_in_the_admin(steward, dac, files, settings):

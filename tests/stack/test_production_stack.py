@@ -19,6 +19,7 @@ import requests
 
 from tests.client.conftest import Persona, wait_until_ready
 from tests.conftest import free_port, wait_for_port
+from tests.shared import gdi_shapes_dir
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the test environment's; a Stack may run another (Stack.python)
@@ -124,6 +125,12 @@ class Stack:
             WORKER_HTTP_PORT=str(self.worker_port),
             PYTHONUNBUFFERED="1",
         )
+        shapes = gdi_shapes_dir()  # production refuses to start (and to release) without them
+        if shapes is None:
+            pytest.skip(
+                "The GDI metadata shapes (../shared/standards/gdi-metadata-shacl) are not here: set GDI_SHARED_DIR"
+            )
+        env["FDP_SHAPES_DIR"] = str(shapes)
         if self.s3_endpoint:
             env.update(
                 STORAGE_URL=f"s3://archive-{self.run_id}",
