@@ -8,7 +8,6 @@ BEACON_MIN_COUNT is reported as not found; so is a variant whose allele count is
 a population whose allele count is under it is left out.
 """
 
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -65,36 +64,70 @@ def asker(request) -> Asker:
     return Asker(key=f"addr:{client_address(request)}", authenticated=False, granted=frozenset(), actor="anonymous")
 
 
-# --- budget: a rolling 24 hours in hourly buckets, in the shared cache ------------------------
+# --- budget: one counter per asker, in the shared cache --------------------------------------
+
+BUDGET_WINDOW = 24 * 3600  # seconds: the window opens with the asker's first counted query
 
 
-def _buckets(key: str, now: float) -> list[str]:
-    hour = int(now // 3600)
-    return [f"beacon:budget:{key}:{h}" for h in range(hour - 23, hour + 1)]
+def _budget_name(who: Asker) -> str:
+    return f"beacon:budget:{who.key}"
 
 
-def budget_used(key: str, now: float | None = None) -> int:
-    names = _buckets(key, now or time.time())
-    return sum(int(v) for v in cache.get_many(names).values())
+def _redis_client(name: str):
+    """The raw Redis client behind the default cache (None for other caches): the budget is one
+    round trip (SET NX with expiry, INCR, TTL in one pipeline) instead of the cache API's three."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None, name
+    return backend._cache.get_client(name, write=True), backend.make_key(name)
 
 
-def check_budget(who: Asker) -> None:
-    if budget_used(who.key) >= settings.BEACON_QUERY_BUDGET:
+def spend_budget(who: Asker) -> None:
+    """Count this query against the asker's BEACON_QUERY_BUDGET for the current 24 hours; past
+    it, a 429 (Retry-After: when the window ends). Call it only once the request is known to be
+    a query we answer, and `give_back` if it is then refused, so a refusal spends nothing."""
+    client, key = _redis_client(_budget_name(who))
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, 0, ex=BUDGET_WINDOW, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, used, ttl = pipe.execute()
+        if ttl < 0:  # a counter left without an expiry (cannot be made here): give it one
+            client.expire(key, BUDGET_WINDOW)
+            ttl = BUDGET_WINDOW
+    else:
+        ttl = BUDGET_WINDOW
+        if cache.add(key, 1, timeout=BUDGET_WINDOW):
+            used = 1
+        else:
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=BUDGET_WINDOW)
+                used = 1
+    if used > settings.BEACON_QUERY_BUDGET:
         raise BadRequest(
             f"The daily query budget ({settings.BEACON_QUERY_BUDGET} queries in 24 hours) is used up; "
             "please try again later.",
             status=429,
+            retry_after=max(1, int(ttl)),
         )
 
 
-def spend_budget(who: Asker) -> None:
-    name = _buckets(who.key, time.time())[-1]
-    if cache.add(name, 1, timeout=25 * 3600):
-        return
+def give_back(who: Asker) -> None:
+    """Undo `spend_budget` for a query that was then refused (or failed)."""
+    client, key = _redis_client(_budget_name(who))
     try:
-        cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.add(name, 1, timeout=25 * 3600)
+        if client is not None:
+            client.decr(key)
+        else:
+            cache.decr(key)
+    except ValueError:  # gone meanwhile: nothing to give back
+        pass
 
 
 def audit_query(
@@ -146,7 +179,8 @@ def error_body(status: int, message: str, *, query: BeaconQuery | None = None, e
     }
 
 
-def variant_document(variant, dataset: Dataset, *, min_count: int) -> dict:
+def variant_document(variant, dataset, *, min_count: int) -> dict:
+    """`variant`: a Variant row or a `selectors.VariantRow`; `dataset`: a Dataset or a `ReleasedDataset`."""
     populations = [
         {
             "population": "ALL",
@@ -199,16 +233,26 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
         raise BadRequest("This Beacon does not serve individuals.", status=404)
     if entry_type == "g_variants" and query.variant is None:
         raise BadRequest("A g_variants query needs requestParameters (referenceName and start at least).")
-    check_budget(who)  # a refused request spends no budget and is refused for what it is
-    datasets = selectors.released_datasets(dataset_id)
-    if dataset_id is not None and not datasets:
-        raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
-    allowed_best = "count" if who.authenticated else "boolean"
-    if any(d.accession in who.granted for d in datasets):
-        allowed_best = "record"
-    returned = GRANULARITIES[min(_rank(query.granularity), _rank(allowed_best))]
-    body = build(query, datasets, entry_type=entry_type, returned=returned, who=who)
-    spend_budget(who)
+    spend_budget(who)  # only now: a request refused above spends no budget and is refused for what it is
+    try:
+        found = None
+        if entry_type == "g_variants" and not query.filters:  # the hot path: one statement for all of it
+            rows = who.authenticated and _rank(query.granularity) >= _rank("count")
+            datasets, found = selectors.variant_answer(
+                query, only=dataset_id, minimum=settings.BEACON_MIN_COUNT, rows=rows
+            )
+        else:
+            datasets = selectors.released_datasets(dataset_id)
+        if dataset_id is not None and not datasets:
+            raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
+        allowed_best = "count" if who.authenticated else "boolean"
+        if who.granted and any(d.accession in who.granted for d in datasets):
+            allowed_best = "record"
+        returned = GRANULARITIES[min(_rank(query.granularity), _rank(allowed_best))]
+        body = build(query, datasets, entry_type=entry_type, returned=returned, who=who, found=found)
+    except BaseException:
+        give_back(who)
+        raise
     audit_query(
         request,
         who,
@@ -221,12 +265,13 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
     return body
 
 
-def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, returned: str, who: Asker) -> dict:
+def build(
+    query: BeaconQuery, datasets: list, *, entry_type: str, returned: str, who: Asker, found: list | None = None
+) -> dict:
+    """The answer's body from what matched (`found`: from `selectors.variant_answer`, else read here)."""
     minimum = settings.BEACON_MIN_COUNT
     sets, exists, total = [], False, 0
-    if entry_type == "g_variants" and not query.filters:
-        found = selectors.variant_page(query, datasets, minimum=minimum, rows=_rank(returned) >= _rank("count"))
-    else:
+    if found is None:
         found = selectors.hits(query, datasets, entry_type=entry_type)
     for hit in found:
         dataset = hit.dataset
