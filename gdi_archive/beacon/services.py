@@ -11,7 +11,8 @@ a population whose allele count is under it is left out.
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
@@ -74,15 +75,18 @@ def _budget_name(who: Asker) -> str:
 
 
 def _redis_client(name: str):
-    """The raw Redis client behind the default cache (None for other caches): the budget is one
-    round trip (SET NX with expiry, INCR, TTL in one pipeline) instead of the cache API's three."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
+    """The raw Redis client behind the default cache (None for other caches) and the cache's
+    name for `name`: the budget is one round trip (SET NX with expiry, INCR, TTL in one
+    pipeline) instead of the cache API's three. The client is made once per cache connection
+    (Django's makes a new one on every call)."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None, name
-    return backend._cache.get_client(name, write=True), backend.make_key(name)
+    holder = backend._cache
+    client = getattr(holder, "_beacon_budget_client", None)
+    if client is None:
+        client = holder._beacon_budget_client = holder.get_client(name, write=True)
+    return client, backend.make_key(name)
 
 
 def spend_budget(who: Asker) -> None:
@@ -179,8 +183,9 @@ def error_body(status: int, message: str, *, query: BeaconQuery | None = None, e
     }
 
 
-def variant_document(variant, dataset, *, min_count: int) -> dict:
-    """`variant`: a Variant row or a `selectors.VariantRow`; `dataset`: a Dataset or a `ReleasedDataset`."""
+def variant_document(variant, dataset, *, min_count: int, set_id: str | None = None, url: str | None = None) -> dict:
+    """`variant`: a Variant row or a `selectors.VariantRow`; `dataset`: a Dataset or a
+    `ReleasedDataset`; `set_id` and `url`, the dataset's, when the caller has them already."""
     populations = [
         {
             "population": "ALL",
@@ -196,7 +201,7 @@ def variant_document(variant, dataset, *, min_count: int) -> dict:
             )
     sequence = genome.refseq(variant.chrom, variant.assembly)
     return {
-        "variantInternalId": f"{selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
+        "variantInternalId": f"{set_id or selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
         "variation": {
             "variantType": variant.variant_type,
             "referenceBases": variant.ref,
@@ -213,7 +218,7 @@ def variant_document(variant, dataset, *, min_count: int) -> dict:
         },
         "identifiers": {"genomicHGVSId": f"{sequence}:g.{variant.start + 1}{variant.ref}>{variant.alt}"},
         "frequencyInPopulations": [
-            {"source": dataset.title, "sourceReference": dataset.url, "frequencies": populations}
+            {"source": dataset.title, "sourceReference": url or dataset.url, "frequencies": populations}
         ],
     }
 
@@ -297,19 +302,21 @@ def build(
             else:
                 shown = [v for v in hit.variants if v.ac >= minimum]
                 count, page = len(shown), shown[query.skip : query.skip + query.limit]
-            results = (
-                [variant_document(v, dataset, min_count=minimum) for v in page] if level in ("count", "record") else []
-            )
-        found = count > 0
-        exists = exists or found
+            results = []
+            if level in ("count", "record") and page:
+                set_id, url = selectors.beacon_id(dataset), dataset.url
+                results = [variant_document(v, dataset, min_count=minimum, set_id=set_id, url=url) for v in page]
+        hit_found = count > 0
+        exists = exists or hit_found
         total += count
-        if query.include == "NONE" or (query.include == "HIT" and not found) or (query.include == "MISS" and found):
+        include = query.include
+        if include == "NONE" or (include == "HIT" and not hit_found) or (include == "MISS" and hit_found):
             continue
         sets.append(
             {
                 "id": selectors.beacon_id(dataset),
                 "setType": "dataset",
-                "exists": found,
+                "exists": hit_found,
                 "resultsCount": count,
                 "results": results,
                 "info": {"accession": dataset.accession, "granularity": level},
