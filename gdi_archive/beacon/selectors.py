@@ -244,15 +244,12 @@ def _statement(shape: tuple) -> str:
     else:
         lateral = f"SELECT 1 AS matches {matching} LIMIT 1"
         order = "d.accession, d.id"
-    chosen = ""
-    if only:  # the dataset's accession, or its GDI identifier (`beacon_id`, worked out the same way)
-        digits = "regexp_replace(coalesce(d.accession, ''), '[^0-9]', '', 'g')"
-        chosen = (
-            f" AND (d.accession = %(only)s OR %(id_prefix)s || (CASE WHEN {digits} = '' THEN d.id::numeric"
-            f" ELSE {digits}::numeric END)::text = %(only)s)"
-        )
+    # The dataset's GDI identifier, worked out as `beacon_id` does it (the accession's digits).
+    digits = "regexp_replace(coalesce(d.accession, ''), '[^0-9]', '', 'g')"
+    gdi_id = f"%(id_prefix)s || (CASE WHEN {digits} = '' THEN d.id::numeric ELSE {digits}::numeric END)::text"
+    chosen = f" AND (d.accession = %(only)s OR {gdi_id} = %(only)s)" if only else ""
     statement = (
-        f"SELECT d.id, d.accession, d.title, m.* FROM {dataset} d LEFT JOIN LATERAL ({lateral}) m ON true"
+        f"SELECT d.id, d.accession, d.title, {gdi_id}, m.* FROM {dataset} d LEFT JOIN LATERAL ({lateral}) m ON true"
         f" WHERE d.status = %(released)s{chosen} ORDER BY {order}"
     )
     _STATEMENTS[shape] = statement
@@ -298,16 +295,14 @@ def variant_answer(
     current = None
     for row in found:
         if current is None or current.dataset.pk != row[0]:
-            pk, accession = row[0], row[1]
-            digits = "".join(c for c in (accession or "") if c.isdigit())
-            dataset = ReleasedDataset(pk, accession, row[2], beacon_id=f"{_id_prefix()}{int(digits) if digits else pk}")
+            dataset = ReleasedDataset(row[0], row[1], row[2], beacon_id=row[3])
             datasets.append(dataset)
             current = DatasetHits(dataset=dataset, individuals=[], variants=[], variant_count=0)
             hits.append(current)
         if not rows:
-            current.variant_count = 1 if row[3] is not None else 0
-        elif row[3] is not None:  # chrom: a matching variant
-            current.variant_count = row[15]
-            if row[14] > query.skip:
-                current.variants.append(VariantRow(*row[3:13], json.loads(row[13])))
+            current.variant_count = 1 if row[4] is not None else 0
+        elif row[4] is not None:  # chrom: a matching variant
+            current.variant_count = row[16]
+            if row[15] > query.skip:
+                current.variants.append(VariantRow(*row[4:14], json.loads(row[14])))
     return datasets, hits

@@ -76,9 +76,8 @@ def _budget_name(who: Asker) -> str:
 
 def _redis_client(name: str):
     """The raw Redis client behind the default cache (None for other caches) and the cache's
-    name for `name`: the budget is one round trip (SET NX with expiry, INCR, TTL in one
-    pipeline) instead of the cache API's three. The client is made once per cache connection
-    (Django's makes a new one on every call)."""
+    name for `name`: the budget is one INCR, where the cache API takes two or three round trips.
+    The client is made once per cache connection (Django's makes a new one on every call)."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None, name
@@ -92,15 +91,20 @@ def _redis_client(name: str):
 def spend_budget(who: Asker) -> None:
     """Count this query against the asker's BEACON_QUERY_BUDGET for the current 24 hours; past
     it, a 429 (Retry-After: when the window ends). Call it only once the request is known to be
-    a query we answer, and `give_back` if it is then refused, so a refusal spends nothing."""
+    a query we answer, and `give_back` if it is then refused, so a refusal spends nothing.
+
+    On Redis: one INCR; the first query of a window also sets its expiry. A counter left without
+    one (the process died between the two) is given it when it refuses, so nobody is shut out
+    for good."""
     client, key = _redis_client(_budget_name(who))
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key, 0, ex=BUDGET_WINDOW, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, used, ttl = pipe.execute()
-        if ttl < 0:  # a counter left without an expiry (cannot be made here): give it one
+        used = client.incr(key)
+        if used == 1:
+            client.expire(key, BUDGET_WINDOW)
+        if used <= settings.BEACON_QUERY_BUDGET:
+            return
+        ttl = client.ttl(key)
+        if ttl < 0:
             client.expire(key, BUDGET_WINDOW)
             ttl = BUDGET_WINDOW
     else:
