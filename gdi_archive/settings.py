@@ -508,7 +508,8 @@ FDP_SHAPES_DIR = _fdp_shapes_dir()
 # --- 19. Beacon v2 (gdi_archive/beacon): counts and allele frequencies from the archive's VCF/BCF --
 # Counts (and a population's allele count) under this are never shown; reported as not found.
 BEACON_MIN_COUNT = env_int("BEACON_MIN_COUNT", 5, minimum=1)
-# Entry queries per person (or client address, anonymous) per rolling 24 hours; past it, 429.
+# Entry queries per person (or client address, anonymous) in 24 hours from their first counted
+# query (one Redis counter with that expiry); past it, 429 with Retry-After: when the window ends.
 BEACON_QUERY_BUDGET = env_int("BEACON_QUERY_BUDGET", 1000, minimum=1)
 # Operators may turn the sensitive entry type off, or refuse every anonymous query.
 BEACON_INDIVIDUALS = env_bool("BEACON_INDIVIDUALS", True)

@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    # The Beacon first: its queries are the most frequent requests from outside (the network asks
+    # every node), and Django tries the patterns in order; no other app's routes overlap its own.
+    path("", include("gdi_archive.beacon.urls")),
     path("admin/", admin.site.urls),
     path("", include("gdi_archive.common.urls")),
     path("", include("gdi_archive.accounts.urls")),
@@ -12,7 +15,6 @@ urlpatterns = [
     path("", include("gdi_archive.downloads.urls")),
     path("", include("gdi_archive.operations.urls")),
     path("", include("gdi_archive.fdp.urls")),
-    path("", include("gdi_archive.beacon.urls")),
 ]
 
 handler400 = "gdi_archive.common.views.bad_request"

@@ -40,12 +40,15 @@ OPERATORS = ("=", "<", ">", "<=", ">=", "!")
 
 
 class BadRequest(Exception):
+    """A request the Beacon refuses: answered as a Beacon error body with `status`."""
+
     status = 400
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

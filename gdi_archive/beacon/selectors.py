@@ -1,11 +1,13 @@
 """What matches a Beacon query, per dataset; always only released datasets and live rows, so a
 withdrawn dataset or a half-loaded file is never in an answer."""
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import F
 
 from gdi_archive.catalogue.models import Dataset
 
@@ -25,6 +27,8 @@ _OPS = {
 
 def beacon_id(dataset: Dataset) -> str:
     """The dataset's `dct:identifier` (GDI-{country}-{organisation}-{n}): the portal joins on it."""
+    if isinstance(dataset, ReleasedDataset):
+        return dataset.beacon_id
     digits = "".join(c for c in (dataset.accession or "") if c.isdigit())
     country = getattr(settings, "GDI_COUNTRY", None) or "EE"
     organisation = getattr(settings, "GDI_ORGANISATION", None) or "DEMO"
@@ -85,49 +89,12 @@ def individual_matches(person: dict, filters: list[Filter]) -> bool:
 
 @dataclass
 class DatasetHits:
-    dataset: Dataset
+    dataset: "Dataset | ReleasedDataset"
     individuals: list[str]  # matching individual (sample) ids, sorted
     variants: list  # matching Variant rows (aggregates only)
     # Set when the variants were counted in SQL: how many match (allele count >= the minimum);
     # `variants` is then only the requested page of them.
     variant_count: int | None = None
-
-
-def variant_page(query: BeaconQuery, datasets: list[Dataset], *, minimum: int, rows: bool) -> list[DatasetHits]:
-    """A variant query without individual filters, in one statement: per dataset, how many
-    variants match with an allele count of at least `minimum`, and the first skip + limit of
-    them (only the first, to know the count, when `rows` is false). No carrier bitmaps."""
-    ids = [d.pk for d in datasets]
-    keep = query.skip + query.limit if rows else 1
-    matching = (
-        matching_variants(query.variant, ids)
-        .filter(ac__gte=minimum)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("dataset_id")],
-                order_by=[F("chrom").asc(), F("start").asc(), F("alt").asc(), F("id").asc()],
-            ),
-            matches=Window(Count("id"), partition_by=[F("dataset_id")]),
-        )
-        .filter(rank__lte=keep)
-        .defer("carriers")
-        .order_by("dataset_id", "rank")
-    )
-    by_dataset: dict[int, list] = {pk: [] for pk in ids}
-    counts: dict[int, int] = {}
-    for variant in matching:
-        by_dataset[variant.dataset_id].append(variant)
-        counts[variant.dataset_id] = variant.matches
-    return [
-        DatasetHits(
-            dataset=d,
-            individuals=[],
-            variants=by_dataset[d.pk][query.skip :] if rows else [],
-            variant_count=counts.get(d.pk, 0),
-        )
-        for d in datasets
-    ]
 
 
 def _carriers(variant: Variant, samples: list[str]) -> set[str]:
@@ -207,3 +174,135 @@ def filtering_terms() -> list[dict]:
             }
         )
     return listed
+
+
+# --- the hot path: a variant query without filters, in one raw statement ----------------------
+
+
+@dataclass(frozen=True)
+class ReleasedDataset:
+    """What an answer shows of a released dataset (read with the variants, not through the ORM)."""
+
+    pk: int
+    accession: str
+    title: str
+    beacon_id: str = field(compare=False)
+
+    @property
+    def url(self) -> str:
+        return f"{settings.BASE_URL}/datasets/{self.accession}"
+
+
+class VariantRow(NamedTuple):
+    """A variant's aggregates as `services.variant_document` reads them (no carrier bitmap)."""
+
+    chrom: str
+    start: int
+    end: int
+    ref: str
+    alt: str
+    variant_type: str
+    assembly: str
+    ac: int
+    an: int
+    af: float
+    populations: dict
+
+
+_STATEMENTS: dict[tuple, str] = {}
+
+
+def _statement(shape: tuple) -> str:
+    """The SQL of one query shape, built the first time it is asked for: per released dataset
+    (one row each, with NULLs when nothing matches), how many live variants match with an allele
+    count of at least the minimum and the first `keep` of them; or, when no rows are wanted,
+    only whether one matches. The position index (dataset_id, chrom, start) answers each."""
+    statement = _STATEMENTS.get(shape)
+    if statement is not None:
+        return statement
+    exact, ref, alt, vtype, assembly, only, rows = shape
+    variant, load, dataset = Variant._meta.db_table, VariantLoad._meta.db_table, Dataset._meta.db_table
+    where = [
+        "v.dataset_id = d.id",
+        "v.generation = l.live_generation",
+        "v.chrom = %(chrom)s",
+        "v.start = %(start)s" if exact else "v.start >= %(start)s AND v.start < %(end)s",
+        "v.ac >= %(minimum)s",
+    ]
+    where += ["v.assembly = %(assembly)s"] if assembly else []
+    where += ["v.ref = %(ref)s"] if ref else []
+    where += ["v.alt = %(alt)s"] if alt else []
+    where += ["v.variant_type = %(variant_type)s"] if vtype else []
+    matching = f"FROM {variant} v JOIN {load} l ON l.id = v.load_id WHERE {' AND '.join(where)}"
+    if rows:
+        lateral = (
+            'SELECT * FROM (SELECT v.chrom, v.start, v."end", v.ref, v.alt, v.variant_type, v.assembly, v.ac, v.an,'
+            " v.af, v.populations::text AS populations, row_number() OVER (ORDER BY v.chrom, v.start, v.alt, v.id)"
+            f" AS rank, count(*) OVER () AS matches {matching}) page WHERE page.rank <= %(keep)s"
+        )
+        order = "d.accession, d.id, m.rank"
+    else:
+        lateral = f"SELECT 1 AS matches {matching} LIMIT 1"
+        order = "d.accession, d.id"
+    # The dataset's GDI identifier, worked out as `beacon_id` does it (the accession's digits).
+    digits = "regexp_replace(coalesce(d.accession, ''), '[^0-9]', '', 'g')"
+    gdi_id = f"%(id_prefix)s || (CASE WHEN {digits} = '' THEN d.id::numeric ELSE {digits}::numeric END)::text"
+    chosen = f" AND (d.accession = %(only)s OR {gdi_id} = %(only)s)" if only else ""
+    statement = (
+        f"SELECT d.id, d.accession, d.title, {gdi_id}, m.* FROM {dataset} d LEFT JOIN LATERAL ({lateral}) m ON true"
+        f" WHERE d.status = %(released)s{chosen} ORDER BY {order}"
+    )
+    _STATEMENTS[shape] = statement
+    return statement
+
+
+def _id_prefix() -> str:
+    country = getattr(settings, "GDI_COUNTRY", None) or "EE"
+    organisation = getattr(settings, "GDI_ORGANISATION", None) or "DEMO"
+    return f"GDI-{country}-{organisation}-"
+
+
+def variant_answer(
+    query: BeaconQuery, *, only: str | None, minimum: int, rows: bool
+) -> tuple[list[ReleasedDataset], list[DatasetHits]]:
+    """The released datasets (or the one named `only`) and, per dataset, the variants matching a
+    filterless variant query, in one statement: read at request time, so a withdrawn dataset or
+    a re-run load is out of the answer at once. `rows` false: only whether each dataset has one."""
+    v = query.variant
+    exact = v.end is None or (v.ref is not None or v.alt is not None) and v.end == v.start + 1
+    ref = v.ref is not None and "N" not in v.ref
+    alt = v.alt is not None and "N" not in v.alt
+    shape = (exact, ref, alt, bool(v.variant_type), bool(v.assembly), only is not None, rows)
+    params = {
+        "chrom": v.chrom,
+        "start": v.start,
+        "end": v.end,
+        "minimum": minimum,
+        "assembly": v.assembly,
+        "ref": v.ref,
+        "alt": v.alt,
+        "variant_type": v.variant_type,
+        "keep": query.skip + query.limit,
+        "only": only,
+        "id_prefix": _id_prefix(),
+        "released": Dataset.Status.RELEASED.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(shape), params)
+        found = cursor.fetchall()
+    datasets: list[ReleasedDataset] = []
+    hits: list[DatasetHits] = []
+    current = None
+    for row in found:
+        if current is None or current.dataset.pk != row[0]:
+            dataset = ReleasedDataset(row[0], row[1], row[2], beacon_id=row[3])
+            datasets.append(dataset)
+            current = DatasetHits(dataset=dataset, individuals=[], variants=[], variant_count=0)
+            hits.append(current)
+        if not rows:
+            current.variant_count = 1 if row[4] is not None else 0
+        elif row[4] is not None:  # chrom: a matching variant
+            current.variant_count = row[16]
+            if row[15] > query.skip:
+                current.variants.append(VariantRow(*row[4:14], json.loads(row[14])))
+    return datasets, hits

@@ -8,11 +8,11 @@ BEACON_MIN_COUNT is reported as not found; so is a variant whose allele count is
 a population whose allele count is under it is left out.
 """
 
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from gdi_archive.audit import services as audit
 from gdi_archive.catalogue.models import Dataset
@@ -65,36 +65,77 @@ def asker(request) -> Asker:
     return Asker(key=f"addr:{client_address(request)}", authenticated=False, granted=frozenset(), actor="anonymous")
 
 
-# --- budget: a rolling 24 hours in hourly buckets, in the shared cache ------------------------
+# --- budget: one counter per asker, in the shared cache --------------------------------------
+
+BUDGET_WINDOW = 24 * 3600  # seconds: the window opens with the asker's first counted query
 
 
-def _buckets(key: str, now: float) -> list[str]:
-    hour = int(now // 3600)
-    return [f"beacon:budget:{key}:{h}" for h in range(hour - 23, hour + 1)]
+def _budget_name(who: Asker) -> str:
+    return f"beacon:budget:{who.key}"
 
 
-def budget_used(key: str, now: float | None = None) -> int:
-    names = _buckets(key, now or time.time())
-    return sum(int(v) for v in cache.get_many(names).values())
+def _redis_client(name: str):
+    """The raw Redis client behind the default cache (None for other caches) and the cache's
+    name for `name`: the budget is one INCR, where the cache API takes two or three round trips.
+    The client is made once per cache connection (Django's makes a new one on every call)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None, name
+    holder = backend._cache
+    client = getattr(holder, "_beacon_budget_client", None)
+    if client is None:
+        client = holder._beacon_budget_client = holder.get_client(name, write=True)
+    return client, backend.make_key(name)
 
 
-def check_budget(who: Asker) -> None:
-    if budget_used(who.key) >= settings.BEACON_QUERY_BUDGET:
+def spend_budget(who: Asker) -> None:
+    """Count this query against the asker's BEACON_QUERY_BUDGET for the current 24 hours; past
+    it, a 429 (Retry-After: when the window ends). Call it only once the request is known to be
+    a query we answer, and `give_back` if it is then refused, so a refusal spends nothing.
+
+    On Redis: one INCR; the first query of a window also sets its expiry. A counter left without
+    one (the process died between the two) is given it when it refuses, so nobody is shut out
+    for good."""
+    client, key = _redis_client(_budget_name(who))
+    if client is not None:
+        used = client.incr(key)
+        if used == 1:
+            client.expire(key, BUDGET_WINDOW)
+        if used <= settings.BEACON_QUERY_BUDGET:
+            return
+        ttl = client.ttl(key)
+        if ttl < 0:
+            client.expire(key, BUDGET_WINDOW)
+            ttl = BUDGET_WINDOW
+    else:
+        ttl = BUDGET_WINDOW
+        if cache.add(key, 1, timeout=BUDGET_WINDOW):
+            used = 1
+        else:
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=BUDGET_WINDOW)
+                used = 1
+    if used > settings.BEACON_QUERY_BUDGET:
         raise BadRequest(
             f"The daily query budget ({settings.BEACON_QUERY_BUDGET} queries in 24 hours) is used up; "
             "please try again later.",
             status=429,
+            retry_after=max(1, int(ttl)),
         )
 
 
-def spend_budget(who: Asker) -> None:
-    name = _buckets(who.key, time.time())[-1]
-    if cache.add(name, 1, timeout=25 * 3600):
-        return
+def give_back(who: Asker) -> None:
+    """Undo `spend_budget` for a query that was then refused (or failed)."""
+    client, key = _redis_client(_budget_name(who))
     try:
-        cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.add(name, 1, timeout=25 * 3600)
+        if client is not None:
+            client.decr(key)
+        else:
+            cache.decr(key)
+    except ValueError:  # gone meanwhile: nothing to give back
+        pass
 
 
 def audit_query(
@@ -146,7 +187,9 @@ def error_body(status: int, message: str, *, query: BeaconQuery | None = None, e
     }
 
 
-def variant_document(variant, dataset: Dataset, *, min_count: int) -> dict:
+def variant_document(variant, dataset, *, min_count: int, set_id: str | None = None, url: str | None = None) -> dict:
+    """`variant`: a Variant row or a `selectors.VariantRow`; `dataset`: a Dataset or a
+    `ReleasedDataset`; `set_id` and `url`, the dataset's, when the caller has them already."""
     populations = [
         {
             "population": "ALL",
@@ -162,7 +205,7 @@ def variant_document(variant, dataset: Dataset, *, min_count: int) -> dict:
             )
     sequence = genome.refseq(variant.chrom, variant.assembly)
     return {
-        "variantInternalId": f"{selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
+        "variantInternalId": f"{set_id or selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
         "variation": {
             "variantType": variant.variant_type,
             "referenceBases": variant.ref,
@@ -179,7 +222,7 @@ def variant_document(variant, dataset: Dataset, *, min_count: int) -> dict:
         },
         "identifiers": {"genomicHGVSId": f"{sequence}:g.{variant.start + 1}{variant.ref}>{variant.alt}"},
         "frequencyInPopulations": [
-            {"source": dataset.title, "sourceReference": dataset.url, "frequencies": populations}
+            {"source": dataset.title, "sourceReference": url or dataset.url, "frequencies": populations}
         ],
     }
 
@@ -199,16 +242,26 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
         raise BadRequest("This Beacon does not serve individuals.", status=404)
     if entry_type == "g_variants" and query.variant is None:
         raise BadRequest("A g_variants query needs requestParameters (referenceName and start at least).")
-    check_budget(who)  # a refused request spends no budget and is refused for what it is
-    datasets = selectors.released_datasets(dataset_id)
-    if dataset_id is not None and not datasets:
-        raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
-    allowed_best = "count" if who.authenticated else "boolean"
-    if any(d.accession in who.granted for d in datasets):
-        allowed_best = "record"
-    returned = GRANULARITIES[min(_rank(query.granularity), _rank(allowed_best))]
-    body = build(query, datasets, entry_type=entry_type, returned=returned, who=who)
-    spend_budget(who)
+    spend_budget(who)  # only now: a request refused above spends no budget and is refused for what it is
+    try:
+        found = None
+        if entry_type == "g_variants" and not query.filters:  # the hot path: one statement for all of it
+            rows = who.authenticated and _rank(query.granularity) >= _rank("count")
+            datasets, found = selectors.variant_answer(
+                query, only=dataset_id, minimum=settings.BEACON_MIN_COUNT, rows=rows
+            )
+        else:
+            datasets = selectors.released_datasets(dataset_id)
+        if dataset_id is not None and not datasets:
+            raise BadRequest(f"There is no released dataset {dataset_id}.", status=404)
+        allowed_best = "count" if who.authenticated else "boolean"
+        if who.granted and any(d.accession in who.granted for d in datasets):
+            allowed_best = "record"
+        returned = GRANULARITIES[min(_rank(query.granularity), _rank(allowed_best))]
+        body = build(query, datasets, entry_type=entry_type, returned=returned, who=who, found=found)
+    except BaseException:
+        give_back(who)
+        raise
     audit_query(
         request,
         who,
@@ -221,12 +274,13 @@ def answer(request, *, entry_type: str, query: BeaconQuery, dataset_id: str | No
     return body
 
 
-def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, returned: str, who: Asker) -> dict:
+def build(
+    query: BeaconQuery, datasets: list, *, entry_type: str, returned: str, who: Asker, found: list | None = None
+) -> dict:
+    """The answer's body from what matched (`found`: from `selectors.variant_answer`, else read here)."""
     minimum = settings.BEACON_MIN_COUNT
     sets, exists, total = [], False, 0
-    if entry_type == "g_variants" and not query.filters:
-        found = selectors.variant_page(query, datasets, minimum=minimum, rows=_rank(returned) >= _rank("count"))
-    else:
+    if found is None:
         found = selectors.hits(query, datasets, entry_type=entry_type)
     for hit in found:
         dataset = hit.dataset
@@ -252,19 +306,21 @@ def build(query: BeaconQuery, datasets: list[Dataset], *, entry_type: str, retur
             else:
                 shown = [v for v in hit.variants if v.ac >= minimum]
                 count, page = len(shown), shown[query.skip : query.skip + query.limit]
-            results = (
-                [variant_document(v, dataset, min_count=minimum) for v in page] if level in ("count", "record") else []
-            )
-        found = count > 0
-        exists = exists or found
+            results = []
+            if level in ("count", "record") and page:
+                set_id, url = selectors.beacon_id(dataset), dataset.url
+                results = [variant_document(v, dataset, min_count=minimum, set_id=set_id, url=url) for v in page]
+        hit_found = count > 0
+        exists = exists or hit_found
         total += count
-        if query.include == "NONE" or (query.include == "HIT" and not found) or (query.include == "MISS" and found):
+        include = query.include
+        if include == "NONE" or (include == "HIT" and not hit_found) or (include == "MISS" and hit_found):
             continue
         sets.append(
             {
                 "id": selectors.beacon_id(dataset),
                 "setType": "dataset",
-                "exists": found,
+                "exists": hit_found,
                 "resultsCount": count,
                 "results": results,
                 "info": {"accession": dataset.accession, "granularity": level},

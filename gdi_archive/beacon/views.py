@@ -1,13 +1,19 @@
-"""`/beacon/v2/...`: thin views; every failure is a Beacon error body with the right status."""
+"""`/beacon/v2/...`: thin plain views; every failure is a Beacon error body with the right status."""
 
+import json
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from gdi_archive.catalogue.models import Dataset
@@ -22,58 +28,106 @@ log = logging.getLogger(__name__)
 ENTRY_TYPES = ("g_variants", "individuals")
 
 
-class BeaconView(APIView):
-    schema = None  # the Beacon has its own specification (GA4GH Beacon v2), not /api/schema
+class BeaconView:
+    """A plain Django view (no DRF dispatch, parsing or rendering: the Beacon's answers are plain
+    dicts), authenticated exactly as the API is (DRF's authentication classes, run once at the
+    start: a bad token is a 401 before anything else). Anyone may ask; how much they learn is
+    decided per dataset in `services`. Every failure is a Beacon error body with its status."""
 
-    """Anyone may ask; how much they learn is decided per dataset in `services`."""
-
-    permission_classes = [AllowAny]
     entry_type: str | None = None
+    methods: tuple[str, ...] = ("GET",)
 
-    def handle_exception(self, exc):
-        status, message = 500, "The Beacon could not answer this request."
+    @classmethod
+    def as_view(cls):
+        endpoint = cls()
+
+        def view(request, **kwargs):
+            return endpoint.dispatch(request, **kwargs)
+
+        view.view_class = cls
+        return csrf_exempt(view)  # session requests are checked for CSRF by SessionAuthentication
+
+    def dispatch(self, request, **kwargs) -> HttpResponse:
+        try:
+            request = authenticated(request)
+            method = "GET" if request.method == "HEAD" else request.method
+            if method == "OPTIONS":
+                response = HttpResponse(status=204)
+            elif method not in self.methods:
+                raise BadRequest("This method is not allowed here.", status=405)
+            else:
+                response = json_response(getattr(self, method.lower())(request, **kwargs))
+        except Exception as exc:  # noqa: BLE001 (every failure is answered as a Beacon error)
+            response = self.error_response(exc)
+        if response.status_code == 405 or request.method == "OPTIONS":
+            response["Allow"] = ", ".join((*self.methods, "HEAD", "OPTIONS"))
+        return response
+
+    def error_response(self, exc) -> HttpResponse:
+        status, message, retry_after = 500, "The Beacon could not answer this request.", None
         if isinstance(exc, BadRequest):
-            status, message = exc.status, exc.message
+            status, message, retry_after = exc.status, exc.message, exc.retry_after
         elif isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
             status, message = 401, "The token is not valid, has expired or was revoked."
-        elif isinstance(exc, exceptions.ParseError):
-            status, message = 400, "The request body is not valid JSON."
-        elif isinstance(exc, exceptions.UnsupportedMediaType):
-            status, message = 415, "Send the Beacon request as application/json."
-        elif isinstance(exc, exceptions.MethodNotAllowed):
-            status, message = 405, "This method is not allowed here."
-        elif isinstance(exc, exceptions.APIException):
+        elif isinstance(exc, exceptions.APIException):  # e.g. SessionAuthentication's CSRF refusal (403)
             status, message = exc.status_code, str(exc.detail)
         elif isinstance(exc, ArchiveError):
             status, message = exc.status_code, exc.detail
+        elif isinstance(exc, RequestDataTooBig):
+            status, message = 413, "The request body is too large."
         else:
             log.exception("beacon request failed")
-        response = Response(services.error_body(status, message, entry_type=self.entry_type), status=status)
+        response = json_response(services.error_body(status, message, entry_type=self.entry_type), status=status)
         if status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="gdi-archive"'
         if status == 429:
-            response["Retry-After"] = "3600"
+            response["Retry-After"] = str(retry_after or services.BUDGET_WINDOW)
         return response
 
     def query(self, request):
         if request.method == "POST":
-            return parse_body(request.data, max_page=settings.BEACON_MAX_PAGE)
-        return parse_get(request.query_params, max_page=settings.BEACON_MAX_PAGE)
+            return parse_body(json_body(request), max_page=settings.BEACON_MAX_PAGE)
+        return parse_get(request.GET, max_page=settings.BEACON_MAX_PAGE)
+
+
+def authenticated(request) -> Request:
+    """The request with `user` and `auth` set by the API's authentication classes (a passport
+    or a broker's token; a session, CSRF-checked on unsafe methods), as every API view has them."""
+    wrapped = Request(request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    wrapped.user  # noqa: B018 (authenticates now)
+    return wrapped
+
+
+def json_body(request) -> object:
+    """The POSTed JSON (an empty body is an empty request), read as DRF's JSONParser would."""
+    raw = request.body
+    if not raw:
+        return {}
+    if (request.content_type or "").split(";", 1)[0].strip().lower() != "application/json":
+        raise BadRequest("Send the Beacon request as application/json.", status=415)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
+def json_response(body: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(),
+        status=status,
+        content_type="application/json",
+    )
 
 
 class EntryView(BeaconView):
     """`/g_variants`, `/individuals` and their `/datasets/{id}/...` forms."""
 
+    methods = ("GET", "POST")
+
     def get(self, request, dataset_id=None):
-        return self.answer(request, dataset_id)
+        return services.answer(request, entry_type=self.entry_type, query=self.query(request), dataset_id=dataset_id)
 
-    def post(self, request, dataset_id=None):
-        return self.answer(request, dataset_id)
-
-    def answer(self, request, dataset_id):
-        return Response(
-            services.answer(request, entry_type=self.entry_type, query=self.query(request), dataset_id=dataset_id)
-        )
+    post = get
 
 
 class GVariants(EntryView):
@@ -86,29 +140,24 @@ class Individuals(EntryView):
 
 class Datasets(BeaconView):
     entry_type = "datasets"
+    methods = ("GET", "POST")
 
     def get(self, request, dataset_id=None):
-        return self.answer(request, dataset_id)
-
-    def post(self, request, dataset_id=None):
-        return self.answer(request, dataset_id)
-
-    def answer(self, request, dataset_id):
         who = services.asker(request)
         if settings.BEACON_REQUIRE_PASSPORT and not who.authenticated:
             raise BadRequest(
                 "This Beacon answers only requests with a valid passport (Authorization: Bearer ...).", status=401
             )
-        return Response(services.datasets_answer(request, query=self.query(request), dataset_id=dataset_id))
+        return services.datasets_answer(request, query=self.query(request), dataset_id=dataset_id)
+
+    post = get
 
 
-def _informational(request, response: dict) -> Response:
-    return Response(
-        {
-            "meta": {"beaconId": settings.BEACON_ID, "apiVersion": services.API_VERSION, "returnedSchemas": []},
-            "response": response,
-        }
-    )
+def _informational(request, response: dict) -> dict:
+    return {
+        "meta": {"beaconId": settings.BEACON_ID, "apiVersion": services.API_VERSION, "returnedSchemas": []},
+        "response": response,
+    }
 
 
 def _organisation() -> dict:
@@ -190,17 +239,15 @@ class Info(BeaconView):
 
 class ServiceInfo(BeaconView):
     def get(self, request):
-        return Response(
-            {
-                "id": settings.BEACON_ID,
-                "name": settings.BEACON_NAME,
-                "type": {"group": "org.ga4gh", "artifact": "beacon", "version": services.API_VERSION},
-                "organization": {"name": settings.BEACON_ORGANISATION, "url": settings.BASE_URL + "/"},
-                "version": services.API_VERSION,
-                "environment": "prod" if settings.PRODUCTION else "dev",
-                "description": "Beacon v2 of a gdi-archive node.",
-            }
-        )
+        return {
+            "id": settings.BEACON_ID,
+            "name": settings.BEACON_NAME,
+            "type": {"group": "org.ga4gh", "artifact": "beacon", "version": services.API_VERSION},
+            "organization": {"name": settings.BEACON_ORGANISATION, "url": settings.BASE_URL + "/"},
+            "version": services.API_VERSION,
+            "environment": "prod" if settings.PRODUCTION else "dev",
+            "description": "Beacon v2 of a gdi-archive node.",
+        }
 
 
 class Configuration(BeaconView):
