@@ -1,6 +1,8 @@
 """Objects as files under one folder (development, single host, or a mounted volume)."""
 
 import errno
+import fcntl
+import mmap
 import os
 import shutil
 import tempfile
@@ -27,9 +29,115 @@ def _translate(exc: OSError, key: str, *, writing: bool = False) -> StorageError
 
 
 WRITEBACK_BYTES = 32 * 1024 * 1024
+DIRECT_ALIGN = 4096  # O_DIRECT wants buffer address, length and file offset aligned to the block size
+DIRECT_BUFFER = 4 * 1024 * 1024  # a multiple of DIRECT_ALIGN
 
 
-def _start_writeback(handle, start: int, end: int) -> int:
+class _Sink:
+    """Writes one new file, straight to the disk (O_DIRECT) where the filesystem allows it.
+
+    Through the page cache, every byte is copied into freshly allocated cache pages: on the
+    2-core VM that copy cost 0.6-3 s of kernel CPU per GiB (the pages' first touch is paid
+    to the hypervisor), more than hashing the same bytes. With O_DIRECT the disk reads the
+    bytes from one reused, page-aligned buffer (one copy into it, 0.04 s/GiB) and the write
+    costs about 0.05 s/GiB. The unaligned tail of the file is written through the page cache.
+    Where O_DIRECT is refused (tmpfs, some network filesystems, other systems) every write
+    goes through the page cache, with writeback started as it goes (`_start_writeback`).
+    """
+
+    def __init__(self, fd: int):
+        self.fd, self.written, self.flushed = fd, 0, 0
+        self.direct = _set_direct(fd, True)
+        self.buffer: mmap.mmap | None = None
+        self.fill = 0
+
+    def write(self, chunk) -> None:
+        data = memoryview(chunk).cast("B")
+        if not self.direct:
+            self._write_all(data)
+            return
+        if self.buffer is None:
+            self.buffer = mmap.mmap(-1, DIRECT_BUFFER)  # page-aligned; pages touched as filled
+        view = memoryview(self.buffer)
+        with view:
+            while data:
+                take = min(len(data), DIRECT_BUFFER - self.fill)
+                view[self.fill : self.fill + take] = data[:take]
+                self.fill += take
+                data = data[take:]
+                if self.fill == DIRECT_BUFFER:
+                    self._drain(DIRECT_BUFFER)
+                    if not self.direct:  # O_DIRECT refused on the way: the rest goes through the cache
+                        self._write_all(data)
+                        return
+
+    def _drain(self, aligned: int) -> None:
+        """Write the buffer's first `aligned` bytes (all of it if O_DIRECT gets refused meanwhile)."""
+        view = memoryview(self.buffer)
+        with view:
+            self._write_all(view[:aligned])
+            if not self.direct and self.fill > aligned:
+                self._write_all(view[aligned : self.fill])
+                aligned = self.fill
+            rest = self.fill - aligned
+            if rest:
+                view[:rest] = bytes(view[aligned : self.fill])  # under one block
+            self.fill = rest
+
+    def _write_all(self, data) -> None:
+        done = 0
+        while done < len(data):
+            try:
+                count = os.write(self.fd, data[done:])
+            except OSError as exc:
+                if exc.errno == errno.EINVAL and self.direct:  # refused here after all (a short write, a
+                    self.direct = _set_direct(self.fd, False)  # block size over DIRECT_ALIGN)
+                    continue
+                raise
+            if count <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            done += count
+        self.written += done
+        if not self.direct and self.written - self.flushed >= WRITEBACK_BYTES:
+            self.flushed = _start_writeback(self.fd, self.flushed, self.written)
+
+    def finish(self) -> int:
+        """Write what is buffered and fsync; returns the bytes written."""
+        if self.fill:
+            self._drain(self.fill // DIRECT_ALIGN * DIRECT_ALIGN)
+        if self.fill:  # the unaligned tail
+            if self.direct:
+                self.direct = _set_direct(self.fd, False)
+            view = memoryview(self.buffer)
+            with view:
+                self._write_all(view[: self.fill])
+            self.fill = 0
+        os.fsync(self.fd)
+        return self.written
+
+    def close(self) -> None:
+        buffer, self.buffer = self.buffer, None
+        if buffer is not None:
+            try:
+                buffer.close()
+            except BufferError:  # a traceback still holds a view of it: the collector frees it
+                pass
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn O_DIRECT on or off for `fd`; whether it is on now."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | flag) if on else (flags & ~flag))
+    except OSError:
+        return False
+    return on
+
+
+def _start_writeback(fd: int, start: int, end: int) -> int:
     """Have the kernel start writing [start, end) to disk now, without waiting for it.
 
     Without this a large file sits dirty in the page cache until the final fsync, which then
@@ -37,9 +145,8 @@ def _start_writeback(handle, start: int, end: int) -> int:
     dirty pages asynchronously (and lets clean ones go, so archive bodies do not crowd out the
     page cache). Elsewhere it is only a hint.
     """
-    handle.flush()
     if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(handle.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
     return end
 
 
@@ -67,24 +174,22 @@ class LocalStore(Store):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-                handle = os.fdopen(fd, "wb")
             except OSError as exc:
                 raise _translate(exc, key, writing=True) from exc
-            with handle:
-                flushed = 0
+            sink = _Sink(fd)
+            try:
                 for chunk in chunks:
                     try:
-                        handle.write(chunk)
-                        if written + len(chunk) - flushed >= WRITEBACK_BYTES:
-                            flushed = _start_writeback(handle, flushed, written + len(chunk))
+                        sink.write(chunk)
                     except OSError as exc:
                         raise _translate(exc, key, writing=True) from exc
-                    written += len(chunk)
                 try:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    written = sink.finish()
                 except OSError as exc:
                     raise _translate(exc, key, writing=True) from exc
+            finally:
+                sink.close()
+                os.close(fd)
             try:
                 os.replace(tmp_name, path)
             except OSError as exc:

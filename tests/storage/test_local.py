@@ -98,3 +98,27 @@ def test_writes_abandoned_by_a_killed_process_are_removed_at_start(tmp_path):
         ensure_stores_ready(remove_abandoned_writes=True)
     assert not left.exists()
     assert list(store.list()) == []
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [1],
+        [4095],
+        [4096],
+        [4097],
+        [4 * 1024 * 1024 - 1, 2],
+        [65564] * 200,
+        [3, 4 * 1024 * 1024 + 5, 9 * 1024 * 1024 + 7],
+    ],
+)
+def test_a_write_keeps_every_byte_whatever_the_chunk_sizes(tmp_path, sizes):
+    """Writes go straight to the disk from an aligned buffer, the unaligned tail through the
+    page cache: the object must be exactly the bytes given, in order."""
+    import os
+
+    chunks = [os.urandom(size) for size in sizes]
+    store = LocalStore(tmp_path)
+    assert store.write("obj", iter(chunks)) == sum(sizes)
+    assert (tmp_path / "obj").read_bytes() == b"".join(chunks)
+    assert [p.name for p in tmp_path.iterdir()] == ["obj"]
