@@ -213,7 +213,7 @@ def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_P
             received = None
     if received is not None:
         try:
-            with inbox_store().open(file.inbox_location) as source:
+            with inbox_store().open_sequential(file.inbox_location) as source:
                 return copy_verified(
                     source=source,
                     archive=archive,
@@ -225,7 +225,7 @@ def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_P
                 )
         except NotAsReceived as exc:
             log.warning("ingest of file %s: %s; verifying every segment again", file.pk, exc)
-    with inbox_store().open(file.inbox_location) as source:
+    with inbox_store().open_sequential(file.inbox_location) as source:
         return verify_and_store(
             source=source,
             archive=archive,

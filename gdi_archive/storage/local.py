@@ -124,6 +124,69 @@ class _Sink:
                 pass
 
 
+class _OnePassReader:
+    """A file read once from start to end, straight from the disk (O_DIRECT) where allowed.
+
+    For the same reason as `_Sink`: a file written with O_DIRECT is not in the page cache, and
+    reading it through the cache cost 2.3 s of kernel CPU per GiB here (readahead into fresh
+    pages), against about 0.2 s through one reused aligned buffer. Reads of any size are
+    served from that buffer; where O_DIRECT is refused the same reads go through the cache.
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.direct = _set_direct(fd, True)
+        self.buffer = mmap.mmap(-1, DIRECT_BUFFER)
+        self.start = self.end = 0  # the unread bytes of the buffer
+        self.at_end = False
+
+    def _refill(self) -> None:
+        view = memoryview(self.buffer)
+        with view:
+            while True:
+                try:
+                    got = os.readv(self.fd, [view])
+                    break
+                except OSError as exc:
+                    if exc.errno == errno.EINVAL and self.direct:  # refused after all: through the cache
+                        self.direct = _set_direct(self.fd, False)
+                        continue
+                    raise
+        self.start, self.end, self.at_end = 0, got, got == 0
+
+    def read(self, size: int = -1) -> bytes:
+        parts = []
+        want = size if size is not None and size >= 0 else None
+        while want is None or want > 0:
+            if self.start == self.end:
+                if self.at_end:
+                    break
+                self._refill()
+                continue
+            take = self.end - self.start if want is None else min(want, self.end - self.start)
+            with memoryview(self.buffer) as view:
+                parts.append(bytes(view[self.start : self.start + take]))
+            self.start += take
+            if want is not None:
+                want -= take
+        return b"".join(parts)  # one part: no second copy
+
+    def close(self) -> None:
+        buffer, self.buffer = self.buffer, None
+        if buffer is not None:
+            try:
+                buffer.close()
+            except BufferError:
+                pass
+            os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _set_direct(fd: int, on: bool) -> bool:
     """Turn O_DIRECT on or off for `fd`; whether it is on now."""
     flag = getattr(os, "O_DIRECT", 0)
@@ -225,6 +288,21 @@ class LocalStore(Store):
             return open(path, "rb")
         except OSError as exc:
             raise _translate(exc, key) from exc
+
+    def open_sequential(self, key: str):
+        """`open` for one pass from start to end, bypassing the page cache (`_OnePassReader`)."""
+        path = self._path(key)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a folder")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        try:
+            return _OnePassReader(fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def iter_range(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
