@@ -11,7 +11,9 @@ max(its busiest thread, its total CPU / 2), printed as `floor_s_per_gib`. Measur
   - `verify_and_store` (a run that does the whole pass: a resumable upload, or the service bench),
     reading a Crypt4GH file from a LocalStore and writing the body to another;
   - `receive` (a whole-file PUT verified as it arrives: `ReceivingCheck` fed 4 MiB pieces, the
-    inbox write in the calling thread) and then `copy_verified` (the run after it).
+    inbox write in the calling thread, the verified body staged in the archive store: the run
+    after it then only takes that object), and `copy_verified` (the run after such an upload
+    when the staged body cannot be taken: an inbox store without fingerprints, a changed object).
 No Django, no database: the pipeline and the local store only, in a scratch folder.
 `--json`: the last line is {"alone": {stage: s/GiB}, "<pass>": {"total_s_per_gib",
 "busiest_s_per_gib", "floor_s_per_gib", "system_s_per_gib", "threads": {name: s/GiB}}}.
@@ -165,7 +167,9 @@ def main() -> None:
         received = {}
 
         def receive():
-            check = pipeline.ReceivingCheck(secret_keys=[secret], expected_sha256=expected)
+            check = pipeline.ReceivingCheck(
+                secret_keys=[secret], expected_sha256=expected, archive=archive, staged_key="staged"
+            )
             with source.open_sequential("file.c4gh") as src:
                 inbox.write("upload", check.wrap(iter(lambda: src.read(4 << 20), b"")))
             received["v"] = check.result()

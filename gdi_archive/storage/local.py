@@ -289,6 +289,15 @@ class LocalStore(Store):
         except OSError as exc:
             raise _translate(exc, key) from exc
 
+    def fingerprint(self, key: str) -> str | None:
+        """Inode, size and modification and change times: a write replaces the file (a new inode)
+        and any change in place moves its ctime, which no caller can set back."""
+        try:
+            st = os.stat(self._path(key))
+        except OSError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
     def open_sequential(self, key: str):
         """`open` for one pass from start to end, bypassing the page cache (`_OnePassReader`)."""
         path = self._path(key)
