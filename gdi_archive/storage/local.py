@@ -4,8 +4,10 @@ import errno
 import fcntl
 import mmap
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -124,47 +126,79 @@ class _Sink:
                 pass
 
 
+READ_AHEAD = 3  # buffers of a one-pass read: one being read from the disk while the others wait
+
+
 class _OnePassReader:
     """A file read once from start to end, straight from the disk (O_DIRECT) where allowed.
 
     For the same reason as `_Sink`: a file written with O_DIRECT is not in the page cache, and
     reading it through the cache cost 2.3 s of kernel CPU per GiB here (readahead into fresh
-    pages), against about 0.2 s through one reused aligned buffer. Reads of any size are
-    served from that buffer; where O_DIRECT is refused the same reads go through the cache.
+    pages), against about 0.07 s through reused aligned buffers. O_DIRECT has no kernel
+    readahead, so a thread of its own reads the next buffers while the caller works on the last
+    one (reads release the GIL). Reads of any size are served from those buffers; where
+    O_DIRECT is refused the same reads go through the cache.
     """
 
     def __init__(self, fd: int):
         self.fd = fd
         self.direct = _set_direct(fd, True)
-        self.buffer = mmap.mmap(-1, DIRECT_BUFFER)
-        self.start = self.end = 0  # the unread bytes of the buffer
+        self.buffers = [mmap.mmap(-1, DIRECT_BUFFER) for _ in range(READ_AHEAD)]
+        self.free: queue.Queue = queue.Queue()
+        self.ready: queue.Queue = queue.Queue()
+        for buffer in self.buffers:
+            self.free.put(buffer)
+        self.current = None
+        self.start = self.end = 0  # the unread bytes of the current buffer
         self.at_end = False
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._read_ahead, name="store-read-ahead", daemon=True)
+        self.thread.start()
 
-    def _refill(self) -> None:
-        view = memoryview(self.buffer)
-        with view:
+    def _read_ahead(self) -> None:
+        try:
+            while (buffer := self.free.get()) is not None:
+                got = self._fill(buffer)
+                self.ready.put((buffer, got, None))
+                if not got:
+                    return
+        except BaseException as exc:  # handed to the reader
+            self.ready.put((None, 0, exc))
+
+    def _fill(self, buffer) -> int:
+        with memoryview(buffer) as view:
             while True:
                 try:
-                    got = os.readv(self.fd, [view])
-                    break
+                    return os.readv(self.fd, [view])
                 except OSError as exc:
                     if exc.errno == errno.EINVAL and self.direct:  # refused after all: through the cache
                         self.direct = _set_direct(self.fd, False)
                         continue
                     raise
-        self.start, self.end, self.at_end = 0, got, got == 0
+
+    def _next(self) -> None:
+        if self.current is not None:
+            self.free.put(self.current)
+            self.current = None
+        buffer, got, error = self.ready.get()
+        if error is not None:
+            self.error = error
+            raise error
+        self.current, self.start, self.end, self.at_end = buffer, 0, got, not got
 
     def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            raise self.error
         parts = []
         want = size if size is not None and size >= 0 else None
         while want is None or want > 0:
             if self.start == self.end:
                 if self.at_end:
                     break
-                self._refill()
+                self._next()
                 continue
             take = self.end - self.start if want is None else min(want, self.end - self.start)
-            with memoryview(self.buffer) as view:
+            with memoryview(self.current) as view:
                 parts.append(bytes(view[self.start : self.start + take]))
             self.start += take
             if want is not None:
@@ -172,13 +206,17 @@ class _OnePassReader:
         return b"".join(parts)  # one part: no second copy
 
     def close(self) -> None:
-        buffer, self.buffer = self.buffer, None
-        if buffer is not None:
+        if self.buffers is None:
+            return
+        self.free.put(None)  # the read-ahead thread stops after the read it is doing, if any
+        self.thread.join()
+        buffers, self.buffers, self.current = self.buffers, None, None
+        for buffer in buffers:
             try:
                 buffer.close()
-            except BufferError:
+            except BufferError:  # a traceback still holds a view of it: the collector frees it
                 pass
-            os.close(self.fd)
+        os.close(self.fd)
 
     def __enter__(self):
         return self
