@@ -21,7 +21,7 @@ from gdi_archive.common.errors import (
     TooLarge,
 )
 from gdi_archive.common.tasks import enqueue
-from gdi_archive.storage import LocalStore, StorageError, StorageFull, StorageUnavailable, inbox_store
+from gdi_archive.storage import LocalStore, StorageError, StorageFull, StorageUnavailable, archive_store, inbox_store
 
 from . import names
 from .models import IngestJob
@@ -29,6 +29,7 @@ from .models import IngestJob
 log = logging.getLogger(__name__)
 
 INGEST_TASK = "gdi_archive.ingest.tasks.ingest_file"
+STAGED_PREFIX = "files/received/"  # archive objects written while an upload arrived, until a run takes one
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -95,6 +96,16 @@ def store_upload(*, store, key: str, body, name: str, submitter) -> None:
         ) from None
 
 
+def delete_staged(key: str) -> None:
+    """Delete a body staged in the archive for an upload whose run will not take it."""
+    if not key:
+        return
+    try:
+        archive_store().delete(key)
+    except StorageError as exc:
+        log.warning("could not delete the staged archive object %s: %s", key, exc)
+
+
 def delete_inbox_object(key: str) -> None:
     """Delete an inbox object, logging (not raising) when the store refuses."""
     if not key:
@@ -155,8 +166,11 @@ def register_upload(
         job, _ = IngestJob.objects.select_for_update().get_or_create(file=file)
         if not created:
             job.attempt += 1  # fences off any run still working on the old bytes
+        replaced_staged = (job.received or {}).get("staged_key") or ""
         job.received = received
         job.save(update_fields=["attempt", "received"])
+        if replaced_staged and replaced_staged != job.archive_key:  # a run in progress owns (and drops) its own
+            transaction.on_commit(lambda: delete_staged(replaced_staged))
         FileEvent.objects.create(
             file=file,
             status=File.Status.UPLOADED,
@@ -192,10 +206,17 @@ def queue_ingest(file_id: int) -> None:
         IngestJob.objects.filter(file_id=file_id).update(queued_at=None)
 
 
-def receiving_record(*, key: str, verified, key_id: str) -> dict:
-    """What verifying an upload as it arrived found, as kept on its IngestJob for the run."""
+def receiving_record(*, key: str, verified, key_id: str, staged_key: str = "", inbox_fingerprint: str = "") -> dict:
+    """What verifying an upload as it arrived found, as kept on its IngestJob for the run.
+
+    `staged_key`: the archive object the verified body was written to as it arrived, and
+    `inbox_fingerprint` the inbox object's fingerprint then: the run takes that object as the
+    file's body if the inbox object is still the same one, instead of copying the body again.
+    """
     return {
         "inbox_key": key,
+        "staged_key": staged_key,
+        "inbox_fingerprint": inbox_fingerprint,
         "header": verified.header.hex(),
         "key_id": key_id,
         "plaintext_size": verified.plaintext_size,

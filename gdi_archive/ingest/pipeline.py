@@ -268,19 +268,29 @@ class ReceivingCheck:
     """The whole verification of an upload, fed with its chunks as they arrive.
 
     `wrap(chunks)` passes the chunks on unchanged (to the inbox store) and hands each to a
-    thread running `verify_and_store` with a store that keeps nothing. `result()` is the
+    thread running `verify_and_store`, with a store that keeps nothing or, given `archive` and
+    `staged_key`, writing the body there as it is verified (committed only if all of it is), so
+    that the run can take that object as it is instead of copying the body again. `result()` is the
     Verified once every chunk went through, or None when the file did not verify (the run
     will then find the same fault itself and fail the file with the usual message): the
     upload is never refused for what is in it, only its run is made cheaper.
     """
 
-    def __init__(self, *, secret_keys: list[bytes], expected_sha256: str = "", expected_md5: str = ""):
+    def __init__(
+        self,
+        *,
+        secret_keys: list[bytes],
+        expected_sha256: str = "",
+        expected_md5: str = "",
+        archive=None,
+        staged_key: str = "",
+    ):
         def verify(chunks):
             try:
                 return verify_and_store(
                     source=_FedSource(chunks),
-                    archive=_Discard(),
-                    archive_key="",
+                    archive=archive if archive is not None else _Discard(),
+                    archive_key=staged_key,
                     secret_keys=secret_keys,
                     expected_sha256=expected_sha256,
                     expected_md5=expected_md5,

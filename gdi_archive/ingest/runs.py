@@ -20,6 +20,7 @@ from gdi_archive.audit.services import record
 from gdi_archive.catalogue import signals as catalogue_signals
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.crypt4gh.errors import Crypt4GHError
+from gdi_archive.crypt4gh.header import open_header
 from gdi_archive.keyring.archive import archive_keyring
 from gdi_archive.storage import (
     ObjectNotFound,
@@ -149,7 +150,7 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
             reason="The archive's keys could not be loaded; the operators have been told.",
         )
     try:
-        verified = _verify_into_archive(file, archive=archive, key=key, keyring=keyring, tracker=tracker)
+        verified, location = _verify_into_archive(file, archive=archive, key=key, keyring=keyring, tracker=tracker)
     except StorageUnavailable as exc:
         _delete_quietly(archive, key)
         release_for_retry(file_id=file_id, attempt=attempt, reason=str(exc))
@@ -161,11 +162,11 @@ def run_ingest(*, file_id: int, worker: str = "", progress=None) -> File | None:
             file_id=file_id,
             attempt=attempt,
             verified=verified,
-            location=key,
+            location=location,
             archive_key_id=keyring[verified.key_index][1],
         )
     except Superseded:
-        _delete_quietly(archive, key)
+        _delete_quietly(archive, location)
         return None
 
 
@@ -178,11 +179,11 @@ def _load_keyring(file_id: int):
         return None
 
 
-def _received(file: File) -> Verified | None:
-    """What verifying this very inbox object found while it was received, if that was done."""
+def _received(file: File) -> tuple[Verified | None, dict]:
+    """What verifying this very inbox object found while it was received (if that was done), and its record."""
     record = IngestJob.objects.filter(file_id=file.pk).values_list("received", flat=True).first()
     if not record or record.get("inbox_key") != file.inbox_location:
-        return None
+        return None, {}
     try:
         return Verified(
             header=bytes.fromhex(record["header"]),
@@ -192,28 +193,81 @@ def _received(file: File) -> Verified | None:
             sha256=str(record["sha256"]),
             md5=str(record["md5"]),
             stored_sha256=str(record["stored_sha256"]),
-        )
+        ), record
     except (KeyError, TypeError, ValueError):
+        return None, {}
+
+
+def _take_staged(file: File, *, record: dict, received: Verified, archive, secret_keys, attempt: int, tracker):
+    """The body written to the archive while the upload arrived, as this file's body, if it may be.
+
+    It may when the inbox object is still the one received (its fingerprint is unchanged),
+    the staged object has the verified body's size and the archive's keys still open the
+    verified header. Then no byte is read or copied again: every segment of that object passed
+    its MAC check before the store committed it, and its sha256 is the verified body's.
+    Returns (Verified, its key), or None (the staged object deleted) to copy as before.
+    """
+    staged = record.get("staged_key") or ""
+    if not staged:
         return None
+    fingerprint = record.get("inbox_fingerprint") or ""
+    try:
+        usable = bool(fingerprint) and inbox_store().fingerprint(file.inbox_location) == fingerprint
+        usable = usable and archive.size(staged) == received.stored_size
+        opened = open_header(received.header, secret_keys) if usable else None
+    except (StorageError, Crypt4GHError):
+        usable = False
+    if not usable:
+        _delete_quietly(archive, staged)
+        return None
+    tracker.verified()
+    with transaction.atomic():
+        job = _fenced(file.pk, attempt)
+        job.archive_key = staged  # this run owns it now: a failed or replaced run deletes it
+        job.save(update_fields=["archive_key"])
+    verified = Verified(
+        header=received.header,
+        key_index=opened.key_index,
+        plaintext_size=received.plaintext_size,
+        stored_size=received.stored_size,
+        sha256=received.sha256,
+        md5=received.md5,
+        stored_sha256=received.stored_sha256,
+    )
+    return verified, staged
 
 
 def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_Progress"):
     """Read the upload from the inbox, check every segment, and store the body under `key`.
 
-    An upload verified while it was received is only copied, its body's sha256 proving it is
+    Returns (Verified, the body's archive key). An upload verified while it was received is
+    taken as staged then (`_take_staged`), or else only copied, its body's sha256 proving it is
     the verified one (`pipeline.copy_verified`); if it is not, it is verified all over again.
     """
     secret_keys = [sk for sk, _ in keyring]
-    received = _received(file)
+    received, record = _received(file)
     if received is not None and (file.supplied_sha256, file.supplied_md5) != ("", ""):
         # the checksums the submitter gave were compared while receiving; compare them again here
         if file.supplied_sha256 and file.supplied_sha256 != received.sha256:
             received = None
         elif file.supplied_md5 and file.supplied_md5 != received.md5:
             received = None
-    if received is not None:
+    if received is None:
+        _delete_quietly(archive, record.get("staged_key") or "")
+    else:
+        taken = _take_staged(
+            file,
+            record=record,
+            received=received,
+            archive=archive,
+            secret_keys=secret_keys,
+            attempt=tracker.attempt,
+            tracker=tracker,
+        )
+        if taken is not None:
+            return taken
         try:
-            with inbox_store().open(file.inbox_location) as source:
+            with inbox_store().open_sequential(file.inbox_location) as source:
                 return copy_verified(
                     source=source,
                     archive=archive,
@@ -222,10 +276,10 @@ def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_P
                     received=received,
                     on_progress=tracker,
                     on_verified=tracker.verified,
-                )
+                ), key
         except NotAsReceived as exc:
             log.warning("ingest of file %s: %s; verifying every segment again", file.pk, exc)
-    with inbox_store().open(file.inbox_location) as source:
+    with inbox_store().open_sequential(file.inbox_location) as source:
         return verify_and_store(
             source=source,
             archive=archive,
@@ -235,7 +289,7 @@ def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_P
             expected_md5=file.supplied_md5,
             on_progress=tracker,
             on_verified=tracker.verified,
-        )
+        ), key
 
 
 def _end_failed_run(exc: Exception, *, file_id: int, attempt: int, archive, key: str) -> File | None:

@@ -17,7 +17,7 @@ from gdi_archive.audit.services import record
 from gdi_archive.catalogue.models import File, FileEvent
 from gdi_archive.common.errors import InvalidInput, LengthRequired, ServiceUnavailable, TooLarge
 from gdi_archive.keyring.archive import archive_keyring
-from gdi_archive.storage import StorageUnavailable, inbox_store
+from gdi_archive.storage import StorageUnavailable, Store, archive_store, inbox_store
 
 from . import inbox, names, resumable
 from .models import IngestJob
@@ -75,8 +75,15 @@ def receive_upload(
     inbox.ensure_room(store, size)
     key = f"{submitter.pk}/{uuid.uuid4().hex}/{name}"
     keyring = _keyring_for_checking() if verify else None
+    archive, staged_key = _staging(store) if keyring else (None, "")
     check = (
-        ReceivingCheck(secret_keys=[sk for sk, _ in keyring], expected_sha256=sha256, expected_md5=md5)
+        ReceivingCheck(
+            secret_keys=[sk for sk, _ in keyring],
+            expected_sha256=sha256,
+            expected_md5=md5,
+            archive=archive,
+            staged_key=staged_key,
+        )
         if keyring
         else None
     )
@@ -90,8 +97,20 @@ def receive_upload(
             check.abort()
         raise
     verified = check.result() if check else None
+    fingerprint = store.fingerprint(key) if verified and staged_key else None
+    if staged_key and (verified is None or fingerprint is None):
+        inbox.delete_staged(staged_key)  # nothing to take it with (nothing was kept if it did not verify)
+        staged_key = ""
     received = (
-        inbox.receiving_record(key=key, verified=verified, key_id=keyring[verified.key_index][1]) if verified else None
+        inbox.receiving_record(
+            key=key,
+            verified=verified,
+            key_id=keyring[verified.key_index][1],
+            staged_key=staged_key,
+            inbox_fingerprint=fingerprint or "",
+        )
+        if verified
+        else None
     )
     try:
         result = inbox.register_upload(
@@ -107,9 +126,20 @@ def receive_upload(
         )
     except BaseException:
         inbox.delete_inbox_object(key)
+        inbox.delete_staged(staged_key)
         raise
     resumable.discard(submitter=submitter, name=name, store=store)  # a whole upload replaces an unfinished one
     return result
+
+
+def _staging(store):
+    """The archive store and a fresh key to write a verified body to as it arrives, if worth it.
+
+    Only when the inbox store can prove later that the object is unchanged (`fingerprint`):
+    otherwise the run reads and copies it all anyway, and the staged copy would be wasted."""
+    if type(store).fingerprint is Store.fingerprint:
+        return None, ""
+    return archive_store(), f"{inbox.STAGED_PREFIX}{uuid.uuid4().hex}"
 
 
 def _keyring_for_checking():

@@ -51,6 +51,17 @@ class Store(abc.ABC):
     def open(self, key: str) -> BinaryIO:
         """A readable binary file-like object (`read(n)`, `close()`, context manager)."""
 
+    def fingerprint(self, key: str) -> str | None:
+        """A token that changes whenever the object is written again, or None when the store has none.
+
+        Lets a later step prove cheaply that an object is the one an earlier step read, without
+        reading it again."""
+        return None
+
+    def open_sequential(self, key: str) -> BinaryIO:
+        """`open` for one pass from start to end (an ingest run), which may bypass the store's caches."""
+        return self.open(key)
+
     @abc.abstractmethod
     def iter_range(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE

@@ -256,6 +256,12 @@ def _verified_on_receipt(file: File) -> dict | None:
     return IngestJob.objects.get(file=file).received
 
 
+def _archive_objects() -> list[str]:
+    from gdi_archive.storage import archive_store
+
+    return list(archive_store().list())
+
+
 def test_a_whole_upload_is_verified_as_it_arrives_and_its_run_only_copies_it(
     submitter, tmp_path, archive_pub, django_capture_on_commit_callbacks
 ):
@@ -282,6 +288,9 @@ def test_a_whole_upload_is_verified_as_it_arrives_and_its_run_only_copies_it(
         body = stored.read()
     assert bytes(file.header) + body == encrypted
     assert file.stored_sha256 == hashlib.sha256(body).hexdigest()
+    # the body written to the archive as it arrived is the file's body: nothing copied again
+    assert file.location == received["staged_key"] and file.location.startswith("files/received/")
+    assert _archive_objects() == [file.location]
 
 
 def test_a_file_that_fails_as_it_arrives_is_kept_and_fails_its_run_as_before(
@@ -322,6 +331,7 @@ def test_an_inbox_object_changed_after_its_upload_is_verified_all_over_again(
     for callback in callbacks:
         callback()
     file.refresh_from_db()
+    assert _archive_objects() == ([file.location] if file.status == "ready" else [])  # the staged body dropped
     if change == "one bit of a segment":
         assert (file.status, file.error) == ("error", "segment 1 fails authentication")
     else:  # verified again: the checksums recorded are those of what was archived, not of the upload
@@ -331,3 +341,35 @@ def test_an_inbox_object_changed_after_its_upload_is_verified_all_over_again(
         swapped = plain.read_bytes()
         swapped = swapped[65536:131072] + swapped[:65536] + swapped[131072:]
         assert file.sha256 == hashlib.sha256(swapped).hexdigest()
+
+
+def test_an_upload_replaced_before_its_run_leaves_no_staged_body_behind(
+    submitter, tmp_path, archive_pub, django_capture_on_commit_callbacks
+):
+    """The body staged while the first upload arrived is deleted when a second one replaces it."""
+    first = encrypt(random_file(tmp_path / "r.bam", 150_000), archive_pub).read_bytes()
+    second = encrypt(random_file(tmp_path / "r2.bam", 90_000), archive_pub).read_bytes()
+    client = client_for(submitter)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert put(client, "r.bam.c4gh", first).status_code == 201
+    file = File.objects.get(submitter=submitter, inbox_name="r.bam.c4gh")
+    staged_first = _verified_on_receipt(file)["staged_key"]
+    assert _archive_objects() == [staged_first]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert put(client, "r.bam.c4gh", second).status_code in (201, 202)
+    file.refresh_from_db()
+    assert file.status == "ready", file.error
+    assert _archive_objects() == [file.location] and file.location != staged_first
+    from gdi_archive.storage import archive_store
+
+    with archive_store().open(file.location) as stored:
+        assert bytes(file.header) + stored.read() == second
+
+
+def test_a_file_that_fails_as_it_arrives_stages_nothing(submitter, encrypted, django_capture_on_commit_callbacks):
+    damaged = bytearray(encrypted)
+    damaged[-10] ^= 1  # the last segment's MAC
+    client = client_for(submitter)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert put(client, "bad2.bam.c4gh", bytes(damaged)).status_code == 201
+    assert _archive_objects() == []
