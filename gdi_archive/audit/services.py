@@ -174,8 +174,9 @@ def record(*, action: str, actor=None, target=None, request=None, details: dict 
     it is kept exactly when the change it describes is. One INSERT, no lock: the sealer chains it
     within seconds (docs/reliability.md, "Audit log")."""
     event, params = _event(action=action, actor=actor, target=target, request=request, details=details)
-    if connection.vendor == "postgresql":
-        _insert(connection, event, params)  # the ORM's INSERT compiler costs more than the INSERT itself
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection itself, not the proxy
+    if db.vendor == "postgresql":
+        _insert(db, event, params)  # the ORM's INSERT compiler costs more than the INSERT itself
         return event
     event.save(force_insert=True)
     # The embedded default has one writer at a time anyway: seal at once, in the same transaction.
@@ -221,7 +222,7 @@ def _insert(conn, event: AuditEvent, params: list) -> None:
 
 
 def _cursor(conn):
-    """Django's cursor, kept for the life of the database connection: making a new one per
+    """Django's cursor, kept on this thread's connection object for its life: making a new one per
     event cost more CPU than running the INSERT. Still Django's wrapper (database errors,
     execute wrappers); a fresh logged cursor when queries are being logged (DEBUG, tests)."""
     if conn.queries_logged:

@@ -109,3 +109,34 @@ def test_an_append_after_the_connection_closed_opens_a_new_one(applicant):
         record(action="test.inside", actor=applicant)
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.before", "test.after", "test.inside"]
     call_command("audit_verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_append_on_their_own_connections(applicant):
+    """The kept cursor belongs to one thread's connection: threads appending at once (gthread
+    workers) never share one."""
+    import threading
+
+    from django.db import connections
+
+    def write(name):
+        try:
+            for n in range(20):
+                record(action="test.thread", actor=name, details={"n": n})
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(f"thread-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert AuditEvent.objects.filter(action="test.thread").count() == 80
+    call_command("audit_verify")
+
+
+def test_a_deleted_user_leaves_the_event_and_its_name(applicant):
+    event = record(action="test.actor", actor=applicant)
+    applicant.delete()
+    row = AuditEvent.objects.get(pk=event.pk)
+    assert row.actor_id is None and row.actor_name == "alice"
