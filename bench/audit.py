@@ -1,17 +1,30 @@
-"""How fast is the audit log? Appending (one INSERT per event, each in its own transaction) from
-`--writers` processes at once, sealing (the chain, by the one sealer) and `audit_verify` walking
-the chain, on the embedded default (SQLite file) or on PostgreSQL when DATABASE_URL is set. Also
-the verify's peak Python memory, which must not grow with the log.
+"""How fast is the audit log? Appending (one INSERT per event, each its own committed
+transaction) from `--writers` processes at once, sealing (the chain, by the one sealer) and
+`audit_verify` walking the chain, on the embedded default (SQLite file) or on PostgreSQL when
+DATABASE_URL is set. Also the verify's peak Python memory, which must not grow with the log.
 
     .venv/bin/python bench/audit.py [--events 20000] [--writers 8] [--json]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gdi_bench .venv/bin/python bench/audit.py --writers 8
 
-Each transaction commits (a request's commit): on a slow disk the commits, not the log, are the
-limit, so on PostgreSQL the bench also measures bare one-row commits from as many writers (the
-ceiling); `--per-transaction N` records N events per transaction (a request with several events).
+Each audited transaction commits: on a slow disk the commits, not the log, are the limit, so on
+PostgreSQL the bench also measures bare one-row commits from as many writers (the ceiling).
+
+The writer does what the requests that audit most do: a download, an htsget ticket and a Beacon
+query call `record()` in autocommit (no ATOMIC_REQUESTS), so the INSERT is the transaction: one
+round trip, as the bare commit. Until 2026-12-02 the writer wrapped each event in
+`transaction.atomic()` (BEGIN, INSERT, COMMIT: three round trips, which only the rare requests
+that record a change of their own pay, and they pay BEGIN/COMMIT for that change anyway) and ran
+with DEBUG on (every query formatted and kept in memory, which production never does). That
+shape is still here: `--atomic`; `--per-transaction N` records N events per transaction (a
+request with several events; implies `--atomic`).
+
+CPU per append is measured as well (neighbour-independent, unlike events/s on a shared
+machine): each writer's `time.process_time()` over its loop and, when PostgreSQL runs on this
+host, its server process's CPU (/proc/PID/stat); the same for the bare commits.
 
 --json: the last line is {"writers", "appends_per_s", "seal_per_s", "verify_per_s", "database", "events",
-"per_transaction", "bare_commits_per_s"}.
+"per_transaction", "shape", "bare_commits_per_s", "cpu_us_per_append", "backend_cpu_us_per_append",
+"bare_cpu_us_per_commit", "bare_backend_cpu_us_per_commit"}.
 """
 
 import argparse
@@ -29,7 +42,9 @@ sys.path.insert(0, str(REPO))
 
 
 def _setup(data_dir: str) -> None:
-    os.environ.update(DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=data_dir, LOG_LEVEL="ERROR")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="gdi_archive.settings", DATA_DIR=data_dir, LOG_LEVEL="ERROR", DEBUG="false"
+    )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{data_dir}/bench.sqlite3")
     os.environ.pop("REDIS_URL", None)
     import django
@@ -37,9 +52,19 @@ def _setup(data_dir: str) -> None:
     django.setup()
 
 
-def _writer(data_dir: str, events: int, offset: int, per_transaction: int, ready, start, done) -> None:
-    """One process appending `events` events as fast as it can, once all writers are ready,
-    `per_transaction` to a transaction (a request that records one event and commits: 1)."""
+def _backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of a PostgreSQL server process on this host, else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _writer(data_dir: str, events: int, offset: int, per_transaction: int, atomic: bool, ready, start, done) -> None:
+    """One process appending `events` events as fast as it can, once all writers are ready:
+    each `record()` in autocommit (a download, a ticket, a Beacon query), or with `atomic`
+    `per_transaction` of them in one transaction."""
     _setup(data_dir)
     from django.db import connection, transaction
 
@@ -48,13 +73,34 @@ def _writer(data_dir: str, events: int, offset: int, per_transaction: int, ready
 
     user = User.objects.get(username="bench")
     connection.ensure_connection()
+    backend = _backend_pid(connection)
     ready.put(os.getpid())
     start.wait()
-    for first in range(offset, offset + events, per_transaction):
-        with transaction.atomic():
-            for n in range(first, min(first + per_transaction, offset + events)):
-                record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
-    done.put(os.getpid())
+    cpu, server = time.process_time(), _backend_cpu(backend)
+    if atomic:
+        for first in range(offset, offset + events, per_transaction):
+            with transaction.atomic():
+                for n in range(first, min(first + per_transaction, offset + events)):
+                    record(
+                        action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"}
+                    )
+    else:
+        for n in range(offset, offset + events):
+            record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
+    done.put(_cpu_figures(cpu, server, backend))
+
+
+def _backend_pid(connection) -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _cpu_figures(cpu: float, server: float | None, backend: int | None) -> tuple[float, float | None]:
+    after = _backend_cpu(backend)
+    return time.process_time() - cpu, (after - server) if server is not None and after is not None else None
 
 
 def _bare_commit(url: str, events: int, ready, start, done) -> None:
@@ -62,14 +108,17 @@ def _bare_commit(url: str, events: int, ready, start, done) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
+        backend = conn.info.backend_pid
         ready.put(os.getpid())
         start.wait()
+        cpu, server = time.process_time(), _backend_cpu(backend)
         for _ in range(events):
             conn.execute("INSERT INTO bench_bare_commit (v) VALUES (%s)", ["x"])
-    done.put(os.getpid())
+        done.put(_cpu_figures(cpu, server, backend))
 
 
-def _run(ctx, target, writers: int, make_args) -> float:
+def _run(ctx, target, writers: int, make_args) -> tuple[float, float, float | None]:
+    """Wall seconds, and the writers' summed CPU seconds (own, and their server processes')."""
     ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=target, args=(*make_args(i), ready, start, done)) for i in range(writers)]
     for proc in procs:
@@ -78,13 +127,13 @@ def _run(ctx, target, writers: int, make_args) -> float:
         ready.get(timeout=300)
     started = time.perf_counter()
     start.set()
-    for _ in procs:
-        done.get(timeout=600)
+    cpus = [done.get(timeout=600) for _ in procs]
     elapsed = time.perf_counter() - started
     for proc in procs:
         proc.join()
         assert proc.exitcode == 0, f"writer exited with {proc.exitcode}"
-    return elapsed
+    servers = [server for _, server in cpus]
+    return elapsed, sum(own for own, _ in cpus), None if None in servers else sum(servers)
 
 
 def main():
@@ -92,7 +141,10 @@ def main():
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--writers", type=int, default=1, help="processes appending at once")
     parser.add_argument(
-        "--per-transaction", type=int, default=1, help="events per transaction (default 1, as a request)"
+        "--per-transaction", type=int, default=1, help="events per transaction (implies --atomic when > 1)"
+    )
+    parser.add_argument(
+        "--atomic", action="store_true", help="each transaction in transaction.atomic() (BEGIN ... COMMIT)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     args = parser.parse_args()
@@ -115,7 +167,11 @@ def main():
     per_writer = args.events // args.writers
     total = per_writer * args.writers
     ctx = multiprocessing.get_context("spawn")
-    append = _run(ctx, _writer, args.writers, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction))
+    atomic = args.atomic or args.per_transaction > 1
+    append, append_cpu, append_server = _run(
+        ctx, _writer, args.writers, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction, atomic)
+    )
+    bare_cpu = bare_server = None
     ceiling = None
     if vendor == "postgresql":
         # The same commits without Django or the audit log: how many the disk allows (group commit).
@@ -124,7 +180,10 @@ def main():
             cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare_commit (id bigserial PRIMARY KEY, v text)")
         connections.close_all()
         commits = total // args.per_transaction
-        bare = _run(ctx, _bare_commit, args.writers, lambda i: (url, commits // args.writers))
+        bare, bare_cpu, bare_server = _run(ctx, _bare_commit, args.writers, lambda i: (url, commits // args.writers))
+        bare_cpu, bare_server = (
+            None if v is None else v / (commits // args.writers * args.writers) for v in (bare_cpu, bare_server)
+        )
         ceiling = round(commits // args.writers * args.writers / bare)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE bench_bare_commit")
@@ -147,14 +206,29 @@ def main():
         "database": vendor,
         "events": total,
         "per_transaction": args.per_transaction,
+        "shape": "atomic" if atomic else "autocommit",
         "bare_commits_per_s": ceiling,
+        "cpu_us_per_append": round(append_cpu / total * 1e6),
+        "backend_cpu_us_per_append": None if append_server is None else round(append_server / total * 1e6),
+        "bare_cpu_us_per_commit": None if bare_cpu is None else round(bare_cpu * 1e6),
+        "bare_backend_cpu_us_per_commit": None if bare_server is None else round(bare_server * 1e6),
     }
 
-    print(f"database: {vendor}, events: {total}, writers: {args.writers} processes")
+    shape = "in transaction.atomic()" if atomic else "autocommit, as a download or a Beacon query"
+    print(f"database: {vendor}, events: {total}, writers: {args.writers} processes, record() {shape}")
     print(
         f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)"
     )
+    print(
+        f"CPU per append: {figures['cpu_us_per_append']} µs in the writer"
+        + (f", {figures['backend_cpu_us_per_append']} µs in its PostgreSQL process" if append_server else "")
+    )
     if ceiling:
+        if bare_cpu is not None:
+            print(
+                f"CPU per bare commit: {figures['bare_cpu_us_per_commit']} µs in the writer"
+                + (f", {figures['bare_backend_cpu_us_per_commit']} µs in PostgreSQL" if bare_server else "")
+            )
         print(
             f"bare commits (one-row INSERT, no Django, same writers): {ceiling:,}/s; "
             f"audited transactions: {total / args.per_transaction / append:,.0f}/s"

@@ -4,6 +4,7 @@
 import hashlib
 import json
 import logging
+import re
 import threading
 
 from django.core.signals import request_finished
@@ -19,32 +20,57 @@ head_log = logging.getLogger("gdi_archive.audit.head")
 _SECRET_WORDS = ("password", "secret", "token", "passphrase", "private", "authorization", "api_key")
 
 
+_SECRET = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
+
+
 def _client_address(request) -> str | None:
     return client_address(request) or None
 
 
 def _clean(details: dict) -> dict:
-    """Drop anything that looks like a secret: the log must never hold one."""
+    """Drop anything that looks like a secret (the log must never hold one) and turn the rest
+    into what the database gives back, in one pass: JSON's own key and value conversions, any
+    other object as its `str`, NUL shown as U+FFFD."""
     clean = {}
     for key, value in (details or {}).items():
-        if any(word in str(key).lower() for word in _SECRET_WORDS):
+        if type(key) is not str:
+            if _SECRET.search(str(key)):
+                continue
+            key = _json_key(key)
+        if _SECRET.search(key):
             continue
         clean[_printable(key)] = _clean_value(value)
     return clean
 
 
 def _clean_value(value):
+    kind = type(value)
+    if kind is str:
+        return _printable(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, dict):
         return _clean(value)
     if isinstance(value, (list, tuple)):
         return [_clean_value(item) for item in value]
-    return _printable(value)
+    if isinstance(value, str):
+        return _printable(str.__str__(value))  # JSON writes a str subclass's characters
+    if isinstance(value, int):
+        return int(value)  # an IntEnum: JSON writes the number
+    if isinstance(value, float):
+        return float(value)
+    return _printable(str(value))
+
+
+def _json_key(key) -> str:
+    """The key JSON writes for a non-str dict key (and refuses the ones it cannot)."""
+    return json.loads(json.dumps({key: 0})).popitem()[0]
 
 
 def _printable(value):
     """Details often hold what a client sent (a Range header, a name); a NUL in it cannot be
     stored (PostgreSQL's jsonb and text refuse it), so it is shown as U+FFFD instead."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
 
 
 def event_hash(
@@ -78,6 +104,20 @@ def link_hash(previous_hash: str, event_id: int, event_content_hash: str) -> str
     return hashlib.sha256(f"{previous_hash}:{event_id}:{event_content_hash}".encode()).hexdigest()
 
 
+def _details_json(details: dict) -> str:
+    """The canonical JSON of cleaned details: hashed and stored as it is (serialised once)."""
+    return json.dumps(details, sort_keys=True, separators=(",", ":"))
+
+
+def _content_hash_of(at, actor_name, action, target_type, target_id, client_address, details_json: str) -> str:
+    """`content_hash` from details already in canonical JSON: the same bytes as `_canonical`
+    (a JSON list is its items joined by ","), without serialising the details twice."""
+    head = json.dumps(
+        ["", at.isoformat(), actor_name, action, target_type, target_id, client_address or ""], separators=(",", ":")
+    )
+    return hashlib.sha256(f"{head[:-1]},{details_json}]".encode()).hexdigest()
+
+
 def _canonical(previous_hash, at, actor_name, action, target_type, target_id, client_address, details) -> bytes:
     return json.dumps(
         [previous_hash, at.isoformat(), actor_name, action, target_type, target_id, client_address or "", details],
@@ -87,34 +127,56 @@ def _canonical(previous_hash, at, actor_name, action, target_type, target_id, cl
     ).encode()
 
 
-def _event(*, action: str, actor, target, request, details: dict | None) -> AuditEvent:
+_INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table} (at, actor_id, actor_name, action, target_type, target_id,"
+    " client_address, details, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING id"
+)
+_ATTNAMES = [field.attname for field in AuditEvent._meta.concrete_fields]
+_ACTOR = AuditEvent._meta.get_field("actor")
+
+
+def _event(*, action: str, actor, target, request, details: dict | None) -> tuple[AuditEvent, list]:
+    """The event and its INSERT parameters. The details are cleaned and serialised once: the
+    same canonical JSON is hashed and stored."""
     actor_user = actor if getattr(actor, "pk", None) else None
     actor_name = actor.get_username() if actor_user else (str(actor) if actor else "")
     target_type = target._meta.label_lower if target is not None and hasattr(target, "_meta") else ""
     target_id = ""
     if target is not None:
         target_id = str(getattr(target, "accession", None) or getattr(target, "pk", "") or target)
-    # Round-trip details through JSON so the hash sees what the database will give back.
-    details = _clean_value(json.loads(json.dumps(_clean(details or {}), default=str)))
-    fields = dict(
-        at=timezone.now(),
-        actor_name=_printable(actor_name)[:255],
+    details = _clean(details) if details else {}
+    details_json = _details_json(details)
+    at = timezone.now()
+    actor_name = _printable(actor_name)[:255]
+    target_id = _printable(target_id)[:100]
+    address = _client_address(request)
+    digest = _content_hash_of(at, actor_name, action, target_type, target_id, address, details_json)
+    actor_id = actor_user.pk if actor_user else None
+    values = dict(
+        at=at,
+        actor_id=actor_id,
+        actor_name=actor_name,
         action=action,
         target_type=target_type,
-        target_id=_printable(target_id)[:100],
-        client_address=_client_address(request),
+        target_id=target_id,
+        client_address=address,
         details=details,
+        content_hash=digest,
     )
-    return AuditEvent(actor=actor_user, content_hash=content_hash(**fields), **fields)
+    event = AuditEvent(*[values.get(name) for name in _ATTNAMES])  # positional: the model's fast path
+    if actor_user is not None:
+        _ACTOR.set_cached_value(event, actor_user)
+    return event, [at, actor_id, actor_name, action, target_type, target_id, address, details_json, digest]
 
 
 def record(*, action: str, actor=None, target=None, request=None, details: dict | None = None) -> AuditEvent:
     """Append one event (action is dotted: "access.request.approved"), in the caller's transaction:
     it is kept exactly when the change it describes is. One INSERT, no lock: the sealer chains it
     within seconds (docs/reliability.md, "Audit log")."""
-    event = _event(action=action, actor=actor, target=target, request=request, details=details)
-    if connection.vendor == "postgresql":
-        _insert(connection, event)  # the ORM's INSERT compiler costs more than the INSERT itself
+    event, params = _event(action=action, actor=actor, target=target, request=request, details=details)
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection itself, not the proxy
+    if db.vendor == "postgresql":
+        _insert(db, event, params)  # the ORM's INSERT compiler costs more than the INSERT itself
         return event
     event.save(force_insert=True)
     # The embedded default has one writer at a time anyway: seal at once, in the same transaction.
@@ -133,8 +195,8 @@ def record_refusal(*, action: str, actor=None, target=None, request=None, detail
     """
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return record(action=action, actor=actor, target=target, request=request, details=details)
-    event = _event(action=action, actor=actor, target=target, request=request, details=details)
-    _insert(_beside_connection(), event)
+    event, params = _event(action=action, actor=actor, target=target, request=request, details=details)
+    _insert(_beside_connection(), event, params)
     return event
 
 
@@ -151,26 +213,27 @@ def _beside_connection():
     return side
 
 
-def _insert(conn, event: AuditEvent) -> None:
-    """One INSERT (PostgreSQL) of an unsealed event; sets its id."""
-    with conn.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {AuditEvent._meta.db_table} (at, actor_id, actor_name, action, target_type, target_id,"
-            " client_address, details, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING id",
-            [
-                event.at,
-                event.actor_id,
-                event.actor_name,
-                event.action,
-                event.target_type,
-                event.target_id,
-                event.client_address,
-                json.dumps(event.details),
-                event.content_hash,
-            ],
-        )
-        event.pk = cursor.fetchone()[0]
+def _insert(conn, event: AuditEvent, params: list) -> None:
+    """One INSERT (PostgreSQL) of an unsealed event, its id back in the same round trip."""
+    cursor = _cursor(conn)
+    cursor.execute(_INSERT, params)
+    event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
+
+
+def _cursor(conn):
+    """Django's cursor, kept on this thread's connection object for its life: making a new one per
+    event cost more CPU than running the INSERT. Still Django's wrapper (database errors,
+    execute wrappers); a fresh logged cursor when queries are being logged (DEBUG, tests)."""
+    if conn.queries_logged:
+        return conn.cursor()
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    kept = conn.__dict__.get("_audit_cursor")
+    if kept is None or kept[0] is not conn.connection or kept[1].cursor.closed:
+        with conn.wrap_database_errors:
+            kept = conn.__dict__["_audit_cursor"] = (conn.connection, conn._prepare_cursor(conn.create_cursor()))
+    return kept[1]
 
 
 def close_refusal_connection(**kwargs) -> None:
