@@ -167,7 +167,9 @@ def main() -> None:
     finally:
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", database], check=False)
     for kind, figures in kinds.items():
-        print(f"{kind:8} {figures['cpu_ms']:7.2f} ms CPU  {figures['wall_ms']:7.2f} ms wall  {figures['queries']} queries")
+        print(
+            f"{kind:8} {figures['cpu_ms']:7.2f} ms CPU  {figures['wall_ms']:7.2f} ms wall  {figures['queries']} queries"
+        )
         if args.sql:
             for sql in figures["statements"]:
                 print("    ", sql[:400])
