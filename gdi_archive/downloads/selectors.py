@@ -1,5 +1,7 @@
 """Fetch and authorise in one call: a file the request may not read is simply not found."""
 
+from django.db.models import F, OuterRef, Subquery
+
 from gdi_archive.catalogue.models import Dataset, File
 from gdi_archive.common.errors import NotFound
 from gdi_archive.passports.grants import granted_datasets
@@ -21,10 +23,34 @@ def readable_files(request):
     ).distinct()
 
 
-def get_file_for_download(*, request, accession: str) -> File:
-    file = readable_files(request).filter(accession=accession).first()
-    if file is None:
+def get_file_for_download(*, request, accession: str, with_index: bool = False) -> File:
+    """The file, with `granted_via` (the released datasets it is read through, granted now), and
+    with `with_index` its newest ready index's id, sha256 and format (`ready_index_row`): read in
+    the same statement, one row per granted dataset, since links and htsget need them next."""
+    granted = granted_datasets(request)
+    if not granted:
         raise NotFound(NOT_FOUND)
+    rows = File.objects.filter(
+        accession=accession,
+        status=File.Status.READY,
+        index_of__isnull=True,
+        datasets__accession__in=granted,
+        datasets__status=Dataset.Status.RELEASED,
+    ).annotate(via=F("datasets__accession"))
+    if with_index:
+        newest = File.objects.filter(index_of=OuterRef("pk"), status=File.Status.READY).order_by("-id")
+        rows = rows.annotate(
+            index_pk=Subquery(newest.values("pk")[:1]),
+            index_sha256=Subquery(newest.values("stored_sha256")[:1]),
+            index_format=Subquery(newest.values("format")[:1]),
+        )
+    rows = list(rows[:100])
+    if not rows:
+        raise NotFound(NOT_FOUND)
+    file = rows[0]
+    file.granted_via = frozenset(row.via for row in rows)
+    if with_index:
+        file.ready_index_row = (file.index_pk, file.index_sha256, file.index_format) if file.index_pk else None
     return file
 
 

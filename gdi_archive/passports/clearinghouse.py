@@ -327,6 +327,7 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
         checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
         if checked.own:
             state = own_token_state(checked, now=now)
+            who = _own_person(state, checked)
             return state.user, Grants(
                 subject=checked.sub,
                 issuer=checked.iss,
@@ -335,7 +336,8 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
                 evidence=state.evidence,
                 identities=checked.identities,
                 standing_blocks=state.blocks,
-                person=_own_person(state, checked),
+                person=who,
+                entitled_live=state.datasets if who is not None else None,
             )
         user = _user_for(checked.iss, checked.sub, own=False)
         datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)

@@ -27,6 +27,8 @@ class Grants:
     # for (access.selectors.Person) when that needed no more than the token's own user.
     standing_blocks: tuple[tuple, ...] | None = None
     person: object | None = None
+    # With `person`: the datasets its entitled users' live entitlements open (read in this request).
+    entitled_live: frozenset[str] | None = None
 
 
 def granted_datasets(request) -> frozenset[str]:
