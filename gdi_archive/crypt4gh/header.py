@@ -6,10 +6,13 @@ package's libsodium bindings; the packet layout is standards.md C.2-C.5. We do n
 for everything, and callers here must tell "not ours" from "damaged" from "unsupported".
 """
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 
 from crypt4gh import sodium
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from .errors import InvalidKey, NotCrypt4GH, NotForOurKey, TruncatedFile, UnsupportedHeader
 from .keys import KEY_SIZE, _check_public
@@ -164,12 +167,36 @@ def open_header(header: bytes, secret_keys: list[bytes]) -> OpenedHeader:
     raise NotForOurKey()
 
 
-def _seal_packet(payload: bytes, writer_sk: bytes, writer_pk: bytes, recipient_pk: bytes) -> bytes:
+def _seal_packet(payload: bytes, writer_sk: bytes, writer_pk: bytes, recipient_pk: bytes, nonce=None) -> bytes:
     shared = sodium.kx_server(writer_pk, writer_sk, recipient_pk)
-    sealed = bytearray(len(payload) + NONCE_SIZE + MAC_SIZE)
-    size = sodium.chacha20poly1305_encrypt(sealed, payload, shared)  # fresh random nonce inside
-    body = (0).to_bytes(4, "little") + writer_pk + bytes(sealed[:size])
+    if nonce is None:
+        sealed = bytearray(len(payload) + NONCE_SIZE + MAC_SIZE)
+        size = sodium.chacha20poly1305_encrypt(sealed, payload, shared)  # fresh random nonce inside
+        sealed = bytes(sealed[:size])
+    else:
+        sealed = nonce + ChaCha20Poly1305(bytes(shared)).encrypt(nonce, payload, None)
+    body = (0).to_bytes(4, "little") + writer_pk + sealed
     return (len(body) + 4).to_bytes(4, "little") + body
+
+
+def _synthetic(secret: bytes, payloads: list[bytes], recipients: list[bytes]):
+    """(writer secret key, nonce for packet n) derived from everything the header will hold.
+
+    As in SIV: the writer key and the nonces are an HMAC, under a server secret, of the whole
+    plaintext of the header (data keys, edit list) and its recipients. The same inputs give the
+    same bytes (so a resumed range continues the same stream with nothing stored); any other
+    plaintext or recipient gives another writer key, so a (shared key, nonce) pair is never used
+    for two different plaintexts. The data keys are part of the input: knowing the server secret
+    alone does not give the writer key, and the header reveals nothing beyond "same request"."""
+    mac = hmac.new(secret, b"gdi-archive crypt4gh synthetic header v1", hashlib.sha256)
+    for part in (*payloads, b"", *recipients):
+        mac.update(len(part).to_bytes(4, "little") + part)
+    material = mac.digest()
+
+    def derive(label: bytes) -> bytes:
+        return hmac.new(material, label, hashlib.sha256).digest()
+
+    return derive(b"writer")[:KEY_SIZE], lambda n: derive(b"nonce" + n.to_bytes(4, "little"))[:NONCE_SIZE]
 
 
 def _edit_list_payload(edit_list) -> bytes:
@@ -186,11 +213,19 @@ def _edit_list_payload(edit_list) -> bytes:
 
 
 def build_header(
-    session_keys, recipient_public_keys: list[bytes], *, edit_list=None, writer_secret_key: bytes | None = None
+    session_keys,
+    recipient_public_keys: list[bytes],
+    *,
+    edit_list=None,
+    writer_secret_key: bytes | None = None,
+    synthetic_secret: bytes | None = None,
 ) -> bytes:
     """A fresh header: each session key and the optional edit list sealed for each recipient.
 
     Without `writer_secret_key` a throw-away writer key is made, as `crypt4gh encrypt` does.
+    With `synthetic_secret` (a server secret of at least 32 bytes) the writer key and the
+    nonces are derived from it and the header's contents (`_synthetic`): the same bytes for
+    the same data keys, edit list and recipients, every time.
     """
     session_keys = [bytes(k) for k in session_keys]
     if not session_keys or any(len(k) != KEY_SIZE for k in session_keys):
@@ -198,30 +233,43 @@ def build_header(
     recipients = [_check_public(bytes(pk)) for pk in recipient_public_keys]
     if not recipients:
         raise InvalidKey("At least one recipient public key is needed.")
+    payloads = [PACKET_DATA_KEY.to_bytes(4, "little") + (0).to_bytes(4, "little") + k for k in session_keys]
+    if edit_list is not None:
+        payloads.append(_edit_list_payload(edit_list))
+    nonce = None
+    if synthetic_secret is not None:
+        if writer_secret_key is not None or len(synthetic_secret) < 32:
+            raise InvalidKey("A synthetic header needs a secret of 32 bytes or more, and no writer key.")
+        writer_secret_key, nonce = _synthetic(bytes(synthetic_secret), payloads, recipients)
     writer_sk = bytes(writer_secret_key) if writer_secret_key is not None else os.urandom(KEY_SIZE)
     if len(writer_sk) != KEY_SIZE:
         raise InvalidKey("The writer secret key is 32 bytes.")
     writer_pk = sodium.derive_pk(writer_sk)
-    payloads = [PACKET_DATA_KEY.to_bytes(4, "little") + (0).to_bytes(4, "little") + k for k in session_keys]
-    if edit_list is not None:
-        payloads.append(_edit_list_payload(edit_list))
-    packets = [_seal_packet(p, writer_sk, writer_pk, pk) for pk in recipients for p in payloads]
+    pairs = [(pk, p) for pk in recipients for p in payloads]
+    packets = [
+        _seal_packet(p, writer_sk, writer_pk, pk, nonce=nonce(n) if nonce else None) for n, (pk, p) in enumerate(pairs)
+    ]
     if len(packets) > MAX_PACKETS:
         raise UnsupportedHeader(f"That would make {len(packets)} header packets; at most {MAX_PACKETS} are allowed.")
     return MAGIC + VERSION.to_bytes(4, "little") + len(packets).to_bytes(4, "little") + b"".join(packets)
 
 
-def reencrypt_header(header: bytes, secret_keys: list[bytes], recipient_public_key: bytes, *, edit_list=None) -> bytes:
+def reencrypt_header(
+    header: bytes, secret_keys: list[bytes], recipient_public_key: bytes, *, edit_list=None, synthetic_secret=None
+) -> bytes:
     """Open the stored header with our keys and seal its data keys for one recipient.
 
     The stored edit list is kept unless a new one is given; a stored edit list cannot be
-    combined with a new one (offsets would refer to different streams).
+    combined with a new one (offsets would refer to different streams). `synthetic_secret`:
+    see `build_header`.
     """
     opened = open_header(header, secret_keys)
     if edit_list is not None and opened.edit_list is not None:
         raise UnsupportedHeader("This file already has an edit list, so byte ranges cannot be cut from it.")
     new_edits = edit_list if edit_list is not None else opened.edit_list
-    return build_header(opened.session_keys, [recipient_public_key], edit_list=new_edits)
+    return build_header(
+        opened.session_keys, [recipient_public_key], edit_list=new_edits, synthetic_secret=synthetic_secret
+    )
 
 
 def header_length(session_key_count: int = 1, recipients: int = 1, edit_list_length: int | None = None) -> int:

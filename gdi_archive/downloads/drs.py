@@ -16,7 +16,6 @@ from gdi_archive.common.views import service_info_document
 from . import links, schema, selectors, services
 from .blocks import STREAM, block_url
 from .keys import client_key
-from .models import ServedHeader
 
 C4GH_ACCESS = "c4gh"
 HTSGET_TYPES = {"BAM": "reads", "CRAM": "reads", "VCF": "variants", "BCF": "variants"}
@@ -102,7 +101,7 @@ class DrsAccess(DrsView):
             return drs_error(f"Unknown access id {access_id!r}; use {C4GH_ACCESS!r}.", 404)
         key = client_key(request)
         download = services.plan_download(file=file, key=key)
-        served = ServedHeader.objects.get(file=file, key_fingerprint=key.fingerprint, span=services.WHOLE)
+        header_id, _ = services.kept_header(file=file, key=key)
         services.record_download(
             request=request,
             actor=selectors.actor_of(request),
@@ -111,7 +110,7 @@ class DrsAccess(DrsView):
             details={"protocol": "drs", "bytes": download.length, "key_fingerprint": key.fingerprint},
         )
         url = block_url(
-            file, STREAM, download.body_start, download.body_end, bound=links.bind(request, file), header_id=served.pk
+            file, STREAM, download.body_start, download.body_end, bound=links.bind(request, file), header_id=header_id
         )
         return JsonResponse({"url": url, "headers": []})
 

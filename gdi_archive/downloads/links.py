@@ -54,6 +54,16 @@ def live_for(who: Person) -> frozenset[str]:
     )
 
 
+def _live_for_request(request, who: Person) -> frozenset[str]:
+    """`live_for(who)`, or what the token's own live checks already read in this request (our
+    own token, speaking for its user only: the user's live entitlements, account active)."""
+    grants = getattr(request, "auth", None)
+    known = getattr(grants, "entitled_live", None)
+    if known is not None and getattr(grants, "person", None) == who:
+        return known
+    return live_for(who)
+
+
 def person_fields(who: Person) -> dict:
     return {"people": ",".join(str(u) for u in sorted(who.entitled)), "ids": ",".join(sorted(who.keys))}
 
@@ -70,8 +80,9 @@ def bind(request, file: File) -> dict:
     """The fields that tie a link for `file` to the person asking now (signed with the link)."""
     user = request_user(request)
     who = request_person(request)
-    granted = released_datasets(file) & set(granted_datasets(request))
-    live = granted & set(live_for(who)) if user is not None else set()
+    via = getattr(file, "granted_via", None)  # get_file_for_download read it in this request
+    granted = set(via) if via is not None else released_datasets(file) & set(granted_datasets(request))
+    live = granted & set(_live_for_request(request, who)) if user is not None else set()
     visa = granted - live
     return {
         "user": user.pk if user is not None else "",

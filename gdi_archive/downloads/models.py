@@ -7,11 +7,12 @@ from django.db import models
 
 
 class ServedHeader(models.Model):
-    """The Crypt4GH header made for one (file, client key, range).
+    """The Crypt4GH header made for one (file, client key, range), kept for a DRS access URL.
 
-    Kept so that every request for the same thing gets the same bytes: a download that is
-    interrupted and resumed with `Range` must continue the same stream, and a fresh header has
-    a fresh random nonce. It is encrypted to the client's public key, so it holds no secret.
+    Downloads no longer need it to give the same bytes on a resume: their headers are derived
+    (`services.served_header`). A DRS access URL names its whole-file header by this row's id;
+    rows written before headers were derived hold random-nonce headers and keep serving them.
+    It is encrypted to the client's public key, so it holds no secret.
     """
 
     file = models.ForeignKey("catalogue.File", on_delete=models.CASCADE, related_name="served_headers")

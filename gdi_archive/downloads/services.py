@@ -4,9 +4,12 @@ The body is never decrypted here: a download is a new header (the file's data ke
 the client, plus an edit list for a range) followed by stored segments, unchanged.
 """
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -36,9 +39,21 @@ def body_size(file: File) -> int:
     return segments.body_size(file.plaintext_size or 0)
 
 
-def _make_header(file: File, key: ClientKey, edit_list) -> bytes:
+def _synthetic_secret() -> bytes:
+    """The server secret the same-bytes-every-time headers are derived under (from SECRET_KEY;
+    rotating it changes every served header, so a resume across the rotation starts again)."""
+    return hmac.new(settings.SECRET_KEY.encode(), b"gdi-archive served header secret", hashlib.sha256).digest()
+
+
+def _make_header(file: File, key: ClientKey, edit_list, *, synthetic: bool = False) -> bytes:
     try:
-        return reencrypt_header(bytes(file.header), archive_keys(), key.raw, edit_list=edit_list)
+        return reencrypt_header(
+            bytes(file.header),
+            archive_keys(),
+            key.raw,
+            edit_list=edit_list,
+            synthetic_secret=_synthetic_secret() if synthetic else None,
+        )
     except NotForOurKey:
         log.error("no archive key opens the header of %s", file.accession)
         raise ServiceUnavailable("The archive cannot open this file's key right now; please try again later.") from None
@@ -47,26 +62,35 @@ def _make_header(file: File, key: ClientKey, edit_list) -> bytes:
 
 
 def served_header(*, file: File, key: ClientKey, span: str, edit_list=None) -> bytes:
-    """The header for (file, key, span): made once, then the same bytes every time."""
-    lookup = dict(file=file, key_fingerprint=key.fingerprint, span=span)
-    stored = ServedHeader.objects.filter(**lookup).values_list("header", flat=True).first()
-    if stored is not None:
-        return bytes(stored)
-    return _keep_first(file=file, key_fingerprint=key.fingerprint, span=span, header=_make_header(file, key, edit_list))
+    """The header for (file, key, span): the same bytes every time, derived, not stored
+    (`crypt4gh.header._synthetic`), so that a download interrupted and resumed with `Range`
+    continues the same stream and a new range costs no write. `span` is implied by
+    `edit_list` (the header holds it), so it takes no part in the derivation."""
+    return _make_header(file, key, edit_list, synthetic=True)
 
 
-def _keep_first(*, file: File, key_fingerprint: str, span: str, header: bytes) -> bytes:
+def kept_header(*, file: File, key: ClientKey) -> tuple[int, bytes]:
+    """(id, bytes) of the stored whole-file header for (file, key), stored the first time: a DRS
+    access URL names it by id. New rows hold the derived header, so they give the same bytes as
+    `served_header`; a row kept before headers were derived keeps its own bytes."""
+    return _keep_first(
+        file=file, key_fingerprint=key.fingerprint, span=WHOLE, header=served_header(file=file, key=key, span=WHOLE)
+    )
+
+
+def _keep_first(*, file: File, key_fingerprint: str, span: str, header: bytes) -> tuple[int, bytes]:
     """Store `header` unless another request stored one for the same (file, key, span) first,
-    and answer the stored bytes either way: one statement (INSERT ... ON CONFLICT ... RETURNING,
+    and answer the stored row either way: one statement (INSERT ... ON CONFLICT ... RETURNING,
     PostgreSQL and SQLite >= 3.35), no savepoint, no second SELECT after a lost race."""
     table = connection.ops.quote_name(ServedHeader._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (file_id, key_fingerprint, span, header, created_at) VALUES (%s, %s, %s, %s, %s) "
-            f"ON CONFLICT (file_id, key_fingerprint, span) DO UPDATE SET header = {table}.header RETURNING header",
+            f"ON CONFLICT (file_id, key_fingerprint, span) DO UPDATE SET header = {table}.header RETURNING id, header",
             [file.pk, key_fingerprint, span, header, timezone.now()],
         )
-        return bytes(cursor.fetchone()[0])
+        row = cursor.fetchone()
+        return row[0], bytes(row[1])
 
 
 def fresh_header(*, file: File, key: ClientKey, edit_list=None) -> bytes:

@@ -4,14 +4,17 @@ Production configures the key files (`C4GH_SECRET_KEY_FILE`, comma-separated, fi
 and the passphrase; nothing is generated. Development generates a passphrase-protected key pair
 under `KEYS_DIR` on first use, and `rotate_archive_key --generate` adds newer ones (newest first).
 Secret keys are decrypted once per process (the key derivation is deliberately slow) and kept in
-memory only; the list of files is looked at on every call, so a rotation in another process is
-seen without a restart.
+memory only; the list of files is looked at again at most `RECHECK_SECONDS` after the last look
+(a stat per key file was 7% of an htsget ticket under load, asked several times per request), so
+a rotation in another process is seen within that time without a restart; one in this process
+(`generate_new_archive_key`) at once.
 """
 
 import fcntl
 import os
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +31,8 @@ PASSPHRASE_FILE = "c4gh_passphrase"
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, int], bytes] = {}  # (path, mtime_ns) -> raw secret key
+RECHECK_SECONDS = 1.0
+_recent: dict = {}  # "keys" -> (settings it was read under, monotonic deadline, keys)
 
 
 def _keys_dir() -> Path:
@@ -105,6 +110,7 @@ def generate_new_archive_key() -> bytes:
     _passphrase()
     with _keys_dir_lock() as directory:
         path = _generate(directory)
+    _recent.clear()
     return public_from_secret(_load(path))
 
 
@@ -126,10 +132,17 @@ def _load(path: Path) -> bytes:
 
 
 def archive_secret_keys() -> list[bytes]:
-    """Every archive secret key, the current one first."""
+    """Every archive secret key, the current one first (the files looked at again at most
+    RECHECK_SECONDS after the last look, or at once when the key settings change)."""
+    under = (tuple(settings.C4GH_SECRET_KEY_FILES or ()), str(settings.KEYS_DIR), settings.C4GH_PASSPHRASE)
+    recent = _recent.get("keys")
+    now = time.monotonic()
+    if recent is not None and recent[0] == under and now < recent[1]:
+        return list(recent[2])
     keys = [_load(path) for path in key_files()]
     if not keys:
         raise ImproperlyConfigured("There is no archive Crypt4GH key.")
+    _recent["keys"] = (under, now + RECHECK_SECONDS, tuple(keys))
     return keys
 
 

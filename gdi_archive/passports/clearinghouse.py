@@ -14,18 +14,20 @@ password, linked by (iss, sub) in ExternalIdentity), so that every view can rely
 user row; signing in through OIDC later lands on the same account.
 """
 
+import functools
 import hashlib
 import logging
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from pydantic import ValidationError
 
-from gdi_archive.access.models import Entitlement
+from gdi_archive.access.models import DACBlock, Entitlement
 from gdi_archive.accounts.models import ExternalIdentity, User
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.issuers import source_matches
@@ -189,6 +191,68 @@ def _own_passport_user(checked) -> User:
     return saved.user
 
 
+@dataclass(frozen=True)
+class OwnTokenState:
+    """What one request needs to know, live, about one of our own passport tokens."""
+
+    user: User
+    datasets: frozenset[str]  # opened by the user's live entitlements now
+    earliest: int | None  # the earliest end among them
+    evidence: tuple[str, ...]
+    blocks: tuple[tuple, ...] | None = None  # every standing DAC block (None: not read here)
+    linked: frozenset[tuple[str, str]] | None = None  # the user's ExternalIdentity (iss, sub)
+
+
+@functools.cache
+def _own_token_sql() -> str:
+    q = connection.ops.quote_name
+    user_columns = ", ".join(f"u.{q(f.column)}" for f in User._meta.concrete_fields)
+    live = (
+        f"FROM {q(Entitlement._meta.db_table)} e WHERE e.user_id = u.id AND e.status = %s AND e.start <= %s "
+        f'AND (e."end" IS NULL OR e."end" > %s)'
+    )
+    return (
+        f"SELECT {user_columns}, t.revoked_at AS token_revoked_at, "
+        f"ARRAY(SELECT d.accession {live.replace('WHERE', f'JOIN {q(Dataset._meta.db_table)} d ON d.id = e.dataset_id WHERE', 1)}) AS live_datasets, "
+        f'(SELECT MIN(e."end") {live}) AS live_end, '
+        f"ARRAY(SELECT json_build_array(b.dac_id, b.user_id, b.issuer, b.subject) FROM {q(DACBlock._meta.db_table)} b "
+        f"WHERE b.lifted_at IS NULL) AS standing_blocks, "
+        f"ARRAY(SELECT json_build_array(x.issuer, x.subject) FROM {q(ExternalIdentity._meta.db_table)} x "
+        f"WHERE x.user_id = u.id) AS linked_identities "
+        f"FROM {q(PassportToken._meta.db_table)} t JOIN {q(User._meta.db_table)} u ON u.id = t.user_id WHERE t.jti = %s"
+    )
+
+
+def own_token_state(checked, *, now: float) -> OwnTokenState:
+    """Refuses a token we do not know, one revoked, or one of a disabled account; then what the
+    user's live entitlements open now, the DAC blocks standing and the user's linked identities.
+    On PostgreSQL all of it is one statement read at request time (four queries before); elsewhere
+    (the SQLite demo) the same answers come from the ORM, the blocks and links later as needed."""
+    if connection.vendor != "postgresql":
+        user = _own_passport_user(checked)
+        return OwnTokenState(user, *own_token_grants(user, jti=checked.jti, now=now))
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    live = [Entitlement.Status.ACTIVE, moment, moment]
+    rows = list(User.objects.raw(_own_token_sql(), [*live, *live, checked.jti or ""]))
+    user = rows[0] if rows else None
+    if user is None or user.get_username() != checked.sub:
+        raise Refused("passport token is not known to this archive")
+    if user.token_revoked_at is not None:
+        raise Refused("passport token was revoked")
+    if not user.is_active:
+        raise Refused("account is disabled")
+    datasets = frozenset(user.live_datasets)
+    evidence = (f"{settings.BASE_URL.rstrip('/')}#{checked.jti or ''}",) if datasets else ()
+    return OwnTokenState(
+        user=user,
+        datasets=datasets,
+        earliest=int(user.live_end.timestamp()) if user.live_end is not None else None,
+        evidence=evidence,
+        blocks=tuple(tuple(block) for block in user.standing_blocks),
+        linked=frozenset((iss, sub) for iss, sub in user.linked_identities),
+    )
+
+
 def _user_for(iss: str, sub: str, *, own: bool) -> User:
     if own:
         user = User.objects.filter(username=sub, is_active=True).first()
@@ -199,6 +263,21 @@ def _user_for(iss: str, sub: str, *, own: bool) -> User:
     if not user.is_active:
         raise Refused("account is disabled")
     return user
+
+
+def _own_person(state: OwnTokenState, checked):
+    """access.selectors.person() of a token that speaks for its own user only, from what
+    `own_token_state` read (the same answer, no query); None when it links anyone else."""
+    from gdi_archive.access.selectors import Person, identity_key
+
+    own = settings.BASE_URL.rstrip("/")
+    speaks_for = set(checked.identities) | {(checked.iss, checked.sub)}
+    if state.linked is None or any(
+        (iss or "").rstrip("/") != own or sub != state.user.username for iss, sub in speaks_for
+    ):
+        return None
+    pk = frozenset({state.user.pk})
+    return Person(users=pk, keys=frozenset(identity_key(i, s) for i, s in state.linked), entitled=pk)
 
 
 def _userinfo(parsed: Parsed | None, token: str, *, now: float) -> tuple[str, UserInfo, int | None, str, object]:
@@ -247,11 +326,21 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
         checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
         if checked.own:
-            user = _own_passport_user(checked)
-            datasets, earliest, evidence = own_token_grants(user, jti=checked.jti, now=now)
-        else:
-            user = _user_for(checked.iss, checked.sub, own=False)
-            datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
+            state = own_token_state(checked, now=now)
+            who = _own_person(state, checked)
+            return state.user, Grants(
+                subject=checked.sub,
+                issuer=checked.iss,
+                datasets=state.datasets,
+                expires_at=_expiry(checked.exp, state.earliest),
+                evidence=state.evidence,
+                identities=checked.identities,
+                standing_blocks=state.blocks,
+                person=who,
+                entitled_live=state.datasets if who is not None else None,
+            )
+        user = _user_for(checked.iss, checked.sub, own=False)
+        datasets, earliest, evidence = grants_from_visas(checked.visas, now=now)
         grants = Grants(
             subject=checked.sub,
             issuer=checked.iss,

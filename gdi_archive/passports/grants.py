@@ -22,6 +22,13 @@ class Grants:
     # Everyone the token speaks for, as (iss, sub): its subject and the identities linked to it
     # (a local user as (BASE_URL, username)). A DAC block of any of them stops the token.
     identities: frozenset[tuple[str, str]] = frozenset()
+    # Read with the token's own live checks, in this request (None: not read, ask when needed):
+    # every standing DAC block as (dac_id, user_id, issuer, subject), and who the request speaks
+    # for (access.selectors.Person) when that needed no more than the token's own user.
+    standing_blocks: tuple[tuple, ...] | None = None
+    person: object | None = None
+    # With `person`: the datasets its entitled users' live entitlements open (read in this request).
+    entitled_live: frozenset[str] | None = None
 
 
 def granted_datasets(request) -> frozenset[str]:
@@ -47,7 +54,9 @@ def _blocked(request) -> frozenset[str]:
     from gdi_archive.access.selectors import blocked_for, standing_blocks
 
     def blocked() -> frozenset[str]:
-        standing = standing_blocks()
+        grants = getattr(request, "auth", None)
+        read = grants.standing_blocks if isinstance(grants, Grants) else None
+        standing = list(read) if read is not None else standing_blocks()
         return blocked_for(request_person(request), standing) if standing else frozenset()
 
     return once_per_request(request, "blocked", blocked)
@@ -58,9 +67,14 @@ def request_person(request):
     token links, and those linked to them here; worked out once per request."""
     from gdi_archive.access.selectors import person
 
-    return once_per_request(
-        request, "person", lambda: person(user=request_user(request), identities=request_identities(request))
-    )
+    def compute():
+        grants = getattr(request, "auth", None)
+        known = grants.person if isinstance(grants, Grants) else None
+        return (
+            known if known is not None else person(user=request_user(request), identities=request_identities(request))
+        )
+
+    return once_per_request(request, "person", compute)
 
 
 def once_per_request(request, name: str, compute):

@@ -194,3 +194,50 @@ def test_build_header_checks_its_inputs(archive_key):
         build_header([os.urandom(32)], [bytes(32)])
     with pytest.raises(ValueError):
         build_header([os.urandom(32)], [archive_key.pk], edit_list=[-1])
+
+
+def _packets(header: bytes) -> list[tuple[bytes, bytes]]:
+    """(writer public key, nonce) of each packet."""
+    from gdi_archive.crypt4gh.header import split_packets
+
+    return [(packet[4:36], packet[36:48]) for packet in split_packets(header)]
+
+
+def test_a_synthetic_header_is_the_same_bytes_for_the_same_contents_only(archive_key, user_key, other_key):
+    """A resumed range must get the same header without anything stored, and a (key, nonce)
+    pair must never seal two different plaintexts: the writer key and the nonces follow the
+    header's whole contents under the server secret."""
+    data = payload(150000, seed=3)
+    header, body = split(cli_encrypt(data, archive_key))
+    secret = os.urandom(32)
+    keys = [archive_key.sk]
+    first = reencrypt_header(header, keys, user_key.pk, edit_list=[10, 5000], synthetic_secret=secret)
+    assert reencrypt_header(header, keys, user_key.pk, edit_list=[10, 5000], synthetic_secret=secret) == first
+    assert cli_decrypt(first + body, user_key) == data[10:5010]
+    (data_writer, data_nonce), (edit_writer, edit_nonce) = _packets(first)
+    assert data_writer == edit_writer and data_nonce != edit_nonce  # one writer key, a nonce per packet
+    others = [
+        reencrypt_header(header, keys, user_key.pk, edit_list=[11, 5000], synthetic_secret=secret),  # another range
+        reencrypt_header(header, keys, other_key.pk, edit_list=[10, 5000], synthetic_secret=secret),  # another client
+        reencrypt_header(header, keys, user_key.pk, edit_list=[10, 5000], synthetic_secret=os.urandom(32)),
+        reencrypt_header(header, keys, user_key.pk, edit_list=[10, 5000]),  # random, as before
+    ]
+    seen = {writer for writer, _ in _packets(first)}
+    for other in others:
+        writers = {writer for writer, _ in _packets(other)}
+        assert not writers & seen, "a writer key was reused for another plaintext, recipient or secret"
+        seen |= writers
+    # The data key itself is part of the derivation: another file (data key) under the same
+    # secret, range and client gets another writer key too.
+    another = split(cli_encrypt(data, archive_key))[0]
+    assert not {w for w, _ in _packets(reencrypt_header(another, keys, user_key.pk, synthetic_secret=secret))} & seen
+
+
+def test_a_synthetic_header_needs_a_real_secret_and_no_writer_key(archive_key, user_key):
+    from gdi_archive.crypt4gh import InvalidKey
+
+    keys = [os.urandom(32)]
+    with pytest.raises(InvalidKey):
+        build_header(keys, [user_key.pk], synthetic_secret=b"short")
+    with pytest.raises(InvalidKey):
+        build_header(keys, [user_key.pk], synthetic_secret=os.urandom(32), writer_secret_key=archive_key.sk)

@@ -58,11 +58,16 @@ def _reference_names(file_id: int, stored_sha256: str, fmt: str, header_end: int
 
 
 def load_index(file: File):
-    index_file = selectors.ready_index(file)
-    if index_file is None:
+    """The file's newest ready index, parsed (cached per index and content); its row comes with
+    the file when `get_file_for_download(with_index=True)` fetched it."""
+    row = getattr(file, "ready_index_row", False)
+    if row is False:
+        index_file = selectors.ready_index(file)
+        row = (index_file.pk, index_file.stored_sha256, index_file.format) if index_file is not None else None
+    if row is None:
         return None
     try:
-        return _parsed_index(index_file.pk, index_file.stored_sha256, index_file.format)
+        return _parsed_index(*row)
     except IndexError_ as exc:
         log.warning("index of %s cannot be read: %s", file.accession, exc)
         return None

@@ -87,7 +87,7 @@ class HtsgetView(APIView):
         return _cors(request, super().finalize_response(request, response, *args, **kwargs))
 
     def _ticket(self, request, accession: str, query: params.HtsgetQuery):
-        file = selectors.get_file_for_download(request=request, accession=accession)
+        file = selectors.get_file_for_download(request=request, accession=accession, with_index=True)
         if file.format not in params.FORMATS[self.datatype]:
             raise HtsgetError("NotFound", f"There is no {self.datatype} object {accession}.", 404)
         if query.format and query.format != file.format:
