@@ -1,10 +1,10 @@
 """What matches a Beacon query, per dataset; always only released datasets and live rows, so a
 withdrawn dataset or a half-loaded file is never in an answer."""
 
-import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
@@ -304,5 +304,5 @@ def variant_answer(
         elif row[4] is not None:  # chrom: a matching variant
             current.variant_count = row[16]
             if row[15] > query.skip:
-                current.variants.append(VariantRow(*row[4:14], json.loads(row[14])))
+                current.variants.append(VariantRow(*row[4:14], orjson.loads(row[14])))
     return datasets, hits
