@@ -45,6 +45,15 @@ def new_dataset(api, dac, files, **metadata) -> str:
     return accession
 
 
+def release_in_admin(steward, accession: str):
+    """The admin's "release" action on one dataset, as a steward clicks it; the page it ends on."""
+    return client_for(steward).post(
+        "/admin/catalogue/dataset/",
+        {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
+        follow=True,
+    )
+
+
 def rdf(path: str, client=None) -> Graph:
     response = (client or Client()).get(path)
     assert response.status_code == 200, response.content
@@ -101,11 +110,7 @@ def test_no_publisher_anywhere_is_refused_by_the_api_the_command_and_the_admin(a
     with pytest.raises(CommandError, match="publisher is missing"):
         call_command("release_dataset", accession, "--as", steward.username)
 
-    page = client_for(steward).post(
-        "/admin/catalogue/dataset/",
-        {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
-        follow=True,
-    )
+    page = release_in_admin(steward, accession)
     assert "publisher is missing" in page.content.decode()
     assert Dataset.objects.get(accession=accession).status == "draft"
 
@@ -245,11 +250,7 @@ def test_without_the_shapes_production_refuses_to_release(api, steward, dac, fil
     assert refused.status_code == 503
     assert refused.json()["error"] == "ShapesNotInstalled" and "FDP_SHAPES_DIR" in refused.json()["detail"]
     assert Dataset.objects.get(accession=accession).status == "draft"
-    page = client_for(steward).post(
-        "/admin/catalogue/dataset/",
-        {"action": "release", "_selected_action": [Dataset.objects.get(accession=accession).pk]},
-        follow=True,
-    )
+    page = release_in_admin(steward, accession)
     assert "FDP_SHAPES_DIR" in page.content.decode()
     assert Dataset.objects.get(accession=accession).status == "draft"
 
