@@ -109,22 +109,29 @@ def _details_json(details: dict) -> str:
     return json.dumps(details, sort_keys=True, separators=(",", ":"))
 
 
-def _content_hash_of(at, actor_name, action, target_type, target_id, client_address, details_json: str) -> str:
-    """`content_hash` from details already in canonical JSON: the same bytes as `_canonical`
-    (a JSON list is its items joined by ","), without serialising the details twice."""
-    head = json.dumps(
-        ["", at.isoformat(), actor_name, action, target_type, target_id, client_address or ""], separators=(",", ":")
-    )
-    return hashlib.sha256(f"{head[:-1]},{details_json}]".encode()).hexdigest()
-
-
 def _canonical(previous_hash, at, actor_name, action, target_type, target_id, client_address, details) -> bytes:
-    return json.dumps(
-        [previous_hash, at.isoformat(), actor_name, action, target_type, target_id, client_address or "", details],
-        sort_keys=True,
+    return _canonical_with(
+        previous_hash,
+        at,
+        actor_name,
+        action,
+        target_type,
+        target_id,
+        client_address,
+        json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
+    )
+
+
+def _canonical_with(
+    previous_hash, at, actor_name, action, target_type, target_id, client_address, details_json: str
+) -> bytes:
+    """The hashed bytes: a compact JSON list of the fields, the details (already canonical JSON,
+    `_details_json`) as its last item, so that an append serialises them only once."""
+    head = json.dumps(
+        [previous_hash, at.isoformat(), actor_name, action, target_type, target_id, client_address or ""],
         separators=(",", ":"),
-        default=str,
-    ).encode()
+    )
+    return f"{head[:-1]},{details_json}]".encode()
 
 
 _INSERT = (
@@ -150,7 +157,9 @@ def _event(*, action: str, actor, target, request, details: dict | None) -> tupl
     actor_name = _printable(actor_name)[:255]
     target_id = _printable(target_id)[:100]
     address = _client_address(request)
-    digest = _content_hash_of(at, actor_name, action, target_type, target_id, address, details_json)
+    digest = hashlib.sha256(
+        _canonical_with("", at, actor_name, action, target_type, target_id, address, details_json)
+    ).hexdigest()
     actor_id = actor_user.pk if actor_user else None
     values = dict(
         at=at,

@@ -6,6 +6,7 @@ upload was replaced, therefore stops at its next write and cleans up its own arc
 Nothing is marked ready unless the store has committed the whole, verified body.
 """
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -225,16 +226,7 @@ def _take_staged(file: File, *, record: dict, received: Verified, archive, secre
         job = _fenced(file.pk, attempt)
         job.archive_key = staged  # this run owns it now: a failed or replaced run deletes it
         job.save(update_fields=["archive_key"])
-    verified = Verified(
-        header=received.header,
-        key_index=opened.key_index,
-        plaintext_size=received.plaintext_size,
-        stored_size=received.stored_size,
-        sha256=received.sha256,
-        md5=received.md5,
-        stored_sha256=received.stored_sha256,
-    )
-    return verified, staged
+    return dataclasses.replace(received, key_index=opened.key_index), staged
 
 
 def _verify_into_archive(file: File, *, archive, key: str, keyring, tracker: "_Progress"):
