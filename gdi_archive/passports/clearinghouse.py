@@ -153,8 +153,12 @@ def own_token_grants(user: User, *, jti: str | None, now: float) -> tuple[frozen
     moment = datetime.fromtimestamp(now, tz=UTC)
     live = list(Entitlement.objects.live(at=moment).filter(user=user).values_list("dataset__accession", "end"))
     ends = [int(end.timestamp()) for _, end in live if end is not None]
-    evidence = (f"{settings.BASE_URL.rstrip('/')}#{jti or ''}",) if live else ()
-    return frozenset(accession for accession, _ in live), (min(ends) if ends else None), evidence
+    return frozenset(accession for accession, _ in live), (min(ends) if ends else None), _own_evidence(jti, bool(live))
+
+
+def _own_evidence(jti: str | None, opens_any: bool) -> tuple[str, ...]:
+    """What our own token's grants rest on: the token itself, when it opens anything."""
+    return (f"{settings.BASE_URL.rstrip('/')}#{jti or ''}",) if opens_any else ()
 
 
 def _expiry(*stamps) -> datetime | None:
@@ -242,12 +246,11 @@ def own_token_state(checked, *, now: float) -> OwnTokenState:
     if not user.is_active:
         raise Refused("account is disabled")
     datasets = frozenset(user.live_datasets)
-    evidence = (f"{settings.BASE_URL.rstrip('/')}#{checked.jti or ''}",) if datasets else ()
     return OwnTokenState(
         user=user,
         datasets=datasets,
         earliest=int(user.live_end.timestamp()) if user.live_end is not None else None,
-        evidence=evidence,
+        evidence=_own_evidence(checked.jti, bool(datasets)),
         blocks=tuple(tuple(block) for block in user.standing_blocks),
         linked=frozenset((iss, sub) for iss, sub in user.linked_identities),
     )
