@@ -21,7 +21,8 @@ running, then times one worker and then N workers (fresh uploads each) until all
 from the first run's start to the last one's end as the database records them (so the workers'
 start-up is not counted): `workers_ratio` = time with 1 / time with N (goal >= 1.6 for 2), and
 `runs_at_once` = the runs' summed durations / that span (about N when the workers really ingest
-side by side, 1 if something serialised them). Whole-file PUTs are verified on receipt, so their
+side by side, 1 if something serialised them), with the machine's `busy_cores` and `iowait_share`
+meanwhile (/proc/stat: what limits N workers). Whole-file PUTs are verified on receipt, so their
 runs only copy the body; `--full-runs` uploads each file as one resumable part instead, so that
 every run does the whole pass (decryption, MACs, three digests, the archive write).
 `--json` prints one JSON object as the last line: `{"ratio", "ingest_mib_s", "tool_mib_s",
@@ -204,13 +205,27 @@ def bench_http(args, workdir: Path) -> dict:
         stack.down()
 
 
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU counters (/proc/stat, all cores together)."""
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+def _cpu_use(before, after) -> tuple[float, float]:
+    """Cores busy on average between two readings, and the share of the time spent in iowait."""
+    delta = [y - x for x, y in zip(before, after, strict=False)]
+    total = sum(delta[:8]) or 1
+    idle, iowait = delta[3], delta[4]
+    cores = os.cpu_count() or 1
+    return round(cores * (total - idle - iowait) / total, 2), round(iowait / total, 3)
+
+
 def bench_workers(args, workdir: Path) -> dict:
     """--files uploads queued with no worker, ingested by one worker, then by N (fresh uploads)."""
     stack = IngestStack(workdir)
     try:
         pub = stack.up()
         encrypted, _ = make_encrypted(workdir, args.size_mib << 20, pub)
-        timings, overlap = {}, {}
+        timings, overlap, usage = {}, {}, {}
         for count in (1, args.workers):
             names = set()
             for n in range(args.files):
@@ -218,7 +233,9 @@ def bench_workers(args, workdir: Path) -> dict:
                 stack.put(encrypted, name, as_part=args.full_runs)
                 names.add(name)
             stack.start_workers(count)
+            before = _cpu_ticks()
             stack.wait_ready(names)
+            usage[count] = _cpu_use(before, _cpu_ticks())
             timings[count], overlap[count] = stack.ingest_span(names)  # first claim to last ready, not start-up
             stack.stop_workers()
         total = args.files * args.size_mib
@@ -230,11 +247,17 @@ def bench_workers(args, workdir: Path) -> dict:
             "workers_ratio": round(timings[1] / timings[args.workers], 2),
             "runs_at_once": round(overlap[args.workers], 2),  # ~N when N workers really ingest side by side
             "full_runs": args.full_runs,
+            # What the machine did meanwhile (worker start-up included): cores busy and the share of
+            # time idle waiting on the disk; with both cores busy at one worker, two cannot do more.
+            "busy_cores": {str(n): usage[n][0] for n in usage},
+            "iowait_share": {str(n): usage[n][1] for n in usage},
         }
         print(
             f"{args.files} x {args.size_mib} MiB: 1 worker {row['one_worker_mib_s']} MiB/s, {args.workers} workers "
             f"{row[f'{args.workers}_workers_mib_s']} MiB/s: ratio {row['workers_ratio']} (goal >= 1.6 for 2); "
-            f"{row['runs_at_once']} runs at once on average with {args.workers}"
+            f"{row['runs_at_once']} runs at once on average with {args.workers}; cores busy "
+            f"{usage[1][0]} with 1, {usage[args.workers][0]} with {args.workers} (iowait {usage[1][1]}, "
+            f"{usage[args.workers][1]})"
         )
         return row
     finally:
