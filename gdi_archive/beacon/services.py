@@ -189,23 +189,29 @@ def error_body(status: int, message: str, *, query: BeaconQuery | None = None, e
     }
 
 
-def _inside(value: str) -> str:
-    """`value` escaped for the inside of a JSON string, as orjson escapes it (only `"`, `\\` and
-    control characters need it; chromosome names, bases and codes are nearly always plain)."""
-    return value if value.isalnum() else orjson.dumps(value).decode()[1:-1]
-
-
+_ESCAPED: dict[str, str] = {}
 _FREQUENCIES: dict[float, str] = {}
+_REMEMBERED = 65_536  # entries per table; a full table starts again
+
+
+def _inside(value: str) -> str:
+    """`value` escaped for the inside of a JSON string, as orjson escapes it (`"`, `\\` and
+    control characters), remembered for short values: chromosome names, assemblies, types,
+    population names and most bases repeat from variant to variant."""
+    text = value if value.isalnum() else orjson.dumps(value).decode()[1:-1]
+    if len(value) <= 64:
+        if len(_ESCAPED) >= _REMEMBERED:
+            _ESCAPED.clear()
+        _ESCAPED[value] = text
+    return text
 
 
 def _frequency(value: float) -> str:
     """round(value, 6) as JSON text (orjson's), remembered: a page's allele counts and numbers
     repeat (the same populations, rare variants), and `round` is a decimal conversion each time."""
-    text = _FREQUENCIES.get(value)
-    if text is None:
-        if len(_FREQUENCIES) >= 65_536:
-            _FREQUENCIES.clear()
-        text = _FREQUENCIES[value] = orjson.dumps(round(value, 6)).decode()
+    if len(_FREQUENCIES) >= _REMEMBERED:
+        _FREQUENCIES.clear()
+    text = _FREQUENCIES[value] = orjson.dumps(round(value, 6)).decode()
     return text
 
 
@@ -224,26 +230,31 @@ def variant_json(variant, *, min_count: int, set_id: str, source: str) -> str:
     `set_id`: the dataset's GDI identifier and `source` its `"source":..,"sourceReference":..`
     members, both already escaped (`dataset_json_parts`). Populations with an allele count under
     `min_count` are left out."""
+    escaped, frequency = _ESCAPED.get, _FREQUENCIES.get  # the tables first, then the functions
     populations = variant.populations
     if isinstance(populations, str):
         populations = orjson.loads(populations)
+    af, ac, an = variant.af, variant.ac, variant.an
     frequencies = [
-        f'{{"population":"ALL","alleleFrequency":{_frequency(variant.af)},"alleleCount":{variant.ac},'
-        f'"alleleNumber":{variant.an}}}'
+        f'{{"population":"ALL","alleleFrequency":{frequency(af) or _frequency(af)},"alleleCount":{ac},'
+        f'"alleleNumber":{an}}}'
     ]
     for name in sorted(populations):
         ac, an = populations[name]
         if ac >= min_count and an:
+            af = ac / an
             frequencies.append(
-                f'{{"population":"{_inside(name)}","alleleFrequency":{_frequency(ac / an)},"alleleCount":{ac},'
-                f'"alleleNumber":{an}}}'
+                f'{{"population":"{escaped(name) or _inside(name)}","alleleFrequency":{frequency(af) or _frequency(af)},'
+                f'"alleleCount":{ac},"alleleNumber":{an}}}'
             )
-    chrom, assembly, start = variant.chrom, variant.assembly, variant.start
-    ref, alt = _inside(variant.ref), _inside(variant.alt)
-    sequence = _sequence(chrom, assembly)
+    start, sequence = variant.start, _sequence(variant.chrom, variant.assembly)
+    chrom = escaped(variant.chrom) or _inside(variant.chrom)
+    assembly = escaped(variant.assembly) or _inside(variant.assembly)
+    kind = escaped(variant.variant_type) or _inside(variant.variant_type)
+    ref, alt = escaped(variant.ref) or _inside(variant.ref), escaped(variant.alt) or _inside(variant.alt)
     return (
-        f'{{"variantInternalId":"{set_id}:{_inside(assembly)}:{_inside(chrom)}:{start}:{ref}:{alt}",'
-        f'"variation":{{"variantType":"{_inside(variant.variant_type)}","referenceBases":"{ref}",'
+        f'{{"variantInternalId":"{set_id}:{assembly}:{chrom}:{start}:{ref}:{alt}",'
+        f'"variation":{{"variantType":"{kind}","referenceBases":"{ref}",'
         f'"alternateBases":"{alt}","location":{{"type":"SequenceLocation","sequence_id":"refseq:{sequence}",'
         f'"interval":{{"type":"SequenceInterval","start":{{"type":"Number","value":{start}}},'
         f'"end":{{"type":"Number","value":{variant.end}}}}}}}}},'
