@@ -4,7 +4,6 @@ withdrawn dataset or a half-loaded file is never in an answer."""
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
@@ -194,7 +193,9 @@ class ReleasedDataset:
 
 
 class VariantRow(NamedTuple):
-    """A variant's aggregates as `services.variant_document` reads them (no carrier bitmap)."""
+    """A variant's aggregates as `services.variant_json` reads them (no carrier bitmap);
+    `populations` is the column's JSON text as PostgreSQL sends it, parsed only when the variant
+    is written into an answer (so a page's rows hold no dicts while the answer is built)."""
 
     chrom: str
     start: int
@@ -206,7 +207,7 @@ class VariantRow(NamedTuple):
     ac: int
     an: int
     af: float
-    populations: dict
+    populations: str
 
 
 _STATEMENTS: dict[tuple, str] = {}
@@ -304,5 +305,5 @@ def variant_answer(
         elif row[4] is not None:  # chrom: a matching variant
             current.variant_count = row[16]
             if row[15] > query.skip:
-                current.variants.append(VariantRow(*row[4:14], orjson.loads(row[14])))
+                current.variants.append(VariantRow._make(row[4:15]))
     return datasets, hits

@@ -8,8 +8,10 @@ BEACON_MIN_COUNT is reported as not found; so is a variant whose allele count is
 a population whose allele count is under it is left out.
 """
 
+import functools
 from dataclasses import dataclass
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -187,44 +189,84 @@ def error_body(status: int, message: str, *, query: BeaconQuery | None = None, e
     }
 
 
-def variant_document(variant, dataset, *, min_count: int, set_id: str | None = None, url: str | None = None) -> dict:
-    """`variant`: a Variant row or a `selectors.VariantRow`; `dataset`: a Dataset or a
-    `ReleasedDataset`; `set_id` and `url`, the dataset's, when the caller has them already."""
-    populations = [
-        {
-            "population": "ALL",
-            "alleleFrequency": round(variant.af, 6),
-            "alleleCount": variant.ac,
-            "alleleNumber": variant.an,
-        }
+_ESCAPED: dict[str, str] = {}
+_FREQUENCIES: dict[float, str] = {}
+_REMEMBERED = 65_536  # entries per table; a full table starts again
+
+
+def _inside(value: str) -> str:
+    """`value` escaped for the inside of a JSON string, as orjson escapes it (`"`, `\\` and
+    control characters), remembered for short values: chromosome names, assemblies, types,
+    population names and most bases repeat from variant to variant."""
+    text = value if value.isalnum() else orjson.dumps(value).decode()[1:-1]
+    if len(value) <= 64:
+        if len(_ESCAPED) >= _REMEMBERED:
+            _ESCAPED.clear()
+        _ESCAPED[value] = text
+    return text
+
+
+def _frequency(value: float) -> str:
+    """round(value, 6) as JSON text (orjson's), remembered: a page's allele counts and numbers
+    repeat (the same populations, rare variants), and `round` is a decimal conversion each time."""
+    if len(_FREQUENCIES) >= _REMEMBERED:
+        _FREQUENCIES.clear()
+    text = _FREQUENCIES[value] = orjson.dumps(round(value, 6)).decode()
+    return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _sequence(chrom: str, assembly: str) -> str:
+    return _inside(genome.refseq(chrom, assembly))
+
+
+def variant_json(variant, *, min_count: int, set_id: str, source: str) -> str:
+    """One genomicVariation document as JSON text (what orjson would write for it as a dict),
+    the answer's `results` being these texts joined: a region's hundred documents are then a
+    hundred strings, not two thousand dicts and lists that the garbage collector would walk (and
+    promote, with a collection mid-answer) before the response is written.
+
+    `variant`: a Variant row or a `selectors.VariantRow` (its populations still JSON text);
+    `set_id`: the dataset's GDI identifier and `source` its `"source":..,"sourceReference":..`
+    members, both already escaped (`dataset_json_parts`). Populations with an allele count under
+    `min_count` are left out."""
+    escaped, frequency = _ESCAPED.get, _FREQUENCIES.get  # the tables first, then the functions
+    populations = variant.populations
+    if isinstance(populations, str):
+        populations = orjson.loads(populations)
+    af, ac, an = variant.af, variant.ac, variant.an
+    frequencies = [
+        f'{{"population":"ALL","alleleFrequency":{frequency(af) or _frequency(af)},"alleleCount":{ac},'
+        f'"alleleNumber":{an}}}'
     ]
-    for name, (ac, an) in sorted(variant.populations.items()):
+    for name in sorted(populations):
+        ac, an = populations[name]
         if ac >= min_count and an:
-            populations.append(
-                {"population": name, "alleleFrequency": round(ac / an, 6), "alleleCount": ac, "alleleNumber": an}
+            af = ac / an
+            frequencies.append(
+                f'{{"population":"{escaped(name) or _inside(name)}","alleleFrequency":{frequency(af) or _frequency(af)},'
+                f'"alleleCount":{ac},"alleleNumber":{an}}}'
             )
-    sequence = genome.refseq(variant.chrom, variant.assembly)
-    return {
-        "variantInternalId": f"{set_id or selectors.beacon_id(dataset)}:{variant.assembly}:{variant.chrom}:{variant.start}:{variant.ref}:{variant.alt}",
-        "variation": {
-            "variantType": variant.variant_type,
-            "referenceBases": variant.ref,
-            "alternateBases": variant.alt,
-            "location": {
-                "type": "SequenceLocation",
-                "sequence_id": f"refseq:{sequence}",
-                "interval": {
-                    "type": "SequenceInterval",
-                    "start": {"type": "Number", "value": variant.start},
-                    "end": {"type": "Number", "value": variant.end},
-                },
-            },
-        },
-        "identifiers": {"genomicHGVSId": f"{sequence}:g.{variant.start + 1}{variant.ref}>{variant.alt}"},
-        "frequencyInPopulations": [
-            {"source": dataset.title, "sourceReference": url or dataset.url, "frequencies": populations}
-        ],
-    }
+    start, sequence = variant.start, _sequence(variant.chrom, variant.assembly)
+    chrom = escaped(variant.chrom) or _inside(variant.chrom)
+    assembly = escaped(variant.assembly) or _inside(variant.assembly)
+    kind = escaped(variant.variant_type) or _inside(variant.variant_type)
+    ref, alt = escaped(variant.ref) or _inside(variant.ref), escaped(variant.alt) or _inside(variant.alt)
+    return (
+        f'{{"variantInternalId":"{set_id}:{assembly}:{chrom}:{start}:{ref}:{alt}",'
+        f'"variation":{{"variantType":"{kind}","referenceBases":"{ref}",'
+        f'"alternateBases":"{alt}","location":{{"type":"SequenceLocation","sequence_id":"refseq:{sequence}",'
+        f'"interval":{{"type":"SequenceInterval","start":{{"type":"Number","value":{start}}},'
+        f'"end":{{"type":"Number","value":{variant.end}}}}}}}}},'
+        f'"identifiers":{{"genomicHGVSId":"{sequence}:g.{start + 1}{ref}>{alt}"}},'
+        f'"frequencyInPopulations":[{{{source},"frequencies":[{",".join(frequencies)}]}}]}}'
+    )
+
+
+def dataset_json_parts(dataset) -> tuple[str, str]:
+    """A dataset's parts of its variant documents (`variant_json`'s `set_id` and `source`)."""
+    source = f'"source":{orjson.dumps(dataset.title).decode()},"sourceReference":{orjson.dumps(dataset.url).decode()}'
+    return _inside(selectors.beacon_id(dataset)), source
 
 
 def individual_document(dataset_id: int, individual_id: str, records: dict) -> dict:
@@ -308,8 +350,9 @@ def build(
                 count, page = len(shown), shown[query.skip : query.skip + query.limit]
             results = []
             if level in ("count", "record") and page:
-                set_id, url = selectors.beacon_id(dataset), dataset.url
-                results = [variant_document(v, dataset, min_count=minimum, set_id=set_id, url=url) for v in page]
+                set_id, source = dataset_json_parts(dataset)
+                documents = ",".join(variant_json(v, min_count=minimum, set_id=set_id, source=source) for v in page)
+                results = orjson.Fragment(f"[{documents}]")  # written as it is by views.json_response
         hit_found = count > 0
         exists = exists or hit_found
         total += count

@@ -114,8 +114,10 @@ def json_body(request) -> object:
 
 def json_response(body: dict, status: int = 200) -> HttpResponse:
     """The body as compact UTF-8 JSON: orjson, a fifth of the standard encoder's CPU on a region's
-    hundred variant documents; the standard encoder only for what orjson refuses (an integer
-    beyond 64 bits in a steward's individual record)."""
+    hundred variant documents, which come already written (`orjson.Fragment`, see
+    `services.variant_json`); the standard encoder only for what orjson refuses (an integer
+    beyond 64 bits in a steward's individual record: never in a variant answer, whose values are
+    the database's strings and 64-bit integers)."""
     try:
         content = orjson.dumps(body)
     except orjson.JSONEncodeError:

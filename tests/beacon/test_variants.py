@@ -6,6 +6,7 @@ import subprocess
 from django.conf import settings
 
 from gdi_archive.beacon.models import Variant
+from gdi_archive.catalogue.models import Dataset
 
 from .conftest import SAMPLES, bcftools_counts, validate_answer
 from .helpers import frequencies, g_variant, passport_client
@@ -195,3 +196,45 @@ def test_a_bcf_loads_like_its_vcf_and_agrees_with_bcftools(
         body = g_variant(client, chrom=chrom, start=pos - 1, ref=ref, alt=alt).json()
         validate_answer(schemas, body)
         assert frequencies(body)["ALL"][:2] == counts[(chrom, pos, ref, alt)]
+
+
+def test_variant_documents_are_json_whatever_their_strings_hold(beacon_dataset, applicant):
+    """The documents are written as JSON text (services.variant_json): a title, bases, a type and
+    population names that need escaping come back as they were stored, the frequencies are the
+    counts' quotient to 6 places, and a filtered query (the ORM path) writes the same document."""
+    title = 'Cohort "Ünï" \\ tab\there\nline </script>'
+    Dataset.objects.filter(pk=beacon_dataset.pk).update(title=title)
+    variant = Variant.objects.filter(ac__gte=settings.BEACON_MIN_COUNT).order_by("-ac").first()
+    populations = {'Q"\\x': [7, 21], "EE_F": [1, 3], "ZZ": [settings.BEACON_MIN_COUNT - 1, 40]}
+    Variant.objects.filter(pk=variant.pk).update(
+        ref='A"\\', alt="<DEL:ME\u00e9\t>", variant_type='D"EL', populations=populations, af=1 / 3
+    )
+    client = passport_client(applicant)
+
+    def document(**extra):
+        response = g_variant(client, chrom=variant.chrom, start=variant.start, **extra)
+        assert response.status_code == 200, response.content
+        body = response.json()  # not schema-valid: the bases and type are not bases and a type here
+        [result_set] = body["response"]["resultSets"]
+        [found] = result_set["results"]
+        return found
+
+    found = document()
+    assert found["variation"]["referenceBases"] == 'A"\\'
+    assert found["variation"]["alternateBases"] == "<DEL:ME\u00e9\t>"
+    assert found["variation"]["variantType"] == 'D"EL'
+    assert found["variantInternalId"].endswith(f':{variant.chrom}:{variant.start}:A"\\:<DEL:ME\u00e9\t>')
+    assert found["identifiers"]["genomicHGVSId"].endswith(f':g.{variant.start + 1}A"\\><DEL:ME\u00e9\t>')
+    [source] = found["frequencyInPopulations"]
+    assert source["source"] == title
+    assert source["sourceReference"].endswith(f"/datasets/{beacon_dataset.accession}")
+    shown = {
+        f["population"]: (f["alleleCount"], f["alleleNumber"], f["alleleFrequency"]) for f in source["frequencies"]
+    }
+    assert shown == {  # ZZ's allele count is under BEACON_MIN_COUNT; EE_F's quotient is rounded
+        "ALL": (variant.ac, variant.an, 0.333333),
+        'Q"\\x': (7, 21, 0.333333),
+        **({"EE_F": (1, 3, 0.333333)} if settings.BEACON_MIN_COUNT <= 1 else {}),
+    }
+    female = {"id": "NCIT:C16576", "scope": "individual"}
+    assert document(filters=[female]) == found
