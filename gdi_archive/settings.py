@@ -158,7 +158,17 @@ _sqlite_options = (
     if _database["ENGINE"] == "django.db.backends.sqlite3"
     else {}
 )
-DATABASES = {"default": {**_database, **_sqlite_options}}
+# PostgreSQL: Django binds parameters client-side and never prepares (its default keeps poolers
+# working). A non-None psycopg `prepare_threshold` lets the audit append prepare its one INSERT
+# once per connection (audit/services.py); Django's own queries stay unprepared either way. Set
+# DATABASE_PREPARED_STATEMENTS=false behind a pooler in transaction mode that does not keep
+# prepared statements (PgBouncer before 1.21, or with max_prepared_statements = 0).
+_postgres_options = (
+    {"OPTIONS": {**_database.get("OPTIONS", {}), "prepare_threshold": 5}}
+    if _database["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", default=True)
+    else {}
+)
+DATABASES = {"default": {**_database, **_sqlite_options, **_postgres_options}}
 
 # --- 4. Cache -------------------------------------------------------------------------------------
 # One Redis for the cache and the Celery broker (block 14); without it, memory only.

@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 
+import psycopg
 from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
@@ -224,25 +225,36 @@ def _beside_connection():
 
 def _insert(conn, event: AuditEvent, params: list) -> None:
     """One INSERT (PostgreSQL) of an unsealed event, its id back in the same round trip."""
-    cursor = _cursor(conn)
-    cursor.execute(_INSERT, params)
-    event.pk = cursor.fetchone()[0]
+    if conn.queries_logged or conn.execute_wrappers:
+        with conn.cursor() as cursor:  # Django's own cursor: logged (DEBUG, tests) or wrapped
+            cursor.execute(_INSERT, params)
+            event.pk = cursor.fetchone()[0]
+    else:
+        event.pk = _prepared_insert(conn, params)
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
 
 
-def _cursor(conn):
-    """Django's cursor, kept on this thread's connection object for its life: making a new one per
-    event cost more CPU than running the INSERT. Still Django's wrapper (database errors,
-    execute wrappers); a fresh logged cursor when queries are being logged (DEBUG, tests)."""
-    if conn.queries_logged:
-        return conn.cursor()
+def _prepared_insert(conn, params: list) -> int:
+    """The INSERT bound server-side and prepared once per connection (psycopg keeps it by name on
+    that connection): Django's client-side binding quoted every parameter in Python and made
+    PostgreSQL parse and plan the INSERT afresh each time, which together cost more than the
+    insert. What Django's cursor does around a query is done here too: a health check failed
+    since the request began closes the connection, a broken transaction refuses, errors come
+    out as Django's. A new connection (closed, replaced, health check failed) gets a new cursor
+    and prepares again; so does one after a rollback (psycopg forgets its prepared statements
+    then). With prepared statements off (DATABASE_PREPARED_STATEMENTS=false, for poolers that
+    lose them) the same INSERT is bound server-side unprepared."""
     conn.close_if_health_check_failed()
     conn.ensure_connection()
-    kept = conn.__dict__.get("_audit_cursor")
-    if kept is None or kept[0] is not conn.connection or kept[1].cursor.closed:
-        with conn.wrap_database_errors:
-            kept = conn.__dict__["_audit_cursor"] = (conn.connection, conn._prepare_cursor(conn.create_cursor()))
-    return kept[1]
+    conn.validate_no_broken_transaction()
+    raw = conn.connection
+    kept = conn.__dict__.get("_audit_append_cursor")
+    if kept is None or kept[0] is not raw:
+        kept = conn.__dict__["_audit_append_cursor"] = (raw, psycopg.Cursor(raw))
+    cursor = kept[1]
+    with conn.wrap_database_errors:
+        cursor.execute(_INSERT, params, prepare=True)
+        return cursor.fetchone()[0]
 
 
 def close_refusal_connection(**kwargs) -> None:

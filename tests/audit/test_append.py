@@ -140,3 +140,68 @@ def test_a_deleted_user_leaves_the_event_and_its_name(applicant):
     applicant.delete()
     row = AuditEvent.objects.get(pk=event.pk)
     assert row.actor_id is None and row.actor_name == "alice"
+
+
+def _prepared_appends():
+    """The audit INSERTs prepared in this connection's PostgreSQL session."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["INSERT INTO audit_auditevent %"]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_append_is_prepared_once_per_connection_and_again_on_a_new_one(applicant):
+    for n in range(3):
+        record(action="test.prepared", actor=applicant, details={"n": n})
+    assert _prepared_appends() == 1
+    connection.close()  # as a failed health check or CONN_MAX_AGE would
+    assert _prepared_appends() == 0
+    record(action="test.prepared", actor=applicant, details={"n": 3})
+    record(action="test.prepared", actor=applicant, details={"n": 4})
+    assert _prepared_appends() == 1
+    assert AuditEvent.objects.filter(action="test.prepared").count() == 5
+    call_command("audit_verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_rolled_back_with_its_change_is_gone_and_the_next_one_is_kept(applicant):
+    """psycopg forgets its prepared statements at a rollback (DEALLOCATE ALL): the next append
+    prepares again instead of naming a statement the session no longer has."""
+    record(action="test.kept", actor=applicant)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record(action="test.rolled_back", actor=applicant)
+        raise RuntimeError("the change failed")
+    record(action="test.kept", actor=applicant)
+    with transaction.atomic():
+        record(action="test.kept", actor=applicant)
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.kept"] * 3
+    assert _prepared_appends() == 1
+    call_command("audit_verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_prepared_statements_off_the_append_is_not_prepared(applicant):
+    """DATABASE_PREPARED_STATEMENTS=false (for poolers that lose them) sets psycopg's
+    prepare_threshold to None: the append is then bound server-side and never prepared."""
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    for n in range(3):
+        record(action="test.unprepared", actor=applicant, details={"n": n})
+    assert _prepared_appends() == 0
+    assert AuditEvent.objects.filter(action="test.unprepared").count() == 3
+    call_command("audit_verify")
+
+
+def test_an_append_in_a_broken_transaction_is_refused(applicant):
+    """As Django's cursor does: after a database error inside atomic(), no further query."""
+    from django.db import DatabaseError
+    from django.db.transaction import TransactionManagementError
+
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic(savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
+        with pytest.raises(TransactionManagementError):
+            record(action="test.broken", actor=applicant)

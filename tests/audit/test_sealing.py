@@ -166,6 +166,7 @@ def test_writers_in_several_processes_give_one_valid_chain(capsys):
         DJANGO_SETTINGS_MODULE="gdi_archive.settings",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
         LOG_LEVEL="ERROR",
+        DEBUG="false",  # as in production: the prepared append, not the logged cursor
     )
     code = WRITER.format(repo=str(REPO), count=40)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, cwd=REPO) for i in range(4)]
