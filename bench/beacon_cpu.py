@@ -1,6 +1,6 @@
 """CPU per Beacon query, in-process: what one request costs the web tier, whatever the neighbours do.
 
-    .venv/bin/python bench/beacon_cpu.py [--variants 200000] [--requests 500] [--profile out.prof] [--json]
+    .venv/bin/python bench/beacon_cpu.py [--variants 200000] [--requests 500] [--freeze] [--profile out.prof] [--json]
 
 The data shape of bench/beacon.py (10 datasets, 500 samples each, SNVs spread over the
 autosomes), filled with the loader's own COPY into DATABASE_URL (default
@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the variants already loaded")
     parser.add_argument("--profile", help="write a cProfile of the requests of --profile-kind here")
     parser.add_argument("--profile-kind", choices=("position", "region"), default="position")
+    parser.add_argument(
+        "--freeze", action="store_true", help="gc.freeze() after warming up, as each gunicorn worker does (deploy/)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -86,6 +89,13 @@ def main() -> None:
         assert response.status_code == 200, response.content[:300]
         return response
 
+    if args.freeze:  # what deploy/gunicorn.conf.py's post_worker_init does once the app is loaded
+        import gc
+
+        for requests in kinds.values():
+            post(requests[0])
+        gc.collect()
+        gc.freeze()
     results = {}
     for kind, requests in kinds.items():
         for body in requests[:20]:  # warm: connections, caches, the verified passport
