@@ -8,9 +8,9 @@ Starts a SeaweedFS (tests/seaweedfs.py) unless --endpoint is given (access key a
 ranges of --size bytes at random offsets:
   - botocore: `client.get_object(Range=...)` and `Body.read()` (what S3Store did before)
   - store:    `b"".join(S3Store.iter_range(key, start, start + size))` (the store's public path)
-  - two edges: `S3Store.read_ranges` of two --size ranges far apart, per call (an htsget ticket's
-    two edge blocks)
 Prints µs of process CPU (time.process_time: this process only, not the server's) per read.
+Under valgrind, `--kinds store --rounds 1` with two --reads counts and the difference of the
+instruction counts gives instructions per read (user space; what the neighbours cannot move).
 """
 
 import argparse
@@ -32,7 +32,7 @@ def _per_call(fn, n: int) -> float:
     return (time.process_time() - began) / n * 1e6
 
 
-def run(endpoint: str, reads: int, size: int, rounds: int) -> dict:
+def run(endpoint: str, reads: int, size: int, rounds: int, only=("botocore", "store"), warm: int = 50) -> dict:
     from gdi_archive.storage import S3Store
 
     store = S3Store(f"bench-{uuid.uuid4().hex[:10]}", endpoint_url=endpoint, access_key="testing", secret_key="testing")
@@ -54,16 +54,9 @@ def run(endpoint: str, reads: int, size: int, rounds: int) -> dict:
         start = offset()
         assert len(b"".join(store.iter_range("object", start, start + size))) == size
 
-    kinds = {"botocore": botocore_read, "store": store_read}
-    if hasattr(store, "read_ranges"):
-
-        def two_edges():
-            a, b = offset(), offset()
-            assert sum(len(x) for x in store.read_ranges("object", [(a, a + size), (b, b + size)])) == 2 * size
-
-        kinds["two edges"] = two_edges
+    kinds = {name: fn for name, fn in (("botocore", botocore_read), ("store", store_read)) if name in only}
     for fn in kinds.values():
-        for _ in range(50):
+        for _ in range(warm):
             fn()  # warm: connections, credentials, caches
     results: dict[str, list[float]] = {name: [] for name in kinds}
     for _ in range(rounds):
@@ -79,15 +72,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoint")
+    parser.add_argument("--kinds", default="botocore,store")
+    parser.add_argument("--warm", type=int, default=50)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.endpoint:
-        results = run(args.endpoint, args.reads, args.size, args.rounds)
+        results = run(args.endpoint, args.reads, args.size, args.rounds, args.kinds.split(","), args.warm)
     else:
         from tests.seaweedfs import SeaweedFS
 
         with SeaweedFS() as server:
-            results = run(server.endpoint, args.reads, args.size, args.rounds)
+            results = run(server.endpoint, args.reads, args.size, args.rounds, args.kinds.split(","), args.warm)
     for name, values in results.items():
         print(
             f"{name:10} µs CPU per call: "

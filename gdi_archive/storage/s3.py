@@ -316,6 +316,8 @@ class S3Store(Store):
             return body, headers.get("ETag")
         if status == 416:
             return None, None  # start at or past the end: nothing to read
+        if 300 <= status < 400:  # another region's bucket: botocore knows how to follow S3 there
+            return self._get_range_botocore(key, start, end, etag)
         if status == 412:
             raise StorageError(f"The object {key!r} changed while it was being read.")
         if 200 <= status < 300:

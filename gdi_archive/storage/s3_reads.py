@@ -57,7 +57,8 @@ class _Redact(logging.Filter):
         return True
 
 
-logging.getLogger("urllib3.connectionpool").addFilter(_Redact())
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_Redact())
 
 
 def proxied(url: str) -> bool:
@@ -136,13 +137,14 @@ class PresignedReads:
                     self._pid = os.getpid()
         return self._http
 
-    def _signed(self, full_key: str, fresh: bool) -> tuple[str, str, int | None, str]:
+    def _signed(self, full_key: str, fresh: bool) -> tuple[tuple[str, str, int | None, str], bool]:
+        """((scheme, host, port, target), reused) of a presigned GET for `full_key`."""
         now = time.monotonic()
         with self._lock:
             cached = None if fresh else self._urls.get(full_key)
             if cached is not None and now - cached[0] < PRESIGN_REUSE:
                 self._urls.move_to_end(full_key)
-                return cached[1:]
+                return cached[1:], True
         url = self._client.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": full_key}, ExpiresIn=PRESIGN_EXPIRES
         )
@@ -153,7 +155,7 @@ class PresignedReads:
             self._urls.move_to_end(full_key)
             while len(self._urls) > PRESIGN_CACHE:
                 self._urls.popitem(last=False)
-        return entry
+        return entry, False
 
     def get(self, full_key: str, start: int, end: int | None, etag: str | None):
         """(status, headers, body) of a ranged GET: body is a file-like object for a 206, the
@@ -164,9 +166,9 @@ class PresignedReads:
             headers["If-Match"] = etag
         preload = end is not None and end - start <= PRELOAD_LIMIT
         manager = self._manager()
-        fresh = False
-        for attempt in range(1, self._max_attempts + 1):
-            scheme, host, port, target = self._signed(full_key, fresh)
+        attempt, fresh = 1, False
+        while True:
+            (scheme, host, port, target), reused = self._signed(full_key, fresh)
             error = None
             try:
                 pool = manager.connection_from_host(host, port, scheme)
@@ -177,11 +179,11 @@ class PresignedReads:
                 error = self._network_error(exc)
             if error is None:
                 status = response.status
-                if status == 403 and not fresh:
+                if status == 403 and reused:
                     response.drain_conn()
-                    fresh = True  # credentials may have rotated since this URL was signed
+                    fresh = True  # the credentials may have changed since this URL was signed
                     continue
-                if status not in _RETRY_STATUS or attempt == self._max_attempts:
+                if status not in _RETRY_STATUS or attempt >= self._max_attempts:
                     if status == 206:
                         body = io.BytesIO(response.data) if preload else _Body(response, self._endpoint)
                         return status, response.headers, body
@@ -190,10 +192,10 @@ class PresignedReads:
                         return status, response.headers, b""
                     return status, response.headers, response.data
                 response.drain_conn()
-            elif attempt == self._max_attempts:
+            elif attempt >= self._max_attempts:
                 raise error  # not chained to urllib3's exception (see the module docstring)
             time.sleep(random.random() * min(_MAX_BACKOFF, 2 ** (attempt - 1)))
-        raise AssertionError("unreachable")
+            attempt += 1
 
     def _network_error(self, exc: Exception) -> Exception:
         """botocore's exception for a urllib3 failure (what get_object raised, so the messages

@@ -40,6 +40,17 @@ def test_ranged_reads_give_exactly_the_bytes_asked_for(filled):
     assert b"".join(store.iter_range("obj", len(data) - 10, len(data) + 10**6)) == data[-10:]
     assert list(store.iter_range("obj", len(data), len(data) + 10)) == []  # past the end
     assert list(store.iter_range("obj", len(data) + 1)) == []
+    odd = "a folder/with spaces+plus%percent/ünï©ode?&=#.c4gh"  # signed and sent percent-encoded
+    store.write(odd, [data[:5000]])
+    for _ in range(2):
+        assert b"".join(store.iter_range(odd, 10, 4010)) == data[10:4010]
+
+
+def test_a_store_that_may_retry_once_still_says_why_it_was_refused(filled):
+    store, _ = filled
+    impostor = make_s3(store.endpoint_url, bucket=store.bucket, secret_key="not-the-secret", max_attempts=1)
+    with pytest.raises(StorageError, match="SignatureDoesNotMatch"):
+        list(impostor.iter_range("obj", 0, 4096))
 
 
 def test_a_missing_object_is_not_found_with_the_message_get_object_gave(filled):
@@ -156,3 +167,18 @@ def test_no_presigned_url_reaches_a_log_or_a_traceback_of_a_failing_read(filled,
     assert any(r.name.startswith("urllib3") for r in caplog.records)  # its request lines were logged...
     for text in (logged, *tracebacks):
         assert "X-Amz-Signature" not in text and "X-Amz-Credential" not in text  # ...without the query
+
+
+def test_a_reused_url_the_server_refuses_is_signed_again(filled, monkeypatch):
+    """Credentials that rotated, or a URL past its expiry: a 403 on a reused URL is retried once
+    on a fresh signature (here the URL expires after a second but would be reused for a minute)."""
+    import time
+
+    from gdi_archive.storage import s3_reads
+
+    store, data = filled
+    monkeypatch.setattr(s3_reads, "PRESIGN_EXPIRES", 1)
+    monkeypatch.setattr(s3_reads, "PRESIGN_REUSE", 60)
+    assert b"".join(store.iter_range("obj", 0, 100)) == data[:100]
+    time.sleep(2.5)
+    assert b"".join(store.iter_range("obj", 100, 200)) == data[100:200]
