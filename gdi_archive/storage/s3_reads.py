@@ -49,7 +49,7 @@ _MAX_BACKOFF = 20.0  # botocore's standard retry mode
 
 
 class _Redact(logging.Filter):
-    """urllib3 logs request lines (DEBUG) and retries (WARNING) with the target: drop the query."""
+    """urllib3 logs request lines (DEBUG) and retries (WARNING) with the target: not for ours."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if "X-Amz-Signature" in str(record.msg) or any("X-Amz-Signature" in str(a) for a in record.args or ()):
@@ -124,7 +124,7 @@ class PresignedReads:
         if verify is False:
             self._pool_kwargs["cert_reqs"] = "CERT_NONE"
         self._lock = threading.Lock()
-        self._urls: OrderedDict[str, tuple[float, str, str, str, int | None]] = OrderedDict()
+        self._urls: OrderedDict[str, tuple[float, str, str, int | None, str]] = OrderedDict()
         self._pid = -1
         self._http: urllib3.PoolManager | None = None
 
