@@ -1,10 +1,11 @@
 """CPU time and statements per authorised request, per kind, in-process: a figure the neighbours
 on a shared machine do not move (unlike bench/load.py's requests per second).
 
-    .venv/bin/python bench/mix_cpu.py [--requests 300] [--profile 15] [--json]
+    .venv/bin/python bench/mix_cpu.py [--requests 300] [--profile 15] [--json] [--s3 http://127.0.0.1:PORT]
 
 Creates a scratch PostgreSQL database (`mix_cpu_<random>`, dropped at the end; Redis as the
-cache, local disk as the archive store), ingests a synthetic indexed BAM through the real
+cache, local disk as the archive store, or with --s3 buckets on that S3 server, e.g. a
+`python -m tests.seaweedfs`: this process's CPU then includes its S3 client), ingests a synthetic indexed BAM through the real
 pipeline into a released dataset (plus two more datasets, so the token grants three), entitles
 `alice` and mints her a passport token (POST /api/tokens's service). Then, through the whole
 Django stack (django.test.Client, no network), `--requests` calls of each kind of
@@ -41,18 +42,34 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def _setup(database: str) -> None:
+def _setup(database: str, s3: str | None = None) -> None:
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     for name in ("STORAGE_URL", "INBOX_URL", "OUTBOX_URL", "C4GH_SECRET_KEY_FILE"):
         os.environ.pop(name, None)
+    if s3:  # the archive, inbox and outbox in fresh buckets of that S3 server (SeaweedFS's "testing" keys)
+        run = uuid.uuid4().hex[:8]
+        os.environ.update(
+            {
+                "STORAGE_URL": f"s3://mixcpu-archive-{run}",
+                "INBOX_URL": f"s3://mixcpu-inbox-{run}",
+                "OUTBOX_URL": f"s3://mixcpu-outbox-{run}",
+                "S3_ENDPOINT_URL": s3,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+            }
+        )
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if s3:
+        from gdi_archive.storage import ensure_stores_ready
+
+        ensure_stores_ready()
 
 
 def seed(folder: Path) -> dict:
@@ -153,11 +170,12 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print the N top cumulative costs per kind")
     parser.add_argument("--sql", action="store_true", help="print each kind's statements")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--s3", metavar="ENDPOINT", help="keep the archive in this S3 server (keys 'testing')")
     args = parser.parse_args()
     database = f"mix_cpu_{uuid.uuid4().hex[:8]}"
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
     try:
-        _setup(database)
+        _setup(database, args.s3)
         with tempfile.TemporaryDirectory(prefix="mix-cpu-") as folder:
             target = seed(Path(folder))
             kinds = {kind: measure(kind, target, args.requests, args.profile) for kind in args.kinds.split(",")}

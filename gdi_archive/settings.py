@@ -435,7 +435,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # At DEBUG botocore logs each request's signature and canonical query: credentials.
+        "botocore": {"level": "INFO"},
+    },
     "filters": {"request_id": {"()": "gdi_archive.operations.logging.RequestIdFilter"}},
     "formatters": {
         "json": {"()": "gdi_archive.operations.logging.JsonFormatter"},

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -25,6 +26,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from .base import DEFAULT_CHUNK_SIZE, Store, _safe_prefix, safe_key
 from .errors import ObjectNotFound, StorageError, StorageFull, StorageUnavailable
+from .s3_reads import PresignedReads, client_error, proxied, verify_value
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +156,30 @@ class S3Store(Store):
         self.region = region or "us-east-1"
         self.part_size = part_size
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        core = botocore.session.get_session()
         session = boto3.session.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=self.region,
+            botocore_session=core,
         )
         self.client = session.client(
             "s3", endpoint_url=endpoint_url, config=self._config(max_attempts, connect_timeout, read_timeout)
         )
+        # Ranged reads (htsget edges, range downloads, streamed bodies) skip botocore's per-call
+        # machinery (s3_reads); behind a proxy they stay with botocore, which knows its settings.
+        endpoint = self.client.meta.endpoint_url
+        self._reads = None
+        if not proxied(endpoint):
+            self._reads = PresignedReads(
+                self.client,
+                bucket,
+                endpoint,
+                verify=verify_value(core),
+                max_attempts=max_attempts,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
         # Readiness probes must answer in seconds, not wait out retries and long read timeouts.
         self._probe = session.client("s3", endpoint_url=endpoint_url, config=self._config(1, 2, 5))
 
@@ -286,6 +306,27 @@ class S3Store(Store):
 
     def _get_range(self, key: str, start: int, end: int | None, etag: str | None = None):
         """(body, etag) for bytes [start, end), or (None, None) when start is past the end."""
+        if self._reads is None:
+            return self._get_range_botocore(key, start, end, etag)
+        try:
+            status, headers, body = self._reads.get(self._key(key), start, end, etag)
+        except Exception as exc:  # botocore's own exceptions (no URL in them): see s3_reads
+            raise _translate(exc, self._what(key)) from exc
+        if status == 206 and headers.get("Content-Range"):
+            return body, headers.get("ETag")
+        if status == 416:
+            return None, None  # start at or past the end: nothing to read
+        if 300 <= status < 400:  # another region's bucket: botocore knows how to follow S3 there
+            return self._get_range_botocore(key, start, end, etag)
+        if status == 412:
+            raise StorageError(f"The object {key!r} changed while it was being read.")
+        if 200 <= status < 300:
+            if status == 206:
+                body.close()
+            raise StorageError(f"The object store ignored the byte range for {key!r}.")
+        raise _translate(client_error(status, body), self._what(key))
+
+    def _get_range_botocore(self, key: str, start: int, end: int | None, etag: str | None):
         params = {
             "Bucket": self.bucket,
             "Key": self._key(key),

@@ -2,8 +2,8 @@
 
 A `Virtual` piece [vbeg, vend) becomes: a new block with the tail of block `vbeg` (from its
 in-block offset), the stored whole blocks in between, and a new block with the head of block
-`vend`. Only those two edge blocks are decompressed (at most 64 KiB each); everything else is
-served from storage as it is.
+`vend`. Only those two edge blocks are decompressed (at most 64 KiB each), read together when
+they are close; everything else is served from storage as it is.
 """
 
 import struct
@@ -15,6 +15,7 @@ from .planner import Stored, Virtual
 
 MAX_BLOCK = 65536
 NEW_BLOCK_DATA = 60000  # keep even incompressible data under the 64 KiB BGZF block limit
+JOIN_READS = 256 * 1024  # edge blocks closer than this are read together (a few segments more at most)
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,45 @@ def parse_block(raw: bytes) -> Block:
     return Block(size, zlib.decompress(raw[12 + xlen : size - 8], -15))
 
 
+def _edge_offsets(pieces: list) -> list[int]:
+    """Offsets of the edge blocks `resolve` decompresses, in file order."""
+    offsets = set()
+    for piece in pieces:
+        if isinstance(piece, Virtual):
+            cb, ub, ce, ue = piece.start >> 16, piece.start & 0xFFFF, piece.end >> 16, piece.end & 0xFFFF
+            if cb == ce:
+                if ue > ub:
+                    offsets.add(cb)
+                continue
+            if ub:
+                offsets.add(cb)
+            if ue:
+                offsets.add(ce)
+    return sorted(offsets)
+
+
+def read_blocks(offsets: list[int], read_plain: Callable[[int, int], bytes], size: int) -> dict[int, Block]:
+    """The blocks at `offsets` (sorted), reading edges less than JOIN_READS apart in one read:
+    a region's two edges are usually a block or two apart, and each read is a storage request
+    (an S3 GET) plus the segments around it, which neighbouring edges share."""
+    blocks: dict[int, Block] = {}
+    i = 0
+    while i < len(offsets):
+        j = i
+        while j + 1 < len(offsets) and offsets[j + 1] - offsets[i] < JOIN_READS:
+            j += 1
+        first = offsets[i]
+        raw = read_plain(first, min(size, offsets[j] + MAX_BLOCK))
+        for offset in offsets[i : j + 1]:
+            blocks[offset] = parse_block(raw[offset - first : offset - first + MAX_BLOCK])
+        i = j + 1
+    return blocks
+
+
 def resolve(pieces: list, read_plain: Callable[[int, int], bytes], size: int) -> list:
     """Stored and New parts, in order; neighbouring stored ranges are joined."""
-    blocks: dict[int, Block] = {}
-
-    def block(offset: int) -> Block:
-        if offset not in blocks:
-            blocks[offset] = parse_block(read_plain(offset, min(size, offset + MAX_BLOCK)))
-        return blocks[offset]
+    blocks = read_blocks(_edge_offsets(pieces), read_plain, size)
+    block = blocks.__getitem__
 
     parts: list = []
     for piece in pieces:
