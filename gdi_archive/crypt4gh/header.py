@@ -263,7 +263,14 @@ def reencrypt_header(
     combined with a new one (offsets would refer to different streams). `synthetic_secret`:
     see `build_header`.
     """
-    opened = open_header(header, secret_keys)
+    return reseal_header(
+        open_header(header, secret_keys), recipient_public_key, edit_list=edit_list, synthetic_secret=synthetic_secret
+    )
+
+
+def reseal_header(opened: OpenedHeader, recipient_public_key: bytes, *, edit_list=None, synthetic_secret=None) -> bytes:
+    """`reencrypt_header` of a header already opened (`open_header`), for a caller that needs
+    its data keys more than once."""
     if edit_list is not None and opened.edit_list is not None:
         raise UnsupportedHeader("This file already has an edit list, so byte ranges cannot be cut from it.")
     new_edits = edit_list if edit_list is not None else opened.edit_list
