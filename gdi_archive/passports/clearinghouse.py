@@ -37,7 +37,7 @@ from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
-from .verified_cache import verified_passport
+from .verified_cache import already_verified, verified_passport
 from .verify import (
     MAX_TOKEN_LENGTH,
     Parsed,
@@ -329,9 +329,14 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     now = time.time() if now is None else now
     if len(token) > MAX_TOKEN_LENGTH:
         raise Refused("token is too large")
-    parsed = parse(token) if "." in token else None
-    if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
-        checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
+    audiences = {settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}
+    # A token this process verified as a passport a moment ago needs no parsing to say so again.
+    checked, parsed = already_verified(token, audiences=audiences, now=now), None
+    if checked is None:
+        parsed = parse(token) if "." in token else None
+        if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
+            checked = verified_passport(token, audiences=audiences, now=now)
+    if checked is not None:
         if checked.own:
             state = own_token_state(checked, now=now)
             who = _own_person(state, checked)
