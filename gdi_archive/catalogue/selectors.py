@@ -6,6 +6,9 @@ never imports passports. A dataset that does not exist, is not released, or is n
 so accessions cannot be probed.
 """
 
+import functools
+
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from gdi_archive.common.errors import NotFound
@@ -31,6 +34,44 @@ def datasets_for(granted: frozenset[str]) -> QuerySet:
         return Dataset.objects.none()
     return with_totals(Dataset.objects.filter(status=Dataset.Status.RELEASED, accession__in=sorted(granted))).order_by(
         "accession"
+    )
+
+
+def dataset_summaries(granted: frozenset[str], *, after: str | None, limit: int) -> list[dict]:
+    """At most `limit` of the released datasets among `granted`, in accession order after
+    `after`, as the listing sends them ({accession, title, file_count, size}): the rows and rules
+    of `datasets_for`, read with plain SQL made once per shape, since building the ORM's query
+    (with its aggregates) cost more CPU than the rest of a listing request. The totals are
+    subqueries per dataset shown, so a page costs the same however many datasets are granted."""
+    if not granted:
+        return []
+    params = [Dataset.Status.RELEASED, *sorted(granted)]
+    if after is not None:
+        params.append(str(after))  # a cursor's value compares as the text column it came from
+    sql = _summaries_sql(after is not None).replace("{granted}", ", ".join(["%s"] * len(granted)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [
+            {"accession": accession, "title": title, "file_count": int(count), "size": int(size)}
+            for accession, title, count, size in cursor.fetchall()
+        ]
+
+
+@functools.cache
+def _summaries_sql(with_cursor: bool) -> str:
+    q = connection.ops.quote_name
+    through = Dataset.files.through._meta
+    on_file, on_dataset = through.get_field("file").column, through.get_field("dataset").column
+    links = f"FROM {q(through.db_table)} df WHERE df.{q(on_dataset)} = d.{q('id')}"
+    size = (
+        f"SELECT COALESCE(SUM(f.{q('plaintext_size')}), 0) FROM {q(through.db_table)} df "
+        f"JOIN {q(File._meta.db_table)} f ON f.{q('id')} = df.{q(on_file)} WHERE df.{q(on_dataset)} = d.{q('id')}"
+    )
+    after = f"AND d.{q('accession')} > %s " if with_cursor else ""
+    return (
+        f"SELECT d.{q('accession')}, d.{q('title')}, (SELECT COUNT(*) {links}) AS file_count, ({size}) AS size "
+        f"FROM {q(Dataset._meta.db_table)} d WHERE d.{q('status')} = %s AND d.{q('accession')} IN ({{granted}}) "
+        f"{after}ORDER BY d.{q('accession')} LIMIT %s"
     )
 
 

@@ -97,7 +97,8 @@ class FileOut(serializers.ModelSerializer):
 
 
 class DatasetSummaryOut(serializers.ModelSerializer):
-    """A dataset the token grants: its size is the plaintext bytes of its data files."""
+    """A dataset the token grants: its size is the plaintext bytes of its data files. The listing's
+    schema; the view sends `selectors.dataset_summaries`' rows, which have this shape."""
 
     file_count = serializers.IntegerField()
     size = serializers.SerializerMethodField()

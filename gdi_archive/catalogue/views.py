@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from gdi_archive.accounts.permissions import is_steward
 from gdi_archive.common.errors import NotFound
 from gdi_archive.common.grants import granted_datasets
-from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response
+from gdi_archive.common.pagination import PAGE_PARAMETERS, paged_response, paged_rows
 from gdi_archive.common.schema import errors
 from gdi_archive.common.serializers import validated
 
@@ -142,8 +142,12 @@ class DatasetListView(StewardOnWrite):
         summary="Datasets the token grants",
     )
     def get(self, request):
-        datasets = selectors.datasets_for(granted_datasets(request))
-        return paged_response(request, datasets, ("accession",), lambda rows: DatasetSummaryOut(rows, many=True).data)
+        granted = granted_datasets(request)
+        return paged_rows(
+            request,
+            lambda after, n: selectors.dataset_summaries(granted, after=after[0] if after else None, limit=n),
+            ("accession",),
+        )
 
     @extend_schema(
         request=DatasetInput,

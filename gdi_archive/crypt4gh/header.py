@@ -151,13 +151,29 @@ def _parse_payloads(payloads: list[bytes]) -> tuple[list[bytes], tuple[int, ...]
     return session_keys, edit_list
 
 
+# The public keys of the few secret keys that open headers here (the archive's), by the sha256 of
+# the secret key, never the key itself: one X25519 multiplication less for every download.
+_PUBLIC_OF: dict[bytes, bytes] = {}
+_PUBLIC_OF_MAX = 64
+
+
+def _public_of(sk: bytes) -> bytes:
+    digest = hashlib.sha256(sk).digest()
+    pk = _PUBLIC_OF.get(digest)
+    if pk is None:
+        pk = sodium.derive_pk(sk)
+        if len(_PUBLIC_OF) < _PUBLIC_OF_MAX:
+            _PUBLIC_OF[digest] = pk
+    return pk
+
+
 def open_header(header: bytes, secret_keys: list[bytes]) -> OpenedHeader:
     """Decrypt the packets meant for the first of `secret_keys` that holds a data key."""
     packets = split_packets(header)
     for index, sk in enumerate(secret_keys):
         if len(sk) != KEY_SIZE:
             raise InvalidKey("A secret key is 32 bytes.")
-        pk = sodium.derive_pk(sk)
+        pk = _public_of(bytes(sk))
         payloads = [p for p in (_decrypt_packet(packet, sk, pk) for packet in packets) if p is not None]
         if not payloads:
             continue
@@ -263,7 +279,14 @@ def reencrypt_header(
     combined with a new one (offsets would refer to different streams). `synthetic_secret`:
     see `build_header`.
     """
-    opened = open_header(header, secret_keys)
+    return reseal_header(
+        open_header(header, secret_keys), recipient_public_key, edit_list=edit_list, synthetic_secret=synthetic_secret
+    )
+
+
+def reseal_header(opened: OpenedHeader, recipient_public_key: bytes, *, edit_list=None, synthetic_secret=None) -> bytes:
+    """`reencrypt_header` of a header already opened (`open_header`), for a caller that needs
+    its data keys more than once."""
     if edit_list is not None and opened.edit_list is not None:
         raise UnsupportedHeader("This file already has an edit list, so byte ranges cannot be cut from it.")
     new_edits = edit_list if edit_list is not None else opened.edit_list

@@ -7,6 +7,7 @@ encoding so that our key files are the ones the `crypt4gh` tool reads and writes
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import os
@@ -135,17 +136,27 @@ def public_from_secret(sk: bytes) -> bytes:
 
 
 def _check_public(pk: bytes) -> bytes:
+    pk = bytes(pk)
     if len(pk) != KEY_SIZE:
         raise InvalidKey(f"A Crypt4GH public key is 32 bytes; this one is {len(pk)} bytes.")
     if not any(pk):
         raise InvalidKey("The public key is all zeros; it is not a usable key.")
-    # A key exchange with a low-order point gives all zeros (anyone could "decrypt" for it);
-    # OpenSSL refuses such an exchange. (crypt4gh's sodium.kx_* raise SystemError here.)
+    if not _usable_point(pk):
+        raise InvalidKey("The public key is a weak (low-order) point; it is not a usable key.")
+    return pk
+
+
+@functools.lru_cache(maxsize=4096)
+def _usable_point(pk: bytes) -> bool:
+    """A key exchange with a low-order point gives all zeros (anyone could "decrypt" for it);
+    OpenSSL refuses such an exchange. (crypt4gh's sodium.kx_* raise SystemError here.) Two
+    scalar multiplications, a few per cent of a download ticket, and every ticket checks the
+    client's key twice: the answer depends on the 32 bytes only, so it is kept per key."""
     try:
-        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(bytes(pk)))
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(pk))
     except ValueError:
-        raise InvalidKey("The public key is a weak (low-order) point; it is not a usable key.") from None
-    return bytes(pk)
+        return False
+    return True
 
 
 def _ssh_ed25519(line: str) -> bytes:

@@ -6,6 +6,7 @@ from django.db import connection
 
 from gdi_archive.catalogue.models import Dataset, File
 from gdi_archive.common.errors import NotFound
+from gdi_archive.common.rows import instances, model_columns
 from gdi_archive.passports.grants import granted_datasets
 
 NOT_FOUND = "There is no such file, or your token does not grant access to it."
@@ -37,7 +38,8 @@ def get_file_for_download(*, request, accession: str, with_index: bool = False) 
     marks = ", ".join(["%s"] * len(granted))
     params = [File.Status.READY] * 3 if with_index else []  # the index subqueries come first
     params += [accession, File.Status.READY, Dataset.Status.RELEASED, *granted]
-    rows = list(File.objects.raw(_file_sql(with_index).replace("{granted}", marks), params))
+    extra = ("via", "index_pk", "index_sha256", "index_format") if with_index else ("via",)
+    rows = instances(File, _file_sql(with_index).replace("{granted}", marks), params, extra=extra)
     if not rows:
         raise NotFound(NOT_FOUND)
     file = rows[0]
@@ -52,7 +54,7 @@ def _file_sql(with_index: bool) -> str:
     q = connection.ops.quote_name
     through = Dataset.files.through._meta
     on_file, on_dataset = through.get_field("file").column, through.get_field("dataset").column
-    columns = ", ".join(f"f.{q(field.column)}" for field in File._meta.concrete_fields)
+    columns = model_columns(File, "f", q)
     index = ""
     if with_index:
         newest = (

@@ -19,7 +19,7 @@ from gdi_archive.common.errors import ArchiveError, InvalidInput, RangeNotSatisf
 from gdi_archive.crypt4gh import segments
 from gdi_archive.crypt4gh.errors import Crypt4GHError, NotForOurKey, UnsupportedHeader
 from gdi_archive.crypt4gh.errors import RangeNotSatisfiable as RangeOutsideFile
-from gdi_archive.crypt4gh.header import reencrypt_header
+from gdi_archive.crypt4gh.header import OpenedHeader, open_header, reseal_header
 
 from .keys import ClientKey
 from .models import ServedHeader
@@ -45,11 +45,24 @@ def _synthetic_secret() -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), b"gdi-archive served header secret", hashlib.sha256).digest()
 
 
+def opened_header(file: File) -> OpenedHeader:
+    """The file's stored header opened with the archive keys (its data keys), once per File
+    instance, that is once per request: an htsget ticket needs the data keys for each edge
+    block it decrypts, for its new segments and for the client's header (an X25519 exchange
+    and a decryption each time). Kept on the instance only, never beyond the request."""
+    keys, header = archive_keys(), bytes(file.header)
+    kept = getattr(file, "_opened_header", None)
+    if kept is not None and kept[0] == header and kept[1] == keys:
+        return kept[2]
+    opened = open_header(header, keys)
+    file._opened_header = (header, keys, opened)
+    return opened
+
+
 def _make_header(file: File, key: ClientKey, edit_list, *, synthetic: bool = False) -> bytes:
     try:
-        return reencrypt_header(
-            bytes(file.header),
-            archive_keys(),
+        return reseal_header(
+            opened_header(file),
             key.raw,
             edit_list=edit_list,
             synthetic_secret=_synthetic_secret() if synthetic else None,

@@ -31,12 +31,13 @@ from gdi_archive.access.models import DACBlock, Entitlement
 from gdi_archive.accounts.models import ExternalIdentity, User
 from gdi_archive.catalogue.models import Dataset
 from gdi_archive.common.issuers import source_matches
+from gdi_archive.common.rows import instances, model_columns
 
 from .claims import PASSPORT_TYP, UserInfo
 from .grants import Grants
 from .models import PassportToken, token_hash
 from .trust import Untrusted, fetch_json, issuer_for, trusted_issuers
-from .verified_cache import verified_passport
+from .verified_cache import already_verified, verified_passport
 from .verify import (
     MAX_TOKEN_LENGTH,
     Parsed,
@@ -207,10 +208,13 @@ class OwnTokenState:
     linked: frozenset[tuple[str, str]] | None = None  # the user's ExternalIdentity (iss, sub)
 
 
+_OWN_TOKEN_EXTRA = ("token_revoked_at", "live_datasets", "live_end", "standing_blocks", "linked_identities")
+
+
 @functools.cache
 def _own_token_sql() -> str:
     q = connection.ops.quote_name
-    user_columns = ", ".join(f"u.{q(f.column)}" for f in User._meta.concrete_fields)
+    user_columns = model_columns(User, "u", q)
     live = (
         f"FROM {q(Entitlement._meta.db_table)} e WHERE e.user_id = u.id AND e.status = %s AND e.start <= %s "
         f'AND (e."end" IS NULL OR e."end" > %s)'
@@ -237,50 +241,23 @@ def own_token_state(checked, *, now: float) -> OwnTokenState:
         return OwnTokenState(user, *own_token_grants(user, jti=checked.jti, now=now))
     moment = datetime.fromtimestamp(now, tz=UTC)
     live = [Entitlement.Status.ACTIVE, moment, moment]
-    with connection.cursor() as cursor:
-        cursor.execute(_own_token_sql(), [*live, *live, checked.jti or ""])
-        row = cursor.fetchone()
-    user = _user_from_row(row) if row is not None else None
+    rows = instances(User, _own_token_sql(), [*live, *live, checked.jti or ""], extra=_OWN_TOKEN_EXTRA)
+    user = rows[0] if rows else None
     if user is None or user.get_username() != checked.sub:
         raise Refused("passport token is not known to this archive")
-    revoked_at, live_datasets, live_end, standing_blocks, linked_identities = row[len(User._meta.concrete_fields) :]
-    if revoked_at is not None:
+    if user.token_revoked_at is not None:
         raise Refused("passport token was revoked")
     if not user.is_active:
         raise Refused("account is disabled")
-    datasets = frozenset(live_datasets)
+    datasets = frozenset(user.live_datasets)
     return OwnTokenState(
         user=user,
         datasets=datasets,
-        earliest=int(live_end.timestamp()) if live_end is not None else None,
+        earliest=int(user.live_end.timestamp()) if user.live_end is not None else None,
         evidence=_own_evidence(checked.jti, bool(datasets)),
-        blocks=tuple(tuple(block) for block in standing_blocks),
-        linked=frozenset((iss, sub) for iss, sub in linked_identities),
+        blocks=tuple(tuple(block) for block in user.standing_blocks),
+        linked=frozenset((iss, sub) for iss, sub in user.linked_identities),
     )
-
-
-@functools.cache
-def _user_loading() -> tuple[list[str], list[tuple[int, object, list]]]:
-    """The User's field names in column order and the converters of those fields that have any."""
-    fields = User._meta.concrete_fields
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(User._meta.db_table)
-        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        if found:
-            converters.append((index, column, found))
-    return [f.attname for f in fields], converters
-
-
-def _user_from_row(row: tuple) -> User:
-    """The User of `_own_token_sql`'s first columns, as the ORM would load it (`Model.from_db`
-    with the fields' converters), without a RawQuerySet's per-query column mapping."""
-    names, converters = _user_loading()
-    values = list(row[: len(names)])
-    for index, column, found in converters:
-        for convert in found:
-            values[index] = convert(values[index], column, connection)
-    return User.from_db(connection.alias, names, values)
 
 
 def _user_for(iss: str, sub: str, *, own: bool) -> User:
@@ -352,9 +329,14 @@ def authenticate_token(token: str, *, now: float | None = None) -> tuple[User, G
     now = time.time() if now is None else now
     if len(token) > MAX_TOKEN_LENGTH:
         raise Refused("token is too large")
-    parsed = parse(token) if "." in token else None
-    if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
-        checked = verified_passport(token, audiences={settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}, now=now)
+    audiences = {settings.BASE_URL.rstrip("/"), settings.OIDC_CLIENT_ID}
+    # A token this process verified as a passport a moment ago needs no parsing to say so again.
+    checked, parsed = already_verified(token, audiences=audiences, now=now), None
+    if checked is None:
+        parsed = parse(token) if "." in token else None
+        if parsed is not None and (parsed.header.typ == PASSPORT_TYP or "ga4gh_passport_v1" in parsed.payload):
+            checked = verified_passport(token, audiences=audiences, now=now)
+    if checked is not None:
         if checked.own:
             state = own_token_state(checked, now=now)
             who = _own_person(state, checked)

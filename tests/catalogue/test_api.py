@@ -1,5 +1,6 @@
 """The catalogue API with the right and the wrong personas (design.md sections 4 and 6)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -176,6 +177,23 @@ def test_token_lists_the_granted_released_datasets(applicant, released, dac, ste
         {"accession": released.accession, "title": released.title, "file_count": 2, "size": 4000}
     ]
     assert other.accession not in response.content.decode()
+
+
+def test_the_listing_totals_are_whole_numbers_and_an_empty_dataset_counts_zero(applicant, released, dac, steward):
+    empty = Dataset.objects.create(title="Nothing in it yet", dac=dac)
+    Dataset.objects.filter(pk=empty.pk).update(status="released")  # the service refuses an empty release
+    empty.refresh_from_db()
+    response = token_client(applicant, [released, empty]).get("/api/datasets")
+    assert response.status_code == 200
+    rows = {row["accession"]: row for row in response.json()}
+    assert rows[empty.accession] == {
+        "accession": empty.accession,
+        "title": "Nothing in it yet",
+        "file_count": 0,
+        "size": 0,
+    }
+    assert rows[released.accession]["file_count"] == 2
+    assert re.search(rb'"size":4000[,}]', response.content) and re.search(rb'"size":0[,}]', response.content)
 
 
 def test_token_lists_files_of_a_granted_dataset(applicant, released, ready_files):

@@ -94,3 +94,25 @@ def test_listing_datasets_costs_the_same_queries_for_1_or_5_datasets(steward, da
             assert len(client.get("/api/datasets").json()) == len(granted)
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize("values", [[5], ["' OR 1=1 --"], [""], ["GDID"]])
+def test_a_forged_dataset_listing_cursor_moves_only_within_what_is_granted(steward, dac, applicant, values):
+    import base64
+    import json
+
+    datasets = [released_with(steward, dac, 1, title=f"F{i}")[0] for i in range(3)]
+    client = token_client(applicant, datasets[:2])  # the third is not granted
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    response = client.get(f"/api/datasets?cursor={cursor}")
+    assert response.status_code == 200, response.content
+    assert [r["accession"] for r in response.json()] == sorted(d.accession for d in datasets[:2])
+
+
+def test_the_dataset_listing_refuses_bad_cursors_and_limits_with_a_400(steward, dac, applicant):
+    dataset, _ = released_with(steward, dac, 1)
+    client = token_client(applicant, [dataset])
+    for query in ("cursor=garbage!", "cursor=WzEsMl0", "cursor=W3RydWVd", "limit=0", "limit=1001"):
+        response = client.get(f"/api/datasets?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["error"] == "InvalidInput"

@@ -16,6 +16,9 @@ from .planner import Stored, Virtual
 MAX_BLOCK = 65536
 NEW_BLOCK_DATA = 60000  # keep even incompressible data under the 64 KiB BGZF block limit
 JOIN_READS = 256 * 1024  # edge blocks closer than this are read together (a few segments more at most)
+# Deflate level of the new edge blocks: level 1 takes 2.5x less CPU than 6 on BAM records for 8%
+# more bytes, and an encrypted ticket pads each new part to a whole 64 KiB segment anyway.
+NEW_BLOCK_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ def bgzf_blocks(data: bytes) -> bytes:
     out = []
     for i in range(0, len(data), NEW_BLOCK_DATA):
         piece = data[i : i + NEW_BLOCK_DATA]
-        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        compressor = zlib.compressobj(NEW_BLOCK_LEVEL, zlib.DEFLATED, -15)
         deflated = compressor.compress(piece) + compressor.flush()
         header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00" + struct.pack(
             "<H", 18 + len(deflated) + 8 - 1

@@ -14,7 +14,6 @@ from django.conf import settings
 from gdi_archive import storage
 from gdi_archive.catalogue.models import File
 from gdi_archive.crypt4gh import segments
-from gdi_archive.crypt4gh.header import open_header
 
 from .. import selectors, services
 from ..blocks import BODY, PLAIN, block_url
@@ -39,7 +38,7 @@ def read_plaintext(file: File, start: int, end: int) -> bytes:
     if end <= start:
         return b""
     plan = segments.plan_range(file.plaintext_size, start, end)
-    opened = open_header(bytes(file.header), services.archive_keys())
+    opened = services.opened_header(file)
     chunks = storage.archive_store().iter_range(file.location, plan.body_start, plan.body_end)
     plain = segments.decrypt_segments(chunks, opened.session_keys, start_segment=plan.first_segment)
     return b"".join(segments.apply_edit_list(plain, plan.edit_list))
@@ -182,7 +181,7 @@ def encrypted_ticket(file: File, parts: list, key: ClientKey, *, bound: dict) ->
             total += plan.body_end - plan.body_start
         else:
             if session_key is None:
-                session_key = open_header(bytes(file.header), services.archive_keys()).session_keys[0]
+                session_key = services.opened_header(file).session_keys[0]
             # Every segment but the last must be full: pad, and let the edit list drop the padding.
             padding = -len(part.data) % segments.SEGMENT_SIZE
             cipher = b"".join(bytes(s) for s in segments.encrypt_segments([part.data + bytes(padding)], session_key))

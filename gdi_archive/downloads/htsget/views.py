@@ -3,12 +3,13 @@
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from gdi_archive import storage
+from gdi_archive.common import jsonbytes
 from gdi_archive.common.errors import ArchiveError
 from gdi_archive.common.views import service_info_document
 from gdi_archive.crypt4gh.errors import Crypt4GHError
@@ -123,7 +124,9 @@ class HtsgetView(APIView):
                 "key_fingerprint": key.fingerprint if key else "",
             },
         )
-        response = JsonResponse({"htsget": {"format": file.format, "urls": urls}})
+        # orjson (common.jsonbytes): the standard encoder's pass over the base64 `data:` URLs
+        # was a fifth of a region ticket's CPU.
+        response = HttpResponse(jsonbytes.dumps({"htsget": {"format": file.format, "urls": urls}}))
         response["Content-Type"] = TICKET_TYPE
         response["Cache-Control"] = "private, no-store"
         return response
