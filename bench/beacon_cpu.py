@@ -60,10 +60,10 @@ def main() -> None:
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
         "CACHE_KEY_PREFIX": f"gdi-bench-beacon-cpu-{os.getpid()}",
     }
-    import beacon as bench  # bench/beacon.py: the same setup and data
+    import beacon_data as bench  # the same setup and data as bench/beacon.py
 
-    bench._database(url)
-    bench._setup(env)
+    bench.create_database(url)
+    bench.setup_django(env)
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -73,7 +73,7 @@ def main() -> None:
     from gdi_archive.passports.services import mint_passport_token
 
     if not (args.reuse and Variant.objects.exists()):
-        loads = bench._datasets(args.datasets, args.variants // args.datasets)
+        loads = bench.make_datasets(args.datasets, args.variants // args.datasets)
         bench.load_phase(loads, args.variants // args.datasets)
     user, _ = User.objects.get_or_create(username="bench-beacon")
     token, _ = mint_passport_token(user=user)
