@@ -95,18 +95,26 @@ def _next_url(request, key: list) -> str:
     return request.build_absolute_uri(request.path) + "?" + urlencode(query)
 
 
-def keyset_page(request, queryset: QuerySet, order: Sequence[str]) -> tuple[list, str | None]:
-    """One page of `queryset` in `order` (the last field unique) and the URL of the next page, if any."""
+def _page(request, order: Sequence[str], fetch: Callable[[list | None, int], list], key_of) -> tuple[list, str | None]:
+    """The request's page: `fetch(after, n)` reads at most n rows after the cursor's checked
+    values (None: from the start); one row more than the limit says there is a next page."""
     limit = _limit(request.query_params.get("limit"))
     cursor = request.query_params.get("cursor")
-    queryset = queryset.order_by(*order)
-    if cursor:
-        queryset = queryset.filter(_after(order, _decode(cursor, len(order))))
-    rows = list(queryset[: limit + 1])
+    rows = fetch(_decode(cursor, len(order)) if cursor else None, limit + 1)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, _next_url(request, _key(rows[-1], order))
+    return rows, _next_url(request, key_of(rows[-1]))
+
+
+def keyset_page(request, queryset: QuerySet, order: Sequence[str]) -> tuple[list, str | None]:
+    """One page of `queryset` in `order` (the last field unique) and the URL of the next page, if any."""
+    ordered = queryset.order_by(*order)
+
+    def fetch(after, n):
+        return list((ordered.filter(_after(order, after)) if after else ordered)[:n])
+
+    return _page(request, order, fetch, lambda row: _key(row, order))
 
 
 def _answer(rows: list, next_url: str | None) -> Response:
@@ -128,10 +136,4 @@ def paged_rows(request, fetch: Callable[[list | None, int], list[dict]], order: 
     `fetch(after, n)` gives at most n rows, as the dicts to send, in ascending `order` (keys of
     the dicts, the last one unique), after the cursor's values `after` (None: from the start).
     The cursor's values are checked here as for every listing, and are only ever parameters."""
-    limit = _limit(request.query_params.get("limit"))
-    cursor = request.query_params.get("cursor")
-    rows = fetch(_decode(cursor, len(order)) if cursor else None, limit + 1)
-    if len(rows) <= limit:
-        return _answer(rows, None)
-    rows = rows[:limit]
-    return _answer(rows, _next_url(request, [rows[-1][field] for field in order]))
+    return _answer(*_page(request, order, fetch, lambda row: [row[field] for field in order]))
