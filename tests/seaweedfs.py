@@ -54,10 +54,19 @@ def weed_binary() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """`count` different free ports: all held open at once while they are picked (one at a
+    time, the kernel may hand the same port out twice, and weed then fails to listen)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def remove_stale_sockets() -> list[str]:
@@ -92,10 +101,8 @@ class SeaweedFS:
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="gdi-weed-"))
         self.access_key, self.secret_key = access_key, secret_key
-        self.ports = {
-            name: _free_port()
-            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
-        }
+        names = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
+        self.ports = dict(zip(names, _free_ports(len(names)), strict=True))
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.proc: subprocess.Popen | None = None
 
