@@ -1,9 +1,11 @@
 """How fast is the audit log? Appending (one INSERT per event, each its own committed
-transaction) from `--writers` processes at once, sealing (the chain, by the one sealer) and
+transaction) from `--writers` writers at once (a process each, or with `--threads N` N
+threads per process, as in a gunicorn worker, where events of the same moment share a commit:
+audit/appends.py), sealing (the chain, by the one sealer) and
 `audit_verify` walking the chain, on the embedded default (SQLite file) or on PostgreSQL when
 DATABASE_URL is set. Also the verify's peak Python memory, which must not grow with the log.
 
-    .venv/bin/python bench/audit.py [--events 20000] [--writers 8] [--json]
+    .venv/bin/python bench/audit.py [--events 20000] [--writers 8] [--threads 1] [--json]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gdi_bench .venv/bin/python bench/audit.py --writers 8
 
 Each audited transaction commits: on a slow disk the commits, not the log, are the limit, so on
@@ -22,7 +24,7 @@ CPU per append is measured as well (neighbour-independent, unlike events/s on a 
 machine): each writer's `time.process_time()` over its loop and, when PostgreSQL runs on this
 host, its server process's CPU (/proc/PID/stat); the same for the bare commits.
 
---json: the last line is {"writers", "appends_per_s", "seal_per_s", "verify_per_s", "database", "events",
+--json: the last line is {"writers", "threads_per_process", "appends_per_s", "seal_per_s", "verify_per_s", "database", "events",
 "per_transaction", "shape", "bare_commits_per_s", "cpu_us_per_append", "backend_cpu_us_per_append",
 "bare_cpu_us_per_commit", "bare_backend_cpu_us_per_commit"}.
 """
@@ -61,33 +63,66 @@ def _backend_cpu(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _writer(data_dir: str, events: int, offset: int, per_transaction: int, atomic: bool, ready, start, done) -> None:
-    """One process appending `events` events as fast as it can, once all writers are ready:
-    each `record()` in autocommit (a download, a ticket, a Beacon query), or with `atomic`
-    `per_transaction` of them in one transaction."""
+def _writer(
+    data_dir: str, events: int, offset: int, per_transaction: int, atomic: bool, threads: int, ready, start, done
+) -> None:
+    """One process appending `events` events as fast as it can from `threads` threads (a
+    gunicorn worker's request threads), once all writers are ready: each `record()` in
+    autocommit (a download, a ticket, a Beacon query), or with `atomic` `per_transaction` of
+    them in one transaction. The CPU figures are the whole process's and all its server
+    processes'."""
     _setup(data_dir)
-    from django.db import connection, transaction
+    import threading
+
+    from django.db import connection, connections, transaction
 
     from gdi_archive.accounts.models import User
     from gdi_archive.audit.services import record
 
     user = User.objects.get(username="bench")
-    connection.ensure_connection()
-    backend = _backend_pid(connection)
+    share = events // threads
+    backends, step = [], threading.Barrier(threads + 1)  # connected, go, appended, close
+
+    def appends(first: int, count: int) -> None:
+        connection.ensure_connection()
+        backends.append(_backend_pid(connection))
+        step.wait()
+        step.wait()
+        if atomic:
+            for low in range(first, first + count, per_transaction):
+                with transaction.atomic():
+                    for n in range(low, min(low + per_transaction, first + count)):
+                        record(
+                            action="bench.event",
+                            actor=user,
+                            target=user,
+                            details={"n": n, "dataset": "GDID00000000001"},
+                        )
+        else:
+            for n in range(first, first + count):
+                record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
+        step.wait()
+        step.wait()
+        connections.close_all()
+
+    workers = [
+        threading.Thread(target=appends, args=(offset + i * share, share if i < threads - 1 else events - i * share))
+        for i in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    step.wait()  # every thread has its connection (and its server process)
     ready.put(os.getpid())
     start.wait()
-    cpu, server = time.process_time(), _backend_cpu(backend)
-    if atomic:
-        for first in range(offset, offset + events, per_transaction):
-            with transaction.atomic():
-                for n in range(first, min(first + per_transaction, offset + events)):
-                    record(
-                        action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"}
-                    )
-    else:
-        for n in range(offset, offset + events):
-            record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
-    done.put(_cpu_figures(cpu, server, backend))
+    cpu, before = time.process_time(), [_backend_cpu(pid) for pid in backends]
+    step.wait()
+    step.wait()  # all appended
+    own, after = time.process_time() - cpu, [_backend_cpu(pid) for pid in backends]
+    step.wait()
+    for worker in workers:
+        worker.join()
+    server = None if None in before or None in after else sum(a - b for a, b in zip(after, before, strict=True))
+    done.put((own, server))
 
 
 def _backend_pid(connection) -> int | None:
@@ -139,7 +174,13 @@ def _run(ctx, target, writers: int, make_args) -> tuple[float, float, float | No
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--writers", type=int, default=1, help="processes appending at once")
+    parser.add_argument("--writers", type=int, default=1, help="writers appending at once (threads in all)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="writers per process, as a gunicorn worker's request threads (default 1: a process each)",
+    )
     parser.add_argument(
         "--per-transaction", type=int, default=1, help="events per transaction (implies --atomic when > 1)"
     )
@@ -164,12 +205,15 @@ def main():
     vendor = connection.vendor
     connections.close_all()
 
-    per_writer = args.events // args.writers
-    total = per_writer * args.writers
+    if args.writers % args.threads:
+        parser.error("--writers must be a multiple of --threads")
+    processes = args.writers // args.threads
+    per_writer = args.events // processes
+    total = per_writer * processes
     ctx = multiprocessing.get_context("spawn")
     atomic = args.atomic or args.per_transaction > 1
     append, append_cpu, append_server = _run(
-        ctx, _writer, args.writers, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction, atomic)
+        ctx, _writer, processes, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction, atomic, args.threads)
     )
     bare_cpu = bare_server = None
     ceiling = None
@@ -200,6 +244,7 @@ def main():
     assert report.broken is None and report.checked == total and report.unsealed == 0, report
     figures = {
         "writers": args.writers,
+        "threads_per_process": args.threads,
         "appends_per_s": round(total / append),
         "seal_per_s": round(sealed / sealing) if sealed else None,
         "verify_per_s": round(report.checked / verify),
@@ -215,7 +260,7 @@ def main():
     }
 
     shape = "in transaction.atomic()" if atomic else "autocommit, as a download or a Beacon query"
-    print(f"database: {vendor}, events: {total}, writers: {args.writers} processes, record() {shape}")
+    print(f"database: {vendor}, events: {total}, writers: {args.writers} ({processes} processes x {args.threads} threads), record() {shape}")
     print(
         f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)"
     )
