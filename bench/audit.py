@@ -213,7 +213,10 @@ def main():
     ctx = multiprocessing.get_context("spawn")
     atomic = args.atomic or args.per_transaction > 1
     append, append_cpu, append_server = _run(
-        ctx, _writer, processes, lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction, atomic, args.threads)
+        ctx,
+        _writer,
+        processes,
+        lambda i: (data_dir, per_writer, i * per_writer, args.per_transaction, atomic, args.threads),
     )
     bare_cpu = bare_server = None
     ceiling = None
@@ -260,7 +263,9 @@ def main():
     }
 
     shape = "in transaction.atomic()" if atomic else "autocommit, as a download or a Beacon query"
-    print(f"database: {vendor}, events: {total}, writers: {args.writers} ({processes} processes x {args.threads} threads), record() {shape}")
+    print(
+        f"database: {vendor}, events: {total}, writers: {args.writers} ({processes} processes x {args.threads} threads), record() {shape}"
+    )
     print(
         f"append: {total / append:,.0f} events/s ({append * 1e6 / total * args.writers:,.0f} µs each per writer, own transaction)"
     )
