@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, workbench
+from . import api, coapplicants, views, workbench
 
 urlpatterns = [
     # API (design.md section 4)
@@ -38,10 +38,10 @@ urlpatterns = [
     path("requests/<int:pk>/comment", views.comment, name="request-comment"),
     path("requests/<int:pk>/attachments", views.upload_attachment, name="request-attach"),
     path("requests/<int:pk>/attachments/<int:attachment_pk>", views.download_attachment, name="request-attachment"),
-    path("requests/<int:pk>/members", views.invite, name="request-invite"),
-    path("requests/<int:pk>/members/<int:member_pk>/remove", views.remove_member, name="request-member-remove"),
+    path("requests/<int:pk>/members", coapplicants.invite, name="request-invite"),
+    path("requests/<int:pk>/members/<int:member_pk>/remove", coapplicants.remove_member, name="request-member-remove"),
     path("requests/<int:pk>/copy", views.copy, name="request-copy"),
-    path("invitations/<str:token>", views.invitation, name="invitation"),
+    path("invitations/<str:token>", coapplicants.invitation, name="invitation"),
     path("access", views.my_access, name="my-access"),
     # DAC workbench
     path("dac/", workbench.inbox, name="dac-inbox"),

@@ -2,11 +2,11 @@
 
 Thin: each view fetches through a selector (404 for anything not the user's) and acts through
 `services`; a refusal from a service becomes a message on the page, never a 500.
+The co-applicant pages (invite, remove, the invitation link) are in coapplicants.py.
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +21,6 @@ from gdi_archive.common.errors import ArchiveError, DocumentsMissing, NotFound
 from . import attachments, selectors, services
 from .forms import (
     DUO_LABELS,
-    AcceptInvitationForm,
     AttachmentForm,
     CommentForm,
     CopyForm,
@@ -202,40 +201,6 @@ def request_detail(request, pk):
 
 @login_required
 @require_POST
-def invite(request, pk):
-    req = _get(request, pk)
-    form = InviteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter the email address of the person to invite."))
-        return redirect(reverse("request-detail", args=[req.pk]) + "#members")
-    return _act(
-        request,
-        pk,
-        lambda r: services.invite_member(
-            access_request=r, applicant=request.user, email=form.cleaned_data["email"], request=request
-        ),
-        _("The invitation was emailed to %(email)s.") % {"email": form.cleaned_data["email"]},
-    )
-
-
-@login_required
-@require_POST
-def remove_member(request, pk, member_pk):
-    req = _get(request, pk)
-    member = req.members.exclude(status=RequestMember.Status.REMOVED).filter(pk=member_pk).first()
-    if member is None or req.applicant_id != request.user.pk:
-        raise Http404
-    who = member.user.get_username() if member.user else member.email
-    return _act(
-        request,
-        pk,
-        lambda r: services.remove_member(access_request=r, applicant=request.user, who=who, request=request),
-        _("%(who)s was removed from the request.") % {"who": who},
-    )
-
-
-@login_required
-@require_POST
 def copy(request, pk):
     """A new draft from a closed request; the terms are accepted again on the way."""
     req = _get(request, pk)
@@ -255,51 +220,6 @@ def copy(request, pk):
         request, _("A new draft was made from request #%(pk)d. Add the documents and submit it.") % {"pk": req.pk}
     )
     return redirect("request-edit", pk=new.pk)
-
-
-def invitation(request, token):
-    """The page behind the emailed link: the invitee sees the request and accepts the terms.
-
-    A token that is wrong, used or withdrawn is a 404 page saying so; anonymous visitors of a
-    valid link are sent to sign in first (a wrong token says nothing more to them either).
-    """
-    try:
-        member = services.invitation_for(token)
-    except NotFound as exc:
-        return render(request, "access/invitation_invalid.html", {"detail": exc.detail}, status=404)
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    req = member.access_request
-    form = AcceptInvitationForm(request.POST or None)
-    error = ""
-    if request.method == "POST":
-        try:
-            services.accept_invitation(
-                token=token,
-                user=request.user,
-                accept_terms=form.is_valid() and form.cleaned_data["accept_terms"],
-                request=request,
-            )
-        except NotFound as exc:
-            return render(request, "access/invitation_invalid.html", {"detail": exc.detail}, status=404)
-        except ArchiveError as exc:
-            error = exc.detail
-        else:
-            messages.success(request, _("You joined the request. The committee sees you as a co-applicant."))
-            return redirect("request-detail", pk=req.pk)
-    return render(
-        request,
-        "access/invitation.html",
-        {
-            "member": member,
-            "req": req,
-            "form": form,
-            "error": error,
-            "datasets": req.datasets.all(),
-            "duo_labels": [(code, DUO_LABELS.get(code, "")) for code in req.duo],
-            "summary": [("id_accept_terms", "", error)] if error else [],
-        },
-    )
 
 
 @login_required
