@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The suite on two workers, a test file each at a time (pytest-xdist): most tests wait on the
+# servers and workers they start, so two cores halve it. `make test PYTEST_ARGS=` runs it serially.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint install install-dev system-deps migrate clean
 

@@ -9,6 +9,14 @@ import tempfile
 import uuid
 
 _run = uuid.uuid4().hex[:8]
+# Processes a test starts (Celery workers, servers) inherit these names through the environment.
+# So does each pytest-xdist worker from the controller, and it must not share them: its scratch
+# folder, key prefixes and queues are its own.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("GDI_TEST_WORKER", _worker) != _worker:
+    for _name in ("DATA_DIR", "CELERY_KEY_PREFIX", "CACHE_KEY_PREFIX"):
+        os.environ.pop(_name, None)
+os.environ["GDI_TEST_WORKER"] = _worker
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix=f"gdi-test-{_run}-"))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
