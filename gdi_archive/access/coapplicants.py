@@ -2,8 +2,8 @@
 the invitee opens the emailed link and accepts the terms.
 
 Kept apart from views.py (the applicant's own request pages) so that each stays short; thin in
-the same way: fetched through `views._get`, acted on through `services`, a refusal shown as a
-message on the page.
+the same way: fetched through `views.visible_request`, acted on through `services`, a refusal
+shown as a message on the page.
 """
 
 from django.contrib import messages
@@ -20,18 +20,18 @@ from gdi_archive.common.errors import ArchiveError, NotFound
 from . import services
 from .forms import DUO_LABELS, AcceptInvitationForm, InviteForm
 from .models import RequestMember
-from .views import _act, _get
+from .views import act_on_request, visible_request
 
 
 @login_required
 @require_POST
 def invite(request, pk):
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     form = InviteForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter the email address of the person to invite."))
         return redirect(reverse("request-detail", args=[req.pk]) + "#members")
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda r: services.invite_member(
@@ -44,12 +44,12 @@ def invite(request, pk):
 @login_required
 @require_POST
 def remove_member(request, pk, member_pk):
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     member = req.members.exclude(status=RequestMember.Status.REMOVED).filter(pk=member_pk).first()
     if member is None or req.applicant_id != request.user.pk:
         raise Http404
     who = member.user.get_username() if member.user else member.email
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda r: services.remove_member(access_request=r, applicant=request.user, who=who, request=request),

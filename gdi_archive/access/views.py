@@ -33,7 +33,8 @@ from .forms import (
 from .models import AccessRequest, Entitlement, RequestEvent, RequestMember
 
 
-def _get(request, pk) -> AccessRequest:
+def visible_request(request, pk) -> AccessRequest:
+    """The request, if this user may see it; else 404 (never saying that it exists)."""
     try:
         return selectors.get_request_for(user=request.user, pk=pk)
     except NotFound:
@@ -171,7 +172,7 @@ def new_request(request):
 
 @login_required
 def request_detail(request, pk):
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     is_applicant = req.applicant_id == request.user.pk
     is_member = is_dac_member(request.user, req.dac)
     context = {
@@ -203,7 +204,7 @@ def request_detail(request, pk):
 @require_POST
 def copy(request, pk):
     """A new draft from a closed request; the terms are accepted again on the way."""
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     form = CopyForm(request.POST)
     try:
         new = services.copy_request(
@@ -225,7 +226,7 @@ def copy(request, pk):
 @login_required
 def edit_request(request, pk):
     """Change a draft, or answer a returned request (then submit again); documents too."""
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     if req.applicant_id != request.user.pk:
         raise Http404
     present = set(req.attachments.values_list("kind", flat=True))
@@ -266,8 +267,9 @@ def edit_request(request, pk):
     return _edit_page(request, req, form, DocumentsForm(dac=req.dac, present=present))
 
 
-def _act(request, pk, action, success):
-    req = _get(request, pk)
+def act_on_request(request, pk, action, success):
+    """Run `action(req)` on a visible request; its refusal becomes a message, not an error page."""
+    req = visible_request(request, pk)
     try:
         action(req)
         messages.success(request, success)
@@ -279,7 +281,7 @@ def _act(request, pk, action, success):
 @login_required
 @require_POST
 def submit(request, pk):
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda req: services.submit_request(access_request=req, applicant=request.user, request=request),
@@ -292,7 +294,7 @@ def submit(request, pk):
 def withdraw(request, pk):
     """GET: what withdrawing (or, for a draft, deleting) will do, and a button; POST: do it.
     Works without JavaScript: the confirmation is a page of its own."""
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     if request.method == "GET":
         if req.applicant_id != request.user.pk:
             raise Http404
@@ -311,7 +313,7 @@ def withdraw(request, pk):
             return redirect("request-detail", pk=req.pk)
         messages.success(request, _("Your draft “%(title)s” was deleted.") % {"title": req.title})
         return redirect("my-requests")
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda req: services.withdraw_request(
@@ -357,7 +359,7 @@ def _withdraw_confirmation(req) -> dict:
 @login_required
 @require_POST
 def comment(request, pk):
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda req: services.add_comment(
@@ -370,12 +372,12 @@ def comment(request, pk):
 @login_required
 @require_POST
 def upload_attachment(request, pk):
-    req = _get(request, pk)
+    req = visible_request(request, pk)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a PDF file to attach."))
         return redirect("request-detail", pk=req.pk)
-    return _act(
+    return act_on_request(
         request,
         pk,
         lambda r: attachments.add_attachment(

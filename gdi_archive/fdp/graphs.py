@@ -19,24 +19,24 @@ from gdi_archive.catalogue.models import DAC, Dataset, File
 
 from .metadata import (
     CATALOG_ID,
-    _agent,
-    _container,
-    _count,
-    _graph,
-    _iris,
-    _kind,
-    _text,
-    _when,
+    add_container,
+    add_iris,
+    agent_node,
     catalog_ids,
     catalog_url,
+    contact_kind,
+    count_literal,
     dataservice_url,
     dataset_url,
     distribution_url,
     effective_metadata,
     fdp_url,
     gdi_identifier,
+    new_graph,
     node_publisher,
     profile_url,
+    text_literal,
+    when_literal,
 )
 from .vocab import (
     ACCESS_RIGHT,
@@ -142,15 +142,15 @@ def unique_individuals(files: list[File]) -> int | None:
 def dataset_graph(dataset: Dataset) -> Graph:
     """The dataset's record from the (possibly not yet saved) instance: the release check and a
     released dataset's edits are validated before they are kept."""
-    graph = _graph()
+    graph = new_graph()
     subject = URIRef(dataset_url(dataset.accession))
     files = data_files(dataset)
     dists = distributions(dataset, files)
     meta = effective_metadata(dataset)
 
     graph.add((subject, RDF.type, DCAT.Dataset))
-    graph.add((subject, DCTERMS.title, _text(dataset.title)))
-    graph.add((subject, DCTERMS.description, _text(_description(dataset, dists))))
+    graph.add((subject, DCTERMS.title, text_literal(dataset.title)))
+    graph.add((subject, DCTERMS.description, text_literal(_description(dataset, dists))))
     graph.add((subject, DCTERMS.identifier, Literal(gdi_identifier(dataset.accession), datatype=XSD.string)))
     other = BNode()
     graph.add((subject, ADMS.identifier, other))
@@ -170,42 +170,42 @@ def dataset_graph(dataset: Dataset) -> Graph:
             graph.add((subject, DCTERMS.rights, OBO[code.replace(":", "_")]))
     graph.add((subject, DCAT.landingPage, URIRef(dataset.url)))
     if meta["publisher"]:
-        graph.add((subject, DCTERMS.publisher, _agent(graph, meta["publisher"], with_contact=True)))
+        graph.add((subject, DCTERMS.publisher, agent_node(graph, meta["publisher"], with_contact=True)))
     for creator in meta["creator"]:
-        graph.add((subject, DCTERMS.creator, _agent(graph, creator)))
+        graph.add((subject, DCTERMS.creator, agent_node(graph, creator)))
     if meta["contact_point"]:
-        graph.add((subject, DCAT.contactPoint, _kind(graph, meta["contact_point"])))
+        graph.add((subject, DCAT.contactPoint, contact_kind(graph, meta["contact_point"])))
     if meta["hdab"]:
-        graph.add((subject, HEALTH.hdab, _agent(graph, meta["hdab"], with_contact=True)))
-    _iris(graph, subject, HEALTH.healthCategory, meta["health_category"])
-    _iris(graph, subject, DCAT.theme, meta["theme"])
-    _iris(graph, subject, DCATAP.applicableLegislation, meta["applicable_legislation"])
-    _iris(graph, subject, DPV.hasLegalBasis, meta["legal_basis"])
-    _iris(graph, subject, DCTERMS.conformsTo, meta["conforms_to"])
-    _iris(graph, subject, DCTERMS.isReferencedBy, meta["is_referenced_by"])
+        graph.add((subject, HEALTH.hdab, agent_node(graph, meta["hdab"], with_contact=True)))
+    add_iris(graph, subject, HEALTH.healthCategory, meta["health_category"])
+    add_iris(graph, subject, DCAT.theme, meta["theme"])
+    add_iris(graph, subject, DCATAP.applicableLegislation, meta["applicable_legislation"])
+    add_iris(graph, subject, DPV.hasLegalBasis, meta["legal_basis"])
+    add_iris(graph, subject, DCTERMS.conformsTo, meta["conforms_to"])
+    add_iris(graph, subject, DCTERMS.isReferencedBy, meta["is_referenced_by"])
     if meta["type"]:
         graph.add((subject, DCTERMS.type, URIRef(meta["type"])))
     for keyword in meta["keywords"]:
-        graph.add((subject, DCAT.keyword, _text(keyword)))
+        graph.add((subject, DCAT.keyword, text_literal(keyword)))
     if meta["population_coverage"]:
-        graph.add((subject, HEALTH.populationCoverage, _text(meta["population_coverage"])))
+        graph.add((subject, HEALTH.populationCoverage, text_literal(meta["population_coverage"])))
     graph.add((subject, ADMS.status, DATASET_STATUS.COMPLETED))
-    graph.add((subject, DCTERMS.issued, _when(dataset.released_at)))
-    graph.add((subject, DCTERMS.modified, _when(dataset.updated_at)))
+    graph.add((subject, DCTERMS.issued, when_literal(dataset.released_at)))
+    graph.add((subject, DCTERMS.modified, when_literal(dataset.updated_at)))
     graph.add((subject, FDPO.metadataIdentifier, subject))
-    graph.add((subject, FDPO.metadataIssued, _when(dataset.released_at)))
-    graph.add((subject, FDPO.metadataModified, _when(dataset.updated_at)))
+    graph.add((subject, FDPO.metadataIssued, when_literal(dataset.released_at)))
+    graph.add((subject, FDPO.metadataModified, when_literal(dataset.updated_at)))
     graph.add((subject, DCTERMS.isPartOf, URIRef(catalog_url())))
     if settings.FDP_CATALOG_PER_DAC:
         graph.add((subject, DCTERMS.isPartOf, URIRef(catalog_url(dataset.dac.accession))))
     # Each data file is one record (subject-level data); individuals from the files' sample ids.
-    graph.add((subject, HEALTH.numberOfRecords, _count(len(files))))
+    graph.add((subject, HEALTH.numberOfRecords, count_literal(len(files))))
     individuals = unique_individuals(files)
     if individuals is not None:
-        graph.add((subject, HEALTH.numberOfUniqueIndividuals, _count(individuals)))
+        graph.add((subject, HEALTH.numberOfUniqueIndividuals, count_literal(individuals)))
     for dist in dists:
         graph.add((subject, DCAT.distribution, URIRef(dist.url)))
-    _container(
+    add_container(
         graph,
         f"{dataset_url(dataset.accession)}/distribution/",
         "Distributions",
@@ -220,7 +220,7 @@ def _service(graph: Graph, service: str, served: list[str]) -> URIRef:
     title, path, spec, _ = SERVICES[service]
     node = URIRef(dataservice_url(service))
     graph.add((node, RDF.type, DCAT.DataService))
-    graph.add((node, DCTERMS.title, _text(title)))
+    graph.add((node, DCTERMS.title, text_literal(title)))
     graph.add((node, DCAT.endpointURL, URIRef(f"{settings.BASE_URL}{path}")))
     graph.add((node, DCTERMS.conformsTo, URIRef(spec)))
     graph.add((node, DCTERMS.accessRights, ACCESS_RIGHT.RESTRICTED))
@@ -234,24 +234,24 @@ def services_for(fmt: str) -> list[str]:
 
 
 def distribution_graph(dist: Distribution) -> Graph:
-    graph = _graph()
+    graph = new_graph()
     subject = URIRef(dist.url)
     dataset = dist.dataset
     label = dist.fmt if dist.fmt != "OTHER" else "Other"
     graph.add((subject, RDF.type, DCAT.Distribution))
-    graph.add((subject, DCTERMS.title, _text(f"{label} files of {dataset.title}")))
+    graph.add((subject, DCTERMS.title, text_literal(f"{label} files of {dataset.title}")))
     graph.add(
         (
             subject,
             DCTERMS.description,
-            _text(
+            text_literal(
                 f"{len(dist.files)} {label} file{'s' if len(dist.files) != 1 else ''}, Crypt4GH-encrypted; "
                 "access follows a decision of the dataset's Data Access Committee."
             ),
         )
     )
     graph.add((subject, DCAT.accessURL, URIRef(dataset.url)))
-    _iris(graph, subject, DCATAP.applicableLegislation, effective_metadata(dataset)["applicable_legislation"])
+    add_iris(graph, subject, DCATAP.applicableLegislation, effective_metadata(dataset)["applicable_legislation"])
     graph.add((subject, ADMS.status, DISTRIBUTION_STATUS.COMPLETED))
     graph.add((subject, DCTERMS.accessRights, ACCESS_RIGHT.RESTRICTED))
     if dist.fmt in FORMATS:
@@ -259,7 +259,7 @@ def distribution_graph(dist: Distribution) -> Graph:
     # IANA registers no type for BAM, CRAM, VCF or BCF (dct:format names those, in EDAM); what
     # the services hand out are Crypt4GH bodies, which IANA knows only as bytes.
     graph.add((subject, DCAT.mediaType, URIRef(OCTET_STREAM)))
-    graph.add((subject, DCAT.byteSize, _count(sum(f.plaintext_size or 0 for f in dist.files))))
+    graph.add((subject, DCAT.byteSize, count_literal(sum(f.plaintext_size or 0 for f in dist.files))))
     if len(dist.files) == 1 and dist.files[0].sha256:
         checksum = BNode()
         graph.add((subject, SPDX.checksum, checksum))
@@ -268,8 +268,8 @@ def distribution_graph(dist: Distribution) -> Graph:
         graph.add((checksum, SPDX.checksumValue, Literal(dist.files[0].sha256, datatype=XSD.hexBinary)))
     graph.add((subject, DCTERMS.isPartOf, URIRef(dataset_url(dataset.accession))))
     graph.add((subject, FDPO.metadataIdentifier, subject))
-    graph.add((subject, FDPO.metadataIssued, _when(dataset.released_at)))
-    graph.add((subject, FDPO.metadataModified, _when(dataset.updated_at)))
+    graph.add((subject, FDPO.metadataIssued, when_literal(dataset.released_at)))
+    graph.add((subject, FDPO.metadataModified, when_literal(dataset.updated_at)))
     for service in services_for(dist.fmt):
         graph.add((subject, DCAT.accessService, _service(graph, service, [dataset.accession])))
     return graph
@@ -285,7 +285,7 @@ def find_distribution(dist_id: str) -> Distribution | None:
 
 
 def dataservice_graph(service: str) -> Graph:
-    graph = _graph()
+    graph = new_graph()
     served = [
         d.accession for d in released_datasets() if any(service in services_for(dist.fmt) for dist in distributions(d))
     ]
@@ -309,28 +309,28 @@ def _dates(dac: DAC | None = None):
 
 def _node_agent(graph: Graph) -> BNode:
     publisher = node_publisher() or {"name": "gdi-archive"}
-    return _agent(graph, publisher, with_contact=True)
+    return agent_node(graph, publisher, with_contact=True)
 
 
 def _common(graph: Graph, subject: URIRef, title: str, description: str, dac: DAC | None = None) -> None:
     first, last = _dates(dac)
-    graph.add((subject, DCTERMS.title, _text(title)))
-    graph.add((subject, RDFS.label, _text(title)))
-    graph.add((subject, DCTERMS.description, _text(description)))
+    graph.add((subject, DCTERMS.title, text_literal(title)))
+    graph.add((subject, RDFS.label, text_literal(title)))
+    graph.add((subject, DCTERMS.description, text_literal(description)))
     graph.add((subject, DCTERMS.publisher, _node_agent(graph)))
     graph.add((subject, DCTERMS.language, URIRef(settings.FDP_LANGUAGE)))
     graph.add((subject, DCTERMS.license, URIRef(settings.FDP_LICENSE)))
-    _iris(graph, subject, DCATAP.applicableLegislation, settings.FDP_APPLICABLE_LEGISLATION)
+    add_iris(graph, subject, DCATAP.applicableLegislation, settings.FDP_APPLICABLE_LEGISLATION)
     publisher = node_publisher()
     if publisher and publisher.get("email"):
-        graph.add((subject, DCAT.contactPoint, _kind(graph, publisher)))
+        graph.add((subject, DCAT.contactPoint, contact_kind(graph, publisher)))
     graph.add((subject, FDPO.metadataIdentifier, subject))
-    graph.add((subject, FDPO.metadataIssued, _when(first)))
-    graph.add((subject, FDPO.metadataModified, _when(last)))
+    graph.add((subject, FDPO.metadataIssued, when_literal(first)))
+    graph.add((subject, FDPO.metadataModified, when_literal(last)))
 
 
 def fdp_graph() -> Graph:
-    graph = _graph()
+    graph = new_graph()
     subject = URIRef(fdp_url())
     for kind in (FDPO.FAIRDataPoint, FDPO.MetadataService, DCAT.DataService):
         graph.add((subject, RDF.type, kind))
@@ -339,18 +339,18 @@ def fdp_graph() -> Graph:
     graph.add((subject, DCAT.endpointURL, subject))
     graph.add((subject, FDPO.conformsToFdpSpec, URIRef(FDP_SPEC)))
     for keyword in settings.FDP_KEYWORDS:
-        graph.add((subject, DCAT.keyword, _text(keyword)))
-    _iris(graph, subject, DCAT.theme, settings.FDP_THEME)
+        graph.add((subject, DCAT.keyword, text_literal(keyword)))
+    add_iris(graph, subject, DCAT.theme, settings.FDP_THEME)
     catalogs = [catalog_url(catalog_id) for catalog_id in catalog_ids()]
     for catalog in catalogs:
         graph.add((subject, FDPO.metadataCatalog, URIRef(catalog)))
-    _container(graph, f"{fdp_url()}/catalog/", "Catalogs", subject, FDPO.metadataCatalog, catalogs)
+    add_container(graph, f"{fdp_url()}/catalog/", "Catalogs", subject, FDPO.metadataCatalog, catalogs)
     return graph
 
 
 def catalog_graph(catalog_id: str = CATALOG_ID) -> Graph:
     """The node's catalog, or a DAC's (catalog_id its accession): the same record, its datasets."""
-    graph = _graph()
+    graph = new_graph()
     subject = URIRef(catalog_url(catalog_id))
     datasets = released_datasets()
     dac = None
@@ -370,29 +370,29 @@ def catalog_graph(catalog_id: str = CATALOG_ID) -> Graph:
     graph.add((subject, DCTERMS.isPartOf, URIRef(fdp_url())))
     graph.add((subject, DCAT.themeTaxonomy, URIRef(DATA_THEME)))
     graph.add((subject, FOAF.homepage, URIRef(settings.FDP_HOMEPAGE)))
-    graph.add((subject, DCTERMS.issued, _when(first)))
-    graph.add((subject, DCTERMS.modified, _when(last)))
+    graph.add((subject, DCTERMS.issued, when_literal(first)))
+    graph.add((subject, DCTERMS.modified, when_literal(last)))
     members = [dataset_url(d.accession) for d in datasets]
     for member in members:
         graph.add((subject, DCAT.dataset, URIRef(member)))
     for service in SERVICES:
         graph.add((subject, DCAT.service, URIRef(dataservice_url(service))))
-    _container(graph, f"{catalog_url(catalog_id)}/dataset/", "Datasets", subject, DCAT.dataset, members)
+    add_container(graph, f"{catalog_url(catalog_id)}/dataset/", "Datasets", subject, DCAT.dataset, members)
     return graph
 
 
 def profile_graph(kind: str) -> Graph:
     """A profile (W3C dx-prof) naming the GDI shape of one record type and where its SHACL is."""
     label, _, shape = PROFILES[kind]
-    graph = _graph()
+    graph = new_graph()
     subject = URIRef(profile_url(kind))
     graph.add((subject, RDF.type, PROF.Profile))
-    graph.add((subject, DCTERMS.title, _text(f"GDI metadata v1.1: {label}")))
-    graph.add((subject, RDFS.label, _text(f"GDI metadata v1.1 (HealthDCAT-AP Release 5): {label}")))
+    graph.add((subject, DCTERMS.title, text_literal(f"GDI metadata v1.1: {label}")))
+    graph.add((subject, RDFS.label, text_literal(f"GDI metadata v1.1 (HealthDCAT-AP Release 5): {label}")))
     descriptor = BNode()
     graph.add((subject, PROF.hasResource, descriptor))
     graph.add((descriptor, RDF.type, PROF.ResourceDescriptor))
-    graph.add((descriptor, RDFS.label, _text(f"SHACL shape {shape.n3(graph.namespace_manager)}")))
+    graph.add((descriptor, RDFS.label, text_literal(f"SHACL shape {shape.n3(graph.namespace_manager)}")))
     graph.add((descriptor, PROF.hasRole, URIRef("http://www.w3.org/ns/dx/prof/role/validation")))
     graph.add((descriptor, DCTERMS.conformsTo, URIRef(SHACL_SPEC)))
     graph.add((descriptor, DCTERMS.format, URIRef(TURTLE)))

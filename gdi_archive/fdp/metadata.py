@@ -71,34 +71,34 @@ def gdi_identifier(accession: str) -> str:
     return f"GDI-{settings.GDI_COUNTRY}-{settings.GDI_ORGANISATION}-{number}"
 
 
-def _graph() -> Graph:
+def new_graph() -> Graph:
     graph = Graph()
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace)
     return graph
 
 
-def _text(value: str) -> Literal:
+def text_literal(value: str) -> Literal:
     return Literal(value, lang="en")
 
 
-def _when(value) -> Literal:
+def when_literal(value) -> Literal:
     return Literal((value or timezone.now()).isoformat(), datatype=XSD.dateTime)
 
 
-def _count(value: int) -> Literal:
+def count_literal(value: int) -> Literal:
     return Literal(str(value), datatype=XSD.nonNegativeInteger)
 
 
-def _iris(graph: Graph, subject, predicate, values) -> None:
+def add_iris(graph: Graph, subject, predicate, values) -> None:
     for value in values or []:
         graph.add((subject, predicate, URIRef(value)))
 
 
-def _container(graph: Graph, url: str, title: str, member_of: URIRef, relation, members) -> None:
+def add_container(graph: Graph, url: str, title: str, member_of: URIRef, relation, members) -> None:
     container = URIRef(url)
     graph.add((container, RDF.type, LDP.DirectContainer))
-    graph.add((container, DCTERMS.title, _text(title)))
+    graph.add((container, DCTERMS.title, text_literal(title)))
     graph.add((container, LDP.membershipResource, member_of))
     graph.add((container, LDP.hasMemberRelation, relation))
     for member in members:
@@ -141,7 +141,7 @@ def effective_metadata(dataset: Dataset) -> dict:
     }
 
 
-def _kind(graph: Graph, agent: dict) -> BNode:
+def contact_kind(graph: Graph, agent: dict) -> BNode:
     """A vcard:Kind contact point; the shape requires its email (left out when unknown, so the
     validation says so)."""
     node = BNode()
@@ -154,12 +154,12 @@ def _kind(graph: Graph, agent: dict) -> BNode:
     return node
 
 
-def _agent(graph: Graph, agent: dict, *, with_contact: bool = False) -> BNode:
+def agent_node(graph: Graph, agent: dict, *, with_contact: bool = False) -> BNode:
     node = BNode()
     graph.add((node, RDF.type, FOAF.Agent))
     graph.add((node, FOAF.name, Literal(agent["name"])))
     if agent.get("identifier"):
         graph.add((node, DCTERMS.identifier, Literal(agent["identifier"], datatype=XSD.anyURI)))
     if with_contact and agent.get("email"):
-        graph.add((node, DCAT.contactPoint, _kind(graph, agent)))
+        graph.add((node, DCAT.contactPoint, contact_kind(graph, agent)))
     return node

@@ -81,7 +81,7 @@ def rdf_response(request, graph, *, profile: str | None = None, container: bool 
 
 def _container_of(graph, url: str):
     """The LDP container `url` described in a record's graph, alone (a harvester may ask for it)."""
-    kept = graphs._graph()
+    kept = graphs.new_graph()
     for triple in graph.triples((graphs.URIRef(url), None, None)):
         kept.add(triple)
     return kept
