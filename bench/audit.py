@@ -1,7 +1,6 @@
 """How fast is the audit log? Appending (one INSERT per event, each its own committed
 transaction) from `--writers` writers at once (a process each, or with `--threads N` N
-threads per process, as in a gunicorn worker, where events of the same moment share a commit:
-audit/appends.py), sealing (the chain, by the one sealer) and
+threads per process, as in a gunicorn worker), sealing (the chain, by the one sealer) and
 `audit_verify` walking the chain, on the embedded default (SQLite file) or on PostgreSQL when
 DATABASE_URL is set. Also the verify's peak Python memory, which must not grow with the log.
 
@@ -30,6 +29,7 @@ host, its server process's CPU (/proc/PID/stat); the same for the bare commits.
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -88,19 +88,12 @@ def _writer(
         backends.append(_backend_pid(connection))
         step.wait()
         step.wait()
-        if atomic:
-            for low in range(first, first + count, per_transaction):
-                with transaction.atomic():
-                    for n in range(low, min(low + per_transaction, first + count)):
-                        record(
-                            action="bench.event",
-                            actor=user,
-                            target=user,
-                            details={"n": n, "dataset": "GDID00000000001"},
-                        )
-        else:
-            for n in range(first, first + count):
-                record(action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"})
+        for low in range(first, first + count, per_transaction):  # per_transaction is 1 unless atomic
+            with transaction.atomic() if atomic else contextlib.nullcontext():
+                for n in range(low, min(low + per_transaction, first + count)):
+                    record(
+                        action="bench.event", actor=user, target=user, details={"n": n, "dataset": "GDID00000000001"}
+                    )
         step.wait()
         step.wait()
         connections.close_all()
